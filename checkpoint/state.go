@@ -1,0 +1,112 @@
+package checkpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Cursor is where an account's walk over its thread list stands.
+type Cursor struct {
+	// Since is where the next incremental walk starts (before overlap).
+	Since time.Time
+	// High is the highest update time seen by the walk in progress; it
+	// becomes Since when the walk completes.
+	High time.Time
+	// Page continues the walk in progress; empty when none is.
+	Page string
+	// Walk is the kind of walk in progress (pollers.Walk).
+	Walk int
+	// Synced is set once the first walk of the account has completed.
+	Synced bool
+	// LastSweep is when the last full reconciliation walk completed.
+	LastSweep time.Time
+}
+
+// InWalk reports whether a walk was interrupted and continues from Page.
+func (c Cursor) InWalk() bool { return c.Page != "" }
+
+type cursorJSON struct {
+	Since     int64  `json:"s,omitempty"`
+	High      int64  `json:"h,omitempty"`
+	Page      string `json:"p,omitempty"`
+	Walk      int    `json:"w,omitempty"`
+	Synced    bool   `json:"y,omitempty"`
+	LastSweep int64  `json:"l,omitempty"`
+}
+
+func (c Cursor) marshal() ([]byte, error) {
+	return json.Marshal(cursorJSON{
+		Since: nanos(c.Since), High: nanos(c.High), Page: c.Page, Walk: c.Walk,
+		Synced: c.Synced, LastSweep: nanos(c.LastSweep),
+	})
+}
+
+func unmarshalCursor(b []byte) (Cursor, error) {
+	var j cursorJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return Cursor{}, fmt.Errorf("decode cursor: %w", err)
+	}
+	return Cursor{
+		Since: fromNanos(j.Since), High: fromNanos(j.High), Page: j.Page, Walk: j.Walk,
+		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep),
+	}, nil
+}
+
+// ThreadState is what threadsync remembers of one thread between walks.
+type ThreadState struct {
+	// Version is the provider's change marker of the thread (pollers.Item.Version).
+	Version string
+	// MsgAt is the time of the newest message seen.
+	MsgAt time.Time
+	// MsgIDs are the ids of the messages seen at exactly MsgAt; nil means
+	// every message at MsgAt counts as seen.
+	MsgIDs []string
+	// LastMsgID is the id of the newest message seen.
+	LastMsgID string
+	// ReplySince opens the reply-needed episode in progress; zero when none.
+	ReplySince time.Time
+	// LastInbound is the id of the newest inbound message seen.
+	LastInbound string
+}
+
+type stateJSON struct {
+	Version     string   `json:"v,omitempty"`
+	MsgAt       int64    `json:"t,omitempty"`
+	MsgIDs      []string `json:"i,omitempty"`
+	LastMsgID   string   `json:"m,omitempty"`
+	ReplySince  int64    `json:"r,omitempty"`
+	LastInbound string   `json:"n,omitempty"`
+}
+
+func (s *ThreadState) marshal() ([]byte, error) {
+	return json.Marshal(stateJSON{
+		Version: s.Version, MsgAt: nanos(s.MsgAt), MsgIDs: s.MsgIDs, LastMsgID: s.LastMsgID,
+		ReplySince: nanos(s.ReplySince), LastInbound: s.LastInbound,
+	})
+}
+
+func unmarshalState(b []byte) (*ThreadState, error) {
+	var j stateJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("decode thread state: %w", err)
+	}
+	return &ThreadState{
+		Version: j.Version, MsgAt: fromNanos(j.MsgAt), MsgIDs: j.MsgIDs, LastMsgID: j.LastMsgID,
+		ReplySince: fromNanos(j.ReplySince), LastInbound: j.LastInbound,
+	}, nil
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

@@ -1,0 +1,208 @@
+package checkpoint
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrLeaseHeld is returned by Acquire when another worker holds the account.
+var ErrLeaseHeld = errors.New("account lease held by another worker")
+
+// ErrLeaseLost is returned by Commit when the caller's lease expired or was
+// taken over: the page must not be committed.
+var ErrLeaseLost = errors.New("account lease lost")
+
+// Account names the account whose keys are addressed.
+type Account struct {
+	Provider string
+	ID       string
+}
+
+func (a Account) String() string { return a.Provider + "/" + a.ID }
+
+// Lease is the right to advance one account's cursor, until it expires.
+// Token grows with every acquisition (a fencing token), so a worker that
+// paused past its lease cannot commit over its successor.
+type Lease struct {
+	Account Account
+	Token   string
+	TTL     time.Duration
+}
+
+// Store is the Redis checkpoint store. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	owner  string
+}
+
+// New returns a store keeping its keys under prefix. Several deployments or
+// test runs can share one Redis with different prefixes.
+func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
+	if prefix == "" || strings.ContainsAny(prefix, "{} \t\r\n") {
+		return nil, fmt.Errorf("checkpoint: key prefix %q must be non-empty without braces or spaces", prefix)
+	}
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Store{rdb: rdb, prefix: prefix, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))}, nil
+}
+
+// Owner identifies this store's holder in leases.
+func (s *Store) Owner() string { return s.owner }
+
+type keys struct{ cursor, threads, lease, fence string }
+
+func (s *Store) keys(a Account) keys {
+	base := s.prefix + ":{" + a.Provider + ":" + a.ID + "}:"
+	return keys{cursor: base + "cursor", threads: base + "threads", lease: base + "lease", fence: base + "fence"}
+}
+
+// Cursor returns the account's cursor; the zero Cursor when it has none.
+func (s *Store) Cursor(ctx context.Context, a Account) (Cursor, error) {
+	b, err := s.rdb.Get(ctx, s.keys(a).cursor).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Cursor{}, nil
+	}
+	if err != nil {
+		return Cursor{}, fmt.Errorf("checkpoint: %s: read cursor: %w", a, err)
+	}
+	c, err := unmarshalCursor(b)
+	if err != nil {
+		return Cursor{}, fmt.Errorf("checkpoint: %s: %w", a, err)
+	}
+	return c, nil
+}
+
+// Threads returns the stored state of the given threads in one round trip,
+// in the order of ids; nil for a thread never seen.
+func (s *Store) Threads(ctx context.Context, a Account, ids []string) ([]*ThreadState, error) {
+	out := make([]*ThreadState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, s.keys(a).threads, ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: read thread states: %w", a, err)
+	}
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		st, err := unmarshalState([]byte(str))
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %s: thread %s: %w", a, ids[i], err)
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+// commitScript checks the lease, extends it, stores the cursor and the
+// thread states: the whole page lands, or nothing does.
+var commitScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('LEASELOST')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+local n = #ARGV
+local i = 4
+while i <= n do
+  local j = math.min(i + 999, n)
+  redis.call('HSET', KEYS[3], unpack(ARGV, i, j))
+  i = j + 1
+end
+return 1
+`)
+
+// Commit stores the cursor and the states of the page's threads in one
+// atomic round trip, provided lease is still held; it also extends the lease.
+func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[string]*ThreadState) error {
+	k := s.keys(lease.Account)
+	cur, err := c.marshal()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", lease.Account, err)
+	}
+	args := make([]any, 0, 3+2*len(states))
+	args = append(args, lease.Token, lease.TTL.Milliseconds(), cur)
+	for id, st := range states {
+		b, err := st.marshal()
+		if err != nil {
+			return fmt.Errorf("checkpoint: %s: thread %s: %w", lease.Account, id, err)
+		}
+		args = append(args, id, b)
+	}
+	err = commitScript.Run(ctx, s.rdb, []string{k.lease, k.cursor, k.threads}, args...).Err()
+	if err != nil {
+		if strings.Contains(err.Error(), "LEASELOST") {
+			return fmt.Errorf("checkpoint: %s: %w", lease.Account, ErrLeaseLost)
+		}
+		return fmt.Errorf("checkpoint: %s: commit: %w", lease.Account, err)
+	}
+	return nil
+}
+
+// acquireScript takes the lease when it is free, or extends it when this
+// owner already holds it. A new holder gets a token with a higher fence.
+var acquireScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if string.sub(cur, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '#' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return cur
+  end
+  return false
+end
+local fence = redis.call('INCR', KEYS[2])
+local tok = ARGV[1] .. '#' .. fence
+redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
+return tok
+`)
+
+// Acquire takes or extends the account's lease for ttl. It returns
+// ErrLeaseHeld when another worker holds it.
+func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
+	k := s.keys(a)
+	tok, err := acquireScript.Run(ctx, s.rdb, []string{k.lease, k.fence}, s.owner, ttl.Milliseconds()).Text()
+	if errors.Is(err, redis.Nil) {
+		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: %w", a, err)
+	}
+	return Lease{Account: a, Token: tok, TTL: ttl}, nil
+}
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Release gives the lease up so another worker can take the account at once.
+func (s *Store) Release(ctx context.Context, l Lease) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.keys(l.Account).lease}, l.Token).Err(); err != nil {
+		return fmt.Errorf("checkpoint: %s: release lease: %w", l.Account, err)
+	}
+	return nil
+}
+
+// Reset deletes everything stored for the account (cursor, states, lease).
+func (s *Store) Reset(ctx context.Context, a Account) error {
+	k := s.keys(a)
+	if err := s.rdb.Del(ctx, k.cursor, k.threads, k.lease).Err(); err != nil {
+		return fmt.Errorf("checkpoint: %s: reset: %w", a, err)
+	}
+	return nil
+}

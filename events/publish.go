@@ -1,0 +1,122 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrPublish wraps every failure to get an event acknowledged; the page it
+// belongs to must not be committed.
+var ErrPublish = errors.New("publish")
+
+// Publisher publishes events to JetStream asynchronously and waits for the
+// acknowledgement of every one before reporting success, so a caller never
+// moves its cursor past an event the stream has not stored.
+type Publisher struct {
+	js      jetstream.JetStream
+	timeout time.Duration
+}
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	// MaxInFlight bounds unacknowledged publishes across all callers (default 4096).
+	MaxInFlight int
+	// Timeout bounds the wait for one publish's acknowledgement (default 10s).
+	Timeout time.Duration
+}
+
+func (c *PublisherConfig) setDefaults() {
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 4096
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+}
+
+// NewPublisher returns a publisher on the connection nc.
+func NewPublisher(nc *nats.Conn, c PublisherConfig) (*Publisher, error) {
+	c.setDefaults()
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(c.MaxInFlight),
+		jetstream.WithPublishAsyncTimeout(c.Timeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return &Publisher{js: js, timeout: c.Timeout}, nil
+}
+
+// JetStream returns the JetStream context the publisher uses.
+func (p *Publisher) JetStream() jetstream.JetStream { return p.js }
+
+// Publish publishes evs in order and returns once JetStream has acknowledged
+// every one of them, or with the first error. Events already stored are
+// harmless to publish again: their ids make JetStream drop the copies.
+func (p *Publisher) Publish(ctx context.Context, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	var perr error
+	for i := range evs {
+		msg, err := evs[i].natsMsg()
+		if err == nil {
+			var f jetstream.PubAckFuture
+			f, err = p.js.PublishMsgAsync(msg, jetstream.WithMsgID(evs[i].ID), jetstream.WithStallWait(p.timeout))
+			if err == nil {
+				futures = append(futures, f)
+				continue
+			}
+		}
+		perr = fmt.Errorf("%w: event %s (%s) on %s: %w", ErrPublish, evs[i].ID, evs[i].Type, evs[i].Subject, err)
+		break
+	}
+	// Wait for everything already sent even after a failure, so no ack is
+	// left dangling while the caller retries the page.
+	if err := p.await(ctx, futures); perr == nil {
+		perr = err
+	}
+	return perr
+}
+
+// await waits for every future and returns the first failure.
+func (p *Publisher) await(ctx context.Context, futures []jetstream.PubAckFuture) error {
+	// Each future fails on its own after the publish timeout; the timer
+	// only guards against a future that never resolves.
+	timer := time.NewTimer(2 * p.timeout)
+	defer timer.Stop()
+	var first error
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if first == nil {
+				first = fmt.Errorf("%w: subject %s: %w", ErrPublish, f.Msg().Subject, err)
+			}
+		case <-timer.C:
+			return fmt.Errorf("%w: no acknowledgement within %s", ErrPublish, 2*p.timeout)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrPublish, ctx.Err())
+		}
+	}
+	return first
+}
+
+func (e *Event) natsMsg() (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(e.Subject)
+	m.Data = data
+	m.Header.Set("Content-Type", "application/cloudevents+json")
+	m.Header.Set("Ce-Type", string(e.Type))
+	return m, nil
+}

@@ -1,0 +1,363 @@
+package pollers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/events"
+)
+
+// Store is the checkpoint store the engine commits to (*checkpoint.Store).
+type Store interface {
+	Cursor(ctx context.Context, a checkpoint.Account) (checkpoint.Cursor, error)
+	Threads(ctx context.Context, a checkpoint.Account, ids []string) ([]*checkpoint.ThreadState, error)
+	Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState) error
+	Acquire(ctx context.Context, a checkpoint.Account, ttl time.Duration) (checkpoint.Lease, error)
+	Release(ctx context.Context, l checkpoint.Lease) error
+}
+
+// Publisher delivers a page's events and returns once all are acknowledged
+// (*events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, evs []events.Event) error
+}
+
+// Config configures an Engine. Zero values take the documented defaults.
+type Config struct {
+	// Store keeps cursors, thread states and leases. Required.
+	Store Store
+	// Publisher delivers events. Required.
+	Publisher Publisher
+	// Providers makes the Provider of each account, by provider name. Required.
+	Providers map[string]Factory
+	// SubjectPrefix is the first token of every subject (default "inbox").
+	SubjectPrefix string
+	// PollInterval applies to accounts without their own (default 30s).
+	PollInterval time.Duration
+	// Concurrency bounds the accounts polled at once (default 64).
+	Concurrency int
+	// HTTPTimeout bounds one provider request (default 30s).
+	HTTPTimeout time.Duration
+	// LeaseTTL is how long an account stays with this worker without a
+	// commit (default 60s).
+	LeaseTTL time.Duration
+	// SweepInterval is how often incremental providers also walk their
+	// whole list to reconcile (default 24h; negative disables).
+	SweepInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed poll
+	// (defaults 1s and 5m). Credentials errors start at 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// ShutdownTimeout bounds finishing the page in hand once Run's context
+	// is cancelled (default 30s).
+	ShutdownTimeout time.Duration
+	// Transport carries provider requests (default http.DefaultTransport).
+	Transport http.RoundTripper
+	// Logger receives the engine's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "inbox"
+	}
+	def(&c.PollInterval, 30*time.Second)
+	if c.Concurrency <= 0 {
+		c.Concurrency = 64
+	}
+	def(&c.HTTPTimeout, 30*time.Second)
+	def(&c.LeaseTTL, 60*time.Second)
+	def(&c.SweepInterval, 24*time.Hour)
+	def(&c.MinBackoff, time.Second)
+	def(&c.MaxBackoff, 5*time.Minute)
+	def(&c.ShutdownTimeout, 30*time.Second)
+	if c.Transport == nil {
+		c.Transport = http.DefaultTransport
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("pollers: Config.Store is required")
+	case c.Publisher == nil:
+		return errors.New("pollers: Config.Publisher is required")
+	case len(c.Providers) == 0:
+		return errors.New("pollers: Config.Providers is required")
+	}
+	return nil
+}
+
+// Engine polls accounts and turns their changes into events.
+type Engine struct {
+	cfg     Config
+	runners []*runner
+	byKey   map[string]*runner
+}
+
+// New builds an engine for the accounts. It fails when an account is
+// invalid, duplicated, or names a provider without a factory.
+func New(cfg Config, accounts []Account) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, byKey: make(map[string]*runner, len(accounts))}
+	for _, a := range accounts {
+		if a.InitialSync == "" {
+			a.InitialSync = SyncFull
+		}
+		if a.PollInterval == 0 {
+			a.PollInterval = cfg.PollInterval
+		}
+		if err := a.Validate(); err != nil {
+			return nil, fmt.Errorf("account %s: %w", a, err)
+		}
+		if _, dup := e.byKey[a.Key()]; dup {
+			return nil, fmt.Errorf("account %s: listed twice", a)
+		}
+		r, err := newRunner(&e.cfg, a)
+		if err != nil {
+			return nil, err
+		}
+		e.runners = append(e.runners, r)
+		e.byKey[a.Key()] = r
+	}
+	return e, nil
+}
+
+// Run polls every account on its interval until ctx is cancelled; then each
+// account finishes and commits the page in hand, releases its lease, and
+// Run returns nil.
+func (e *Engine) Run(ctx context.Context) error {
+	sem := make(chan struct{}, e.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, r := range e.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop(ctx, sem)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// PollOnce runs one whole walk of the account (provider/id) now, with the
+// same commit and lease rules as Run. It is how tests and benchmarks drive
+// the engine step by step.
+func (e *Engine) PollOnce(ctx context.Context, provider, id string) (Stats, error) {
+	r, ok := e.byKey[provider+":"+id]
+	if !ok {
+		return Stats{}, fmt.Errorf("pollers: no account %s/%s", provider, id)
+	}
+	return r.poll(ctx)
+}
+
+// Stats counts what one walk did.
+type Stats struct {
+	Walk      Walk
+	Pages     int // pages committed
+	Threads   int // threads listed
+	Changed   int // threads new or changed
+	Fetches   int // message fetches (Provider.Messages calls)
+	Events    int // events published
+	Requests  int // provider HTTP requests, failed ones included
+	Completed bool // the walk reached the end of the list
+}
+
+// ErrStandby is returned by a poll when another worker holds the account.
+var ErrStandby = errors.New("another worker holds the account")
+
+type runner struct {
+	cfg      *Config
+	acct     Account
+	ck       checkpoint.Account
+	origin   events.Origin
+	provider Provider
+	features Features
+	overlap  time.Duration
+	log      *slog.Logger
+	requests atomic.Int64
+
+	// mu serialises polls of the account: one walk at a time per account.
+	mu       sync.Mutex
+	lease    checkpoint.Lease
+	failures int
+}
+
+func newRunner(cfg *Config, a Account) (*runner, error) {
+	factory, ok := cfg.Providers[a.Provider]
+	if !ok {
+		return nil, fmt.Errorf("account %s: unknown provider %q", a, a.Provider)
+	}
+	r := &runner{
+		cfg:    cfg,
+		acct:   a,
+		ck:     checkpoint.Account{Provider: a.Provider, ID: a.ID},
+		origin: events.Origin{Prefix: cfg.SubjectPrefix, Provider: a.Provider, Account: a.ID},
+		log:    cfg.Logger.With("account", a.String()),
+	}
+	if err := r.origin.Validate(); err != nil {
+		return nil, fmt.Errorf("account %s: %w", a, err)
+	}
+	// The provider's features are known only once it exists, so the
+	// limiter starts unlimited and is set right after.
+	limiter := rate.NewLimiter(rate.Inf, 1)
+	client := &http.Client{
+		Timeout:   cfg.HTTPTimeout,
+		Transport: &accountTransport{next: cfg.Transport, limiter: limiter, count: &r.requests},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			// A redirect could carry the credentials to another host.
+			return http.ErrUseLastResponse
+		},
+	}
+	p, err := factory(a, client)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", a, err)
+	}
+	r.provider, r.features = p, p.Features()
+	rps := r.features.RequestsPerSecond
+	if v, ok := a.Options["requests_per_second"]; ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return nil, fmt.Errorf("account %s: option requests_per_second %q must be a positive number", a, v)
+		}
+		rps = f
+	}
+	if rps > 0 {
+		limiter.SetLimit(rate.Limit(rps))
+		limiter.SetBurst(max(1, int(rps)))
+	}
+	r.overlap = r.features.Overlap
+	if v, ok := a.Options["overlap"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("account %s: option overlap %q must be a non-negative duration", a, v)
+		}
+		r.overlap = d
+	}
+	return r, nil
+}
+
+// accountTransport paces an account's requests and counts them.
+type accountTransport struct {
+	next    http.RoundTripper
+	limiter *rate.Limiter
+	count   *atomic.Int64
+}
+
+func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.limiter.Wait(req.Context()); err != nil {
+		return nil, err
+	}
+	t.count.Add(1)
+	return t.next.RoundTrip(req)
+}
+
+// loop polls the account on its interval until ctx is cancelled.
+func (r *runner) loop(ctx context.Context, sem chan struct{}) {
+	defer r.release()
+	// Spread the first polls so thousands of accounts do not start at once.
+	wait := time.Duration(rand.Int64N(int64(min(r.acct.PollInterval, 2*time.Second)) + 1))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case sem <- struct{}{}:
+		}
+		st, err := r.poll(ctx)
+		<-sem
+		wait = r.acct.PollInterval
+		switch {
+		case err == nil:
+			if r.failures > 0 {
+				r.log.Info("account recovered", "after_failures", r.failures)
+			}
+			r.failures = 0
+			r.log.Debug("poll done", "pages", st.Pages, "threads", st.Threads, "changed", st.Changed, "events", st.Events, "requests", st.Requests)
+			if !st.Completed && ctx.Err() == nil {
+				wait = 0 // a walk cut short by a lost lease or token resumes at once
+			}
+		case errors.Is(err, ErrStandby):
+			r.log.Debug("standing by: another worker holds the account")
+		case ctx.Err() != nil:
+			return
+		default:
+			r.failures++
+			wait = r.backoff(err)
+			r.log.Warn("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
+		}
+		timer.Reset(wait)
+	}
+}
+
+// backoff is the wait before the next attempt after err: Retry-After when
+// the provider said so, otherwise exponential with jitter, starting higher
+// for rejected credentials.
+func (r *runner) backoff(err error) time.Duration {
+	var he *HTTPError
+	if errors.As(err, &he) && he.RetryAfter > 0 {
+		return min(he.RetryAfter+time.Duration(rand.Int64N(int64(250*time.Millisecond))), max(r.cfg.MaxBackoff, he.RetryAfter))
+	}
+	base := r.cfg.MinBackoff
+	if errors.Is(err, ErrAuth) {
+		base = max(base, 30*time.Second)
+	}
+	d := base << min(r.failures-1, 20)
+	if d <= 0 || d > r.cfg.MaxBackoff {
+		d = r.cfg.MaxBackoff
+	}
+	// Equal jitter: at least half the delay, so retries still back off.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (r *runner) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lease.Token == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.cfg.Store.Release(ctx, r.lease); err != nil {
+		r.log.Warn("release lease", "error", err)
+	}
+	r.lease = checkpoint.Lease{}
+}
+
+// drainContext stays alive for grace after parent is cancelled, so the page
+// in hand can be finished and committed during shutdown.
+func drainContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() { stop(); cancel() }
+}

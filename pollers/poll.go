@@ -1,0 +1,184 @@
+package pollers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/events"
+)
+
+// poll runs one walk of the account's thread list, page by page, committing
+// each page before asking for the next. When ctx is cancelled it finishes the
+// page in hand, commits it and returns, leaving the cursor on the next page.
+func (r *runner) poll(ctx context.Context) (st Stats, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	work, cancel := drainContext(ctx, r.cfg.ShutdownTimeout)
+	defer cancel()
+	before := r.requests.Load()
+	defer func() { st.Requests = int(r.requests.Load() - before) }()
+
+	lease, err := r.cfg.Store.Acquire(work, r.ck, r.cfg.LeaseTTL)
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrLeaseHeld) {
+			r.lease = checkpoint.Lease{}
+			return st, ErrStandby
+		}
+		return st, err
+	}
+	r.lease = lease
+	cur, err := r.cfg.Store.Cursor(work, r.ck)
+	if err != nil {
+		return st, err
+	}
+	if !cur.InWalk() {
+		cur.Walk = int(r.nextWalk(cur))
+		cur.High = cur.Since
+	}
+	st.Walk = Walk(cur.Walk)
+	silent := st.Walk == WalkInitial && r.acct.InitialSync == SyncFromNow
+	q := Query{Token: cur.Page, Walk: st.Walk}
+	if st.Walk == WalkIncremental && !cur.Since.IsZero() {
+		q.Since = cur.Since.Add(-r.overlap)
+	}
+	restarted := false
+	for {
+		page, err := r.provider.ListThreads(work, q)
+		if errors.Is(err, ErrTokenExpired) && q.Token != "" && !restarted {
+			// The walk cannot continue where it stopped; start it again.
+			// Threads already committed are unchanged and yield nothing.
+			r.log.Info("page token no longer accepted; restarting the walk", "walk", st.Walk)
+			restarted, q.Token = true, ""
+			continue
+		}
+		if err != nil {
+			return st, fmt.Errorf("account %s: list threads: %w", r.acct, err)
+		}
+		if err := r.page(work, &cur, &page, silent, &st); err != nil {
+			return st, err
+		}
+		st.Pages++
+		if page.Next == "" {
+			st.Completed = true
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			r.log.Info("stopping mid-walk; the walk resumes from the committed page", "pages", st.Pages)
+			return st, nil
+		}
+		q.Token = page.Next
+	}
+}
+
+// nextWalk decides what kind of walk starts now.
+func (r *runner) nextWalk(cur checkpoint.Cursor) Walk {
+	switch {
+	case !cur.Synced:
+		return WalkInitial
+	case !r.features.IncrementalList:
+		return WalkSweep
+	case r.cfg.SweepInterval > 0 && time.Since(cur.LastSweep) >= r.cfg.SweepInterval:
+		return WalkSweep
+	}
+	return WalkIncremental
+}
+
+// page diffs one page against the stored states, publishes its events and
+// commits it with the cursor advanced past it.
+func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, silent bool, st *Stats) error {
+	items := dedupe(page.Items)
+	ids := make([]string, len(items))
+	for i := range items {
+		ids[i] = items[i].Thread.ID
+	}
+	prevs, err := r.cfg.Store.Threads(ctx, r.ck, ids)
+	if err != nil {
+		return err
+	}
+	var evs []events.Event
+	changed := make(map[string]*checkpoint.ThreadState)
+	high := cur.High
+	for i := range items {
+		it := &items[i]
+		if it.UpdatedAt.After(high) {
+			high = it.UpdatedAt
+		}
+		prev := prevs[i]
+		if prev != nil && prev.Version == it.Version {
+			continue
+		}
+		msgs, err := r.messages(ctx, it, prev, silent, st)
+		if err != nil {
+			return fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
+		}
+		tevs, next := derive(deriveInput{
+			origin: r.origin, item: it, prev: prev, msgs: msgs,
+			silent: silent, stated: r.features.ReplyNeededStated,
+		})
+		evs = append(evs, tevs...)
+		changed[it.Thread.ID] = &next
+	}
+	st.Threads += len(items)
+	st.Changed += len(changed)
+
+	if err := r.cfg.Publisher.Publish(ctx, evs); err != nil {
+		return fmt.Errorf("account %s: %w", r.acct, err)
+	}
+	st.Events += len(evs)
+
+	next := *cur
+	next.High = high
+	if page.Next == "" {
+		next.Since, next.Page, next.Synced = high, "", true
+		if Walk(cur.Walk) != WalkIncremental {
+			next.LastSweep = time.Now()
+		}
+	} else {
+		next.Page = page.Next
+	}
+	if err := r.cfg.Store.Commit(ctx, r.lease, next, changed); err != nil {
+		return err
+	}
+	*cur = next
+	return nil
+}
+
+// messages returns the messages of a new or changed thread: those the list
+// already carried when they reach back to what was seen, otherwise fetched.
+func (r *runner) messages(ctx context.Context, it *Item, prev *checkpoint.ThreadState, silent bool, st *Stats) ([]events.Message, error) {
+	if it.Messages != nil {
+		if it.MessagesComplete || (prev != nil && !it.Messages[0].CreatedAt.After(prev.MsgAt)) {
+			return it.Messages, nil
+		}
+	}
+	// Recording silently, the list's last-message time is enough where
+	// the provider also states reply-needed.
+	if silent && r.features.ReplyNeededStated && !it.LastMessageAt.IsZero() {
+		return nil, nil
+	}
+	after := MessageCursor{}
+	if prev != nil {
+		after = MessageCursor{ID: prev.LastMsgID, At: prev.MsgAt}
+	}
+	st.Fetches++
+	return r.provider.Messages(ctx, it, after)
+}
+
+// dedupe keeps the last occurrence of each thread in a page, should the
+// provider list one twice.
+func dedupe(items []Item) []Item {
+	seen := make(map[string]int, len(items))
+	out := items[:0:0]
+	for _, it := range items {
+		if i, ok := seen[it.Thread.ID]; ok {
+			out[i] = it
+			continue
+		}
+		seen[it.Thread.ID] = len(out)
+		out = append(out, it)
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package pollers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+)
+
+// Provider reads one account's inbox on one provider API. It knows the API's
+// requests, pagination and mapping; everything shared (walking, diffing,
+// retries, rate limits, publishing, committing) lives in the Engine.
+type Provider interface {
+	// Features says what the provider's API can do.
+	Features() Features
+	// ListThreads returns one page of the thread list.
+	ListThreads(ctx context.Context, q Query) (Page, error)
+	// Messages returns the messages of a thread, oldest first. With
+	// Features.MessageCursor it may return only the messages after the
+	// cursor; otherwise it returns them all and the engine keeps the new ones.
+	Messages(ctx context.Context, t *Item, after MessageCursor) ([]events.Message, error)
+}
+
+// Factory makes the Provider of an account. The client carries the engine's
+// timeouts; providers send every request through it.
+type Factory func(a Account, client *http.Client) (Provider, error)
+
+// Features declares what a provider's API can and cannot do, so the engine and
+// the conformance suite do the right thing for each.
+type Features struct {
+	// IncrementalList: ListThreads honours Query.Since and returns only the
+	// threads updated at or after it. Without it every walk is a full scan.
+	IncrementalList bool
+	// Overlap is how far behind the highest update time seen a walk starts
+	// again, so that equal timestamps and late writes are not lost.
+	Overlap time.Duration
+	// MessageCursor: Messages returns only the messages after the cursor.
+	MessageCursor bool
+	// ReplyNeededStated: the API states when a reply is needed
+	// (Item.ReplyNeededSince is authoritative); otherwise the engine derives
+	// it from message directions.
+	ReplyNeededStated bool
+	// RequestsPerSecond is the default request rate per account.
+	RequestsPerSecond float64
+}
+
+// Walk says why the engine walks the thread list; providers may use it to
+// choose how much to ask for per page.
+type Walk int
+
+const (
+	// WalkInitial is the first walk of an account: every thread is new.
+	WalkInitial Walk = iota
+	// WalkIncremental walks from the watermark: most threads have changed.
+	WalkIncremental
+	// WalkSweep re-reads the whole list to reconcile: most threads are unchanged.
+	WalkSweep
+)
+
+// Query asks for one page of the thread list.
+type Query struct {
+	// Since, when not zero, asks for threads updated at or after it
+	// (providers with IncrementalList only).
+	Since time.Time
+	// Token continues a walk: the Next of the previous page. Empty for the first page.
+	Token string
+	Walk  Walk
+}
+
+// Page is one page of the thread list.
+type Page struct {
+	Items []Item
+	// Next continues the walk; empty on the last page.
+	Next string
+}
+
+// Item is one thread as the thread list shows it.
+type Item struct {
+	Thread events.Thread
+	// Version changes whenever the thread gains messages or its reply state
+	// changes; the engine fetches messages only when it differs from the
+	// stored one.
+	Version string
+	// UpdatedAt is the provider's last-modification time, the incremental watermark.
+	UpdatedAt time.Time
+	// LastMessageAt is the time of the newest message, when the list says it.
+	LastMessageAt time.Time
+	// ReplyNeededSince is the provider's own reply-needed flag
+	// (Features.ReplyNeededStated); nil when no reply is needed.
+	ReplyNeededSince *time.Time
+	// Messages are messages included in the list, oldest first; with
+	// MessagesComplete they are all of the thread's messages, otherwise
+	// the newest ones only.
+	Messages         []events.Message
+	MessagesComplete bool
+	// Ref is provider-private data the provider wants back in Messages.
+	Ref string
+}
+
+// MessageCursor is the newest message already seen in a thread.
+type MessageCursor struct {
+	ID string
+	At time.Time
+}
