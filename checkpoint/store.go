@@ -59,16 +59,18 @@ func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
 // Owner identifies this store's holder in leases.
 func (s *Store) Owner() string { return s.owner }
 
-type keys struct{ cursor, threads, lease, fence string }
+// Keys are the Redis keys of one account.
+type Keys struct{ Cursor, Threads, Lease, Fence string }
 
-func (s *Store) keys(a Account) keys {
+// Keys returns the account's keys, which share the hash tag {provider:id}.
+func (s *Store) Keys(a Account) Keys {
 	base := s.prefix + ":{" + a.Provider + ":" + a.ID + "}:"
-	return keys{cursor: base + "cursor", threads: base + "threads", lease: base + "lease", fence: base + "fence"}
+	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence"}
 }
 
 // Cursor returns the account's cursor; the zero Cursor when it has none.
 func (s *Store) Cursor(ctx context.Context, a Account) (Cursor, error) {
-	b, err := s.rdb.Get(ctx, s.keys(a).cursor).Bytes()
+	b, err := s.rdb.Get(ctx, s.Keys(a).Cursor).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Cursor{}, nil
 	}
@@ -89,7 +91,7 @@ func (s *Store) Threads(ctx context.Context, a Account, ids []string) ([]*Thread
 	if len(ids) == 0 {
 		return out, nil
 	}
-	vals, err := s.rdb.HMGet(ctx, s.keys(a).threads, ids...).Result()
+	vals, err := s.rdb.HMGet(ctx, s.Keys(a).Threads, ids...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %s: read thread states: %w", a, err)
 	}
@@ -128,7 +130,7 @@ return 1
 // Commit stores the cursor and the states of the page's threads in one
 // atomic round trip, provided lease is still held; it also extends the lease.
 func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[string]*ThreadState) error {
-	k := s.keys(lease.Account)
+	k := s.Keys(lease.Account)
 	cur, err := c.marshal()
 	if err != nil {
 		return fmt.Errorf("checkpoint: %s: %w", lease.Account, err)
@@ -142,7 +144,7 @@ func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[st
 		}
 		args = append(args, id, b)
 	}
-	err = commitScript.Run(ctx, s.rdb, []string{k.lease, k.cursor, k.threads}, args...).Err()
+	err = commitScript.Run(ctx, s.rdb, []string{k.Lease, k.Cursor, k.Threads}, args...).Err()
 	if err != nil {
 		if strings.Contains(err.Error(), "LEASELOST") {
 			return fmt.Errorf("checkpoint: %s: %w", lease.Account, ErrLeaseLost)
@@ -172,8 +174,8 @@ return tok
 // Acquire takes or extends the account's lease for ttl. It returns
 // ErrLeaseHeld when another worker holds it.
 func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
-	k := s.keys(a)
-	tok, err := acquireScript.Run(ctx, s.rdb, []string{k.lease, k.fence}, s.owner, ttl.Milliseconds()).Text()
+	k := s.Keys(a)
+	tok, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence}, s.owner, ttl.Milliseconds()).Text()
 	if errors.Is(err, redis.Nil) {
 		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
 	}
@@ -192,7 +194,7 @@ return 0
 
 // Release gives the lease up so another worker can take the account at once.
 func (s *Store) Release(ctx context.Context, l Lease) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{s.keys(l.Account).lease}, l.Token).Err(); err != nil {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.Keys(l.Account).Lease}, l.Token).Err(); err != nil {
 		return fmt.Errorf("checkpoint: %s: release lease: %w", l.Account, err)
 	}
 	return nil
@@ -200,8 +202,8 @@ func (s *Store) Release(ctx context.Context, l Lease) error {
 
 // Reset deletes everything stored for the account (cursor, states, lease).
 func (s *Store) Reset(ctx context.Context, a Account) error {
-	k := s.keys(a)
-	if err := s.rdb.Del(ctx, k.cursor, k.threads, k.lease).Err(); err != nil {
+	k := s.Keys(a)
+	if err := s.rdb.Del(ctx, k.Cursor, k.Threads, k.Lease).Err(); err != nil {
 		return fmt.Errorf("checkpoint: %s: reset: %w", a, err)
 	}
 	return nil

@@ -1,0 +1,146 @@
+package checkpoint_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
+)
+
+var acct = checkpoint.Account{Provider: "mirakl", ID: "shop-1"}
+
+func TestCommitAndReadBack(t *testing.T) {
+	t.Parallel()
+	s, rdb := checkpointtest.NewStore(t)
+	ctx := context.Background()
+
+	c, err := s.Cursor(ctx, acct)
+	if err != nil || c != (checkpoint.Cursor{}) {
+		t.Fatalf("fresh cursor = %+v, %v; want zero", c, err)
+	}
+	lease, err := s.Acquire(ctx, acct, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 3, 1, 9, 0, 0, 5, time.UTC)
+	want := checkpoint.Cursor{Since: at, High: at.Add(time.Second), Page: "tok", Walk: 1, Synced: true, LastSweep: at}
+	states := map[string]*checkpoint.ThreadState{
+		"t-1": {Version: "v1", MsgAt: at, MsgIDs: []string{"m-1", "m-2"}, LastMsgID: "m-2", ReplySince: at, LastInbound: "m-1"},
+		"t-2": {Version: "v2"},
+	}
+	if err := s.Commit(ctx, lease, want, states); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Cursor(ctx, acct)
+	if err != nil || !got.Since.Equal(want.Since) || !got.High.Equal(want.High) || got.Page != "tok" || got.Walk != 1 || !got.Synced || !got.LastSweep.Equal(at) {
+		t.Fatalf("cursor = %+v, %v; want %+v", got, err, want)
+	}
+	sts, err := s.Threads(ctx, acct, []string{"t-2", "unknown", "t-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts[0] == nil || sts[0].Version != "v2" || sts[1] != nil || sts[2] == nil {
+		t.Fatalf("states = %+v", sts)
+	}
+	if st := sts[2]; st.Version != "v1" || !st.MsgAt.Equal(at) || len(st.MsgIDs) != 2 || st.LastMsgID != "m-2" || !st.ReplySince.Equal(at) || st.LastInbound != "m-1" {
+		t.Fatalf("t-1 state = %+v", st)
+	}
+	// Every key of the account carries its hash tag, for Redis Cluster.
+	keys, err := rdb.Keys(ctx, "*{mirakl:shop-1}*").Result()
+	if err != nil || len(keys) < 3 {
+		t.Fatalf("keys with the hash tag: %v %v", keys, err)
+	}
+}
+
+func TestLeaseFencesCommits(t *testing.T) {
+	t.Parallel()
+	a, rdb := checkpointtest.NewStore(t)
+	// A second worker on the same Redis and prefix.
+	prefix := keyPrefix(t, a)
+	b, err := checkpoint.New(rdb, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	la, err := a.Acquire(ctx, acct, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx, acct, time.Minute); !errors.Is(err, checkpoint.ErrLeaseHeld) {
+		t.Fatalf("second worker acquired a held lease: %v", err)
+	}
+	// Re-acquiring extends the same lease.
+	if again, err := a.Acquire(ctx, acct, time.Minute); err != nil || again.Token != la.Token {
+		t.Fatalf("re-acquire: %+v %v", again, err)
+	}
+	if err := a.Release(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Acquire(ctx, acct, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb.Token == la.Token {
+		t.Fatal("new holder got the old token")
+	}
+	// The old holder's commit is refused and changes nothing.
+	err = a.Commit(ctx, la, checkpoint.Cursor{Page: "stale"}, map[string]*checkpoint.ThreadState{"t": {Version: "x"}})
+	if !errors.Is(err, checkpoint.ErrLeaseLost) {
+		t.Fatalf("stale commit: %v, want ErrLeaseLost", err)
+	}
+	if c, _ := b.Cursor(ctx, acct); c.Page != "" {
+		t.Fatalf("stale commit moved the cursor to %q", c.Page)
+	}
+	if sts, _ := b.Threads(ctx, acct, []string{"t"}); sts[0] != nil {
+		t.Fatal("stale commit wrote a thread state")
+	}
+	if err := b.Commit(ctx, lb, checkpoint.Cursor{Page: "p2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLeaseExpires(t *testing.T) {
+	t.Parallel()
+	a, rdb := checkpointtest.NewStore(t)
+	b, _ := checkpoint.New(rdb, keyPrefix(t, a))
+	ctx := context.Background()
+	la, err := a.Acquire(ctx, acct, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expire it now instead of waiting for the clock.
+	if err := rdb.Del(ctx, leaseKey(t, a)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx, acct, time.Minute); err != nil {
+		t.Fatalf("expired lease not taken over: %v", err)
+	}
+	if err := a.Commit(ctx, la, checkpoint.Cursor{}, nil); !errors.Is(err, checkpoint.ErrLeaseLost) {
+		t.Fatalf("commit after expiry: %v", err)
+	}
+}
+
+func TestNewRejectsBadPrefix(t *testing.T) {
+	t.Parallel()
+	rdb := checkpointtest.Redis(t)
+	for _, p := range []string{"", "a b", "a{b", "x}"} {
+		if _, err := checkpoint.New(rdb, p); err == nil {
+			t.Errorf("prefix %q accepted", p)
+		}
+	}
+}
+
+// keyPrefix recovers the store's prefix from the key it writes.
+func keyPrefix(t *testing.T, s *checkpoint.Store) string {
+	t.Helper()
+	k := leaseKey(t, s)
+	return k[:len(k)-len(":{mirakl:shop-1}:lease")]
+}
+
+func leaseKey(t *testing.T, s *checkpoint.Store) string {
+	t.Helper()
+	return s.Keys(acct).Lease
+}

@@ -1,0 +1,185 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/schemas"
+)
+
+var origin = events.Origin{Prefix: "inbox", Provider: "mirakl", Account: "shop-2001"}
+
+func TestIDsAreDeterministicAndDistinct(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
+	th := events.Thread{ID: "t-1", CreatedAt: at}
+	m := events.Message{ID: "m-1", CreatedAt: at, Direction: events.Inbound}
+
+	if a, b := events.NewThreadCreated(origin, th).ID, events.NewThreadCreated(origin, th).ID; a != b {
+		t.Fatalf("ThreadCreated ids differ: %s %s", a, b)
+	}
+	// The same time in another zone is the same fact.
+	if a, b := events.NewReplyNeeded(origin, "t-1", at, "m-1").ID, events.NewReplyNeeded(origin, "t-1", at.In(time.FixedZone("x", 3600)), "m-2").ID; a != b {
+		t.Fatalf("ReplyNeeded ids of one episode differ: %s %s", a, b)
+	}
+	ids := map[string]string{}
+	for name, id := range map[string]string{
+		"created":         events.NewThreadCreated(origin, th).ID,
+		"created-other":   events.NewThreadCreated(origin, events.Thread{ID: "t-2"}).ID,
+		"created-account": events.NewThreadCreated(events.Origin{Prefix: "inbox", Provider: "mirakl", Account: "shop-2002"}, th).ID,
+		"message":         events.NewMessageReceived(origin, "t-1", m).ID,
+		"message-thread":  events.NewMessageReceived(origin, "t-2", m).ID,
+		"reply":           events.NewReplyNeeded(origin, "t-1", at, "m-1").ID,
+		"reply-later":     events.NewReplyNeeded(origin, "t-1", at.Add(time.Second), "m-1").ID,
+	} {
+		if prev, dup := ids[id]; dup {
+			t.Fatalf("%s and %s share id %s", name, prev, id)
+		}
+		ids[id] = name
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	t.Parallel()
+	want := map[events.Type]string{
+		events.ThreadCreated:   "inbox.mirakl.shop-2001.thread.created",
+		events.MessageReceived: "inbox.mirakl.shop-2001.message.received",
+		events.ReplyNeeded:     "inbox.mirakl.shop-2001.reply.needed",
+	}
+	for typ, subj := range want {
+		if got := origin.Subject(typ); got != subj {
+			t.Errorf("%s: subject %q, want %q", typ, got, subj)
+		}
+	}
+	for _, bad := range []string{"a.b", "a*", ">", "a b", "a:b", "{a}", "", strings.Repeat("x", 65), "é"} {
+		o := events.Origin{Prefix: "inbox", Provider: "mirakl", Account: bad}
+		if err := o.Validate(); !errors.Is(err, events.ErrInvalidToken) {
+			t.Errorf("account %q: Validate() = %v, want ErrInvalidToken", bad, err)
+		}
+	}
+	if err := (events.Origin{Prefix: "acme.inbox", Provider: "olx", Account: "a_1-B"}).Validate(); err != nil {
+		t.Errorf("valid origin rejected: %v", err)
+	}
+	if err := (events.Origin{Prefix: "acme..inbox", Provider: "olx", Account: "a"}).Validate(); err == nil {
+		t.Error("prefix with an empty token accepted")
+	}
+}
+
+func TestEnvelopeMatchesSchema(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 3, 1, 9, 30, 0, 123000000, time.FixedZone("CET", 3600))
+	evs := []events.Event{
+		events.NewThreadCreated(origin, events.Thread{ID: "t-1", CreatedAt: at, Topic: "Delivery"}),
+		events.NewMessageReceived(origin, "t-1", events.Message{ID: "m-1", CreatedAt: at, Direction: events.Outbound}),
+		events.NewReplyNeeded(origin, "t-1", at, "m-0"),
+	}
+	for _, e := range evs {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.Validate(b); err != nil {
+			t.Fatalf("%s: %v\n%s", e.Type, err, b)
+		}
+		env, err := events.ParseEnvelope(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.Subject != "t-1" || env.Source != "threadsync/mirakl/shop-2001" || env.DataSchema != e.Type.SchemaID() {
+			t.Fatalf("envelope %+v", env)
+		}
+		if !strings.Contains(string(b), `"time":"2024-03-01T08:30:00.123Z"`) {
+			t.Fatalf("time not UTC: %s", b)
+		}
+	}
+	// A broken event is caught: the schema check can fail.
+	if err := schemas.Validate([]byte(`{"specversion":"1.0","id":"x","type":"MessageReceived"}`)); err == nil {
+		t.Fatal("incomplete event passed its schema")
+	}
+}
+
+func TestPublishAwaitsAcksAndDropsDuplicates(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	ctx := context.Background()
+	var evs []events.Event
+	for i := range 500 {
+		evs = append(evs, events.NewMessageReceived(origin, "t-1", events.Message{
+			ID: "m-" + string(rune('a'+i%26)) + time.Duration(i).String(), CreatedAt: time.Unix(int64(i), 0), Direction: events.Inbound,
+		}))
+	}
+	if err := env.Publisher.Publish(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// Publishing the same page again, as after a crash before commit.
+	if err := env.Publisher.Publish(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	got := env.ReadAll(t)
+	if len(got) != len(evs) {
+		t.Fatalf("stream holds %d events, want %d", len(got), len(evs))
+	}
+	for i, r := range got {
+		if r.Envelope.ID != evs[i].ID || r.Subject != "inbox.mirakl.shop-2001.message.received" {
+			t.Fatalf("event %d: %s on %s, want %s in publish order", i, r.Envelope.ID, r.Subject, evs[i].ID)
+		}
+	}
+}
+
+func TestPublishFailsWithoutStream(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	o := events.Origin{Prefix: "elsewhere", Provider: "mirakl", Account: "a"}
+	err := env.Publisher.Publish(context.Background(), []events.Event{events.NewThreadCreated(o, events.Thread{ID: "t"})})
+	if !errors.Is(err, events.ErrPublish) {
+		t.Fatalf("publish to a subject no stream captures: %v, want ErrPublish", err)
+	}
+}
+
+func TestWatermillAdapter(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	var pub message.Publisher = env.Publisher.Watermill()
+	e := events.NewThreadCreated(origin, events.Thread{ID: "t-9", CreatedAt: time.Unix(0, 0)})
+	payload, _ := json.Marshal(e)
+	msg := message.NewMessage(e.ID, payload)
+	if err := pub.Publish(e.Subject, msg, msg); err != nil {
+		t.Fatal(err)
+	}
+	got := env.ReadAll(t)
+	if len(got) != 1 || got[0].MsgID != e.ID {
+		t.Fatalf("got %d events (%v), want the one with id %s", len(got), got, e.ID)
+	}
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEnsureStreamIsIdempotentAndWidensDuplicates(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	ctx := context.Background()
+	cfg := events.StreamConfig{Name: env.Stream, SubjectPrefix: env.Prefix, Duplicates: 3 * time.Hour}
+	warns, err := events.EnsureStream(ctx, env.JS, cfg)
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("EnsureStream: %v %v", warns, err)
+	}
+	s, err := env.JS.Stream(ctx, env.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.CachedInfo().Config.Duplicates; d != 3*time.Hour {
+		t.Fatalf("duplicate window %s, want 3h", d)
+	}
+	if _, err := events.EnsureStream(ctx, env.JS, events.StreamConfig{Name: "X", SubjectPrefix: "a..b"}); err == nil {
+		t.Fatal("invalid prefix accepted")
+	}
+}

@@ -1,0 +1,132 @@
+// Package eventstest runs a real JetStream server for tests and reads back
+// what was published, checking every event against its JSON Schema.
+package eventstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/embedded"
+	"github.com/threadsync/threadsync/schemas"
+)
+
+// Env is a JetStream server with the threadsync stream, and a publisher on it.
+type Env struct {
+	URL       string
+	Conn      *nats.Conn
+	JS        jetstream.JetStream
+	Publisher *events.Publisher
+	Stream    string
+	Prefix    string
+}
+
+// Start starts an in-process JetStream server on a free port, creates the
+// stream "INBOX" on subjects "inbox.>", and stops everything when the test ends.
+func Start(tb testing.TB) *Env {
+	tb.Helper()
+	srv, err := embedded.Start(embedded.Options{Listen: "127.0.0.1:0", StoreDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Shutdown)
+	env := &Env{URL: srv.ClientURL(), Stream: "INBOX", Prefix: "inbox"}
+	env.Conn, err = nats.Connect(env.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(env.Conn.Close)
+	env.Publisher, err = events.NewPublisher(env.Conn, events.PublisherConfig{Timeout: 5 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env.JS = env.Publisher.JetStream()
+	if _, err := events.EnsureStream(context.Background(), env.JS, events.StreamConfig{
+		Name: env.Stream, SubjectPrefix: env.Prefix, Duplicates: time.Hour,
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return env
+}
+
+// Received is one event read back from the stream.
+type Received struct {
+	Subject  string
+	MsgID    string // Nats-Msg-Id header
+	Envelope events.Envelope
+	Raw      []byte
+}
+
+// ReadAll reads every message in the stream, in stream order, and fails the
+// test when one is not a valid threadsync event or its Nats-Msg-Id differs
+// from its id.
+func (e *Env) ReadAll(tb testing.TB) []Received {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := e.JS.Stream(ctx, e.Stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := info.State.Msgs
+	out := make([]Received, 0, n)
+	if n == 0 {
+		return out
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for uint64(len(out)) < n {
+		batch, err := c.Fetch(int(min(n-uint64(len(out)), 1000)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			raw := m.Data()
+			if err := schemas.Validate(raw); err != nil {
+				tb.Fatalf("event on %s does not match its schema: %v\n%s", m.Subject(), err, raw)
+			}
+			env, err := events.ParseEnvelope(raw)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			id := m.Headers().Get(jetstream.MsgIDHeader)
+			if id != env.ID {
+				tb.Fatalf("event %s: Nats-Msg-Id %q differs from id", env.ID, id)
+			}
+			out = append(out, Received{Subject: m.Subject(), MsgID: id, Envelope: env, Raw: raw})
+		}
+		if err := batch.Error(); err != nil {
+			tb.Fatal(err)
+		}
+		if got == 0 {
+			tb.Fatalf("read %d of %d stream messages, then nothing", len(out), n)
+		}
+	}
+	return out
+}
+
+// Count returns how many messages the stream holds.
+func (e *Env) Count(tb testing.TB) uint64 {
+	tb.Helper()
+	s, err := e.JS.Stream(context.Background(), e.Stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return info.State.Msgs
+}

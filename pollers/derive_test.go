@@ -1,0 +1,213 @@
+package pollers
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/events"
+)
+
+var testOrigin = events.Origin{Prefix: "inbox", Provider: "olx", Account: "a1"}
+
+func at(min int) time.Time { return time.Date(2024, 3, 1, 10, min, 0, 0, time.UTC) }
+
+func msg(id string, min int, d events.Direction) events.Message {
+	return events.Message{ID: id, CreatedAt: at(min), Direction: d}
+}
+
+// kinds renders events compactly: C, M:<id>, R:<needed-since minute>.
+func kinds(evs []events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		switch d := e.Data.(type) {
+		case *events.ThreadCreatedData:
+			out = append(out, "C")
+		case *events.MessageReceivedData:
+			out = append(out, "M:"+d.Message.ID)
+		case *events.ReplyNeededData:
+			out = append(out, "R:"+d.NeededSince.Format("04")+":"+d.LastInboundMessageID)
+		}
+	}
+	return out
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDeriveDerivedReplyNeeded(t *testing.T) {
+	t.Parallel()
+	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v1"}
+	in, out := events.Inbound, events.Outbound
+	cases := []struct {
+		name string
+		prev *checkpoint.ThreadState
+		msgs []events.Message
+		want []string
+		// wantReply is the open episode's minute afterwards; -1 none.
+		wantReply int
+	}{
+		{"new thread, customer waits", nil,
+			[]events.Message{msg("m1", 1, in), msg("m2", 2, in)},
+			[]string{"C", "M:m1", "R:01:m1", "M:m2"}, 1},
+		{"new thread, answered", nil,
+			[]events.Message{msg("m1", 1, in), msg("m2", 2, out)},
+			[]string{"C", "M:m1", "R:01:m1", "M:m2"}, -1},
+		{"messages out of order are sorted", nil,
+			[]events.Message{msg("m2", 2, out), msg("m1", 1, in)},
+			[]string{"C", "M:m1", "R:01:m1", "M:m2"}, -1},
+		{"new inbound after answer opens an episode",
+			&checkpoint.ThreadState{Version: "v0", MsgAt: at(2), MsgIDs: []string{"m2"}, LastMsgID: "m2"},
+			[]events.Message{msg("m1", 1, in), msg("m2", 2, out), msg("m3", 3, in)},
+			[]string{"M:m3", "R:03:m3"}, 3},
+		{"second inbound while pending: no new episode",
+			&checkpoint.ThreadState{Version: "v0", MsgAt: at(3), MsgIDs: []string{"m3"}, ReplySince: at(3)},
+			[]events.Message{msg("m3", 3, in), msg("m4", 4, in)},
+			[]string{"M:m4"}, 3},
+		{"answer closes the episode",
+			&checkpoint.ThreadState{Version: "v0", MsgAt: at(3), MsgIDs: []string{"m3"}, ReplySince: at(3)},
+			[]events.Message{msg("m3", 3, in), msg("m4", 4, out)},
+			[]string{"M:m4"}, -1},
+		{"same timestamp, new id is new; seen id is not",
+			&checkpoint.ThreadState{Version: "v0", MsgAt: at(3), MsgIDs: []string{"m3"}},
+			[]events.Message{msg("m3", 3, out), msg("m3b", 3, out)},
+			[]string{"M:m3b"}, -1},
+		{"nil ids at watermark: all at that time seen",
+			&checkpoint.ThreadState{Version: "v0", MsgAt: at(3)},
+			[]events.Message{msg("m3", 3, in), msg("m4", 4, out)},
+			[]string{"M:m4"}, -1},
+		{"a message listed twice is emitted once", nil,
+			[]events.Message{msg("m1", 1, out), msg("m1", 1, out)},
+			[]string{"C", "M:m1"}, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs, next := derive(deriveInput{origin: testOrigin, item: item, prev: c.prev, msgs: c.msgs})
+			if got := kinds(evs); !equal(got, c.want) {
+				t.Fatalf("events %v, want %v", got, c.want)
+			}
+			if c.wantReply < 0 && !next.ReplySince.IsZero() || c.wantReply >= 0 && !next.ReplySince.Equal(at(c.wantReply)) {
+				t.Fatalf("open episode %v, want minute %d", next.ReplySince, c.wantReply)
+			}
+			if next.Version != "v1" {
+				t.Fatalf("version %q not taken from the item", next.Version)
+			}
+			// Deriving again from the state it produced yields nothing.
+			again, _ := derive(deriveInput{origin: testOrigin, item: item, prev: &next, msgs: c.msgs})
+			if len(again) != 0 {
+				t.Fatalf("second derive emitted %v", kinds(again))
+			}
+		})
+	}
+}
+
+func TestDeriveStatedReplyNeeded(t *testing.T) {
+	t.Parallel()
+	since := at(5)
+	in, out := events.Inbound, events.Outbound
+	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v1", ReplyNeededSince: &since}
+	msgs := []events.Message{msg("m1", 1, in), msg("m2", 2, out), msg("m5", 5, in)}
+
+	evs, next := derive(deriveInput{origin: testOrigin, item: item, msgs: msgs, stated: true})
+	if got, want := kinds(evs), []string{"C", "M:m1", "M:m2", "M:m5", "R:05:m5"}; !equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	// The provider moves the date while still pending: same episode.
+	later := at(6)
+	moved := &Item{Thread: events.Thread{ID: "t"}, Version: "v2", ReplyNeededSince: &later}
+	evs, next = derive(deriveInput{origin: testOrigin, item: moved, prev: &next, msgs: append(msgs, msg("m6", 6, in)), stated: true})
+	if got, want := kinds(evs), []string{"M:m6"}; !equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	// The shop replies: episode closed; the next need is a new episode.
+	answered := &Item{Thread: events.Thread{ID: "t"}, Version: "v3"}
+	_, next = derive(deriveInput{origin: testOrigin, item: answered, prev: &next, msgs: []events.Message{msg("m7", 7, out)}, stated: true})
+	if !next.ReplySince.IsZero() {
+		t.Fatal("episode still open after the reply")
+	}
+	again := at(8)
+	evs, _ = derive(deriveInput{origin: testOrigin, item: &Item{Thread: events.Thread{ID: "t"}, Version: "v4", ReplyNeededSince: &again}, prev: &next, msgs: []events.Message{msg("m8", 8, in)}, stated: true})
+	if got, want := kinds(evs), []string{"M:m8", "R:08:m8"}; !equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+func TestDeriveSilent(t *testing.T) {
+	t.Parallel()
+	since := at(2)
+	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v1", LastMessageAt: at(2), ReplyNeededSince: &since}
+	evs, next := derive(deriveInput{origin: testOrigin, item: item, silent: true, stated: true})
+	if len(evs) != 0 {
+		t.Fatalf("silent derive emitted %v", kinds(evs))
+	}
+	if !next.MsgAt.Equal(at(2)) || next.MsgIDs != nil || !next.ReplySince.Equal(since) {
+		t.Fatalf("silent state %+v", next)
+	}
+	// Afterwards only what is new counts, and the open episode is not re-announced.
+	item2 := &Item{Thread: events.Thread{ID: "t"}, Version: "v2", ReplyNeededSince: &since}
+	evs, _ = derive(deriveInput{origin: testOrigin, item: item2, prev: &next, stated: true,
+		msgs: []events.Message{msg("m1", 1, events.Inbound), msg("m2", 2, events.Inbound), msg("m3", 3, events.Inbound)}})
+	if got, want := kinds(evs), []string{"M:m3"}; !equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+func TestDedupeKeepsLastOccurrence(t *testing.T) {
+	t.Parallel()
+	items := []Item{{Thread: events.Thread{ID: "a"}, Version: "1"}, {Thread: events.Thread{ID: "b"}}, {Thread: events.Thread{ID: "a"}, Version: "2"}}
+	got := dedupe(items)
+	if len(got) != 2 || got[0].Version != "2" || got[1].Thread.ID != "b" {
+		t.Fatalf("dedupe = %+v", got)
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	t.Parallel()
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Skip("no tzdata")
+	}
+	cases := []struct {
+		in   string
+		loc  *time.Location
+		want time.Time
+	}{
+		{"2024-03-01T09:30:00Z", nil, time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)},
+		{"2021-12-27T11:10:27.729971+01:00", nil, time.Date(2021, 12, 27, 10, 10, 27, 729971000, time.UTC)},
+		{"2018-01-30 08:26:36", nil, time.Date(2018, 1, 30, 8, 26, 36, 0, time.UTC)},
+		{"2018-01-30 08:26:36", warsaw, time.Date(2018, 1, 30, 7, 26, 36, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		got, err := ParseTime(c.in, c.loc)
+		if err != nil || !got.Equal(c.want) || got.Location() != time.UTC {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	if _, err := ParseTime("yesterday", nil); err == nil {
+		t.Error("garbage time accepted")
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	if d := parseRetryAfter("7", now); d != 7*time.Second {
+		t.Errorf("seconds: %s", d)
+	}
+	if d := parseRetryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now); d != 90*time.Second {
+		t.Errorf("date: %s", d)
+	}
+	if d := parseRetryAfter("soon", now); d != 0 {
+		t.Errorf("garbage: %s", d)
+	}
+}
