@@ -32,7 +32,7 @@ run: build redis
 	THREADSYNC_KEY_PREFIX=threadsync-demo THREADSYNC_STREAM=DEMO \
 	$(BIN)/threadsync run 2>$(DATA)/threadsync.log & ts=$$!; \
 	echo "providersim on http://$(SIM_LISTEN), threadsync logging to $(DATA)/threadsync.log; events follow (Ctrl-C to stop)"; \
-	NATS_URL=nats://$(DEMO_NATS_LISTEN) THREADSYNC_STREAM=DEMO $(BIN)/threadsync tail --wait 30s
+	NATS_URL=nats://$(DEMO_NATS_LISTEN) THREADSYNC_STREAM=DEMO $(BIN)/threadsync tail
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -240,3 +240,23 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 	}
 	return env, nil
 }
+
+// DecodeData decodes an envelope's data into the type its event type names:
+// *ThreadCreatedData, *MessageReceivedData or *ReplyNeededData.
+func DecodeData(env Envelope) (any, error) {
+	var d any
+	switch env.Type {
+	case ThreadCreated:
+		d = new(ThreadCreatedData)
+	case MessageReceived:
+		d = new(MessageReceivedData)
+	case ReplyNeeded:
+		d = new(ReplyNeededData)
+	default:
+		return nil, fmt.Errorf("unknown event type %q", env.Type)
+	}
+	if err := json.Unmarshal(env.Data, d); err != nil {
+		return nil, fmt.Errorf("decode %s data: %w", env.Type, err)
+	}
+	return d, nil
+}

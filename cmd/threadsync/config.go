@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is the process configuration, read from the environment.
+//
+// Every field carries an `env` tag (variable name and default) and a `desc`
+// tag; the help text is generated from them, so they are the one place a
+// setting is documented. Fields tagged `redact:"url"` may hold credentials
+// and are printed with their passwords hidden.
+type Config struct {
+	NATSURL            string        `env:"NATS_URL, default=nats://127.0.0.1:4222" redact:"url" desc:"NATS server URL(s), comma-separated; ignored when THREADSYNC_EMBEDDED_NATS is true"`
+	EmbeddedNATS       bool          `env:"THREADSYNC_EMBEDDED_NATS, default=false" desc:"true: start an in-process JetStream server and use it instead of NATS_URL; its client URL is logged"`
+	EmbeddedNATSListen string        `env:"THREADSYNC_EMBEDDED_NATS_LISTEN, default=127.0.0.1:4222" desc:"host:port the embedded NATS server listens on (port 0 picks a free one)"`
+	DataDir            string        `env:"THREADSYNC_DATA_DIR, default=./data" desc:"storage directory of the embedded NATS server"`
+	RedisURL           string        `env:"REDIS_URL, default=redis://127.0.0.1:6379/0" redact:"url" desc:"Redis URL (redis://, rediss:// or unix://) holding cursors, thread state and leases"`
+	AccountsFile       string        `env:"THREADSYNC_ACCOUNTS, default=./accounts.yaml" desc:"the accounts file (YAML)"`
+	Stream             string        `env:"THREADSYNC_STREAM, default=INBOX" desc:"JetStream stream; created if missing, with subjects <prefix>.>"`
+	SubjectPrefix      string        `env:"THREADSYNC_SUBJECT_PREFIX, default=inbox" desc:"first subject token(s) of every event, e.g. inbox or acme.inbox"`
+	KeyPrefix          string        `env:"THREADSYNC_KEY_PREFIX, default=threadsync" desc:"Redis key namespace, so several deployments or tests can share a Redis"`
+	PollInterval       time.Duration `env:"THREADSYNC_POLL_INTERVAL, default=30s" desc:"poll interval of accounts that set no poll_interval"`
+	DuplicateWindow    time.Duration `env:"THREADSYNC_DUPLICATE_WINDOW, default=2h" desc:"the stream's Duplicates window; must outlast any restart"`
+	Concurrency        int           `env:"THREADSYNC_CONCURRENCY, default=64" desc:"accounts polled at once"`
+	PublishTimeout     time.Duration `env:"THREADSYNC_PUBLISH_TIMEOUT, default=10s" desc:"wait for one publish's acknowledgement"`
+	MaxInFlight        int           `env:"THREADSYNC_MAX_IN_FLIGHT, default=4096" desc:"unacknowledged publishes at once, across all accounts"`
+	HTTPTimeout        time.Duration `env:"THREADSYNC_HTTP_TIMEOUT, default=30s" desc:"timeout of one provider API request"`
+	ShutdownTimeout    time.Duration `env:"THREADSYNC_SHUTDOWN_TIMEOUT, default=30s" desc:"on SIGTERM, time allowed to finish the page in hand before stopping"`
+	LeaseTTL           time.Duration `env:"THREADSYNC_LEASE_TTL, default=60s" desc:"lifetime of an account's lease; another replica takes the account over after it lapses"`
+	SweepInterval      time.Duration `env:"THREADSYNC_SWEEP_INTERVAL, default=24h" desc:"interval of the full reconciliation walk of incrementally listed accounts; 0 disables it"`
+	MaxBackoff         time.Duration `env:"THREADSYNC_MAX_BACKOFF, default=5m" desc:"longest wait between retries of a failing account"`
+	LogLevel           string        `env:"THREADSYNC_LOG_LEVEL, default=info" desc:"log level: debug, info, warn or error"`
+	LogFormat          string        `env:"THREADSYNC_LOG_FORMAT, default=text" desc:"log format: text or json"`
+}
+
+// setting is one environment variable of Config, as its tags declare it.
+type setting struct {
+	Field   string // Go field name
+	Env     string // variable name
+	Default string
+	Desc    string
+	Redact  string // "url": hide the password of each URL when printing
+}
+
+// settings lists Config's variables in field order; help, error messages and
+// LogValue all read it, so none of them can drift from the struct.
+func settings() []setting {
+	t := reflect.TypeFor[Config]()
+	out := make([]setting, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("env")
+		if !ok {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		s := setting{Field: f.Name, Env: strings.TrimSpace(name), Desc: f.Tag.Get("desc"), Redact: f.Tag.Get("redact")}
+		// go-envconfig takes everything after "default=" verbatim, commas included.
+		if i := strings.Index(opts, "default="); i >= 0 {
+			s.Default = opts[i+len("default="):]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// LoadConfig reads the configuration through l (the process environment when
+// l is nil) and validates it. It reports every malformed or invalid variable,
+// each under its own name.
+func LoadConfig(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
+	if l == nil {
+		l = envconfig.OsLookuper()
+	}
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	var errs []error
+	for _, s := range settings() {
+		// Decoding one field at a time through a one-field struct lets every
+		// bad variable be reported, not just the first, and under its
+		// variable name rather than envconfig's Go field name.
+		f, _ := v.Type().FieldByName(s.Field)
+		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
+		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: one.Interface(), Lookuper: l}); err != nil {
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
+			continue
+		}
+		v.FieldByIndex(f.Index).Set(one.Elem().Field(0))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var (
+	streamRE        = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	subjectPrefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+)
+
+// Validate reports every setting threadsync cannot run with, naming its
+// variable. URLs are never echoed, since they may carry credentials.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	}
+
+	if c.EmbeddedNATS {
+		if err := validListen(c.EmbeddedNATSListen); err != nil {
+			bad("THREADSYNC_EMBEDDED_NATS_LISTEN", "%v", err)
+		}
+		if c.DataDir == "" {
+			bad("THREADSYNC_DATA_DIR", "is empty")
+		}
+	} else if err := validNATSURLs(c.NATSURL); err != nil {
+		bad("NATS_URL", "%v", err)
+	}
+	if err := validRedisURL(c.RedisURL); err != nil {
+		bad("REDIS_URL", "%v", err)
+	}
+	if c.AccountsFile == "" {
+		bad("THREADSYNC_ACCOUNTS", "is empty")
+	}
+	if !streamRE.MatchString(c.Stream) {
+		bad("THREADSYNC_STREAM", "%q must match %s", c.Stream, streamRE)
+	}
+	if !subjectPrefixRE.MatchString(c.SubjectPrefix) {
+		bad("THREADSYNC_SUBJECT_PREFIX", "%q must be one or more dot-separated tokens matching %s", c.SubjectPrefix, streamRE)
+	}
+	switch {
+	case c.KeyPrefix == "":
+		bad("THREADSYNC_KEY_PREFIX", "is empty")
+	case strings.ContainsAny(c.KeyPrefix, "{}"):
+		// Braces would start a Redis Cluster hash tag and split an
+		// account's keys across slots.
+		bad("THREADSYNC_KEY_PREFIX", "%q must not contain { or }", c.KeyPrefix)
+	case strings.ContainsFunc(c.KeyPrefix, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		bad("THREADSYNC_KEY_PREFIX", "%q must not contain whitespace", c.KeyPrefix)
+	}
+
+	for _, d := range []struct {
+		env string
+		v   time.Duration
+	}{
+		{"THREADSYNC_POLL_INTERVAL", c.PollInterval},
+		{"THREADSYNC_DUPLICATE_WINDOW", c.DuplicateWindow},
+		{"THREADSYNC_PUBLISH_TIMEOUT", c.PublishTimeout},
+		{"THREADSYNC_HTTP_TIMEOUT", c.HTTPTimeout},
+		{"THREADSYNC_SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"THREADSYNC_LEASE_TTL", c.LeaseTTL},
+		{"THREADSYNC_MAX_BACKOFF", c.MaxBackoff},
+	} {
+		if d.v <= 0 {
+			bad(d.env, "%s must be positive", d.v)
+		}
+	}
+	if c.SweepInterval < 0 {
+		bad("THREADSYNC_SWEEP_INTERVAL", "%s is negative (0 disables sweeps)", c.SweepInterval)
+	}
+	if c.Concurrency <= 0 {
+		bad("THREADSYNC_CONCURRENCY", "%d must be positive", c.Concurrency)
+	}
+	if c.MaxInFlight <= 0 {
+		bad("THREADSYNC_MAX_IN_FLIGHT", "%d must be positive", c.MaxInFlight)
+	}
+	if _, ok := parseLevel(c.LogLevel); !ok {
+		bad("THREADSYNC_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		bad("THREADSYNC_LOG_FORMAT", "%q must be text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+func validListen(hostport string) error {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", hostport, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q must be a number from 0 to 65535", hostport, port)
+	}
+	return nil
+}
+
+// validNATSURLs checks a comma-separated server list as nats.go reads it: a
+// URL without a scheme means nats://.
+func validNATSURLs(list string) error {
+	if strings.TrimSpace(list) == "" {
+		return errors.New("is empty")
+	}
+	for i, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return fmt.Errorf("server %d is empty", i+1)
+		}
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := parseURL(s)
+		if err != nil {
+			return fmt.Errorf("server %d: %w", i+1, err)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("server %d: scheme %q must be nats, tls, ws or wss", i+1, u.Scheme)
+		}
+		if u.Host == "" {
+			return fmt.Errorf("server %d has no host", i+1)
+		}
+	}
+	return nil
+}
+
+func validRedisURL(s string) error {
+	if s == "" {
+		return errors.New("is empty")
+	}
+	u, err := parseURL(s)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return errors.New("has no host")
+		}
+	case "unix":
+		if u.Path == "" {
+			return errors.New("has no socket path")
+		}
+	default:
+		return fmt.Errorf("scheme %q must be redis, rediss or unix", u.Scheme)
+	}
+	return nil
+}
+
+// parseURL is url.Parse without the URL in its error, which may hold a password.
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("not a valid URL: %w", ue.Err)
+		}
+		return nil, errors.New("not a valid URL")
+	}
+	return u, nil
+}
+
+func parseLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
+// Logger returns a logger writing to w at the configured level and format.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// LogValue lists every setting under its variable name, with the passwords
+// of URLs hidden, so the effective configuration can be logged or printed.
+func (c *Config) LogValue() slog.Value {
+	v := reflect.ValueOf(c).Elem()
+	ss := settings()
+	attrs := make([]slog.Attr, 0, len(ss))
+	for _, s := range ss {
+		f := v.FieldByName(s.Field)
+		var a slog.Attr
+		switch x := f.Interface().(type) {
+		case string:
+			if s.Redact == "url" {
+				x = redactURLs(x)
+			}
+			a = slog.String(s.Env, x)
+		case time.Duration:
+			a = slog.Duration(s.Env, x)
+		default:
+			a = slog.Any(s.Env, x)
+		}
+		attrs = append(attrs, a)
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// redactURLs hides the password of each URL of a comma-separated list. An
+// unparsable entry is hidden whole, as it might be a password.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		s := p
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := url.Parse(s)
+		switch {
+		case err != nil:
+			parts[i] = "<invalid URL>"
+		case u.User != nil:
+			if _, has := u.User.Password(); !has {
+				// A user without a password is how nats:// carries a token.
+				u.User = url.User("xxxxx")
+			}
+			parts[i] = u.Redacted()
+		default:
+			parts[i] = p
+		}
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// command is one subcommand of threadsync.
+type command struct {
+	name    string
+	args    string
+	summary string
+	env     bool // reads the environment settings, so its help lists them
+}
+
+var commands = []command{
+	{name: "run", summary: "poll every account and publish its events until SIGINT or SIGTERM", env: true},
+	{name: "check", summary: "validate the configuration and the accounts file, exit non-zero if invalid", env: true},
+	{name: "tail", summary: "print the events on the stream in readable form as they arrive, until interrupted", env: true},
+	{name: "version", summary: "print the version and exit"},
+	{name: "help", args: "[command]", summary: "show this help, or a command's"},
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// isHelpFlag reports whether arg asks for help.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// usage writes the help of cmd, or of threadsync as a whole when cmd is empty
+// or unknown. The environment and accounts file sections are generated from
+// Config's tags and the loader's field table, so they cannot drift.
+func usage(w io.Writer, cmd string) {
+	c, ok := lookupCommand(cmd)
+	if !ok || c.name == "help" {
+		usageAll(w)
+		return
+	}
+	fmt.Fprintf(w, "Usage: threadsync %s", c.name)
+	if c.args != "" {
+		fmt.Fprintf(w, " %s", c.args)
+	}
+	fmt.Fprintf(w, "\n\n%s.\n", upperFirst(c.summary))
+	if c.env {
+		fmt.Fprintln(w)
+		usageEnv(w)
+		fmt.Fprintln(w)
+		usageAccounts(w)
+	}
+}
+
+func usageAll(w io.Writer) {
+	fmt.Fprint(w, `threadsync polls inbox APIs (OLX, SelfCommunity, Partizap, HubSpot, Mirakl) and
+publishes ThreadCreated, MessageReceived and ReplyNeeded events to NATS JetStream.
+
+Usage:
+  threadsync <command>
+  threadsync <command> --help
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	usageEnv(w)
+	fmt.Fprintln(w)
+	usageAccounts(w)
+}
+
+func usageEnv(w io.Writer) {
+	fmt.Fprintln(w, "Environment:")
+	for _, s := range settings() {
+		fmt.Fprintf(w, "  %s", s.Env)
+		if s.Default != "" {
+			fmt.Fprintf(w, " (default %s)", s.Default)
+		}
+		fmt.Fprintln(w)
+		for _, line := range wrap(s.Desc, 72) {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
+	}
+}
+
+func usageAccounts(w io.Writer) {
+	fmt.Fprintln(w, "Accounts file (THREADSYNC_ACCOUNTS), YAML:")
+	fmt.Fprintln(w, "  accounts:")
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	for i, f := range accountFields {
+		lead := "      "
+		if i == 0 {
+			lead = "    - "
+		}
+		fmt.Fprintf(tw, "%s%s:\t# %s\n", lead, f.name, f.desc)
+	}
+	tw.Flush()
+}
+
+// wrap splits s into lines of at most width bytes, breaking at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	var line strings.Builder
+	for _, word := range strings.Fields(s) {
+		if line.Len() > 0 && line.Len()+1+len(word) > width {
+			lines = append(lines, line.String())
+			line.Reset()
+		}
+		if line.Len() > 0 {
+			line.WriteByte(' ')
+		}
+		line.WriteString(word)
+	}
+	if line.Len() > 0 {
+		lines = append(lines, line.String())
+	}
+	return lines
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

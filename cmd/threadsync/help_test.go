@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func helpText(cmd string) string {
+	var b bytes.Buffer
+	usage(&b, cmd)
+	return b.String()
+}
+
+// contract lists the variables ARCHITECTURE.md promises; help must show each
+// even if settings() were ever to lose one.
+var contract = []string{
+	"NATS_URL", "THREADSYNC_EMBEDDED_NATS", "THREADSYNC_DATA_DIR", "REDIS_URL", "THREADSYNC_ACCOUNTS",
+	"THREADSYNC_STREAM", "THREADSYNC_SUBJECT_PREFIX", "THREADSYNC_KEY_PREFIX", "THREADSYNC_POLL_INTERVAL",
+}
+
+func TestUsageListsEverySetting(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"", "help", "run", "check", "tail", "no-such-command"} {
+		t.Run(cmd, func(t *testing.T) {
+			t.Parallel()
+			out := helpText(cmd)
+			// Descriptions are wrapped, so compare with whitespace collapsed.
+			flat := strings.Join(strings.Fields(out), " ")
+			for _, name := range contract {
+				if !strings.Contains(out, "  "+name+" ") {
+					t.Errorf("help lacks %s", name)
+				}
+			}
+			for _, s := range settings() {
+				if !strings.Contains(out, "  "+s.Env+" (default "+s.Default+")\n") {
+					t.Errorf("help lacks %s with its default %s", s.Env, s.Default)
+				}
+				if !strings.Contains(flat, strings.Join(strings.Fields(s.Desc), " ")) {
+					t.Errorf("help lacks the description of %s", s.Env)
+				}
+			}
+			for _, f := range accountFields {
+				if !strings.Contains(out, " "+f.name+":") {
+					t.Errorf("help lacks the account field %s", f.name)
+				}
+			}
+		})
+	}
+}
+
+func TestUsageListsCommands(t *testing.T) {
+	t.Parallel()
+	out := helpText("")
+	for _, name := range []string{"run", "check", "tail", "version", "help"} {
+		if !strings.Contains(out, "\n  "+name+" ") {
+			t.Errorf("help lacks the command %s", name)
+		}
+	}
+}
+
+func TestUsageOfCommand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cmd     string
+		want    string
+		withEnv bool
+	}{
+		{"run", "Usage: threadsync run\n", true},
+		{"check", "Usage: threadsync check\n", true},
+		{"tail", "Usage: threadsync tail\n", true},
+		{"version", "Usage: threadsync version\n", false},
+	}
+	for _, tt := range tests {
+		out := helpText(tt.cmd)
+		if !strings.HasPrefix(out, tt.want) {
+			t.Errorf("%s: help starts %q, want %q", tt.cmd, out[:min(len(out), 40)], tt.want)
+		}
+		if got := strings.Contains(out, "Environment:"); got != tt.withEnv {
+			t.Errorf("%s: lists the environment = %v, want %v", tt.cmd, got, tt.withEnv)
+		}
+	}
+}
+
+func TestUsageLineWidth(t *testing.T) {
+	t.Parallel()
+	for i, line := range strings.Split(helpText(""), "\n") {
+		// The commands table is the widest part that is not generated from tags.
+		if len(line) > 100 {
+			t.Errorf("line %d is %d bytes long: %q", i+1, len(line), line)
+		}
+	}
+}
+
+func TestIsHelpFlag(t *testing.T) {
+	t.Parallel()
+	for arg, want := range map[string]bool{"-h": true, "-help": true, "--help": true, "help": false, "run": false, "": false} {
+		if got := isHelpFlag(arg); got != want {
+			t.Errorf("isHelpFlag(%q) = %v, want %v", arg, got, want)
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"one", []string{"one"}},
+		{"aaa bbb ccc", []string{"aaa bbb", "ccc"}},
+		{"averyveryverylongword b", []string{"averyveryverylongword", "b"}},
+	}
+	for _, tt := range tests {
+		got := wrap(tt.in, 8)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("wrap(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+// Command threadsync keeps downstream systems in step with provider inboxes:
+// it polls every account in the accounts file and publishes ThreadCreated,
+// MessageReceived and ReplyNeeded events to NATS JetStream. Run
+// `threadsync help` for the commands and every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/embedded"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/mirakl"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// factories maps provider names to their pollers.
+var factories = map[string]pollers.Factory{
+	mirakl.Name: mirakl.New,
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr, "")
+		return 2
+	}
+	name, rest := args[0], args[1:]
+	if isHelpFlag(name) || name == "help" {
+		topic := ""
+		if name == "help" && len(rest) > 0 {
+			topic = rest[0]
+		}
+		usage(stdout, topic)
+		return 0
+	}
+	if _, ok := lookupCommand(name); !ok {
+		fmt.Fprintf(stderr, "threadsync: unknown command %q\n\n", name)
+		usage(stderr, "")
+		return 2
+	}
+	for _, a := range rest {
+		if isHelpFlag(a) {
+			usage(stdout, name)
+			return 0
+		}
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "threadsync %s: unexpected arguments %q (settings come from the environment; see threadsync %s --help)\n", name, rest, name)
+		return 2
+	}
+	if name == "version" {
+		fmt.Fprintln(stdout, "threadsync", version)
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := LoadConfig(ctx, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "threadsync: %v\n", err)
+		return 1
+	}
+	log := cfg.Logger(stderr)
+	switch name {
+	case "check":
+		accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if _, err := newEngine(cfg, accounts, nil, nil, log); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cfg.AccountsFile, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: %d accounts, configuration valid\n", cfg.AccountsFile, len(accounts))
+		return 0
+	case "tail":
+		if err := tail(ctx, cfg, stdout, log); err != nil {
+			log.Error("tail", "error", err)
+			return 1
+		}
+		return 0
+	}
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("threadsync stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, log *slog.Logger) (*pollers.Engine, error) {
+	if store == nil {
+		// check builds the engine only to validate the accounts.
+		store, pub = (*checkpoint.Store)(nil), (*events.Publisher)(nil)
+	}
+	return pollers.New(pollers.Config{
+		Store: store, Publisher: pub, Providers: factories,
+		SubjectPrefix: cfg.SubjectPrefix, PollInterval: cfg.PollInterval, Concurrency: cfg.Concurrency,
+		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
+		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
+	}, accounts)
+}
+
+// sweepInterval maps the setting's 0 ("disabled") to the engine's negative.
+func sweepInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+	if err != nil {
+		return err
+	}
+	log.Info("threadsync starting", "version", version, "accounts", len(accounts), "config", cfg)
+
+	natsURL := cfg.NATSURL
+	if cfg.EmbeddedNATS {
+		srv, err := embedded.Start(embedded.Options{Listen: cfg.EmbeddedNATSListen, StoreDir: cfg.DataDir})
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		natsURL = srv.ClientURL()
+		log.Info("embedded NATS JetStream server started", "client_url", natsURL, "store_dir", cfg.DataDir)
+	}
+	nc, err := connectNATS(ctx, natsURL, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	pub, err := events.NewPublisher(nc, events.PublisherConfig{MaxInFlight: cfg.MaxInFlight, Timeout: cfg.PublishTimeout})
+	if err != nil {
+		return err
+	}
+	warnings, err := events.EnsureStream(ctx, pub.JetStream(), events.StreamConfig{
+		Name: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Duplicates: cfg.DuplicateWindow,
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		log.Warn("stream settings put events at risk", "problem", w)
+	}
+
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return errors.New("REDIS_URL is not a valid Redis URL")
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	if err := waitRedis(ctx, rdb, log); err != nil {
+		return err
+	}
+	store, err := checkpoint.New(rdb, cfg.KeyPrefix)
+	if err != nil {
+		return err
+	}
+	engine, err := newEngine(cfg, accounts, store, pub, log)
+	if err != nil {
+		return err
+	}
+	log.Info("polling", "accounts", len(accounts), "stream", cfg.Stream, "subjects", cfg.SubjectPrefix+".>")
+	if err := engine.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped: every page in hand was committed")
+	return nil
+}
+
+// connectNATS connects, waiting for a server that is not up yet, and keeps
+// reconnecting for ever once connected.
+func connectNATS(ctx context.Context, url string, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("threadsync"),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("NATS disconnected; reconnecting", "error", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted())
+		}),
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("NATS: %w", err)
+	}
+	for !nc.IsConnected() {
+		log.Warn("waiting for NATS", "url", nc.Opts.Servers)
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return nc, nil
+}
+
+func waitRedis(ctx context.Context, rdb *redis.Client, log *slog.Logger) error {
+	for {
+		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		log.Warn("waiting for Redis", "addr", rdb.Options().Addr, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}

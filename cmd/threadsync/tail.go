@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/threadsync/threadsync/events"
+)
+
+// tail prints every event on the stream, from the first, one readable line
+// each, until ctx is cancelled.
+func tail(ctx context.Context, cfg *Config, w io.Writer, log *slog.Logger) error {
+	nc, err := connectNATS(ctx, cfg.NATSURL, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	var stream jetstream.Stream
+	for {
+		stream, err = js.Stream(ctx, cfg.Stream)
+		if err == nil {
+			break
+		}
+		log.Info("waiting for the stream", "stream", cfg.Stream, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		fmt.Fprintln(w, describe(m.Data()))
+	})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+// describe renders an event as one line for a person.
+func describe(raw []byte) string {
+	env, err := events.ParseEnvelope(raw)
+	if err != nil {
+		return "?? " + err.Error()
+	}
+	src := strings.TrimPrefix(env.Source, "threadsync/")
+	head := fmt.Sprintf("%s  %-22s %-16s thread=%s", env.Time.Local().Format("15:04:05"), src, env.Type, env.Subject)
+	d, err := events.DecodeData(env)
+	if err != nil {
+		return head + "  ?? " + err.Error()
+	}
+	switch d := d.(type) {
+	case *events.ThreadCreatedData:
+		return fmt.Sprintf("%s  %q ref=%s:%s", head, d.Thread.Topic, d.Thread.Reference.Type, d.Thread.Reference.ID)
+	case *events.MessageReceivedData:
+		arrow := "<-"
+		if d.Message.Direction == events.Outbound {
+			arrow = "->"
+		}
+		text := d.Message.Text
+		if len(text) > 60 {
+			text = text[:57] + "..."
+		}
+		return fmt.Sprintf("%s  %s %s: %q", head, arrow, d.Message.Sender.Name, text)
+	case *events.ReplyNeededData:
+		return fmt.Sprintf("%s  waiting since %s (message %s)", head, d.NeededSince.Local().Format("15:04:05"), d.LastInboundMessageID)
+	}
+	return head
+}
