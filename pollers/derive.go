@@ -19,9 +19,12 @@ type deriveInput struct {
 }
 
 // derive computes the events a changed thread yields, in causal order
-// (ThreadCreated, then new messages oldest first, each ReplyNeeded right
-// after the message that opened its episode), and the thread's next state.
-// It is pure: the same input always gives the same events with the same ids.
+// (ThreadCreated, then new messages oldest first, ReplyNeeded right after
+// the message that opened its episode), and the thread's next state. Only an
+// episode still open once the new messages are taken in is announced: one
+// that opened and closed between two looks needs no reply any more, which
+// also keeps a full sync to one ReplyNeeded per thread awaiting a reply.
+// derive is pure: the same input always gives the same events and ids.
 func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 	var next checkpoint.ThreadState
 	if in.prev != nil {
@@ -48,6 +51,9 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 		msgs = slices.Clone(msgs)
 		slices.SortStableFunc(msgs, byTime)
 	}
+	// Where the ReplyNeeded of an episode opened by these messages goes,
+	// once it is known to stay open.
+	replyAt, reply := -1, events.Event{}
 	for i := range msgs {
 		m := &msgs[i]
 		if !unseen(&next, m) {
@@ -66,13 +72,17 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 			next.LastInbound = m.ID
 			if !in.stated && next.ReplySince.IsZero() {
 				next.ReplySince = m.CreatedAt
-				emit(events.NewReplyNeeded(in.origin, threadID, m.CreatedAt, m.ID))
+				replyAt, reply = len(evs), events.NewReplyNeeded(in.origin, threadID, m.CreatedAt, m.ID)
 			}
 		case events.Outbound:
 			if !in.stated {
 				next.ReplySince = time.Time{}
+				replyAt = -1
 			}
 		}
+	}
+	if replyAt >= 0 && !in.silent {
+		evs = slices.Insert(evs, replyAt, reply)
 	}
 
 	if in.stated {

@@ -65,6 +65,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
+	// OnPoll, when set, is called by Run after every poll of an account,
+	// with what it did and its error; for metrics, status pages and tests.
+	OnPoll func(a Account, st Stats, err error)
 }
 
 func (c *Config) setDefaults() {
@@ -170,6 +173,14 @@ func (e *Engine) PollOnce(ctx context.Context, provider, id string) (Stats, erro
 		return Stats{}, fmt.Errorf("pollers: no account %s/%s", provider, id)
 	}
 	return r.poll(ctx)
+}
+
+// Release gives up the leases this engine holds, so another worker can take
+// its accounts over at once; Run does it when it returns.
+func (e *Engine) Release() {
+	for _, r := range e.runners {
+		r.release()
+	}
 }
 
 // Stats counts what one walk did.
@@ -293,6 +304,9 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 		}
 		st, err := r.poll(ctx)
 		<-sem
+		if r.cfg.OnPoll != nil {
+			r.cfg.OnPoll(r.acct, st, err)
+		}
 		wait = r.acct.PollInterval
 		switch {
 		case err == nil:

@@ -1,0 +1,87 @@
+// Package pollerstest is the conformance suite every provider runs against
+// its own simulator, through the real engine, a real Redis and a real
+// JetStream: adding a provider means writing its client and its simulator,
+// and passing Run.
+package pollerstest
+
+import (
+	"testing"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+)
+
+// Harness drives one provider's simulator for the suite.
+type Harness interface {
+	// Provider is the provider's name and Factory its poller.
+	Provider() string
+	Factory() pollers.Factory
+	// NewAccount creates an empty inbox on a simulator of its own and
+	// returns the account that reads it, listing pageSize threads per page.
+	NewAccount(t *testing.T, id string, pageSize int) pollers.Account
+	// AddThread opens a thread in which the other side writes first.
+	AddThread(t *testing.T, a pollers.Account, text string) (threadID string)
+	// AddMessage adds a message to a thread, written by the other side
+	// (events.Inbound) or by the account owner (events.Outbound).
+	AddMessage(t *testing.T, a pollers.Account, threadID string, d events.Direction, text string) (messageID string)
+	// Truth is the simulator's ground truth: every thread and its messages.
+	Truth(t *testing.T, a pollers.Account) []Thread
+	// Fail makes the account's next n list requests fail as f says.
+	Fail(t *testing.T, a pollers.Account, f Fault, n int)
+	// Requests counts the account's requests so far, per kind.
+	Requests(t *testing.T, a pollers.Account) Requests
+}
+
+// Thread is a thread as the simulator knows it.
+type Thread struct {
+	ID       string
+	Messages []Message // oldest first
+}
+
+// Message is a message as the simulator knows it.
+type Message struct {
+	ID        string
+	Direction events.Direction
+}
+
+// Fault is a failure a simulator serves instead of a list page.
+type Fault struct {
+	Status     int    // HTTP status
+	RetryAfter string // Retry-After header; empty for none
+	Body       string // raw body; empty for the simulator's own error body
+}
+
+// Requests counts requests to a simulator.
+type Requests struct {
+	List     int // thread-list pages
+	Messages int // message fetches
+}
+
+// Expected is what a full sync of the ground truth must publish.
+type Expected struct {
+	Created, Messages, Replies int
+}
+
+// Expect computes what a full sync of threads publishes: one ThreadCreated
+// per thread, one MessageReceived per message, one ReplyNeeded per thread
+// whose newest owner message (if any) is followed by an inbound one.
+func Expect(threads []Thread) Expected {
+	var e Expected
+	for _, th := range threads {
+		e.Created++
+		e.Messages += len(th.Messages)
+		if Pending(th) {
+			e.Replies++
+		}
+	}
+	return e
+}
+
+// Pending reports whether the thread awaits the owner's reply.
+func Pending(th Thread) bool {
+	pending := false
+	for _, m := range th.Messages {
+		pending = m.Direction == events.Inbound
+	}
+	return pending
+}
