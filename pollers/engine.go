@@ -186,12 +186,12 @@ func (e *Engine) Release() {
 // Stats counts what one walk did.
 type Stats struct {
 	Walk      Walk
-	Pages     int // pages committed
-	Threads   int // threads listed
-	Changed   int // threads new or changed
-	Fetches   int // message fetches (Provider.Messages calls)
-	Events    int // events published
-	Requests  int // provider HTTP requests, failed ones included
+	Pages     int  // pages committed
+	Threads   int  // threads listed
+	Changed   int  // threads new or changed
+	Fetches   int  // message fetches (Provider.Messages calls)
+	Events    int  // events published
+	Requests  int  // provider HTTP requests, failed ones included
 	Completed bool // the walk reached the end of the list
 }
 

@@ -27,7 +27,7 @@ type harness struct {
 
 func newHarness() *harness { return &harness{sims: map[string]*miraklsim.Server{}} }
 
-func (h *harness) Provider() string          { return mirakl.Name }
+func (h *harness) Provider() string         { return mirakl.Name }
 func (h *harness) Factory() pollers.Factory { return mirakl.New }
 
 func (h *harness) sim(a pollers.Account) *miraklsim.Server {

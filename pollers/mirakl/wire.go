@@ -164,4 +164,3 @@ func direction(fromType string) events.Direction {
 func role(t string) string {
 	return strings.ToLower(strings.TrimSuffix(t, "_USER"))
 }
-
