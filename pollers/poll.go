@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -44,20 +45,28 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	if st.Walk == WalkIncremental && !cur.Since.IsZero() {
 		q.Since = cur.Since.Add(-r.overlap)
 	}
-	restarted := false
+	page, err := r.provider.ListThreads(work, q)
+	if errors.Is(err, ErrTokenExpired) && q.Token != "" {
+		// The walk cannot continue where it stopped; start it again.
+		// Threads already committed are unchanged and yield nothing.
+		r.log.Info("page token no longer accepted; restarting the walk", "walk", st.Walk)
+		q.Token = ""
+		page, err = r.provider.ListThreads(work, q)
+	}
 	for {
-		page, err := r.provider.ListThreads(work, q)
-		if errors.Is(err, ErrTokenExpired) && q.Token != "" && !restarted {
-			// The walk cannot continue where it stopped; start it again.
-			// Threads already committed are unchanged and yield nothing.
-			r.log.Info("page token no longer accepted; restarting the walk", "walk", st.Walk)
-			restarted, q.Token = true, ""
-			continue
-		}
 		if err != nil {
 			return st, fmt.Errorf("account %s: list threads: %w", r.acct, err)
 		}
-		if err := r.page(work, &cur, &page, silent, &st); err != nil {
+		// The next page is fetched while this one's acknowledgements are
+		// awaited, once its messages are in: the account still has one
+		// request in flight at a time.
+		var next *prefetch
+		if page.Next != "" && ctx.Err() == nil {
+			q.Token = page.Next
+			next = r.prefetch(work, q)
+		}
+		if err := r.page(work, &cur, &page, silent, &st, next.start); err != nil {
+			next.discard()
 			return st, err
 		}
 		st.Pages++
@@ -66,11 +75,60 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 			return st, nil
 		}
 		if ctx.Err() != nil {
+			next.discard()
 			r.log.Info("stopping mid-walk; the walk resumes from the committed page", "pages", st.Pages)
 			return st, nil
 		}
-		q.Token = page.Next
+		page, err = next.wait()
 	}
+}
+
+// prefetch is a page fetch that starts when told to.
+type prefetch struct {
+	once  sync.Once
+	begin chan struct{}
+	done  chan struct{}
+	skip  bool // set before begin closes: the fetch is not needed
+	page  Page
+	err   error
+}
+
+func (r *runner) prefetch(ctx context.Context, q Query) *prefetch {
+	p := &prefetch{begin: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		<-p.begin
+		if !p.skip {
+			p.page, p.err = r.provider.ListThreads(ctx, q)
+		}
+	}()
+	return p
+}
+
+// start lets the fetch begin; safe on nil and more than once.
+func (p *prefetch) start() {
+	if p != nil {
+		p.once.Do(func() { close(p.begin) })
+	}
+}
+
+// discard drops a fetch not started yet and waits for one under way.
+func (p *prefetch) discard() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() { p.skip = true; close(p.begin) })
+	<-p.done
+}
+
+// wait starts the fetch if needed and returns its result.
+func (p *prefetch) wait() (Page, error) {
+	if p == nil {
+		return Page{}, nil
+	}
+	p.start()
+	<-p.done
+	return p.page, p.err
 }
 
 // nextWalk decides what kind of walk starts now.
@@ -88,7 +146,9 @@ func (r *runner) nextWalk(cur checkpoint.Cursor) Walk {
 
 // page diffs one page against the stored states, publishes its events and
 // commits it with the cursor advanced past it.
-func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, silent bool, st *Stats) error {
+// derived is called once the page's messages are fetched, before its events
+// are published.
+func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, silent bool, st *Stats, derived func()) error {
 	items := dedupe(page.Items)
 	ids := make([]string, len(items))
 	for i := range items {
@@ -123,6 +183,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, s
 	}
 	st.Threads += len(items)
 	st.Changed += len(changed)
+	derived()
 
 	if err := r.cfg.Publisher.Publish(ctx, evs); err != nil {
 		return fmt.Errorf("account %s: %w", r.acct, err)
