@@ -194,4 +194,3 @@ func peakRSS() string {
 	}
 	return "n/a"
 }
-
