@@ -196,7 +196,9 @@ func connectNATS(ctx context.Context, url string, log *slog.Logger) (*nats.Conn,
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("NATS disconnected; reconnecting", "error", err)
+			if err != nil { // nil: our own Close
+				log.Warn("NATS disconnected; reconnecting", "error", err)
+			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted())
