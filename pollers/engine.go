@@ -207,6 +207,7 @@ type runner struct {
 	features Features
 	overlap  time.Duration
 	log      *slog.Logger
+	tel      *telemetry
 	requests atomic.Int64
 
 	// mu serialises polls of the account: one walk at a time per account.
@@ -226,6 +227,7 @@ func newRunner(cfg *Config, a Account) (*runner, error) {
 		ck:     checkpoint.Account{Provider: a.Provider, ID: a.ID},
 		origin: events.Origin{Prefix: cfg.SubjectPrefix, Provider: a.Provider, Account: a.ID},
 		log:    cfg.Logger.With("account", a.String()),
+		tel:    newTelemetry(),
 	}
 	if err := r.origin.Validate(); err != nil {
 		return nil, fmt.Errorf("account %s: %w", a, err)

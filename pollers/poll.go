@@ -19,8 +19,12 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	defer r.mu.Unlock()
 	work, cancel := drainContext(ctx, r.cfg.ShutdownTimeout)
 	defer cancel()
+	work, span := r.tel.startPoll(work, r.acct)
 	before := r.requests.Load()
-	defer func() { st.Requests = int(r.requests.Load() - before) }()
+	defer func() {
+		st.Requests = int(r.requests.Load() - before)
+		r.tel.endPoll(work, span, r.acct, st, err)
+	}()
 
 	lease, err := r.cfg.Store.Acquire(work, r.ck, r.cfg.LeaseTTL)
 	if err != nil {

@@ -1,0 +1,655 @@
+package miraklsim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MaxMessagesPerThread is Mirakl's cap on the messages of one thread; M12
+// answers 400 beyond it.
+const MaxMessagesPerThread = 1000
+
+// maxAttachmentsPerEntity is Mirakl's cap on M12 attachments across all the
+// threads of one entity (one order, one offer).
+const maxAttachmentsPerEntity = 50
+
+// withMessagesLimit is how many of the newest messages M11 includes per
+// thread with with_messages=true.
+const withMessagesLimit = 100
+
+// SenderType is who wrote a message.
+type SenderType int
+
+// The senders of Mirakl messages. The zero SenderType is deliberately invalid,
+// so a forgotten argument is caught.
+const (
+	Customer SenderType = iota + 1
+	Shop
+	Operator
+)
+
+// String returns the sender type as Mirakl writes it in from.type.
+func (t SenderType) String() string {
+	switch t {
+	case Customer:
+		return "CUSTOMER_USER"
+	case Shop:
+		return "SHOP_USER"
+	case Operator:
+		return "OPERATOR_USER"
+	}
+	return "SenderType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Participant types, as Mirakl writes them in participants and recipients.
+const (
+	partOperator = "OPERATOR"
+	partShop     = "SHOP"
+	partCustomer = "CUSTOMER"
+)
+
+// EntitySellerOperator is the entity type of shop↔operator threads, which
+// have no customer.
+const EntitySellerOperator = "SELLER_OPERATOR"
+
+var (
+	errUnknownShop    = errors.New("miraklsim: unknown shop")
+	errUnknownThread  = errors.New("miraklsim: unknown thread")
+	errThreadFull     = errors.New("miraklsim: thread has reached the maximum of 1000 messages")
+	errNoCustomer     = errors.New("miraklsim: thread has no customer participant")
+	errBadSender      = errors.New("miraklsim: invalid sender type")
+	errTooManyAttachs = errors.New("miraklsim: more than 50 attachments for this entity")
+)
+
+var (
+	operatorPart   = wireParticipant{DisplayName: "Marketplace", Type: partOperator}
+	operatorSender = &wireSender{DisplayName: "Marketplace", Type: Operator.String(), OrganizationDetails: &operatorPart}
+)
+
+// NewThread describes a thread for AddThread. Every field is optional.
+type NewThread struct {
+	// Topic is the subject; default "Question about <entity id>".
+	Topic string
+	// TopicType is FREE_TEXT (default) or REASON_CODE.
+	TopicType string
+	// EntityType is what the thread is about: MMP_ORDER (default), MMP_OFFER,
+	// MPS_ORDER, MPS_SERVICE or SELLER_OPERATOR (no customer takes part).
+	EntityType string
+	// EntityID identifies the order or offer; default a generated order id.
+	EntityID string
+	// Customer is the customer's display name; default "Customer <n>". The
+	// same name in several threads of a shop is the same customer (same id).
+	Customer string
+	// At is the creation time; zero means now (see AddMessage about times).
+	At time.Time
+}
+
+// Attachment is a file attached to a message. Only its metadata is kept.
+type Attachment struct {
+	ID   string // generated when empty
+	Name string
+	Size int64
+}
+
+// ThreadInfo is the ground truth about a thread, for assertions.
+type ThreadInfo struct {
+	ID                   string
+	Topic                string
+	EntityType, EntityID string
+	CustomerID, Customer string // empty for SELLER_OPERATOR threads
+	CreatedAt, UpdatedAt time.Time
+	// ReplyNeededSince is what metadata.shop_reply_needed_since says; nil
+	// when the shop does not owe a reply.
+	ReplyNeededSince *time.Time
+	Messages         []MessageInfo // oldest first
+}
+
+// MessageInfo is the ground truth about a message.
+type MessageInfo struct {
+	ID   string
+	At   time.Time
+	From SenderType
+	// Direction is "inbound" (customer, operator) or "outbound" (the shop),
+	// the way threadsync's events name it.
+	Direction   string
+	Body        string
+	Attachments []Attachment
+}
+
+type shop struct {
+	id     string
+	part   wireParticipant
+	sender *wireSender
+	toShop []wireParticipant // shared default recipients, never modified
+
+	mu      sync.RWMutex
+	threads map[string]*thread
+	// index holds every thread sorted by (date_updated, id): the M11 order.
+	index []*thread
+	// pending holds the threads awaiting a shop reply, so Traffic can pick
+	// one in O(1); thread.pendingIdx is the position in it, -1 when absent.
+	pending     []*thread
+	customers   map[string]string // display name -> customer id
+	attachments map[string]int    // entity -> attachments posted through M12
+	seq         int               // generated names and entity ids
+	last        time.Time         // latest time handed out, see stamp
+}
+
+type thread struct {
+	id         string
+	created    time.Time
+	createdStr string
+	updated    time.Time
+	updNs      int64 // updated as UnixNano: the index compares it a lot
+	updatedStr string
+	topic      wireTopic
+	entityType string
+	entityID   string
+	entities   []wireEntity
+	customer   *wireParticipant // nil in SELLER_OPERATOR threads
+	custSender *wireSender
+	authorized []wireParticipant
+	// current is replaced, never modified, when a participant joins, so
+	// responses may keep the old slice without a lock.
+	current      []wireParticipant
+	participated uint8
+	msgs         []*message
+	replyNeeded  time.Time // zero: no reply needed
+	replyStr     *string
+	noReply      []wireNoReply
+	pendingIdx   int
+	indexed      bool
+	toCustomer   []wireParticipant // shared default recipients, never modified
+}
+
+const (
+	joinedOperator uint8 = 1 << iota
+	joinedShop
+	joinedCustomer
+)
+
+func newShop(id string) *shop {
+	name := "Shop " + id
+	sh := &shop{
+		id:          id,
+		part:        wireParticipant{DisplayName: name, ID: id, Type: partShop},
+		threads:     make(map[string]*thread),
+		customers:   make(map[string]string),
+		attachments: make(map[string]int),
+	}
+	sh.sender = &wireSender{DisplayName: name, Type: Shop.String(), OrganizationDetails: &sh.part}
+	sh.toShop = []wireParticipant{sh.part}
+	return sh
+}
+
+func (s *Server) shop(shopID string) (*shop, error) {
+	s.mu.RLock()
+	sh := s.shops[shopID]
+	s.mu.RUnlock()
+	if sh == nil {
+		return nil, fmt.Errorf("%w %q", errUnknownShop, shopID)
+	}
+	return sh, nil
+}
+
+func (s *Server) mustShop(shopID string) *shop {
+	sh, err := s.shop(shopID)
+	if err != nil {
+		panic(err)
+	}
+	return sh
+}
+
+// stamp returns the time of a new event. A zero at means now, and then the
+// result is strictly later than every time the shop handed out before, even
+// when the clock stands still or steps back: that keeps date_updated unique
+// and increasing, which is what makes the M11 keyset walk lose nothing. An
+// explicit at is taken as given. Call with sh.mu held.
+func (sh *shop) stamp(at time.Time, now func() time.Time) time.Time {
+	if at.IsZero() {
+		at = now().Round(0).UTC().Truncate(time.Microsecond)
+		if !at.After(sh.last) {
+			at = sh.last.Add(time.Microsecond)
+		}
+	} else {
+		at = at.Round(0).UTC()
+	}
+	if at.After(sh.last) {
+		sh.last = at
+	}
+	return at
+}
+
+// cmpKey orders threads as M11 returns them.
+func cmpKey(aNs int64, aID string, bNs int64, bID string) int {
+	switch {
+	case aNs < bNs:
+		return -1
+	case aNs > bNs:
+		return 1
+	case aID < bID:
+		return -1
+	case aID > bID:
+		return 1
+	}
+	return 0
+}
+
+// lowerBound returns the position of the first thread whose key is >= (ns, id).
+func (sh *shop) lowerBound(ns int64, id string) int {
+	i, _ := slices.BinarySearchFunc(sh.index, 0, func(t *thread, _ int) int {
+		return cmpKey(t.updNs, t.id, ns, id)
+	})
+	return i
+}
+
+// upperBound returns the position of the first thread whose key is > (ns, id).
+func (sh *shop) upperBound(ns int64, id string) int {
+	i := sh.lowerBound(ns, id)
+	if i < len(sh.index) && sh.index[i].updNs == ns && sh.index[i].id == id {
+		i++
+	}
+	return i
+}
+
+// setUpdated moves t in the index to its new date_updated. New times are
+// usually the latest, so the insert is mostly an append; the removal is a
+// memmove of the tail, which stays cheap for tens of thousands of threads.
+// Threads not indexed yet (Seed builds them in bulk and sorts once) only get
+// their new time.
+func (sh *shop) setUpdated(t *thread, at time.Time) {
+	if !t.indexed {
+		t.touch(at)
+		return
+	}
+	if i := sh.lowerBound(t.updNs, t.id); i < len(sh.index) && sh.index[i] == t {
+		sh.index = slices.Delete(sh.index, i, i+1)
+	}
+	t.touch(at)
+	sh.insert(t)
+}
+
+// insert adds t to the index at its place.
+func (sh *shop) insert(t *thread) {
+	sh.index = slices.Insert(sh.index, sh.lowerBound(t.updNs, t.id), t)
+	t.indexed = true
+}
+
+func (t *thread) touch(at time.Time) {
+	t.updated = at
+	t.updNs = at.UnixNano()
+	t.updatedStr = formatTime(at)
+}
+
+func (sh *shop) setPending(t *thread, pending bool) {
+	switch {
+	case pending && t.pendingIdx < 0:
+		t.pendingIdx = len(sh.pending)
+		sh.pending = append(sh.pending, t)
+	case !pending && t.pendingIdx >= 0:
+		last := sh.pending[len(sh.pending)-1]
+		sh.pending[t.pendingIdx] = last
+		last.pendingIdx = t.pendingIdx
+		sh.pending[len(sh.pending)-1] = nil
+		sh.pending = sh.pending[:len(sh.pending)-1]
+		t.pendingIdx = -1
+	}
+}
+
+func (sh *shop) customerID(name string) string {
+	id, ok := sh.customers[name]
+	if !ok {
+		id = "cust-" + sh.id + "-" + strconv.Itoa(len(sh.customers)+1)
+		sh.customers[name] = id
+	}
+	return id
+}
+
+// newThread builds a thread without putting it in the index. Call with sh.mu
+// held.
+func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
+	sh.seq++
+	if in.EntityType == "" {
+		in.EntityType = "MMP_ORDER"
+	}
+	if in.EntityID == "" {
+		in.EntityID = "ORDER-" + sh.id + "-" + strconv.Itoa(sh.seq) + "-A"
+	}
+	if in.Topic == "" {
+		in.Topic = "Question about " + in.EntityID
+	}
+	if in.TopicType == "" {
+		in.TopicType = "FREE_TEXT"
+	}
+	t := &thread{
+		id:         s.newID(),
+		created:    at,
+		createdStr: formatTime(at),
+		updated:    at,
+		updNs:      at.UnixNano(),
+		topic:      wireTopic{Type: in.TopicType, Value: in.Topic},
+		entityType: in.EntityType,
+		entityID:   in.EntityID,
+		entities:   []wireEntity{{ID: in.EntityID, Label: in.EntityID, Type: in.EntityType}},
+		current:    []wireParticipant{},
+		pendingIdx: -1,
+	}
+	t.updatedStr = t.createdStr
+	t.authorized = []wireParticipant{operatorPart, sh.part}
+	if in.EntityType != EntitySellerOperator {
+		if in.Customer == "" {
+			in.Customer = "Customer " + strconv.Itoa(sh.seq)
+		}
+		cust := wireParticipant{DisplayName: in.Customer, ID: sh.customerID(in.Customer), Type: partCustomer}
+		t.customer = &cust
+		t.custSender = &wireSender{DisplayName: cust.DisplayName, Type: Customer.String(), OrganizationDetails: t.customer}
+		t.toCustomer = []wireParticipant{cust}
+		t.authorized = append(t.authorized, cust)
+	}
+	sh.threads[t.id] = t
+	return t
+}
+
+// participant returns the thread's participant of a Mirakl participant type.
+func (t *thread) participant(sh *shop, typ string) (wireParticipant, bool) {
+	switch typ {
+	case partOperator:
+		return operatorPart, true
+	case partShop:
+		return sh.part, true
+	case partCustomer:
+		if t.customer != nil {
+			return *t.customer, true
+		}
+	}
+	return wireParticipant{}, false
+}
+
+func joinedBit(typ string) uint8 {
+	switch typ {
+	case partOperator:
+		return joinedOperator
+	case partShop:
+		return joinedShop
+	case partCustomer:
+		return joinedCustomer
+	}
+	return 0
+}
+
+// defaultRecipients is who a message goes to when the caller does not say.
+func (t *thread) defaultRecipients(sh *shop, from SenderType) []wireParticipant {
+	switch from {
+	case Customer:
+		return sh.toShop
+	case Shop:
+		if t.customer != nil {
+			return t.toCustomer
+		}
+		return []wireParticipant{operatorPart}
+	default:
+		if t.customer != nil {
+			return []wireParticipant{sh.part, *t.customer}
+		}
+		return []wireParticipant{sh.part}
+	}
+}
+
+// appendMessage adds a message and updates everything that depends on it:
+// date_updated (and so the thread's place in the M11 order), participants,
+// reply-needed state. Call with sh.mu held. A nil to means the default
+// recipients.
+func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string, to []wireParticipant, atts []Attachment, at time.Time) (*message, error) {
+	if len(t.msgs) >= MaxMessagesPerThread {
+		return nil, errThreadFull
+	}
+	var sender *wireSender
+	var fromType string
+	switch from {
+	case Customer:
+		if t.customer == nil {
+			return nil, errNoCustomer
+		}
+		sender, fromType = t.custSender, partCustomer
+	case Shop:
+		sender, fromType = sh.sender, partShop
+	case Operator:
+		sender, fromType = operatorSender, partOperator
+	default:
+		return nil, errBadSender
+	}
+	if to == nil {
+		to = t.defaultRecipients(sh, from)
+	}
+	at = sh.stamp(at, s.now)
+	m := &message{
+		ID:          s.newID(),
+		DateCreated: formatTime(at),
+		Body:        body,
+		From:        sender,
+		To:          to,
+		Attachments: make([]wireAttachment, len(atts)),
+		at:          at,
+		from:        from,
+	}
+	for i, a := range atts {
+		if a.ID == "" {
+			a.ID = s.newID()
+		}
+		m.Attachments[i] = wireAttachment(a)
+	}
+	t.msgs = append(t.msgs, m)
+
+	joined := t.participated | joinedBit(fromType)
+	for _, p := range to {
+		joined |= joinedBit(p.Type)
+	}
+	if joined != t.participated {
+		t.participated = joined
+		cur := make([]wireParticipant, 0, len(t.authorized))
+		for _, p := range t.authorized {
+			if joined&joinedBit(p.Type) != 0 {
+				cur = append(cur, p)
+			}
+		}
+		t.current = cur
+	}
+
+	if from == Shop {
+		t.setReplyNeeded(time.Time{})
+	} else if t.replyNeeded.IsZero() || s.cfg.ReplyNeededLatest {
+		t.setReplyNeeded(at)
+	}
+	sh.setPending(t, !t.replyNeeded.IsZero())
+	sh.setUpdated(t, at)
+	return m, nil
+}
+
+func (t *thread) setReplyNeeded(at time.Time) {
+	t.replyNeeded = at
+	if at.IsZero() {
+		t.replyStr = nil
+		return
+	}
+	str := formatTime(at)
+	t.replyStr = &str
+}
+
+// wire builds the JSON form of the thread. Call with sh.mu held (read is
+// enough); the result shares only immutable data with the thread.
+func (t *thread) wire(withMessages bool, lastN int) wireThread {
+	w := wireThread{
+		ID:                     t.id,
+		DateCreated:            t.createdStr,
+		DateUpdated:            t.updatedStr,
+		Topic:                  t.topic,
+		Entities:               t.entities,
+		AuthorizedParticipants: t.authorized,
+		CurrentParticipants:    t.current,
+		Metadata: wireMetadata{
+			ShopReplyNeededSince: t.replyStr,
+			TotalCount:           len(t.msgs),
+		},
+	}
+	if n := len(t.msgs); n > 0 {
+		last := t.msgs[n-1]
+		w.Metadata.LastMessageDate = last.DateCreated
+		w.Metadata.LastSender = last.From
+	}
+	if withMessages {
+		msgs := t.msgs
+		if lastN > 0 && len(msgs) > lastN {
+			msgs = msgs[len(msgs)-lastN:]
+		}
+		// Appends by writers touch only elements past len(msgs), and
+		// noReply is copied on write, so both are safe to share.
+		w.Messages = msgs[:len(msgs):len(msgs)]
+		if w.Messages == nil {
+			w.Messages = emptyMessages
+		}
+		w.NoStoreReplyNeeded = t.noReply
+		if w.NoStoreReplyNeeded == nil {
+			w.NoStoreReplyNeeded = emptyNoReply
+		}
+	}
+	return w
+}
+
+func (t *thread) info() ThreadInfo {
+	ti := ThreadInfo{
+		ID:         t.id,
+		Topic:      t.topic.Value,
+		EntityType: t.entityType,
+		EntityID:   t.entityID,
+		CreatedAt:  t.created,
+		UpdatedAt:  t.updated,
+		Messages:   make([]MessageInfo, len(t.msgs)),
+	}
+	if t.customer != nil {
+		ti.CustomerID, ti.Customer = t.customer.ID, t.customer.DisplayName
+	}
+	if !t.replyNeeded.IsZero() {
+		at := t.replyNeeded
+		ti.ReplyNeededSince = &at
+	}
+	for i, m := range t.msgs {
+		mi := MessageInfo{ID: m.ID, At: m.at, From: m.from, Direction: "inbound", Body: m.Body}
+		if m.from == Shop {
+			mi.Direction = "outbound"
+		}
+		for _, a := range m.Attachments {
+			mi.Attachments = append(mi.Attachments, Attachment(a))
+		}
+		ti.Messages[i] = mi
+	}
+	return ti
+}
+
+// AddThread creates a thread without messages in the shop's inbox and returns
+// its id. It panics if the shop is unknown: that is a mistake in the test.
+func (s *Server) AddThread(shopID string, in NewThread) string {
+	sh := s.mustShop(shopID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	t := s.newThread(sh, in, sh.stamp(in.At, s.now))
+	sh.insert(t)
+	return t.id
+}
+
+// AddMessage appends a message to a thread and returns the message's id. The
+// thread's date_updated becomes the message's time, which moves it in the
+// M11 order, and its reply-needed state follows the sender.
+//
+// A zero at means now by Config.Now, made strictly later than any time the
+// shop handed out before, so two calls never share an instant. An explicit
+// at is used as given; keep explicit times increasing if the walk order
+// matters to the test.
+//
+// AddMessage panics if the shop or thread is unknown, the thread already has
+// MaxMessagesPerThread messages, or a customer writes in a SELLER_OPERATOR
+// thread: all mistakes in the test's setup.
+func (s *Server) AddMessage(shopID, threadID string, from SenderType, body string, at time.Time) string {
+	return s.AddMessageWithAttachments(shopID, threadID, from, body, at)
+}
+
+// AddMessageWithAttachments is AddMessage with attachments on the message.
+func (s *Server) AddMessageWithAttachments(shopID, threadID string, from SenderType, body string, at time.Time, files ...Attachment) string {
+	sh := s.mustShop(shopID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	t := sh.threads[threadID]
+	if t == nil {
+		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, threadID, shopID))
+	}
+	m, err := s.appendMessage(sh, t, from, body, nil, files, at)
+	if err != nil {
+		panic(err)
+	}
+	return m.ID
+}
+
+// MarkNoReplyNeeded records a "no reply needed" action by the shop or the
+// operator: it appears in no_store_reply_needed, clears
+// shop_reply_needed_since and updates date_updated. It panics on an unknown
+// shop or thread or a sender other than Shop or Operator.
+func (s *Server) MarkNoReplyNeeded(shopID, threadID string, by SenderType, at time.Time) {
+	var userType string
+	switch by {
+	case Shop:
+		userType = partShop
+	case Operator:
+		userType = partOperator
+	default:
+		panic(errBadSender)
+	}
+	sh := s.mustShop(shopID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	t := sh.threads[threadID]
+	if t == nil {
+		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, threadID, shopID))
+	}
+	at = sh.stamp(at, s.now)
+	// Copy on write: responses may hold the old slice.
+	nr := make([]wireNoReply, len(t.noReply), len(t.noReply)+1)
+	copy(nr, t.noReply)
+	t.noReply = append(nr, wireNoReply{Date: formatTime(at), UserType: userType})
+	t.setReplyNeeded(time.Time{})
+	sh.setPending(t, false)
+	sh.setUpdated(t, at)
+}
+
+// Threads returns the ground truth of a shop's inbox in the M11 order
+// (date_updated, then id), or nil for an unknown shop.
+func (s *Server) Threads(shopID string) []ThreadInfo {
+	sh, err := s.shop(shopID)
+	if err != nil {
+		return nil
+	}
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	out := make([]ThreadInfo, len(sh.index))
+	for i, t := range sh.index {
+		out[i] = t.info()
+	}
+	return out
+}
+
+// Thread returns the ground truth of one thread.
+func (s *Server) Thread(shopID, threadID string) (ThreadInfo, bool) {
+	sh, err := s.shop(shopID)
+	if err != nil {
+		return ThreadInfo{}, false
+	}
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	t := sh.threads[threadID]
+	if t == nil {
+		return ThreadInfo{}, false
+	}
+	return t.info(), true
+}

@@ -1,0 +1,424 @@
+package miraklsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestThreadJSONShape checks the fields and formats of mirakl.md §3.2 on the
+// raw JSON, the way a lenient client in another language would read it.
+func TestThreadJSONShape(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	id := f.sim.AddThread(shopA, NewThread{Topic: "Delivery delay", TopicType: "REASON_CODE", EntityID: "ORD-1001-A", Customer: "John D.", At: t0})
+	f.sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
+	f.sim.AddMessage(shopA, id, Shop, "Shipped yesterday.", t0.Add(45*time.Minute))
+	f.sim.AddMessageWithAttachments(shopA, id, Customer, "Tracking number please?", t0.Add(90*time.Minute+500*time.Millisecond),
+		Attachment{Name: "screenshot.png", Size: 48211})
+
+	_, body := f.get(keyA, "/api/inbox/threads/"+id)
+	var th map[string]any
+	if err := json.Unmarshal(body, &th); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path ...any) any {
+		var v any = th
+		for _, p := range path {
+			switch k := p.(type) {
+			case string:
+				v = v.(map[string]any)[k]
+			case int:
+				v = v.([]any)[k]
+			}
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		path []any
+		want any
+	}{
+		{[]any{"id"}, id},
+		{[]any{"date_created"}, "2024-03-01T08:00:00Z"},
+		{[]any{"date_updated"}, "2024-03-01T09:30:00.5Z"},
+		{[]any{"topic", "type"}, "REASON_CODE"},
+		{[]any{"topic", "value"}, "Delivery delay"},
+		{[]any{"entities", 0, "id"}, "ORD-1001-A"},
+		{[]any{"entities", 0, "label"}, "ORD-1001-A"},
+		{[]any{"entities", 0, "type"}, "MMP_ORDER"},
+		{[]any{"metadata", "last_message_date"}, "2024-03-01T09:30:00.5Z"},
+		{[]any{"metadata", "last_sender", "type"}, "CUSTOMER_USER"},
+		{[]any{"metadata", "last_sender", "display_name"}, "John D."},
+		{[]any{"metadata", "last_sender", "organization_details", "type"}, "CUSTOMER"},
+		{[]any{"metadata", "shop_reply_needed_since"}, "2024-03-01T09:30:00.5Z"},
+		{[]any{"metadata", "total_count"}, 3.0},
+		{[]any{"messages", 0, "from", "type"}, "CUSTOMER_USER"},
+		{[]any{"messages", 0, "to", 0, "type"}, "SHOP"},
+		{[]any{"messages", 0, "to", 0, "id"}, shopA},
+		{[]any{"messages", 1, "from", "type"}, "SHOP_USER"},
+		{[]any{"messages", 1, "from", "organization_details", "id"}, shopA},
+		{[]any{"messages", 1, "to", 0, "type"}, "CUSTOMER"},
+		{[]any{"messages", 1, "date_created"}, "2024-03-01T08:45:00Z"},
+		{[]any{"messages", 2, "attachments", 0, "name"}, "screenshot.png"},
+		{[]any{"messages", 2, "attachments", 0, "size"}, 48211.0},
+	} {
+		if got := get(tc.path...); got != tc.want {
+			t.Errorf("%v = %#v, want %#v", tc.path, got, tc.want)
+		}
+	}
+	if att := get("messages", 2, "attachments", 0, "id"); att == "" || att == nil {
+		t.Error("attachment without id")
+	}
+	if a := get("messages", 0, "attachments").([]any); len(a) != 0 {
+		t.Error("attachments of a plain message should be []")
+	}
+	if a, ok := get("no_store_reply_needed").([]any); !ok || len(a) != 0 {
+		t.Errorf("no_store_reply_needed = %#v, want []", get("no_store_reply_needed"))
+	}
+	auth := get("authorized_participants").([]any)
+	if len(auth) != 3 || get("authorized_participants", 0, "type") != "OPERATOR" || get("authorized_participants", 0, "id") != nil {
+		t.Errorf("authorized_participants = %v; want operator (no id), shop, customer", auth)
+	}
+	if cur := get("current_participants").([]any); len(cur) != 2 {
+		t.Errorf("current_participants = %v; want shop and customer only", cur)
+	}
+	if _, ok := th["customer_organization"]; ok {
+		t.Error("customer_organization is for B2B only")
+	}
+	if !isUUIDLike(id) {
+		t.Errorf("thread id %q is not UUID-like", id)
+	}
+
+	// M11 without with_messages has neither messages nor no_store_reply_needed.
+	_, body = f.get(keyA, "/api/inbox/threads")
+	var page struct{ Data []map[string]any }
+	if err := json.Unmarshal(body, &page); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"messages", "no_store_reply_needed"} {
+		if _, ok := page.Data[0][k]; ok {
+			t.Errorf("M11 item has %q without with_messages", k)
+		}
+	}
+
+	// A thread without messages: M10 says messages [] and no last sender.
+	empty := f.sim.AddThread(shopA, NewThread{})
+	_, body = f.get(keyA, "/api/inbox/threads/"+empty)
+	if !strings.Contains(string(body), `"messages":[]`) || strings.Contains(string(body), "last_sender") ||
+		!strings.Contains(string(body), `"shop_reply_needed_since":null`) || !strings.Contains(string(body), `"current_participants":[]`) {
+		t.Errorf("empty thread: %s", body)
+	}
+}
+
+func isUUIDLike(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdef", c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestShopReplyNeededSince(t *testing.T) {
+	t.Parallel()
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	type msg struct {
+		from SenderType
+		min  int
+	}
+	for _, tc := range []struct {
+		name   string
+		latest bool
+		msgs   []msg
+		want   int // minutes after t0; -1 = null
+	}{
+		{"customer waits", false, []msg{{Customer, 0}}, 0},
+		{"first of several", false, []msg{{Customer, 0}, {Shop, 1}, {Customer, 2}, {Customer, 3}, {Operator, 4}}, 2},
+		{"latest of several", true, []msg{{Customer, 0}, {Shop, 1}, {Customer, 2}, {Customer, 3}, {Operator, 4}}, 4},
+		{"null after shop reply", false, []msg{{Customer, 0}, {Customer, 1}, {Shop, 2}}, -1},
+		{"null after shop reply, latest", true, []msg{{Customer, 0}, {Shop, 2}}, -1},
+		{"operator counts", false, []msg{{Shop, 0}, {Operator, 1}}, 1},
+		{"shop alone", false, []msg{{Shop, 0}}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Config{ReplyNeededLatest: tc.latest})
+			id := f.sim.AddThread(shopA, NewThread{At: t0})
+			for _, m := range tc.msgs {
+				f.sim.AddMessage(shopA, id, m.from, "x", at(m.min))
+			}
+			var th jThread
+			f.getOK(keyA, "/api/inbox/threads/"+id, &th)
+			got := th.Metadata.ShopReplyNeededSince
+			info, _ := f.sim.Thread(shopA, id)
+			switch {
+			case tc.want < 0 && (got != nil || info.ReplyNeededSince != nil):
+				t.Fatalf("shop_reply_needed_since = %v, want null", got)
+			case tc.want >= 0 && (got == nil || !got.Equal(at(tc.want)) || info.ReplyNeededSince == nil || !info.ReplyNeededSince.Equal(at(tc.want))):
+				t.Fatalf("shop_reply_needed_since = %v (ground truth %v), want %v", got, info.ReplyNeededSince, at(tc.want))
+			}
+		})
+	}
+}
+
+func TestMarkNoReplyNeeded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	id := f.sim.AddThread(shopA, NewThread{At: t0})
+	f.sim.AddMessage(shopA, id, Customer, "thanks, all good", t0)
+	f.sim.MarkNoReplyNeeded(shopA, id, Shop, t0.Add(time.Minute))
+
+	var th map[string]any
+	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
+	if th["metadata"].(map[string]any)["shop_reply_needed_since"] != nil || th["date_updated"] != "2024-03-01T08:01:00Z" {
+		t.Fatalf("after the action: %v", th)
+	}
+	nr := th["no_store_reply_needed"].([]any)
+	if len(nr) != 1 || nr[0].(map[string]any)["user_type"] != "SHOP" || nr[0].(map[string]any)["date"] != "2024-03-01T08:01:00Z" {
+		t.Fatalf("no_store_reply_needed = %v", nr)
+	}
+	// The next customer message opens a new episode.
+	f.sim.AddMessage(shopA, id, Customer, "one more thing", t0.Add(2*time.Minute))
+	info, _ := f.sim.Thread(shopA, id)
+	if info.ReplyNeededSince == nil || !info.ReplyNeededSince.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("reply needed since %v", info.ReplyNeededSince)
+	}
+}
+
+func TestPostMessage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	id := f.sim.AddThread(shopA, NewThread{Customer: "John D.", At: t0})
+	f.sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
+
+	resp, body := f.post(keyA, id, map[string]any{
+		"body": "Shipped yesterday.",
+		"to":   []map[string]string{{"type": "CUSTOMER"}, {"type": "OPERATOR"}},
+	}, map[string][]byte{"label.pdf": bytes.Repeat([]byte("x"), 1234)})
+	wantStatus(t, resp, body, http.StatusCreated)
+	var created struct {
+		MessageID string `json:"message_id"`
+		ThreadID  string `json:"thread_id"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.ThreadID != id || created.MessageID == "" {
+		t.Fatalf("201 body %s", body)
+	}
+
+	var th jThread
+	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
+	m := th.Messages[len(th.Messages)-1]
+	if m.ID != created.MessageID || m.From.Type != "SHOP_USER" || m.Body != "Shipped yesterday." {
+		t.Fatalf("posted message %+v", m)
+	}
+	if len(m.To) != 2 || m.To[0].Type != "CUSTOMER" || m.To[0].DisplayName != "John D." || m.To[1].Type != "OPERATOR" {
+		t.Fatalf("recipients %+v", m.To)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Name != "label.pdf" || m.Attachments[0].Size != 1234 {
+		t.Fatalf("attachments %+v", m.Attachments)
+	}
+	if th.Metadata.ShopReplyNeededSince != nil || th.Metadata.TotalCount != 2 || th.Metadata.LastSender.Type != "SHOP_USER" {
+		t.Fatalf("metadata after the reply: %+v", th.Metadata)
+	}
+	// The reply is stamped by the clock (t0+1h in the fixture).
+	if !th.DateUpdated.Equal(f.clock.Now()) || !m.DateCreated.Equal(th.DateUpdated) {
+		t.Fatalf("date_updated %v, message date %v, want the clock %v", th.DateUpdated, m.DateCreated, f.clock.Now())
+	}
+	if len(th.CurrentParticipants) != 3 {
+		t.Fatalf("the operator became a participant: %+v", th.CurrentParticipants)
+	}
+	if st := f.sim.Stats(); st.M12Calls != 1 {
+		t.Fatalf("M12Calls = %d", st.M12Calls)
+	}
+
+	// message_input sent as a file part with a JSON content type, and a topic change.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="message_input"; filename="message_input.json"`)
+	h.Set("Content-Type", "application/json")
+	pw, _ := mw.CreatePart(h)
+	_, _ = pw.Write([]byte(`{"body":"Tracking: 123","to":[{"type":"CUSTOMER"}],"topic":{"type":"FREE_TEXT","value":"Tracking"}}`))
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/inbox/threads/"+id+"/message", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", keyA)
+	resp, body = f.do(req)
+	wantStatus(t, resp, body, http.StatusCreated)
+	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
+	if th.Topic.Value != "Tracking" || th.Metadata.TotalCount != 3 {
+		t.Fatalf("after second reply: topic %q, %d messages", th.Topic.Value, th.Metadata.TotalCount)
+	}
+}
+
+func TestPostMessageRefusesBadRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	id := addThreads(f.sim, shopA, 1)[0]
+	op := f.sim.AddThread(shopA, NewThread{EntityType: EntitySellerOperator})
+	toCustomer := []map[string]string{{"type": "CUSTOMER"}}
+
+	for _, tc := range []struct {
+		name   string
+		thread string
+		input  any
+		status int
+	}{
+		{"no message_input", id, nil, http.StatusBadRequest},
+		{"not JSON", id, "{body:", http.StatusBadRequest},
+		{"empty body", id, map[string]any{"body": " ", "to": toCustomer}, http.StatusBadRequest},
+		{"no recipient", id, map[string]any{"body": "x", "to": []any{}}, http.StatusBadRequest},
+		{"to the shop itself", id, map[string]any{"body": "x", "to": []map[string]string{{"type": "SHOP"}}}, http.StatusBadRequest},
+		{"unknown recipient type", id, map[string]any{"body": "x", "to": []map[string]string{{"type": "ROBOT"}}}, http.StatusBadRequest},
+		{"wrong customer id", id, map[string]any{"body": "x", "to": []map[string]string{{"type": "CUSTOMER", "id": "cust-0"}}}, http.StatusBadRequest},
+		{"customer of an operator thread", op, map[string]any{"body": "x", "to": toCustomer}, http.StatusBadRequest},
+		{"bad topic", id, map[string]any{"body": "x", "to": toCustomer, "topic": map[string]string{"type": "X", "value": "y"}}, http.StatusBadRequest},
+		{"unknown thread", "no-such-thread", map[string]any{"body": "x", "to": toCustomer}, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := f.post(keyA, tc.thread, tc.input, nil)
+			wantStatus(t, resp, body, tc.status)
+			wantErrorBody(t, body, tc.status)
+		})
+	}
+
+	// Not multipart at all.
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/inbox/threads/"+id+"/message", strings.NewReader(`{"body":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", keyA)
+	resp, body := f.do(req)
+	wantStatus(t, resp, body, http.StatusBadRequest)
+
+	if info, _ := f.sim.Thread(shopA, id); len(info.Messages) != 1 {
+		t.Fatalf("refused requests added messages: %d", len(info.Messages))
+	}
+	// The operator thread accepts a reply to the operator.
+	resp, body = f.post(keyA, op, map[string]any{"body": "x", "to": []map[string]string{{"type": "OPERATOR"}}}, nil)
+	wantStatus(t, resp, body, http.StatusCreated)
+}
+
+func TestPostMessageAtThe1000MessageCap(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	id := f.sim.AddThread(shopA, NewThread{At: t0})
+	for i := range MaxMessagesPerThread - 1 {
+		f.sim.AddMessage(shopA, id, Customer, "x", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	input := map[string]any{"body": "the 1000th", "to": []map[string]string{{"type": "CUSTOMER"}}}
+	resp, body := f.post(keyA, id, input, nil)
+	wantStatus(t, resp, body, http.StatusCreated)
+	resp, body = f.post(keyA, id, input, nil)
+	wantStatus(t, resp, body, http.StatusBadRequest)
+	wantErrorBody(t, body, http.StatusBadRequest)
+	if info, _ := f.sim.Thread(shopA, id); len(info.Messages) != MaxMessagesPerThread {
+		t.Fatalf("%d messages", len(info.Messages))
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Fatal("AddMessage beyond the cap did not panic")
+		}
+	}()
+	f.sim.AddMessage(shopA, id, Customer, "too many", time.Time{})
+}
+
+func TestPostMessageAttachmentCapPerEntity(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	// Two threads about the same order share the 50-attachment budget.
+	a := f.sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
+	b := f.sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
+	files := map[string][]byte{}
+	for i := range 30 {
+		files["f"+strconv.Itoa(i)+".txt"] = []byte("x")
+	}
+	input := map[string]any{"body": "files", "to": []map[string]string{{"type": "CUSTOMER"}}}
+	resp, body := f.post(keyA, a, input, files)
+	wantStatus(t, resp, body, http.StatusCreated)
+	resp, body = f.post(keyA, b, input, files)
+	wantStatus(t, resp, body, http.StatusBadRequest)
+}
+
+func TestEventTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{}) // the fixture clock does not move by itself
+	id := f.sim.AddThread(shopA, NewThread{})
+	var ms []string
+	for range 3 {
+		ms = append(ms, f.sim.AddMessage(shopA, id, Customer, "x", time.Time{}))
+	}
+	other := f.sim.AddThread(shopA, NewThread{})
+
+	info, _ := f.sim.Thread(shopA, id)
+	now := f.clock.Now()
+	if !info.CreatedAt.Equal(now) {
+		t.Fatalf("created at %v, want the clock %v", info.CreatedAt, now)
+	}
+	prev := info.CreatedAt
+	for i, m := range info.Messages {
+		if m.ID != ms[i] || m.At.Sub(prev) != time.Microsecond {
+			t.Fatalf("message %d at %v, want 1µs after %v", i, m.At, prev)
+		}
+		prev = m.At
+	}
+	o, _ := f.sim.Thread(shopA, other)
+	if !o.CreatedAt.After(prev) {
+		t.Fatal("a later thread is not later")
+	}
+
+	// When the clock moves on, times follow it again.
+	f.clock.Advance(time.Second)
+	f.sim.AddMessage(shopA, id, Shop, "x", time.Time{})
+	info, _ = f.sim.Thread(shopA, id)
+	if !info.UpdatedAt.Equal(f.clock.Now()) {
+		t.Fatalf("updated at %v, want %v", info.UpdatedAt, f.clock.Now())
+	}
+}
+
+func TestThreadsGroundTruth(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	a := f.sim.AddThread(shopA, NewThread{Customer: "Ann", At: t0})
+	b := f.sim.AddThread(shopA, NewThread{Customer: "Ann", At: t0.Add(time.Minute)})
+	f.sim.AddMessage(shopA, a, Customer, "q", t0.Add(2*time.Minute))
+	f.sim.AddMessage(shopA, a, Shop, "a", t0.Add(3*time.Minute))
+
+	got := f.sim.Threads(shopA)
+	if len(got) != 2 || got[0].ID != b || got[1].ID != a {
+		t.Fatalf("Threads not in (date_updated, id) order: %+v", got)
+	}
+	if got[0].CustomerID != got[1].CustomerID || got[0].Customer != "Ann" {
+		t.Fatal("the same customer name should be the same customer")
+	}
+	dirs := []string{got[1].Messages[0].Direction, got[1].Messages[1].Direction}
+	if !slices.Equal(dirs, []string{"inbound", "outbound"}) {
+		t.Fatalf("directions %v", dirs)
+	}
+	if f.sim.Threads("nope") != nil {
+		t.Fatal("unknown shop has threads")
+	}
+	if _, ok := f.sim.Thread(shopA, "nope"); ok {
+		t.Fatal("unknown thread found")
+	}
+	var p jPage
+	f.getOK(keyA, "/api/inbox/threads?"+url.Values{"limit": {"10"}}.Encode(), &p)
+	if p.Data[0].ID != b {
+		t.Fatal("M11 and Threads disagree on order")
+	}
+}
