@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
+)
+
+// buildBinary builds threadsync once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "threadsync-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "threadsync")
+	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestRunProcess runs the real binary against a simulated shop, a real Redis
+// and a real JetStream: it publishes the whole inbox, and on SIGTERM it
+// commits, says so and exits 0 without leaking the key into its log.
+func TestRunProcess(t *testing.T) {
+	t.Parallel()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := miraklsim.New(miraklsim.Config{})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	const key = "proc-test-key-7c0ffee7c0ffee"
+	sim.AddShop("2001", key)
+	sim.Seed("2001", 30, 3, time.Time{})
+
+	js := eventstest.Start(t)
+	rdb := checkpointtest.Redis(t)
+	prefix := checkpointtest.Prefix(t, rdb)
+	dir := t.TempDir()
+	accounts := filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(accounts, []byte(fmt.Sprintf(`accounts:
+  - provider: mirakl
+    id: shop-2001
+    base_url: %s
+    token: ${SHOP_KEY}
+    poll_interval: 100ms
+    options:
+      shop_id: "2001"
+      page_size: "7"
+`, srv.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "run")
+	cmd.Env = append(os.Environ(),
+		"SHOP_KEY="+key,
+		"NATS_URL="+js.URL,
+		"REDIS_URL="+checkpointtest.URL(),
+		"THREADSYNC_ACCOUNTS="+accounts,
+		"THREADSYNC_KEY_PREFIX="+prefix,
+		"THREADSYNC_LOG_LEVEL=debug",
+	)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var truth []pollerstest.Thread
+	for _, th := range sim.Threads("2001") {
+		pt := pollerstest.Thread{ID: th.ID}
+		for _, m := range th.Messages {
+			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+		}
+		truth = append(truth, pt)
+	}
+	want := pollerstest.Expect(truth)
+	total := uint64(want.Created + want.Messages + want.Replies)
+
+	// The stream's message count is the signal that the sync is done.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for js.Count(t) < total {
+		select {
+		case err := <-exited:
+			t.Fatalf("threadsync exited early: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			t.Fatalf("stream holds %d of %d events\n%s", js.Count(t), total, logs.String())
+		case <-tick.C:
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		t.Fatalf("no exit after SIGTERM\n%s", logs.String())
+	}
+	got := js.ReadAll(t)
+	if uint64(len(got)) != total {
+		t.Fatalf("stream holds %d events, want %d", len(got), total)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "every page in hand was committed") {
+		t.Fatalf("no clean-stop line in the log:\n%s", out)
+	}
+	if strings.Contains(out, key) {
+		t.Fatal("the log contains the API key")
+	}
+	// The lease was released on the way out.
+	if n, _ := rdb.Exists(context.Background(), prefix+":{mirakl:shop-2001}:lease").Result(); n != 0 {
+		t.Fatal("lease still held after a clean stop")
+	}
+}
