@@ -59,30 +59,46 @@ func (p *Publisher) JetStream() jetstream.JetStream { return p.js }
 // every one of them, or with the first error. Events already stored are
 // harmless to publish again: their ids make JetStream drop the copies.
 func (p *Publisher) Publish(ctx context.Context, evs []Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(evs))
-	var perr error
+	return p.Send(evs).Wait(ctx)
+}
+
+// Pending is a batch of events sent and not yet known to be acknowledged.
+type Pending struct {
+	p       *Publisher
+	futures []jetstream.PubAckFuture
+	err     error
+}
+
+// Send publishes evs in order without waiting for their acknowledgements,
+// so the caller can prepare the next batch meanwhile; Wait says whether all
+// of them were stored. Sending stops at the first event that cannot be sent.
+func (p *Publisher) Send(evs []Event) *Pending {
+	b := &Pending{p: p, futures: make([]jetstream.PubAckFuture, 0, len(evs))}
 	for i := range evs {
 		msg, err := evs[i].natsMsg()
 		if err == nil {
 			var f jetstream.PubAckFuture
 			f, err = p.js.PublishMsgAsync(msg, jetstream.WithMsgID(evs[i].ID), jetstream.WithStallWait(p.timeout))
 			if err == nil {
-				futures = append(futures, f)
+				b.futures = append(b.futures, f)
 				continue
 			}
 		}
-		perr = fmt.Errorf("%w: event %s (%s) on %s: %w", ErrPublish, evs[i].ID, evs[i].Type, evs[i].Subject, err)
+		b.err = fmt.Errorf("%w: event %s (%s) on %s: %w", ErrPublish, evs[i].ID, evs[i].Type, evs[i].Subject, err)
 		break
 	}
-	// Wait for everything already sent even after a failure, so no ack is
-	// left dangling while the caller retries the page.
-	if err := p.await(ctx, futures); perr == nil {
-		perr = err
+	return b
+}
+
+// Wait returns once every event of the batch is acknowledged, or with the
+// first failure. It waits for everything sent even after a failure, so no
+// acknowledgement is left dangling while the caller retries.
+func (b *Pending) Wait(ctx context.Context) error {
+	if err := b.p.await(ctx, b.futures); b.err == nil {
+		b.err = err
 	}
-	return perr
+	b.futures = nil
+	return b.err
 }
 
 // await waits for every future and returns the first failure.

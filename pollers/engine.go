@@ -27,10 +27,10 @@ type Store interface {
 	Release(ctx context.Context, l checkpoint.Lease) error
 }
 
-// Publisher delivers a page's events and returns once all are acknowledged
-// (*events.Publisher).
+// Publisher sends a page's events; the returned batch says, once waited
+// for, whether JetStream stored all of them (*events.Publisher).
 type Publisher interface {
-	Publish(ctx context.Context, evs []events.Event) error
+	Send(evs []events.Event) *events.Pending
 }
 
 // Config configures an Engine. Zero values take the documented defaults.

@@ -57,34 +57,80 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		q.Token = ""
 		page, err = r.provider.ListThreads(work, q)
 	}
+	// Two pages are in flight at most: while page N's acknowledgements are
+	// awaited, page N+1 is fetched, diffed and sent. Commits stay in page
+	// order and each waits for its own page's acknowledgements, so the
+	// cursor never passes an event JetStream has not stored.
+	var inflight *sentPage
+	defer func() {
+		// Whatever stopped the walk, a page already sent is committed
+		// once acknowledged: it is work done.
+		if cerr := r.settle(work, &inflight, &st); err == nil {
+			err = cerr
+		}
+	}()
 	for {
 		if err != nil {
 			return st, fmt.Errorf("account %s: list threads: %w", r.acct, err)
 		}
-		// The next page is fetched while this one's acknowledgements are
-		// awaited, once its messages are in: the account still has one
-		// request in flight at a time.
+		// The next page is fetched once this one's messages are in, so the
+		// account still has one request in flight at a time.
 		var next *prefetch
 		if page.Next != "" && ctx.Err() == nil {
 			q.Token = page.Next
 			next = r.prefetch(work, q)
 		}
-		if err := r.page(work, &cur, &page, silent, &st, next.start); err != nil {
+		sent, err := r.page(work, &cur, &page, inflight, silent, &st, next.start)
+		if err != nil {
 			next.discard()
 			return st, err
 		}
-		st.Pages++
+		if err := r.settle(work, &inflight, &st); err != nil {
+			next.discard()
+			return st, err
+		}
+		inflight = sent
 		if page.Next == "" {
+			if err := r.settle(work, &inflight, &st); err != nil {
+				return st, err
+			}
 			st.Completed = true
 			return st, nil
 		}
 		if ctx.Err() != nil {
 			next.discard()
-			r.log.Info("stopping mid-walk; the walk resumes from the committed page", "pages", st.Pages)
+			r.log.Info("stopping mid-walk; the walk resumes after the last committed page")
 			return st, nil
 		}
 		page, err = next.wait()
 	}
+}
+
+// sentPage is a page whose events are sent and whose commit awaits their
+// acknowledgement.
+type sentPage struct {
+	ack     *events.Pending
+	events  int
+	cursor  checkpoint.Cursor
+	changed map[string]*checkpoint.ThreadState
+}
+
+// settle waits for the page in flight, if any, and commits it.
+func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) error {
+	p := *inflight
+	if p == nil {
+		return nil
+	}
+	*inflight = nil
+	if err := p.ack.Wait(ctx); err != nil {
+		return fmt.Errorf("account %s: %w", r.acct, err)
+	}
+	st.Events += p.events
+	if err := r.cfg.Store.Commit(ctx, r.lease, p.cursor, p.changed); err != nil {
+		return err
+	}
+	st.Pages++
+	return nil
 }
 
 // prefetch is a page fetch that starts when told to.
@@ -148,11 +194,10 @@ func (r *runner) nextWalk(cur checkpoint.Cursor) Walk {
 	return WalkIncremental
 }
 
-// page diffs one page against the stored states, publishes its events and
-// commits it with the cursor advanced past it.
-// derived is called once the page's messages are fetched, before its events
-// are published.
-func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, silent bool, st *Stats, derived func()) error {
+// page diffs one page against the stored states (and those of the page
+// still in flight), sends its events, and returns it ready to commit with
+// the cursor advanced past it.
+func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, inflight *sentPage, silent bool, st *Stats, derived func()) (*sentPage, error) {
 	items := dedupe(page.Items)
 	ids := make([]string, len(items))
 	for i := range items {
@@ -160,7 +205,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, s
 	}
 	prevs, err := r.cfg.Store.Threads(ctx, r.ck, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var evs []events.Event
 	changed := make(map[string]*checkpoint.ThreadState)
@@ -171,12 +216,19 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, s
 			high = it.UpdatedAt
 		}
 		prev := prevs[i]
+		if inflight != nil {
+			// A thread that moved on between two pages of one walk: the
+			// state the uncommitted page gives it is the newer one.
+			if p, ok := inflight.changed[it.Thread.ID]; ok {
+				prev = p
+			}
+		}
 		if prev != nil && prev.Version == it.Version {
 			continue
 		}
 		msgs, err := r.messages(ctx, it, prev, silent, st)
 		if err != nil {
-			return fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
+			return nil, fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
 		}
 		tevs, next := derive(deriveInput{
 			origin: r.origin, item: it, prev: prev, msgs: msgs,
@@ -189,11 +241,6 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, s
 	st.Changed += len(changed)
 	derived()
 
-	if err := r.cfg.Publisher.Publish(ctx, evs); err != nil {
-		return fmt.Errorf("account %s: %w", r.acct, err)
-	}
-	st.Events += len(evs)
-
 	next := *cur
 	next.High = high
 	if page.Next == "" {
@@ -204,11 +251,8 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, s
 	} else {
 		next.Page = page.Next
 	}
-	if err := r.cfg.Store.Commit(ctx, r.lease, next, changed); err != nil {
-		return err
-	}
 	*cur = next
-	return nil
+	return &sentPage{ack: r.cfg.Publisher.Send(evs), events: len(evs), cursor: next, changed: changed}, nil
 }
 
 // messages returns the messages of a new or changed thread: those the list

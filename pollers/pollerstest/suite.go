@@ -377,11 +377,12 @@ func testResumeMidWalk(t *testing.T, h Harness) {
 	f.seed(a, 3*pageSize)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Stop after the first committed page, as SIGTERM would.
+	// Stop after the first committed page, as SIGTERM would; the page
+	// already sent by then is finished too.
 	stopping := &failingStore{Store: f.store, onCommit: cancel}
 	st, err := f.engine(stopping).PollOnce(ctx, a.Provider, a.ID)
-	if err != nil || st.Completed || st.Pages != 1 {
-		t.Fatalf("interrupted walk: %+v, %v; want 1 page committed, not completed", st, err)
+	if err != nil || st.Completed || st.Pages < 1 || st.Pages > 2 {
+		t.Fatalf("interrupted walk: %+v, %v; want 1 or 2 of 3 pages committed, not completed", st, err)
 	}
 	c, err := f.store.Cursor(context.Background(), checkpoint.Account{Provider: a.Provider, ID: a.ID})
 	if err != nil || c.Page == "" {
