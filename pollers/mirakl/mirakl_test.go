@@ -27,7 +27,15 @@ type harness struct {
 
 func newHarness() *harness { return &harness{sims: map[string]*miraklsim.Server{}} }
 
-func (h *harness) Provider() string         { return mirakl.Name }
+func (h *harness) Provider() string { return mirakl.Name }
+
+func (h *harness) Features() pollers.Features {
+	p, err := mirakl.New(pollers.Account{BaseURL: "http://127.0.0.1"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p.Features()
+}
 func (h *harness) Factory() pollers.Factory { return mirakl.New }
 
 func (h *harness) sim(a pollers.Account) *miraklsim.Server {
@@ -42,10 +50,10 @@ func randomKey() string {
 	return "mirakl-key-" + hex.EncodeToString(b[:])
 }
 
-func (h *harness) NewAccount(t *testing.T, id string, pageSize int) pollers.Account {
+func (h *harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
 	sim := miraklsim.New(miraklsim.Config{})
 	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
+	tb.Cleanup(srv.Close)
 	key := randomKey()
 	sim.AddShop(shopID, key)
 	h.mu.Lock()
@@ -58,14 +66,14 @@ func (h *harness) NewAccount(t *testing.T, id string, pageSize int) pollers.Acco
 	}
 }
 
-func (h *harness) AddThread(t *testing.T, a pollers.Account, text string) string {
+func (h *harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
 	sim := h.sim(a)
 	th := sim.AddThread(shopID, miraklsim.NewThread{Customer: "Jane"})
 	sim.AddMessage(shopID, th, miraklsim.Customer, text, time.Time{})
 	return th
 }
 
-func (h *harness) AddMessage(t *testing.T, a pollers.Account, threadID string, d events.Direction, text string) string {
+func (h *harness) AddMessage(tb testing.TB, a pollers.Account, threadID string, d events.Direction, text string) string {
 	from := miraklsim.Customer
 	if d == events.Outbound {
 		from = miraklsim.Shop
@@ -73,7 +81,11 @@ func (h *harness) AddMessage(t *testing.T, a pollers.Account, threadID string, d
 	return h.sim(a).AddMessage(shopID, threadID, from, text, time.Time{})
 }
 
-func (h *harness) Truth(t *testing.T, a pollers.Account) []pollerstest.Thread {
+func (h *harness) Seed(tb testing.TB, a pollers.Account, threads, perThread int) {
+	h.sim(a).Seed(shopID, threads, perThread, time.Time{})
+}
+
+func (h *harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
 	var out []pollerstest.Thread
 	for _, th := range h.sim(a).Threads(shopID) {
 		pt := pollerstest.Thread{ID: th.ID}
@@ -85,11 +97,11 @@ func (h *harness) Truth(t *testing.T, a pollers.Account) []pollerstest.Thread {
 	return out
 }
 
-func (h *harness) Fail(t *testing.T, a pollers.Account, f pollerstest.Fault, n int) {
+func (h *harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n int) {
 	h.sim(a).InjectFault(miraklsim.Fault{Endpoint: "M11", Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n})
 }
 
-func (h *harness) Requests(t *testing.T, a pollers.Account) pollerstest.Requests {
+func (h *harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
 	st := h.sim(a).Stats()
 	return pollerstest.Requests{List: int(st.M11Calls), Messages: int(st.M10Calls)}
 }

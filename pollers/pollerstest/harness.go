@@ -18,18 +18,23 @@ type Harness interface {
 	Factory() pollers.Factory
 	// NewAccount creates an empty inbox on a simulator of its own and
 	// returns the account that reads it, listing pageSize threads per page.
-	NewAccount(t *testing.T, id string, pageSize int) pollers.Account
+	// Features are what the provider declares (Provider.Features()).
+	Features() pollers.Features
+	NewAccount(tb testing.TB, id string, pageSize int) pollers.Account
 	// AddThread opens a thread in which the other side writes first.
-	AddThread(t *testing.T, a pollers.Account, text string) (threadID string)
+	AddThread(tb testing.TB, a pollers.Account, text string) (threadID string)
 	// AddMessage adds a message to a thread, written by the other side
 	// (events.Inbound) or by the account owner (events.Outbound).
-	AddMessage(t *testing.T, a pollers.Account, threadID string, d events.Direction, text string) (messageID string)
+	AddMessage(tb testing.TB, a pollers.Account, threadID string, d events.Direction, text string) (messageID string)
+	// Seed quickly creates threads, each with perThread messages
+	// alternating inbound and outbound, starting inbound.
+	Seed(tb testing.TB, a pollers.Account, threads, perThread int)
 	// Truth is the simulator's ground truth: every thread and its messages.
-	Truth(t *testing.T, a pollers.Account) []Thread
+	Truth(tb testing.TB, a pollers.Account) []Thread
 	// Fail makes the account's next n list requests fail as f says.
-	Fail(t *testing.T, a pollers.Account, f Fault, n int)
+	Fail(tb testing.TB, a pollers.Account, f Fault, n int)
 	// Requests counts the account's requests so far, per kind.
-	Requests(t *testing.T, a pollers.Account) Requests
+	Requests(tb testing.TB, a pollers.Account) Requests
 }
 
 // Thread is a thread as the simulator knows it.

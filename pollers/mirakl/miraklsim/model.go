@@ -139,6 +139,9 @@ type shop struct {
 	last        time.Time         // latest time handed out, see stamp
 }
 
+// thread is guarded by its shop's mu. What responses keep after the lock is
+// released (messages, participants, entities, formatted dates) is never
+// modified in place, only replaced or appended to.
 type thread struct {
 	id         string
 	created    time.Time
@@ -157,8 +160,8 @@ type thread struct {
 	// responses may keep the old slice without a lock.
 	current      []wireParticipant
 	participated uint8
-	msgs         []*message
-	replyNeeded  time.Time // zero: no reply needed
+	msgs         []*message // append-only
+	replyNeeded  time.Time  // zero: no reply needed
 	replyStr     *string
 	noReply      []wireNoReply
 	pendingIdx   int

@@ -1,0 +1,174 @@
+// Command providersim serves threadsync's provider simulators over HTTP with
+// live traffic, for demos, benchmarks and end-to-end runs of the worker.
+//
+// Each provider is mounted under its own prefix: the Mirakl API is at
+// http://<listen>/mirakl (the accounts' base_url), its admin API (faults,
+// stats) at /_admin/mirakl/. GET /healthz answers 200 once the simulators are
+// ready. With -accounts-out it writes a threadsync accounts file for the
+// simulated accounts, keys included; the log never shows a key.
+//
+//	providersim -listen 127.0.0.1:8089 -accounts-out accounts.yaml
+//	THREADSYNC_ACCOUNTS=accounts.yaml threadsync ...
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		slog.Error("providersim failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done, then shuts down gracefully. ready, when not
+// nil, is called with the listening address once the server accepts requests.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("providersim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8089", "address to serve on (port 0 picks a free one)")
+	seedThreads := fs.Int("seed-threads", 20, "threads seeded per account, 4 messages each")
+	rate := fs.Float64("rate", 0.5, "live messages per second per account (0: no live traffic)")
+	rps := fs.Float64("rps", 0, "rate limit per API key in requests per second (0: unlimited)")
+	accountsOut := fs.String("accounts-out", "", "write a threadsync accounts file for the simulated accounts to this path")
+	setups := make([]setupFunc, len(simulators))
+	for i, s := range simulators {
+		setups[i] = s.define(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	switch {
+	case *seedThreads < 0:
+		return errors.New("-seed-threads must not be negative")
+	case *rate < 0:
+		return errors.New("-rate must not be negative")
+	case *rps < 0:
+		return errors.New("-rps must not be negative")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := "http://" + advertised(ln.Addr())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	var accounts []account
+	var traffic []func(context.Context) error
+	for i, s := range simulators {
+		prefix := "/" + s.provider
+		m, err := setups[i](options{
+			baseURL:     base + prefix,
+			seedThreads: *seedThreads,
+			rate:        *rate,
+			rps:         *rps,
+			log:         log.With("provider", s.provider),
+		})
+		if err != nil {
+			return fmt.Errorf("%s simulator: %w", s.provider, err)
+		}
+		if len(m.accounts) == 0 {
+			continue
+		}
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, m.handler))
+		if m.admin != nil {
+			mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, m.admin))
+		}
+		accounts = append(accounts, m.accounts...)
+		traffic = append(traffic, m.traffic...)
+		ids := make([]string, len(m.accounts))
+		for j, a := range m.accounts {
+			ids[j] = a.id
+		}
+		log.Info("serving simulator", "provider", s.provider, "base_url", base+prefix,
+			"accounts", ids, "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps)
+	}
+	if *accountsOut != "" {
+		if err := writeAccounts(*accountsOut, accounts); err != nil {
+			return err
+		}
+		log.Info("wrote accounts file", "path", *accountsOut, "accounts", len(accounts))
+	}
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	trafficCtx, stopTraffic := context.WithCancel(ctx)
+	defer stopTraffic()
+	var wg sync.WaitGroup
+	for _, tr := range traffic {
+		wg.Go(func() {
+			if err := tr(trafficCtx); err != nil {
+				log.Error("live traffic stopped", "err", err)
+			}
+		})
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "healthz", base+"/healthz")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-serveErr:
+		stopTraffic()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	stopTraffic()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// advertised is the host:port clients should use: a wildcard listen address
+// is reachable on loopback.
+func advertised(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
