@@ -42,10 +42,14 @@ lint:
 test: redis lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-# Benchmarks print a table and, last, one machine-readable line.
+# Benchmarks print the per-provider table, then the Mirakl table and, last,
+# one machine-readable line.
 bench: redis
 	@mkdir -p $(DATA)
-	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench.out | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\)'
+	@echo "| provider | threads | initial sync events/s | unchanged sweep threads/s | API requests per changed thread (1% changed) |"
+	@echo "|---|---|---|---|---|"
+	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkProvider$$' -benchtime 1x -count 1 -timeout 30m ./pollers/... | tee $(DATA)/bench-providers.out | grep '^|'
+	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkMirakl$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench.out | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\|Benchmark\)'
 
 clean:
 	rm -rf $(BIN) $(DATA)

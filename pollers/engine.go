@@ -193,6 +193,7 @@ type Stats struct {
 	Events    int  // events published
 	Requests  int  // provider HTTP requests, failed ones included
 	Completed bool // the walk reached the end of the list
+	Rescans   int  // extra walks because the list moved during one
 }
 
 // ErrStandby is returned by a poll when another worker holds the account.

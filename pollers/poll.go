@@ -35,15 +35,37 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		return st, err
 	}
 	r.lease = lease
+	for {
+		drift, err := r.walk(ctx, work, &st)
+		if err != nil || !drift || ctx.Err() != nil {
+			return st, err
+		}
+		// Threads moved while an offset-paginated walk was under way, so
+		// one may have been skipped: walk again while they sit still.
+		if st.Rescans == maxRescans {
+			r.log.Warn("thread list kept moving during walks; the next poll walks it again", "rescans", st.Rescans)
+			return st, nil
+		}
+		st.Rescans++
+	}
+}
+
+// maxRescans bounds the extra walks one poll makes when the list moves.
+const maxRescans = 2
+
+// walk runs or resumes one walk of the thread list. It reports drift when
+// the provider's offset pagination may have skipped a thread that moved.
+func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err error) {
 	cur, err := r.cfg.Store.Cursor(work, r.ck)
 	if err != nil {
-		return st, err
+		return false, err
 	}
 	if !cur.InWalk() {
 		cur.Walk = int(r.nextWalk(cur))
 		cur.High = cur.Since
 	}
 	st.Walk = Walk(cur.Walk)
+	st.Completed = false
 	silent := st.Walk == WalkInitial && r.acct.InitialSync == SyncFromNow
 	q := Query{Token: cur.Page, Walk: st.Walk}
 	if st.Walk == WalkIncremental && !cur.Since.IsZero() {
@@ -57,6 +79,13 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		q.Token = ""
 		page, err = r.provider.ListThreads(work, q)
 	}
+	// Offset pagination: a thread listed twice in one walk moved, and the
+	// move shifted others, possibly past the walk. Walks resumed after a
+	// restart cannot tell.
+	var seen map[string]struct{}
+	if r.features.OffsetPagination {
+		seen = make(map[string]struct{})
+	}
 	// Two pages are in flight at most: while page N's acknowledgements are
 	// awaited, page N+1 is fetched, diffed and sent. Commits stay in page
 	// order and each waits for its own page's acknowledgements, so the
@@ -65,13 +94,25 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	defer func() {
 		// Whatever stopped the walk, a page already sent is committed
 		// once acknowledged: it is work done.
-		if cerr := r.settle(work, &inflight, &st); err == nil {
+		if cerr := r.settle(work, &inflight, st); err == nil {
 			err = cerr
 		}
 	}()
 	for {
 		if err != nil {
-			return st, fmt.Errorf("account %s: list threads: %w", r.acct, err)
+			return drift, fmt.Errorf("account %s: list threads: %w", r.acct, err)
+		}
+		if page.Drift {
+			drift = true
+		}
+		if seen != nil {
+			for i := range page.Items {
+				id := page.Items[i].Thread.ID
+				if _, dup := seen[id]; dup {
+					drift = true
+				}
+				seen[id] = struct{}{}
+			}
 		}
 		// The next page is fetched once this one's messages are in, so the
 		// account still has one request in flight at a time.
@@ -80,27 +121,27 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 			q.Token = page.Next
 			next = r.prefetch(work, q)
 		}
-		sent, err := r.page(work, &cur, &page, inflight, silent, &st, next.start)
+		sent, err := r.page(work, &cur, &page, inflight, silent, st, next.start)
 		if err != nil {
 			next.discard()
-			return st, err
+			return drift, err
 		}
-		if err := r.settle(work, &inflight, &st); err != nil {
+		if err := r.settle(work, &inflight, st); err != nil {
 			next.discard()
-			return st, err
+			return drift, err
 		}
 		inflight = sent
 		if page.Next == "" {
-			if err := r.settle(work, &inflight, &st); err != nil {
-				return st, err
+			if err := r.settle(work, &inflight, st); err != nil {
+				return drift, err
 			}
 			st.Completed = true
-			return st, nil
+			return drift, nil
 		}
 		if ctx.Err() != nil {
 			next.discard()
 			r.log.Info("stopping mid-walk; the walk resumes after the last committed page")
-			return st, nil
+			return false, nil
 		}
 		page, err = next.wait()
 	}

@@ -41,6 +41,11 @@ type Features struct {
 	// (Item.ReplyNeededSince is authoritative); otherwise the engine derives
 	// it from message directions.
 	ReplyNeededStated bool
+	// OffsetPagination: pages are offsets into a list that reorders as
+	// threads change, so a thread moving during a walk can shift another
+	// past it. The engine walks again when it sees a thread twice in one
+	// walk (or the provider flags Page.Drift).
+	OffsetPagination bool
 	// RequestsPerSecond is the default request rate per account.
 	RequestsPerSecond float64
 }
@@ -73,6 +78,10 @@ type Page struct {
 	Items []Item
 	// Next continues the walk; empty on the last page.
 	Next string
+	// Drift says the list changed under the walk in a way that may have
+	// made it skip a thread (say, its total count changed); the engine
+	// walks again.
+	Drift bool
 }
 
 // Item is one thread as the thread list shows it.

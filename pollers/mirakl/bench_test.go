@@ -24,6 +24,7 @@ import (
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // roundTrips counts Redis round trips: one per command or pipeline sent.
@@ -194,3 +195,6 @@ func peakRSS() string {
 	}
 	return "n/a"
 }
+
+// BenchmarkProvider is Mirakl's row of the per-provider table.
+func BenchmarkProvider(b *testing.B) { pollerstest.Bench(b, newHarness(), 10000) }
