@@ -114,6 +114,7 @@ type Engine struct {
 	cfg     Config
 	runners []*runner
 	byKey   map[string]*runner
+	outages *outages
 }
 
 // New builds an engine for the accounts. It fails when an account is
@@ -124,6 +125,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, byKey: make(map[string]*runner, len(accounts))}
+	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	for _, a := range accounts {
 		if a.InitialSync == "" {
 			a.InitialSync = SyncFull
@@ -137,7 +139,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 		if _, dup := e.byKey[a.Key()]; dup {
 			return nil, fmt.Errorf("account %s: listed twice", a)
 		}
-		r, err := newRunner(&e.cfg, a)
+		r, err := newRunner(&e.cfg, a, e.outages)
 		if err != nil {
 			return nil, err
 		}
@@ -211,24 +213,30 @@ type runner struct {
 	tel      *telemetry
 	requests atomic.Int64
 
+	outages  *outages
+	statusMu sync.Mutex
+	status   AccountStatus
+
 	// mu serialises polls of the account: one walk at a time per account.
 	mu       sync.Mutex
 	lease    checkpoint.Lease
 	failures int
 }
 
-func newRunner(cfg *Config, a Account) (*runner, error) {
+func newRunner(cfg *Config, a Account, o *outages) (*runner, error) {
 	factory, ok := cfg.Providers[a.Provider]
 	if !ok {
 		return nil, fmt.Errorf("account %s: unknown provider %q", a, a.Provider)
 	}
 	r := &runner{
-		cfg:    cfg,
-		acct:   a,
-		ck:     checkpoint.Account{Provider: a.Provider, ID: a.ID},
-		origin: events.Origin{Prefix: cfg.SubjectPrefix, Provider: a.Provider, Account: a.ID},
-		log:    cfg.Logger.With("account", a.String()),
-		tel:    newTelemetry(),
+		cfg:     cfg,
+		acct:    a,
+		ck:      checkpoint.Account{Provider: a.Provider, ID: a.ID},
+		origin:  events.Origin{Prefix: cfg.SubjectPrefix, Provider: a.Provider, Account: a.ID},
+		log:     cfg.Logger.With("account", a.String()),
+		tel:     newTelemetry(),
+		outages: o,
+		status:  AccountStatus{Account: a.String(), State: "starting"},
 	}
 	if err := r.origin.Validate(); err != nil {
 		return nil, fmt.Errorf("account %s: %w", a, err)
@@ -317,6 +325,10 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 				r.log.Info("account recovered", "after_failures", r.failures)
 			}
 			r.failures = 0
+			r.outages.ok("Redis")
+			if st.Events > 0 {
+				r.outages.ok("NATS JetStream")
+			}
 			r.log.Debug("poll done", "pages", st.Pages, "threads", st.Threads, "changed", st.Changed, "events", st.Events, "requests", st.Requests)
 			if !st.Completed && ctx.Err() == nil {
 				wait = 0 // a walk cut short by a lost lease or token resumes at once
@@ -328,8 +340,16 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 		default:
 			r.failures++
 			wait = r.backoff(err)
-			r.log.Warn("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
+			if dep := dependency(err); dep != "" {
+				// A shared service is down: retry soon, say it once.
+				wait = min(wait, 5*time.Second)
+				r.outages.fail(dep, r.acct.String(), err)
+				r.log.Debug("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
+			} else {
+				r.log.Warn("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
+			}
 		}
+		r.setStatus(st, err, time.Now().Add(wait))
 		timer.Reset(wait)
 	}
 }

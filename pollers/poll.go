@@ -32,7 +32,7 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 			r.lease = checkpoint.Lease{}
 			return st, ErrStandby
 		}
-		return st, err
+		return st, storeErr(err)
 	}
 	r.lease = lease
 	for {
@@ -58,7 +58,7 @@ const maxRescans = 2
 func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err error) {
 	cur, err := r.cfg.Store.Cursor(work, r.ck)
 	if err != nil {
-		return false, err
+		return false, storeErr(err)
 	}
 	if !cur.InWalk() {
 		cur.Walk = int(r.nextWalk(cur))
@@ -168,7 +168,7 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 	}
 	st.Events += p.events
 	if err := r.cfg.Store.Commit(ctx, r.lease, p.cursor, p.changed); err != nil {
-		return err
+		return storeErr(err)
 	}
 	st.Pages++
 	return nil
@@ -246,7 +246,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	}
 	prevs, err := r.cfg.Store.Threads(ctx, r.ck, ids)
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err)
 	}
 	var evs []events.Event
 	changed := make(map[string]*checkpoint.ThreadState)
@@ -331,4 +331,15 @@ func dedupe(items []Item) []Item {
 		out = append(out, it)
 	}
 	return out
+}
+
+// ErrStore marks a failure to reach the checkpoint store (Redis), as
+// opposed to a problem of one account.
+var ErrStore = errors.New("checkpoint store unavailable")
+
+func storeErr(err error) error {
+	if errors.Is(err, checkpoint.ErrLeaseLost) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStore, err)
 }
