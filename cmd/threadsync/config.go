@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -46,6 +47,19 @@ type Config struct {
 	MaxBackoff         time.Duration `env:"THREADSYNC_MAX_BACKOFF, default=5m" desc:"longest wait between retries of a failing account"`
 	LogLevel           string        `env:"THREADSYNC_LOG_LEVEL, default=info" desc:"log level: debug, info, warn or error"`
 	LogFormat          string        `env:"THREADSYNC_LOG_FORMAT, default=text" desc:"log format: text or json"`
+	HTTPAddr           string        `env:"THREADSYNC_HTTP_ADDR, default=:9090" desc:"host:port of the health endpoints /healthz, /readyz and /status; empty disables them"`
+	NATSCreds          string        `env:"NATS_CREDS" desc:"NATS credentials file (user JWT and NKey seed)"`
+	NATSNKey           string        `env:"NATS_NKEY" desc:"file holding the NKey seed to authenticate to NATS with"`
+	NATSUser           string        `env:"NATS_USER" desc:"NATS user name (or put user:password in NATS_URL)"`
+	NATSPassword       string        `env:"NATS_PASSWORD" redact:"secret" desc:"NATS password"`
+	NATSTLSCA          string        `env:"NATS_TLS_CA" desc:"PEM file of the CA that signs the NATS server's certificate"`
+	NATSTLSCert        string        `env:"NATS_TLS_CERT" desc:"PEM client certificate for NATS (with NATS_TLS_KEY)"`
+	NATSTLSKey         string        `env:"NATS_TLS_KEY" desc:"PEM private key of NATS_TLS_CERT"`
+	RedisUser          string        `env:"REDIS_USERNAME" desc:"Redis ACL user (or put it in REDIS_URL)"`
+	RedisPassword      string        `env:"REDIS_PASSWORD" redact:"secret" desc:"Redis password (or put it in REDIS_URL)"`
+	RedisTLSCA         string        `env:"REDIS_TLS_CA" desc:"PEM file of the CA that signs Redis' certificate (use a rediss:// URL)"`
+	RedisTLSCert       string        `env:"REDIS_TLS_CERT" desc:"PEM client certificate for Redis (with REDIS_TLS_KEY)"`
+	RedisTLSKey        string        `env:"REDIS_TLS_KEY" desc:"PEM private key of REDIS_TLS_CERT"`
 }
 
 // setting is one environment variable of Config, as its tags declare it.
@@ -135,6 +149,29 @@ func (c *Config) Validate() error {
 		}
 	} else if err := validNATSURLs(c.NATSURL); err != nil {
 		bad("NATS_URL", "%v", err)
+	}
+	if c.HTTPAddr != "" {
+		if err := validListen(c.HTTPAddr); err != nil {
+			bad("THREADSYNC_HTTP_ADDR", "%v", err)
+		}
+	}
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		bad("NATS_TLS_CERT", "and NATS_TLS_KEY must be set together")
+	}
+	if (c.RedisTLSCert == "") != (c.RedisTLSKey == "") {
+		bad("REDIS_TLS_CERT", "and REDIS_TLS_KEY must be set together")
+	}
+	for env, path := range map[string]string{
+		"NATS_CREDS": c.NATSCreds, "NATS_NKEY": c.NATSNKey, "NATS_TLS_CA": c.NATSTLSCA,
+		"NATS_TLS_CERT": c.NATSTLSCert, "NATS_TLS_KEY": c.NATSTLSKey, "REDIS_TLS_CA": c.RedisTLSCA,
+		"REDIS_TLS_CERT": c.RedisTLSCert, "REDIS_TLS_KEY": c.RedisTLSKey,
+	} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			bad(env, "cannot read %q: %v", path, errors.Unwrap(err))
+		}
 	}
 	if err := validRedisURL(c.RedisURL); err != nil {
 		bad("REDIS_URL", "%v", err)
@@ -307,8 +344,11 @@ func (c *Config) LogValue() slog.Value {
 		var a slog.Attr
 		switch x := f.Interface().(type) {
 		case string:
-			if s.Redact == "url" {
+			switch {
+			case s.Redact == "url":
 				x = redactURLs(x)
+			case s.Redact == "secret" && x != "":
+				x = "[set]"
 			}
 			a = slog.String(s.Env, x)
 		case time.Duration:

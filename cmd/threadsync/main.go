@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -144,7 +142,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		natsURL = srv.ClientURL()
 		log.Info("embedded NATS JetStream server started", "client_url", natsURL, "store_dir", cfg.DataDir)
 	}
-	nc, err := connectNATS(ctx, natsURL, log)
+	nc, err := connectNATS(ctx, natsURL, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -163,9 +161,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		log.Warn("stream settings put events at risk", "problem", w)
 	}
 
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	ropts, err := redisOptions(cfg)
 	if err != nil {
-		return errors.New("REDIS_URL is not a valid Redis URL")
+		return err
 	}
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
@@ -180,57 +178,15 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.HTTPAddr != "" {
+		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine}, log); err != nil {
+			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
+		}
+	}
 	log.Info("polling", "accounts", len(accounts), "stream", cfg.Stream, "subjects", cfg.SubjectPrefix+".>")
 	if err := engine.Run(ctx); err != nil {
 		return err
 	}
 	log.Info("stopped: every page in hand was committed")
 	return nil
-}
-
-// connectNATS connects, waiting for a server that is not up yet, and keeps
-// reconnecting for ever once connected.
-func connectNATS(ctx context.Context, url string, log *slog.Logger) (*nats.Conn, error) {
-	opts := []nats.Option{
-		nats.Name("threadsync"),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil: our own Close
-				log.Warn("NATS disconnected; reconnecting", "error", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted())
-		}),
-	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("NATS: %w", err)
-	}
-	for !nc.IsConnected() {
-		log.Warn("waiting for NATS", "url", nc.Opts.Servers)
-		select {
-		case <-ctx.Done():
-			nc.Close()
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-	return nc, nil
-}
-
-func waitRedis(ctx context.Context, rdb *redis.Client, log *slog.Logger) error {
-	for {
-		err := rdb.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		log.Warn("waiting for Redis", "addr", rdb.Options().Addr, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
 }

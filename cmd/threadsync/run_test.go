@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
@@ -69,7 +73,7 @@ func TestRunProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	cmd := exec.Command(bin, "run")
 	cmd.Env = append(os.Environ(),
 		"SHOP_KEY="+key,
@@ -78,8 +82,9 @@ func TestRunProcess(t *testing.T) {
 		"THREADSYNC_ACCOUNTS="+accounts,
 		"THREADSYNC_KEY_PREFIX="+prefix,
 		"THREADSYNC_LOG_LEVEL=debug",
+		"THREADSYNC_HTTP_ADDR=127.0.0.1:0",
 	)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +116,22 @@ func TestRunProcess(t *testing.T) {
 		case <-tick.C:
 		}
 	}
+	// Health endpoints: ready, and the account is fine.
+	m := regexp.MustCompile(`health endpoints listening" addr=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no health endpoint address in the log:\n%s", logs.String())
+	}
+	var ready struct {
+		Ready bool `json:"ready"`
+	}
+	if code := getJSON(t, "http://"+m[1]+"/readyz", &ready); code != http.StatusOK || !ready.Ready {
+		t.Fatalf("/readyz: %d %+v", code, ready)
+	}
+	var status []pollers.AccountStatus
+	getJSON(t, "http://"+m[1]+"/status", &status)
+	if len(status) != 1 || status[0].Account != "mirakl/shop-2001" || status[0].State == "failing" {
+		t.Fatalf("/status: %+v", status)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -138,4 +159,34 @@ func TestRunProcess(t *testing.T) {
 	if n, _ := rdb.Exists(context.Background(), prefix+":{mirakl:shop-2001}:lease").Result(); n != 0 {
 		t.Fatal("lease still held after a clean stop")
 	}
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

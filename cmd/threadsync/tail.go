@@ -16,7 +16,7 @@ import (
 // tail prints every event on the stream, from the first, one readable line
 // each, until ctx is cancelled.
 func tail(ctx context.Context, cfg *Config, w io.Writer, log *slog.Logger) error {
-	nc, err := connectNATS(ctx, cfg.NATSURL, log)
+	nc, err := connectNATS(ctx, cfg.NATSURL, cfg, log)
 	if err != nil {
 		return err
 	}
