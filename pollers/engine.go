@@ -61,6 +61,9 @@ type Config struct {
 	// ShutdownTimeout bounds finishing the page in hand once Run's context
 	// is cancelled (default 30s).
 	ShutdownTimeout time.Duration
+	// MaxPages bounds the pages of one walk, against a provider whose
+	// "next" never ends (default 100,000).
+	MaxPages int
 	// Transport carries provider requests (default http.DefaultTransport).
 	Transport http.RoundTripper
 	// Logger receives the engine's logs (default slog.Default()).
@@ -89,6 +92,9 @@ func (c *Config) setDefaults() {
 	def(&c.MinBackoff, time.Second)
 	def(&c.MaxBackoff, 5*time.Minute)
 	def(&c.ShutdownTimeout, 30*time.Second)
+	if c.MaxPages <= 0 {
+		c.MaxPages = 100_000
+	}
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport
 	}

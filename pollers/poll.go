@@ -86,6 +86,10 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 	if r.features.OffsetPagination {
 		seen = make(map[string]struct{})
 	}
+	// A provider that hands out a page token twice, or never stops, would
+	// keep the walk going for ever.
+	tokens := map[string]struct{}{q.Token: {}}
+	pages := 0
 	// Two pages are in flight at most: while page N's acknowledgements are
 	// awaited, page N+1 is fetched, diffed and sent. Commits stay in page
 	// order and each waits for its own page's acknowledgements, so the
@@ -104,6 +108,15 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 		}
 		if page.Drift {
 			drift = true
+		}
+		if page.Next != "" {
+			if _, again := tokens[page.Next]; again {
+				return drift, fmt.Errorf("account %s: list threads: %w: page token %.40q repeats within one walk (a pagination loop)", r.acct, ErrMalformed, page.Next)
+			}
+			tokens[page.Next] = struct{}{}
+		}
+		if pages++; pages > r.cfg.MaxPages {
+			return drift, fmt.Errorf("account %s: list threads: %w: more than %d pages in one walk (an endless next?)", r.acct, ErrMalformed, r.cfg.MaxPages)
 		}
 		if seen != nil {
 			for i := range page.Items {

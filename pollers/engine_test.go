@@ -1,0 +1,77 @@
+package pollers_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/pollers"
+)
+
+// pager is a provider whose list is produced by a function, to drive the
+// engine through pagination a real API should never produce.
+type pager struct {
+	next func(token string) string
+}
+
+func (p *pager) Features() pollers.Features { return pollers.Features{} }
+
+func (p *pager) ListThreads(_ context.Context, q pollers.Query) (pollers.Page, error) {
+	id := "t-" + q.Token
+	return pollers.Page{
+		Items: []pollers.Item{{Thread: events.Thread{ID: id, CreatedAt: time.Unix(1, 0)}, Version: "1", Messages: []events.Message{}, MessagesComplete: true}},
+		Next:  p.next(q.Token),
+	}, nil
+}
+
+func (p *pager) Messages(context.Context, *pollers.Item, pollers.MessageCursor) ([]events.Message, error) {
+	return nil, nil
+}
+
+func pagerEngine(t *testing.T, p *pager, maxPages int) *pollers.Engine {
+	t.Helper()
+	store, _ := checkpointtest.NewStore(t)
+	js := eventstest.Start(t)
+	e, err := pollers.New(pollers.Config{
+		Store: store, Publisher: js.Publisher, MaxPages: maxPages,
+		Providers: map[string]pollers.Factory{"pager": func(pollers.Account, *http.Client) (pollers.Provider, error) { return p, nil }},
+	}, []pollers.Account{{Provider: "pager", ID: "a", BaseURL: "http://127.0.0.1", Token: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestPaginationLoopIsAnError(t *testing.T) {
+	t.Parallel()
+	// Page tokens 1, 2, 3, 1, ...: the walk would never end.
+	p := &pager{next: func(tok string) string {
+		n, _ := strconv.Atoi(tok)
+		return strconv.Itoa(n%3 + 1)
+	}}
+	_, err := pagerEngine(t, p, 1000).PollOnce(context.Background(), "pager", "a")
+	if !errors.Is(err, pollers.ErrMalformed) {
+		t.Fatalf("repeating page token: %v, want ErrMalformed", err)
+	}
+}
+
+func TestEndlessNextIsAnError(t *testing.T) {
+	t.Parallel()
+	p := &pager{next: func(tok string) string {
+		n, _ := strconv.Atoi(tok)
+		return strconv.Itoa(n + 1)
+	}}
+	st, err := pagerEngine(t, p, 25).PollOnce(context.Background(), "pager", "a")
+	if !errors.Is(err, pollers.ErrMalformed) {
+		t.Fatalf("endless next: %v, want ErrMalformed", err)
+	}
+	if st.Pages > 25 {
+		t.Fatalf("walked %d pages past the bound of 25", st.Pages)
+	}
+}
