@@ -42,6 +42,10 @@ lint:
 test: redis lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
+# The full crash test: 20 SIGKILLs under live traffic of 5,000 messages.
+chaos: redis
+	@set -o pipefail; THREADSYNC_CHAOS=full $(GO) test -race -count=1 -timeout 20m -run '^TestChaos$$' -v ./cmd/threadsync/ | grep -E '^(chaos:|--- |FAIL|ok)'
+
 # Benchmarks print the per-provider table, then the Mirakl table and, last,
 # one machine-readable line.
 bench: redis

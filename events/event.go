@@ -23,7 +23,10 @@ const (
 // Types lists every event type, in the order they are documented.
 var Types = []Type{ThreadCreated, MessageReceived, ReplyNeeded}
 
-// suffix is the part of the NATS subject after the account token.
+// SubjectSuffix is the part of the NATS subject after the account token,
+// e.g. "message.received".
+func (t Type) SubjectSuffix() string { return t.suffix() }
+
 func (t Type) suffix() string {
 	switch t {
 	case ThreadCreated:
