@@ -22,6 +22,7 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	work, span := r.tel.startPoll(work, r.acct)
 	before := r.requests.Load()
 	defer func() {
+		err = redact(err, r.acct.Token)
 		st.Requests = int(r.requests.Load() - before)
 		r.tel.endPoll(work, span, r.acct, st, err)
 	}()
