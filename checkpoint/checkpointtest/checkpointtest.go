@@ -6,8 +6,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -64,4 +70,66 @@ func NewStore(tb testing.TB) (*checkpoint.Store, *redis.Client) {
 		tb.Fatal(err)
 	}
 	return s, rdb
+}
+
+// Server is a private redis-server process, for tests that stop and start
+// Redis. It keeps its data across restarts (append-only file).
+type Server struct {
+	tb   testing.TB
+	dir  string
+	Port int
+	cmd  *exec.Cmd
+}
+
+// StartServer starts a private redis-server on a free port; it is stopped
+// when the test ends. The test fails when no redis-server binary is found
+// (make test installs one).
+func StartServer(tb testing.TB) *Server {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &Server{tb: tb, dir: tb.TempDir(), Port: port}
+	s.Start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
+
+// Start starts the server (again) and waits until it answers.
+func (s *Server) Start() {
+	s.tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		s.tb.Fatalf("redis-server not found (make test installs it): %v", err)
+	}
+	s.cmd = exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "")
+	if err := s.cmd.Start(); err != nil {
+		s.tb.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.Port), MaxRetries: -1})
+	defer rdb.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("private redis-server on port %d did not answer", s.Port)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a process that has no readiness signal
+	}
+}
+
+// Stop stops the server; its data stays on disk for the next Start.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+	s.cmd = nil
 }

@@ -133,3 +133,12 @@ func waitRedis(ctx context.Context, rdb *redis.Client, log *slog.Logger) error {
 		}
 	}
 }
+
+// redisLogger routes go-redis' own messages (connection pool dial failures,
+// repeated for every attempt) to the debug log: the engine already says
+// once, clearly, that it is waiting for Redis.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "go-redis")
+}

@@ -165,6 +165,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	redis.SetLogger(redisLogger{log})
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	if err := waitRedis(ctx, rdb, log); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,6 +18,9 @@ import (
 
 // Env is a JetStream server with the threadsync stream, and a publisher on it.
 type Env struct {
+	srv       *server.Server
+	listen    string
+	dir       string
 	URL       string
 	Conn      *nats.Conn
 	JS        jetstream.JetStream
@@ -29,13 +33,15 @@ type Env struct {
 // stream "INBOX" on subjects "inbox.>", and stops everything when the test ends.
 func Start(tb testing.TB) *Env {
 	tb.Helper()
-	srv, err := embedded.Start(embedded.Options{Listen: "127.0.0.1:0", StoreDir: tb.TempDir()})
+	dir := tb.TempDir()
+	srv, err := embedded.Start(embedded.Options{Listen: "127.0.0.1:0", StoreDir: dir})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(srv.Shutdown)
-	env := &Env{URL: srv.ClientURL(), Stream: "INBOX", Prefix: "inbox"}
-	env.Conn, err = nats.Connect(env.URL)
+	env := &Env{srv: srv, dir: dir, URL: srv.ClientURL(), Stream: "INBOX", Prefix: "inbox"}
+	env.listen = srv.Addr().String()
+	tb.Cleanup(func() { env.srv.Shutdown() })
+	env.Conn, err = nats.Connect(env.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -51,6 +57,20 @@ func Start(tb testing.TB) *Env {
 		tb.Fatal(err)
 	}
 	return env
+}
+
+// Stop shuts the server down, as an outage would; Start brings it back on
+// the same address with the same storage.
+func (e *Env) Stop() { e.srv.Shutdown(); e.srv.WaitForShutdown() }
+
+// Start restarts a stopped server.
+func (e *Env) Start(tb testing.TB) {
+	tb.Helper()
+	srv, err := embedded.Start(embedded.Options{Listen: e.listen, StoreDir: e.dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.srv = srv
 }
 
 // Received is one event read back from the stream.
