@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -161,7 +162,7 @@ func countOf(t *testing.T, js *eventstest.Env, types ...events.Type) int {
 	if err != nil {
 		return -1 // the server is restarting
 	}
-	info, err := s.Info(context.Background(), jetstreamSubjects(js.Prefix+".>"))
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(js.Prefix+".>"))
 	if err != nil {
 		return -1
 	}
