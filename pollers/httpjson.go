@@ -98,6 +98,9 @@ func GetJSON(client *http.Client, req *http.Request, out any) error {
 			Body:       strings.TrimSpace(string(snippet)),
 		}
 	}
+	if resp.ContentLength > MaxBody {
+		return fmt.Errorf("%s: %w: body of %d bytes is larger than %d", where, ErrMalformed, resp.ContentLength, MaxBody)
+	}
 	body := io.LimitReader(resp.Body, MaxBody+1)
 	b, err := io.ReadAll(body)
 	if err != nil {
