@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
@@ -181,5 +182,31 @@ func TestEnsureStreamIsIdempotentAndWidensDuplicates(t *testing.T) {
 	}
 	if _, err := events.EnsureStream(ctx, env.JS, events.StreamConfig{Name: "X", SubjectPrefix: "a..b"}); err == nil {
 		t.Fatal("invalid prefix accepted")
+	}
+}
+
+func TestEnsureStreamWarnsAboutRiskySettings(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	ctx := context.Background()
+	if _, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "RISKY", Subjects: []string{"other.>"}, Storage: jetstream.MemoryStorage,
+		Duplicates: time.Minute, MaxAge: 30 * time.Minute, Discard: jetstream.DiscardNew, MaxMsgs: 1000,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	warns, err := events.EnsureStream(ctx, env.JS, events.StreamConfig{Name: "RISKY", SubjectPrefix: "risky", Duplicates: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(warns, "\n")
+	for _, want := range []string{"memory storage", "max age", "discards new"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning about %s in %q", want, all)
+		}
+	}
+	s, _ := env.JS.Stream(ctx, "RISKY")
+	if subj := s.CachedInfo().Config.Subjects; len(subj) != 2 || subj[1] != "risky.>" {
+		t.Errorf("subjects %v, want risky.> added", subj)
 	}
 }
