@@ -42,9 +42,10 @@ lint:
 test: redis lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-# The full crash test: 20 SIGKILLs under live traffic of 5,000 messages.
+# The full crash and outage tests: 20 SIGKILLs under live traffic of 5,000
+# messages; Redis, NATS and both stopped for 30 s each.
 chaos: redis
-	@set -o pipefail; THREADSYNC_CHAOS=full $(GO) test -race -count=1 -timeout 20m -run '^TestChaos$$' -v ./cmd/threadsync/ | grep -E '^(chaos:|--- |FAIL|ok)'
+	@set -o pipefail; THREADSYNC_CHAOS=full $(GO) test -race -count=1 -timeout 20m -run '^(TestChaos|TestOutages)$$' -v ./cmd/threadsync/ ./pollers/ | grep -E '^(chaos:|outages:|--- |FAIL|ok)'
 
 # Benchmarks print the per-provider table, then the Mirakl table and, last,
 # one machine-readable line.
