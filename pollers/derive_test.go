@@ -189,6 +189,8 @@ func TestParseTime(t *testing.T) {
 		{"2021-12-27T11:10:27.729971+01:00", nil, time.Date(2021, 12, 27, 10, 10, 27, 729971000, time.UTC)},
 		{"2018-01-30 08:26:36", nil, time.Date(2018, 1, 30, 8, 26, 36, 0, time.UTC)},
 		{"2018-01-30 08:26:36", warsaw, time.Date(2018, 1, 30, 7, 26, 36, 0, time.UTC)},
+		{"2024-03-05T18:22:40+0300", nil, time.Date(2024, 3, 5, 15, 22, 40, 0, time.UTC)},
+		{"2024-03-05 18:22:40+03:00", warsaw, time.Date(2024, 3, 5, 15, 22, 40, 0, time.UTC)},
 	}
 	for _, c := range cases {
 		got, err := ParseTime(c.in, c.loc)

@@ -58,9 +58,10 @@ func (e *HTTPError) Error() string {
 	return s
 }
 
-// Is makes 401 and 403 match ErrAuth.
+// Is makes 401, 403 and 419 (a session expired, in Laravel-built APIs)
+// match ErrAuth.
 func (e *HTTPError) Is(target error) bool {
-	return target == ErrAuth && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
+	return target == ErrAuth && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == 419)
 }
 
 // RedactURL returns u without user info, for logs and errors.

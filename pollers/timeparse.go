@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// zoned are ISO 8601 forms that RFC 3339 parsing refuses: offsets without
+// a colon (PHP's DATE_ISO8601) and a space instead of the T.
+var zoned = []string{"2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z0700"}
+
 // zoneless are layouts of providers that send local times without a zone.
 var zoneless = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"}
 
@@ -14,6 +18,11 @@ var zoneless = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-0
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
+	}
+	for _, layout := range zoned {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
 	}
 	if loc == nil {
 		loc = time.UTC
