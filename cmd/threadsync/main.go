@@ -21,6 +21,9 @@ import (
 	"github.com/threadsync/threadsync/events/embedded"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl"
+	"github.com/threadsync/threadsync/pollers/olx"
+	"github.com/threadsync/threadsync/pollers/partizap"
+	"github.com/threadsync/threadsync/pollers/selfcommunity"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -28,7 +31,10 @@ var version = "dev"
 
 // factories maps provider names to their pollers.
 var factories = map[string]pollers.Factory{
-	mirakl.Name: mirakl.New,
+	mirakl.Name:        mirakl.New,
+	olx.Name:           olx.New,
+	partizap.Name:      partizap.New,
+	selfcommunity.Name: selfcommunity.New,
 }
 
 func main() {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitysim"
+)
+
+func init() { register(simulator{provider: "selfcommunity", define: defineSelfCommunity}) }
+
+// One simulated community; each account is a user of it (owner_1,
+// owner_2, ...) read by threadsync as the accounts owner-1, owner-2, ...
+func defineSelfCommunity(fs *flag.FlagSet) setupFunc {
+	n := fs.Int("selfcommunity-accounts", 2, "number of SelfCommunity users read by threadsync, in one simulated community (accounts owner-1, owner-2, ...)")
+	return func(o options) (*mount, error) {
+		if *n < 0 {
+			return nil, fmt.Errorf("-selfcommunity-accounts must not be negative, got %d", *n)
+		}
+		sim := selfcommunitysim.New(selfcommunitysim.Config{RequestsPerSecond: o.rps})
+		m := &mount{handler: sim, admin: selfCommunityAdmin(sim)}
+		for i := range *n {
+			username := "owner_" + strconv.Itoa(i+1)
+			token := oauthToken()
+			userID := sim.AddAccount(username, token)
+			sim.Seed(username, o.seedThreads, 4)
+			m.accounts = append(m.accounts, account{
+				provider: "selfcommunity",
+				id:       "owner-" + strconv.Itoa(i+1),
+				baseURL:  o.baseURL,
+				token:    token,
+				options:  map[string]string{"user_id": userID},
+			})
+			if o.rate > 0 {
+				m.traffic = append(m.traffic, func(ctx context.Context) error {
+					return sim.Traffic(ctx, username, o.rate, nil)
+				})
+			}
+		}
+		if *n >= 2 {
+			// Two accounts of one community may write to each other: the
+			// thread shows in both inboxes, inbound on one side and
+			// outbound on the other.
+			sim.AddThread("owner_1", selfcommunitysim.NewThread{With: "owner_2", Text: "Can you take the meetup questions this week?"})
+		}
+		return m, nil
+	}
+}
+
+// oauthToken returns a random access token: 26 letters and digits, the
+// shape of an OAuth token rather than of the hex keys other simulators use.
+func oauthToken() string { return rand.Text() }
+
+// selfCommunityAdmin lets demos and scripts break the simulator on purpose:
+//
+//	POST   /faults  {"endpoint":"snippets","account":"owner_1","status":429,"retry_after":"5","body":"","times":3}
+//	DELETE /faults
+//	GET    /stats
+func selfCommunityAdmin(sim *selfcommunitysim.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Endpoint   string `json:"endpoint"`
+			Account    string `json:"account"`
+			Status     int    `json:"status"`
+			RetryAfter string `json:"retry_after"`
+			Body       string `json:"body"`
+			Times      int    `json:"times"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		switch in.Endpoint {
+		case "", selfcommunitysim.EndpointSnippets, selfcommunitysim.EndpointThread, selfcommunitysim.EndpointMessage, selfcommunitysim.EndpointSend:
+		default:
+			http.Error(w, "endpoint must be snippets, thread, message, send or empty", http.StatusBadRequest)
+			return
+		}
+		sim.InjectFault(selfcommunitysim.Fault{
+			Endpoint: in.Endpoint, Account: in.Account, Status: in.Status,
+			RetryAfter: in.RetryAfter, Body: in.Body, Times: in.Times,
+		})
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
+		sim.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(sim.Stats())
+	})
+	return mux
+}

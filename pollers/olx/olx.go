@@ -1,0 +1,299 @@
+// Package olx reads an OLX user's chat inbox through the OLX Partner API v2
+// (olx.pl, .bg, .ro, .pt, .ua, .kz): threads from GET /threads, walked by
+// offset and limit, messages from GET /threads/{id}/messages. Every request
+// carries the user's OAuth token as "Authorization: Bearer" and the
+// mandatory "Version: 2.0", and no Content-Type (OLX refuses one on GET).
+//
+// OLX has no change filter, so every walk reads the whole thread list and
+// compares total_count and unread_count with what was stored; only threads
+// whose counts moved cost a message request. The list's order is not
+// documented and probably follows last activity, so threads shift while a
+// walk pages through it: each page after the first re-reads the last thread
+// of the page before, and a thread other than that one in its place means
+// the list moved (Page.Drift), upon which the engine walks again. OLX does
+// not say when a reply is needed; the engine derives it from message types
+// ("received" is inbound, "sent" outbound).
+//
+// The base URL is the country site, https://www.olx.pl; /api/partner is
+// added unless the base URL already ends with it. Options:
+//   - timezone: IANA zone of OLX's zone-less times such as
+//     "2018-01-30 08:26:36" (default UTC; probably the site's own zone,
+//     Europe/Warsaw for olx.pl).
+//   - page_size: the limit of each thread-list request, 2 to 1000 (default
+//     50; OLX's maximum is not documented).
+//   - message_page_size: the limit of each message request, 1 to 1000
+//     (default 100).
+//   - end_of_list: "short" (default) ends a list at the first page shorter
+//     than its limit, as olx.md infers; "empty" only at a page that brings
+//     nothing new, for an API that would cap the limit silently.
+//   - offset_base: 0 (default) or 1, the offset of a list's first element.
+//   - overlap and requests_per_second: see package pollers.
+package olx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	// Zone names must resolve on hosts and images without a zoneinfo
+	// database: timezone is part of every OLX account's configuration.
+	_ "time/tzdata"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+)
+
+// Name is the provider's name in accounts files, subjects and keys.
+const Name = "olx"
+
+// Defaults of the options.
+const (
+	DefaultPageSize        = 50
+	DefaultMessagePageSize = 100
+	// DefaultRequestsPerSecond: OLX has request limits but publishes no
+	// numbers, and every walk is a full scan; stay modest.
+	DefaultRequestsPerSecond = 10
+)
+
+// maxMessages bounds the messages read from one thread, against a server
+// that ignores offset and answers full pages for ever.
+const maxMessages = 100_000
+
+// Client reads one OLX user's threads.
+type Client struct {
+	base        *url.URL // ends with /api/partner
+	token       string
+	loc         *time.Location
+	pageSize    int
+	msgPageSize int
+	endOnEmpty  bool
+	offsetBase  int
+	http        *http.Client
+}
+
+var _ pollers.Provider = (*Client)(nil)
+
+// New is the pollers.Factory of OLX accounts. It rejects unknown options and
+// names the option at fault.
+func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
+	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("base_url: %w", err)
+	}
+	if !strings.HasSuffix(base.Path, "/api/partner") {
+		base = base.JoinPath("api", "partner")
+	}
+	base.RawQuery, base.Fragment = "", ""
+	c := &Client{
+		base: base, token: a.Token, loc: time.UTC,
+		pageSize: DefaultPageSize, msgPageSize: DefaultMessagePageSize, http: client,
+	}
+	for k, v := range a.Options {
+		switch k {
+		case "timezone":
+			if v == "" || v == "Local" {
+				return nil, fmt.Errorf("option timezone %q must be an IANA zone name such as Europe/Warsaw", v)
+			}
+			loc, err := time.LoadLocation(v)
+			if err != nil {
+				return nil, fmt.Errorf("option timezone %q is not an IANA zone name: %w", v, err)
+			}
+			c.loc = loc
+		case "page_size":
+			if c.pageSize, err = intOption(k, v, 2, 1000); err != nil {
+				return nil, err
+			}
+		case "message_page_size":
+			if c.msgPageSize, err = intOption(k, v, 1, 1000); err != nil {
+				return nil, err
+			}
+		case "end_of_list":
+			switch v {
+			case "short":
+				c.endOnEmpty = false
+			case "empty":
+				c.endOnEmpty = true
+			default:
+				return nil, fmt.Errorf("option end_of_list %q must be \"short\" or \"empty\"", v)
+			}
+		case "offset_base":
+			if c.offsetBase, err = intOption(k, v, 0, 1); err != nil {
+				return nil, err
+			}
+		case "overlap", "requests_per_second":
+		default:
+			return nil, fmt.Errorf("unknown option %q (known: timezone, page_size, message_page_size, end_of_list, offset_base, overlap, requests_per_second)", k)
+		}
+	}
+	return c, nil
+}
+
+func intOption(name, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("option %s %q must be an integer from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+// Features: full scans of an offset-paginated list that moves, all
+// messages of a thread at once, reply-needed derived by the engine.
+func (c *Client) Features() pollers.Features {
+	return pollers.Features{
+		OffsetPagination:  true,
+		RequestsPerSecond: DefaultRequestsPerSecond,
+	}
+}
+
+// get sends one GET with OLX's headers and decodes the JSON answer.
+func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
+	req, err := pollers.NewRequest(ctx, u.String())
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Version", "2.0")
+	return pollers.GetJSON(c.http, req, out)
+}
+
+func (c *Client) pageURL(path []string, offset, limit int) *url.URL {
+	u := c.base.JoinPath(path...)
+	u.RawQuery = "offset=" + strconv.Itoa(offset+c.offsetBase) + "&limit=" + strconv.Itoa(limit)
+	return u
+}
+
+// A page token is "<index>:<id>": the 0-based index of the next thread to
+// read and the id of the thread read last, which the next page reads
+// again to check that the list has not shifted under the walk.
+func pageToken(next int, last string) string { return strconv.Itoa(next) + ":" + last }
+
+func parseToken(tok string) (next int, last string, ok bool) {
+	n, last, found := strings.Cut(tok, ":")
+	next, err := strconv.Atoi(n)
+	if !found || err != nil || next < 1 || last == "" {
+		return 0, "", false
+	}
+	return next, last, true
+}
+
+// ListThreads reads one page of GET /threads. After the first page it
+// starts one thread early, at the thread the previous page ended with: if
+// another thread is there, threads were added, removed or reordered before
+// that point, and one may have been skipped, which Page.Drift reports. A
+// shift the other way shows the engine a thread twice, which it detects
+// itself.
+func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page, error) {
+	from, boundary := 0, ""
+	if q.Token != "" {
+		next, last, ok := parseToken(q.Token)
+		if !ok {
+			return pollers.Page{}, fmt.Errorf("%w: %.40q is not an OLX page token", pollers.ErrTokenExpired, q.Token)
+		}
+		from, boundary = next-1, last
+	}
+	u := c.pageURL([]string{"threads"}, from, c.pageSize)
+	var body list[thread]
+	if err := c.get(ctx, u, &body); err != nil {
+		return pollers.Page{}, err
+	}
+	got := body.Items
+	fresh := got
+	var page pollers.Page
+	if boundary != "" {
+		if len(got) > 0 && string(got[0].ID) == boundary {
+			fresh = got[1:]
+		} else {
+			page.Drift = true
+		}
+	}
+	page.Items = make([]pollers.Item, 0, len(fresh))
+	for i := range fresh {
+		it, err := fresh[i].item(c.loc)
+		if err != nil {
+			return pollers.Page{}, fmt.Errorf("GET %s: thread %d (id %q): %w", pollers.RedactURL(u), i+len(got)-len(fresh), fresh[i].ID, err)
+		}
+		page.Items = append(page.Items, it)
+	}
+	end := len(got) < c.pageSize
+	if c.endOnEmpty {
+		end = len(fresh) == 0
+	}
+	if !end {
+		page.Next = pageToken(from+len(got), string(got[len(got)-1].ID))
+	}
+	return page, nil
+}
+
+// versionGone prefixes the version of a listed thread whose messages
+// answered 404; no version from the list starts with it.
+const versionGone = "gone:"
+
+// gone handles a listed thread whose messages answer 404: it was deleted
+// between the list and the fetch, or OLX lists a thread it will not show.
+// Failing the poll would stall the account for as long as OLX keeps
+// listing it; returning no messages under the list's version would record
+// them as seen. So the thread counts as having no messages yet, under a
+// version no list item has, and the next poll asks again while the thread
+// is listed. The engine reads the item's version once Messages returns.
+func (c *Client) gone(it *pollers.Item) []events.Message {
+	if !strings.HasPrefix(it.Version, versionGone) {
+		it.Version = versionGone + it.Version
+	}
+	return []events.Message{}
+}
+
+// Messages reads every message of the thread from GET
+// /threads/{id}/messages, page by page until a short page (or an empty one,
+// with end_of_list=empty) or until the thread's total_count is reached, and
+// returns them oldest first without duplicates.
+func (c *Client) Messages(ctx context.Context, it *pollers.Item, _ pollers.MessageCursor) ([]events.Message, error) {
+	total, _ := strconv.Atoi(it.Ref)
+	var all []message
+	seen := make(map[flexID]struct{})
+	var u *url.URL
+	for offset := 0; ; {
+		u = c.pageURL([]string{"threads", it.Thread.ID, "messages"}, offset, c.msgPageSize)
+		var body list[message]
+		if err := c.get(ctx, u, &body); err != nil {
+			var he *pollers.HTTPError
+			if errors.As(err, &he) && he.Status == http.StatusNotFound {
+				return c.gone(it), nil
+			}
+			return nil, err
+		}
+		added := 0
+		for _, m := range body.Items {
+			if _, dup := seen[m.ID]; !dup {
+				seen[m.ID] = struct{}{}
+				added++
+			}
+		}
+		all = append(all, body.Items...)
+		n := len(body.Items)
+		if n == 0 || (n < c.msgPageSize && !c.endOnEmpty) || (total > 0 && len(seen) >= total) {
+			break
+		}
+		if added == 0 {
+			return nil, fmt.Errorf("GET %s: %w: thread %s: the page repeats messages already read (offset ignored?)", pollers.RedactURL(u), pollers.ErrMalformed, it.Thread.ID)
+		}
+		if len(seen) > maxMessages {
+			return nil, fmt.Errorf("GET %s: %w: thread %s: more than %d messages", pollers.RedactURL(u), pollers.ErrMalformed, it.Thread.ID, maxMessages)
+		}
+		offset += n
+	}
+	msgs, err := mapMessages(all, c.loc, interlocutor(it))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: thread %s: %w", pollers.RedactURL(u), it.Thread.ID, err)
+	}
+	// A list item without created_at: the thread began with its first
+	// message. The engine builds ThreadCreated from this item after the
+	// messages are in.
+	if it.Thread.CreatedAt.IsZero() && len(msgs) > 0 {
+		it.Thread.CreatedAt = msgs[0].CreatedAt
+	}
+	return msgs, nil
+}

@@ -1,0 +1,365 @@
+package olxsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// addThreads creates n threads in account A, one message each, a minute
+// apart from t0; it returns their ids, oldest first.
+func addThreads(f *fixture, n int) []string {
+	var out []string
+	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		th := f.sim.AddThread(acctA, NewThread{At: at})
+		f.sim.AddMessage(acctA, th, Interlocutor, "hello "+strconv.Itoa(i), at)
+		out = append(out, th)
+	}
+	return out
+}
+
+func strIDs(ts []wireThread) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = strconv.FormatInt(t.ID, 10)
+	}
+	return out
+}
+
+func reversed(s []string) []string {
+	s = slices.Clone(s)
+	slices.Reverse(s)
+	return s
+}
+
+// GET /threads lists newest activity first; a message moves its thread to
+// the top and shifts the others; reading a thread does not.
+func TestListOrder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	ths := addThreads(f, 5) // listed 4 3 2 1 0
+	if got := strIDs(f.threads(tokenA, "")); !slices.Equal(got, reversed(ths)) {
+		t.Fatalf("list %v, want %v", got, reversed(ths))
+	}
+	f.sim.AddMessage(acctA, ths[1], Owner, "yes", time.Time{})
+	want := []string{ths[1], ths[4], ths[3], ths[2], ths[0]}
+	if got := strIDs(f.threads(tokenA, "")); !slices.Equal(got, want) {
+		t.Fatalf("after a message in %s: %v, want %v", ths[1], got, want)
+	}
+	f.sim.MarkRead(acctA, ths[0])
+	if got := strIDs(f.threads(tokenA, "")); !slices.Equal(got, want) {
+		t.Fatalf("reading moved a thread: %v", got)
+	}
+	// The ground truth is in list order too.
+	var truth []string
+	for _, th := range f.sim.Threads(acctA) {
+		truth = append(truth, th.ID)
+	}
+	if !slices.Equal(truth, want) {
+		t.Fatalf("Threads %v, want %v", truth, want)
+	}
+	// A deleted thread leaves; the ones below move up.
+	f.sim.DeleteThread(acctA, ths[3])
+	if got := strIDs(f.threads(tokenA, "?offset=2&limit=2")); !slices.Equal(got, []string{ths[2], ths[0]}) {
+		t.Fatalf("after deleting %s: %v", ths[3], got)
+	}
+	if _, ok := f.sim.Thread(acctA, ths[3]); ok {
+		t.Fatal("deleted thread still there")
+	}
+}
+
+func TestListWindow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	ths := reversed(addThreads(f, 60)) // in list order
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"", ths[:50]}, // default limit 50
+		{"?limit=3", ths[:3]},
+		{"?offset=0&limit=3", ths[:3]},
+		{"?offset=58&limit=5", ths[58:]},
+		{"?offset=60&limit=5", []string{}},
+		{"?offset=500", []string{}},
+		{"?offset=10&limit=1000", ths[10:]},
+	} {
+		if got := strIDs(f.threads(tokenA, c.query)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.query, got, c.want)
+		}
+	}
+	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=-1", "?offset=1.5", "?advert_id=x"} {
+		r := f.get("/api/partner/threads"+q, tokenA)
+		if e := apiError(t, r); r.status != http.StatusBadRequest || e.Title != "Validation Failed" || len(e.Validation) != 1 {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+
+	one := newFixture(t, Config{OffsetBase: 1, DefaultLimit: 2, MaxLimit: 3})
+	ths = reversed(addThreads(one, 4))
+	if got := strIDs(one.threads(tokenA, "")); !slices.Equal(got, ths[:2]) {
+		t.Errorf("1-based default page: %v", got)
+	}
+	if got := strIDs(one.threads(tokenA, "?offset=1&limit=3")); !slices.Equal(got, ths[:3]) {
+		t.Errorf("1-based offset 1: %v", got)
+	}
+	if got := strIDs(one.threads(tokenA, "?offset=4&limit=3")); !slices.Equal(got, ths[3:]) {
+		t.Errorf("1-based offset 4: %v", got)
+	}
+	for _, q := range []string{"?offset=0", "?limit=4"} {
+		if r := one.get("/api/partner/threads"+q, tokenA); r.status != http.StatusBadRequest {
+			t.Errorf("1-based %s: %d", q, r.status)
+		}
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	a1 := f.sim.AddThread(acctA, NewThread{AdvertID: 11, InterlocutorID: 501})
+	a2 := f.sim.AddThread(acctA, NewThread{AdvertID: 11, InterlocutorID: 502})
+	b1 := f.sim.AddThread(acctA, NewThread{AdvertID: 12, InterlocutorID: 501})
+	for q, want := range map[string][]string{
+		"?advert_id=11":                     {a2, a1},
+		"?advert_id=11&offset=1":            {a1},
+		"?interlocutor_id=501":              {b1, a1},
+		"?interlocutor_id=501&advert_id=12": {b1},
+		"?advert_id=13":                     {},
+	} {
+		if got := strIDs(f.threads(tokenA, q)); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", q, got, want)
+		}
+	}
+}
+
+// The wire format of olx.md §3: integer ids, zone-less times in the
+// configured zone, counts, and the data envelope or a bare array.
+func TestWireFormat(t *testing.T) {
+	t.Parallel()
+	waw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bare := range []bool{false, true} {
+		f := newFixture(t, Config{Location: waw, BareArray: bare})
+		at := time.Date(2024, 3, 2, 13, 5, 11, 700, time.UTC)
+		th := f.sim.AddThread(acctA, NewThread{AdvertID: 880011, InterlocutorID: 5501, Favourite: true, At: at})
+		f.sim.AddMessageWithAttachments(acctA, th, Interlocutor, "Is it still available?", at,
+			Attachment{Name: "photo.jpg", URL: "https://example.invalid/photo.jpg"})
+		f.sim.AddMessage(acctA, th, Interlocutor, "Hello?", at.Add(time.Minute))
+
+		r := f.get("/api/partner/threads", tokenA)
+		body := string(r.body)
+		wantThread := `{"id":` + th + `,"advert_id":880011,"interlocutor_id":5501,"total_count":2,"unread_count":2,"created_at":"2024-03-02 14:05:11","is_favourite":true}`
+		want := `{"data":[` + wantThread + `]}`
+		if bare {
+			want = `[` + wantThread + `]`
+		}
+		if strings.TrimSpace(body) != want {
+			t.Errorf("bare=%v list:\n%s\nwant\n%s", bare, body, want)
+		}
+		r = f.get("/api/partner/threads/"+th+"/messages", tokenA)
+		if !strings.Contains(string(r.body), `"thread_id":`+th+`,"created_at":"2024-03-02 14:05:11","type":"received","text":"Is it still available?","is_read":false,"attachments":[{"name":"photo.jpg","url":"https://example.invalid/photo.jpg"}],"cvs":[]}`) {
+			t.Errorf("bare=%v messages: %s", bare, r.body)
+		}
+		r = f.get("/api/partner/threads/"+th, tokenA)
+		if want := wantThread; bare && strings.TrimSpace(string(r.body)) != want || !bare && strings.TrimSpace(string(r.body)) != `{"data":`+want+`}` {
+			t.Errorf("bare=%v thread: %s", bare, r.body)
+		}
+	}
+	f := newFixture(t, Config{OmitAdvertID: true})
+	th := f.sim.AddThread(acctA, NewThread{AdvertID: 7})
+	if r := f.get("/api/partner/threads", tokenA); strings.Contains(string(r.body), "advert_id") {
+		t.Errorf("OmitAdvertID list: %s", r.body)
+	}
+	if r := f.get("/api/partner/threads/"+th, tokenA); !strings.Contains(string(r.body), `"advert_id":7`) {
+		t.Errorf("OmitAdvertID thread: %s", r.body)
+	}
+}
+
+func TestMessagesEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, newest := range []bool{false, true} {
+		f := newFixture(t, Config{MessagesNewestFirst: newest})
+		th := f.sim.AddThread(acctA, NewThread{At: t0})
+		var want []string
+		for i := range 5 {
+			from := Interlocutor
+			if i%2 == 1 {
+				from = Owner
+			}
+			want = append(want, f.sim.AddMessage(acctA, th, from, "m"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second)))
+		}
+		if newest {
+			want = reversed(want)
+		}
+		var got []string
+		for off := 0; off < 6; off += 2 {
+			for _, m := range f.messages(tokenA, th, "?offset="+strconv.Itoa(off)+"&limit=2") {
+				got = append(got, strconv.FormatInt(m.ID, 10))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("newest first %v: %v, want %v", newest, got, want)
+		}
+		if st := f.sim.Stats(); st.Messages != 3 || st.MessagesListed != 5 {
+			t.Errorf("stats %+v", st)
+		}
+	}
+}
+
+// Reading: the interlocutor's messages are unread until the owner answers
+// or the thread is marked read.
+func TestUnread(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	th := f.sim.AddThread(acctA, NewThread{})
+	f.sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
+	f.sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
+	unread := func() int { ti, _ := f.sim.Thread(acctA, th); return ti.UnreadCount }
+	if got := f.threads(tokenA, "")[0]; got.UnreadCount != 2 || got.TotalCount != 2 || unread() != 2 {
+		t.Fatalf("after two received: %+v", got)
+	}
+	f.sim.AddMessage(acctA, th, Owner, "c", time.Time{})
+	if unread() != 0 {
+		t.Fatalf("an answer leaves %d unread", unread())
+	}
+	f.sim.AddMessage(acctA, th, Interlocutor, "d", time.Time{})
+	f.sim.MarkRead(acctA, th)
+	ti, _ := f.sim.Thread(acctA, th)
+	if ti.UnreadCount != 0 || slices.ContainsFunc(ti.Messages, func(m MessageInfo) bool { return !m.IsRead }) {
+		t.Fatalf("after MarkRead: %+v", ti)
+	}
+	dirs := ""
+	for _, m := range ti.Messages {
+		dirs += m.Type + "/" + m.Direction + " "
+	}
+	if dirs != "received/inbound received/inbound sent/outbound received/inbound " {
+		t.Fatalf("types and directions: %s", dirs)
+	}
+}
+
+func TestSendAndCommands(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	ths := addThreads(f, 3)
+	base := "/api/partner/threads/" + ths[0]
+
+	r := f.do(http.MethodPost, base+"/messages", tokenA, `{"text": "Yes, still available.", "attachments": [{"url": "https://example.invalid/x/terms.pdf"}]}`)
+	var env struct{ Data wireMessage }
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &env) != nil || env.Data.Type != "sent" || env.Data.Attachments[0].Name != "terms.pdf" {
+		t.Fatalf("send: %d %s", r.status, r.body)
+	}
+	if top := f.threads(tokenA, "?limit=1")[0]; strconv.FormatInt(top.ID, 10) != ths[0] || top.TotalCount != 2 || top.UnreadCount != 0 {
+		t.Fatalf("after send the top thread is %+v", top)
+	}
+	for body, field := range map[string]string{
+		`{"text": "  "}`: "text",
+		`{"text": "x", "attachments": [{"url": "ftp://x"}]}`: "attachments",
+	} {
+		r := f.do(http.MethodPost, base+"/messages", tokenA, body)
+		if e := apiError(t, r); r.status != http.StatusBadRequest || len(e.Validation) != 1 || e.Validation[0].Field != field {
+			t.Errorf("send %s: %d %s", body, r.status, r.body)
+		}
+	}
+	if r := f.do(http.MethodPost, base+"/messages", tokenA, `not json`); r.status != http.StatusBadRequest {
+		t.Errorf("send garbage: %d", r.status)
+	}
+	if r := f.do(http.MethodPost, "/api/partner/threads/1/messages", tokenA, `{"text": "x"}`); r.status != http.StatusNotFound {
+		t.Errorf("send to an unknown thread: %d", r.status)
+	}
+
+	cmd := func(th, body string) int {
+		return f.do(http.MethodPost, "/api/partner/threads/"+th+"/commands", tokenA, body).status
+	}
+	fav := func(th string) bool { ti, _ := f.sim.Thread(acctA, th); return ti.Favourite }
+	if cmd(ths[1], `{"command": "set-favourite", "is_favourite": true}`) != http.StatusNoContent || !fav(ths[1]) {
+		t.Error("set-favourite true")
+	}
+	if cmd(ths[1], `{"command": "set-favourite", "is_favourite": false}`) != http.StatusNoContent || fav(ths[1]) {
+		t.Error("set-favourite false")
+	}
+	if cmd(ths[1], `{"command": "set-favourite"}`) != http.StatusNoContent || !fav(ths[1]) {
+		t.Error("set-favourite without is_favourite")
+	}
+	if cmd(ths[1], `{"command": "unset-favourite"}`) != http.StatusNoContent || fav(ths[1]) {
+		t.Error("unset-favourite")
+	}
+	if cmd(ths[2], `{"command": "mark-as-read"}`) != http.StatusNoContent {
+		t.Error("mark-as-read")
+	}
+	if ti, _ := f.sim.Thread(acctA, ths[2]); ti.UnreadCount != 0 {
+		t.Errorf("mark-as-read left %d unread", ti.UnreadCount)
+	}
+	if c := cmd(ths[2], `{"command": "archive"}`); c != http.StatusBadRequest {
+		t.Errorf("unknown command: %d", c)
+	}
+	if c := cmd("1", `{"command": "mark-as-read"}`); c != http.StatusNotFound {
+		t.Errorf("command on an unknown thread: %d", c)
+	}
+	if st := f.sim.Stats(); st.Calls[EndpointSend] != 5 || st.Calls[EndpointCommands] != 7 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Times are whole seconds; live ones never go back, even when the clock
+// does, so a thread's messages stay in order.
+func TestStamps(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	th := f.sim.AddThread(acctA, NewThread{})
+	f.clock.Advance(1500 * time.Millisecond)
+	m1 := f.sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
+	f.clock.Advance(-time.Minute)
+	m2 := f.sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
+	ti, _ := f.sim.Thread(acctA, th)
+	want := t0.Add(time.Hour + time.Second)
+	if ti.Messages[0].ID != m1 || ti.Messages[1].ID != m2 || !ti.Messages[0].At.Equal(want) || !ti.Messages[1].At.Equal(want) {
+		t.Fatalf("messages %+v, want both at %v", ti.Messages, want)
+	}
+	if got := f.messages(tokenA, th, "")[1].CreatedAt; got != want.Format(time.DateTime) {
+		t.Fatalf("created_at %q", got)
+	}
+	n1, _ := strconv.Atoi(m1)
+	n2, _ := strconv.Atoi(m2)
+	if n2 <= n1 {
+		t.Fatalf("ids %d then %d do not grow", n1, n2)
+	}
+}
+
+func TestPanics(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	th := f.sim.AddThread(acctA, NewThread{})
+	for name, fn := range map[string]func(){
+		"unknown account":   func() { f.sim.AddThread("nobody", NewThread{}) },
+		"unknown thread":    func() { f.sim.AddMessage(acctA, "123", Owner, "x", time.Time{}) },
+		"thread of another": func() { f.sim.AddMessage(acctB, th, Owner, "x", time.Time{}) },
+		"zero sender":       func() { f.sim.AddMessage(acctA, th, 0, "x", time.Time{}) },
+		"empty token":       func() { f.sim.AddAccount(acctA, "") },
+		"offset base 2":     func() { New(Config{OffsetBase: 2}) },
+		"delete unknown":    func() { f.sim.DeleteThread(acctA, "1") },
+		"mark read unknown": func() { f.sim.MarkRead(acctA, "x") },
+		"seed unknown":      func() { f.sim.Seed("nobody", 1, 1, time.Time{}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			fn()
+		}()
+	}
+	if f.sim.Threads("nobody") != nil {
+		t.Error("Threads of an unknown account")
+	}
+	if _, ok := f.sim.Thread("nobody", th); ok {
+		t.Error("Thread of an unknown account")
+	}
+}

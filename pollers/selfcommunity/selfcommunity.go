@@ -1,0 +1,402 @@
+// Package selfcommunity reads the private messages of one SelfCommunity
+// community user: the inbox from the snippet list (GET /api/v2/pm/), walked
+// by DRF limit/offset pages whose next links are followed as page tokens,
+// and the messages of a changed thread from GET /api/v2/pm/?thread=<id>,
+// asking with from_message only for what is new. SelfCommunity does not say
+// when a reply is needed, so the engine derives it from message directions:
+// the account owner's messages (user_id) are outbound, everyone else's
+// inbound.
+//
+// Every call acts as the user of the token (Authorization: Bearer), so an
+// account is one user's inbox; the snippet list has no date filter, so every
+// walk reads the whole list, and a thread costs a message request only when
+// its last_message_at changed.
+//
+// A next link is followed only while it stays on base_url's scheme, host and
+// port: the token goes with every request, so a link elsewhere is a
+// malformed page, never a request.
+//
+// Options:
+//   - user_id (required): the account owner's SelfCommunity user id; their
+//     messages are outbound. The documented API has no "who am I" call.
+//   - page_size: snippets per page, 1-1000, default 100 (the community may
+//     cap it lower; next links say what it did).
+//   - message_page_size: messages per page of a thread, 1-1000, default 100.
+//   - timezone: IANA zone for times sent without an offset (a community
+//     running without time zone support), default UTC.
+//   - rebase_next: true to follow a next link on another host by applying
+//     its query to base_url, for communities behind a proxy that builds
+//     links with an internal host or http; default false (such a link is
+//     an error).
+//   - overlap and requests_per_second: see package pollers.
+package selfcommunity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+)
+
+// Name is the provider's name in accounts files, subjects and keys.
+const Name = "selfcommunity"
+
+// pmPath is the private-message endpoint, relative to base_url. The
+// trailing slash matters: without it Django redirects, and the engine does
+// not follow redirects.
+const pmPath = "/api/v2/pm/"
+
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+	// maxRewalks bounds how often a thread's messages are read again when
+	// their count changes between two pages of one read.
+	maxRewalks = 2
+)
+
+// Client reads one user's private messages.
+type Client struct {
+	base        *url.URL // base_url, no trailing slash
+	pm          *url.URL // base_url + /api/v2/pm/
+	auth        string   // "Bearer <token>": secret
+	userID      string
+	pageSize    int
+	msgPageSize int
+	loc         *time.Location
+	rebaseNext  bool
+	http        *http.Client
+
+	// The count of the list page whose next link is lastNext: a later page
+	// with another count means threads came or went during the walk.
+	mu        sync.Mutex
+	lastNext  string
+	lastCount int64
+}
+
+var _ pollers.Provider = (*Client)(nil)
+
+// New is the pollers.Factory of SelfCommunity accounts.
+func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
+	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("base_url %q must be an absolute http or https URL", a.BaseURL)
+	}
+	base.User, base.RawQuery, base.Fragment = nil, "", ""
+	pm := *base
+	pm.Path += pmPath
+	if pm.RawPath != "" {
+		pm.RawPath += pmPath
+	}
+	c := &Client{
+		base: base, pm: &pm, auth: "Bearer " + a.Token,
+		pageSize: defaultPageSize, msgPageSize: defaultPageSize, loc: time.UTC, http: client,
+	}
+	for k, v := range a.Options {
+		switch k {
+		case "user_id":
+			if n, err := strconv.ParseUint(v, 10, 63); err != nil || n == 0 {
+				return nil, fmt.Errorf("option user_id %q must be the account owner's SelfCommunity user id, a positive integer", v)
+			}
+			c.userID = v
+		case "page_size", "message_page_size":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxPageSize {
+				return nil, fmt.Errorf("option %s %q must be an integer from 1 to %d", k, v, maxPageSize)
+			}
+			if k == "page_size" {
+				c.pageSize = n
+			} else {
+				c.msgPageSize = n
+			}
+		case "timezone":
+			loc, err := time.LoadLocation(v)
+			if err != nil || v == "" {
+				return nil, fmt.Errorf("option timezone %q must be an IANA time zone such as Europe/Rome", v)
+			}
+			c.loc = loc
+		case "rebase_next":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("option rebase_next %q must be true or false", v)
+			}
+			c.rebaseNext = b
+		case "overlap", "requests_per_second":
+		default:
+			return nil, fmt.Errorf("unknown option %q (known: user_id, page_size, message_page_size, timezone, rebase_next, overlap, requests_per_second)", k)
+		}
+	}
+	if c.userID == "" {
+		// Without it every message would look inbound. The documented API
+		// has no call that says who the token's user is.
+		return nil, errors.New("option user_id is required: the account owner's SelfCommunity user id, which tells their messages (outbound) from the others'")
+	}
+	return c, nil
+}
+
+// Features: full scans of an offset-paginated list, new messages only.
+func (c *Client) Features() pollers.Features {
+	return pollers.Features{
+		// The snippet list has no date filter and no documented order.
+		IncrementalList: false,
+		// from_message returns the cursor message and what follows.
+		MessageCursor: true,
+		// Only thread_status ("new" = unseen by the user) exists, which is
+		// not "awaiting a reply"; directions say it better.
+		ReplyNeededStated: false,
+		// limit/offset over a list that a new message reorders.
+		OffsetPagination: true,
+		// No limits are documented, only 429; stay modest.
+		RequestsPerSecond: 10,
+	}
+}
+
+// get sends an authenticated GET and decodes the JSON answer.
+func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
+	req, err := pollers.NewRequest(ctx, u.String())
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", c.auth)
+	err = pollers.GetJSON(c.http, req, out)
+	var he *pollers.HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusTooManyRequests && he.RetryAfter == 0 {
+		// DRF says the wait in the body even when a proxy drops Retry-After.
+		he.RetryAfter = throttleWait(he.Body)
+	}
+	return err
+}
+
+var throttleRE = regexp.MustCompile(`available in (\d+(?:\.\d+)?) seconds?`)
+
+// throttleWait reads DRF's "Request was throttled. Expected available in 3
+// seconds." detail; zero when the body says nothing of the kind.
+func throttleWait(body string) time.Duration {
+	m := throttleRE.FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	f, err := strconv.ParseFloat(m[1], 64)
+	if err != nil || f <= 0 || f > 24*3600 {
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// ListThreads reads one page of snippets: the first with limit=page_size,
+// the others from the previous page's next link, which is the page token.
+func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page, error) {
+	var u *url.URL
+	if q.Token != "" {
+		t, err := url.Parse(q.Token)
+		if err != nil || !t.IsAbs() || !sameOrigin(t, c.base) {
+			// Only a changed base_url or a damaged checkpoint gets here:
+			// start the walk again rather than send the token elsewhere.
+			return pollers.Page{}, fmt.Errorf("%w: %w: page token is not a URL on %s", pollers.ErrTokenExpired, pollers.ErrMalformed, origin(c.base))
+		}
+		t.User = nil
+		u = t
+	} else {
+		first := *c.pm
+		first.RawQuery = url.Values{"limit": {strconv.Itoa(c.pageSize)}}.Encode()
+		u = &first
+	}
+	where := "GET " + pollers.RedactURL(u)
+	var body snippetPage
+	if err := c.get(ctx, u, &body); err != nil {
+		var he *pollers.HTTPError
+		if q.Token != "" && errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest) {
+			// A page number or offset the API no longer serves.
+			return pollers.Page{}, fmt.Errorf("%w: %w", pollers.ErrTokenExpired, err)
+		}
+		return pollers.Page{}, err
+	}
+	if body.Results == nil {
+		return pollers.Page{}, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
+	}
+	next, err := c.next(body.Next, u, len(body.Results))
+	if err != nil {
+		return pollers.Page{}, fmt.Errorf("%s: %w", where, err)
+	}
+	page := pollers.Page{Items: make([]pollers.Item, 0, len(body.Results)), Next: next}
+	for i := range body.Results {
+		it, err := body.Results[i].item(c.userID, c.loc)
+		if err != nil {
+			return pollers.Page{}, fmt.Errorf("%s: thread %d (id %q): %w", where, i, body.Results[i].ID, err)
+		}
+		page.Items = append(page.Items, it)
+	}
+
+	c.mu.Lock()
+	if q.Token != "" && q.Token == c.lastNext && int64(body.Count) != c.lastCount {
+		// Threads were added or hidden since the previous page: offsets
+		// moved, and one may have slipped past the walk unseen.
+		page.Drift = true
+	}
+	c.lastNext, c.lastCount = next, int64(body.Count)
+	c.mu.Unlock()
+	return page, nil
+}
+
+// next validates a page's next link and returns it as the URL to request,
+// or "" on the last page. A relative link is resolved against the page;
+// one on another origin is an error, or with rebase_next its query on
+// base_url.
+func (c *Client) next(raw *string, cur *url.URL, results int) (string, error) {
+	if raw == nil || *raw == "" {
+		return "", nil
+	}
+	n, err := cur.Parse(*raw)
+	if err != nil || (n.Scheme != "http" && n.Scheme != "https") {
+		return "", fmt.Errorf("%w: next link is not an http(s) URL", pollers.ErrMalformed)
+	}
+	if !sameOrigin(n, c.base) {
+		if !c.rebaseNext {
+			return "", fmt.Errorf("%w: next link %s leaves %s (base_url), and the token would go with it; not followed (option rebase_next follows such links on base_url)",
+				pollers.ErrMalformed, pollers.RedactURL(n), origin(c.base))
+		}
+		r := *c.pm
+		r.RawQuery = n.RawQuery
+		n = &r
+	}
+	n.User, n.Fragment = nil, ""
+	s := n.String()
+	if results == 0 || s == cur.String() {
+		// A page that leads nowhere would loop for ever.
+		return "", fmt.Errorf("%w: next link %s does not advance (page of %d results)", pollers.ErrMalformed, pollers.RedactURL(n), results)
+	}
+	return s, nil
+}
+
+// sameOrigin compares scheme, host and port, default ports included.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
+
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+// Messages reads a thread's messages after the cursor: from_message is
+// inclusive, so the cursor's own message comes back and is dropped. Pages
+// are followed to the end; if the thread's count changes between pages
+// (a message posted or deleted meanwhile) the read starts again, so no
+// message slips between two offsets. Deleted and hidden messages are left
+// out. The result is oldest first.
+func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.MessageCursor) ([]events.Message, error) {
+	q := url.Values{"thread": {it.Thread.ID}, "limit": {strconv.Itoa(c.msgPageSize)}}
+	if isDigits(after.ID) {
+		q.Set("from_message", after.ID)
+	}
+	first := *c.pm
+	first.RawQuery = q.Encode()
+	var msgs []events.Message
+	for attempt := 0; ; attempt++ {
+		var moved bool
+		var err error
+		// The last attempt reads on whatever moves: the engine's own
+		// time-and-id filter and the next poll catch what is left.
+		if msgs, moved, err = c.messagePages(ctx, &first, it.Thread.ID, attempt == maxRewalks); err != nil {
+			return nil, err
+		}
+		if !moved {
+			break
+		}
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.ID != after.ID {
+			out = append(out, m)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b events.Message) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmpID(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// messagePages reads every page from first on. Unless tolerant, it stops
+// and reports moved when the count changes on the way.
+func (c *Client) messagePages(ctx context.Context, first *url.URL, threadID string, tolerant bool) (msgs []events.Message, moved bool, err error) {
+	seen := make(map[string]struct{})
+	count := int64(-1)
+	for u := first; ; {
+		where := "GET " + pollers.RedactURL(u)
+		var body messagePage
+		if err := c.get(ctx, u, &body); err != nil {
+			return nil, false, err
+		}
+		if body.Results == nil {
+			return nil, false, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
+		}
+		if count >= 0 && int64(body.Count) != count && !tolerant {
+			return nil, true, nil
+		}
+		count = int64(body.Count)
+		for i := range body.Results {
+			m := &body.Results[i]
+			em, keep, err := m.message(threadID, c.userID, c.loc)
+			if err != nil {
+				return nil, false, fmt.Errorf("%s: message %d (id %q): %w", where, i, m.ID, err)
+			}
+			if _, dup := seen[em.ID]; dup || !keep {
+				continue
+			}
+			seen[em.ID] = struct{}{}
+			msgs = append(msgs, em)
+		}
+		next, err := c.next(body.Next, u, len(body.Results))
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", where, err)
+		}
+		if next == "" {
+			return msgs, false, nil
+		}
+		if u, err = url.Parse(next); err != nil {
+			return nil, false, fmt.Errorf("%s: %w: next link: %w", where, pollers.ErrMalformed, err)
+		}
+	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// cmpID orders numeric ids by value and anything else as text.
+func cmpID(a, b string) int {
+	if isDigits(a) && isDigits(b) {
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+	}
+	return strings.Compare(a, b)
+}

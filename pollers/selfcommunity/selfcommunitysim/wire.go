@@ -1,0 +1,137 @@
+package selfcommunitysim
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The wire types mirror selfcommunity.md §3. What never changes once
+// written (users, messages, formatted dates) is built once and shared
+// between responses, so serving a page is mostly copying pointers.
+
+// wireUser is the subset of SelfCommunity's User that private messages
+// carry.
+type wireUser struct {
+	ID         int64   `json:"id"`
+	Username   string  `json:"username"`
+	RealName   string  `json:"real_name"`
+	Avatar     *string `json:"avatar"`
+	Status     string  `json:"status"` // a approved, b blocked, d soft-deleted, u hard-deleted
+	DateJoined string  `json:"date_joined"`
+	ExtID      *int64  `json:"ext_id"`
+}
+
+// message is both the stored message and its JSON form (Private Message
+// Thread schema). It is immutable once appended to a thread.
+type message struct {
+	ID        int64     `json:"id"`
+	ThreadID  int64     `json:"thread_id"`
+	Message   string    `json:"message"`
+	Sender    *wireUser `json:"sender"`
+	Receiver  *wireUser `json:"receiver"`
+	CreatedAt string    `json:"created_at"`
+	Status    string    `json:"status"`
+	File      *wireFile `json:"file"`
+
+	at   time.Time
+	side int // index of the sender in thread.users
+}
+
+// wireFile is never set: the simulator does not store attachments, but the
+// field is there, null, as on a message without one.
+type wireFile struct {
+	UUID     string `json:"uuid"`
+	Filename string `json:"filename"`
+	Filesize int64  `json:"filesize"`
+	Mimetype string `json:"mimetype"`
+	URL      string `json:"url"`
+}
+
+// wireSnippet is a Private Message Snippet: one row of the inbox.
+type wireSnippet struct {
+	ID            int64     `json:"id"`
+	Headline      string    `json:"headline"`
+	Message       string    `json:"message"`
+	Sender        *wireUser `json:"sender"`
+	Receiver      *wireUser `json:"receiver"`
+	CreatedAt     string    `json:"created_at"`
+	LastMessageAt string    `json:"last_message_at"`
+	ThreadStatus  string    `json:"thread_status"`
+}
+
+// page is DRF's limit/offset envelope.
+type page[T any] struct {
+	Count    int     `json:"count"`
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []T     `json:"results"`
+}
+
+// headlineRunes bounds the preview text of a snippet; the real length is
+// not documented.
+const headlineRunes = 100
+
+func headline(text string) string {
+	n := 0
+	for i := range text {
+		if n == headlineRunes {
+			return text[:i] + "…"
+		}
+		n++
+	}
+	return text
+}
+
+// formatTime writes t the way Django REST framework does: Python's
+// isoformat in the server's zone (microseconds only when not zero), with
+// "Z" for UTC.
+func (s *Server) formatTime(t time.Time) string {
+	layout := "2006-01-02T15:04:05.000000-07:00"
+	if t.Nanosecond()/1000 == 0 {
+		layout = "2006-01-02T15:04:05-07:00"
+	}
+	out := t.In(s.loc).Format(layout)
+	if v, ok := strings.CutSuffix(out, "+00:00"); ok {
+		out = v + "Z"
+	}
+	return out
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON encodes into a pooled buffer first so the response carries a
+// Content-Length and an encoding error can still become a 500.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		http.Error(w, `{"detail":"A server error occurred."}`, http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeDetail writes DRF's error body for authentication, permission,
+// throttling and not-found errors; the API documents no error body.
+func writeDetail(w http.ResponseWriter, status int, detail string) {
+	writeJSON(w, status, map[string]string{"detail": detail})
+}
+
+// writeFieldErrors writes DRF's validation error body: field -> messages.
+func writeFieldErrors(w http.ResponseWriter, field, msg string) {
+	writeJSON(w, http.StatusBadRequest, map[string][]string{field: {msg}})
+}
