@@ -42,14 +42,19 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 			evs = append(evs, e)
 		}
 	}
-	if in.prev == nil {
-		emit(events.NewThreadCreated(in.origin, in.item.Thread))
-	}
-
 	msgs := in.msgs
 	if !slices.IsSortedFunc(msgs, byTime) {
 		msgs = slices.Clone(msgs)
 		slices.SortStableFunc(msgs, byTime)
+	}
+	if in.prev == nil {
+		th := in.item.Thread
+		if th.CreatedAt.IsZero() && len(msgs) > 0 {
+			// A list that does not say when a thread began: its first
+			// message did.
+			th.CreatedAt = msgs[0].CreatedAt
+		}
+		emit(events.NewThreadCreated(in.origin, th))
 	}
 	// Where the ReplyNeeded of an episode opened by these messages goes,
 	// once it is known to stay open.

@@ -216,3 +216,12 @@ func TestParseRetryAfter(t *testing.T) {
 		t.Errorf("garbage: %s", d)
 	}
 }
+
+func TestDeriveThreadTimeFromFirstMessage(t *testing.T) {
+	t.Parallel()
+	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v"}
+	evs, _ := derive(deriveInput{origin: testOrigin, item: item, msgs: []events.Message{msg("m2", 2, events.Outbound), msg("m1", 1, events.Inbound)}})
+	if got := evs[0].Data.(*events.ThreadCreatedData).Thread.CreatedAt; !got.Equal(at(1)) {
+		t.Fatalf("ThreadCreated time %v, want the first message's %v", got, at(1))
+	}
+}
