@@ -20,6 +20,7 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/embedded"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/hubspot"
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/olx"
 	"github.com/threadsync/threadsync/pollers/partizap"
@@ -31,6 +32,7 @@ var version = "dev"
 
 // factories maps provider names to their pollers.
 var factories = map[string]pollers.Factory{
+	hubspot.Name:       hubspot.New,
 	mirakl.Name:        mirakl.New,
 	olx.Name:           olx.New,
 	partizap.Name:      partizap.New,

@@ -1,0 +1,269 @@
+package hubspot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+)
+
+// The response shapes of hubspot.md §3. Only the fields threadsync uses
+// are decoded; unknown fields are ignored, because HubSpot adds fields
+// without notice. Ids and times are read with str, which takes a JSON string
+// or number alike: HubSpot documents ids as strings but they are numbers in
+// older APIs.
+
+// str is a JSON string, number or null, kept as text.
+type str string
+
+// UnmarshalJSONFrom reads a string as is, a number as its literal text and
+// null as "".
+func (s *str) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case '"', '0':
+		*s = str(tok.String())
+	case 'n':
+		*s = ""
+	default:
+		return fmt.Errorf("want a string or a number, got %s", tok.Kind())
+	}
+	return nil
+}
+
+type paging struct {
+	Next *struct {
+		After str `json:"after"`
+	} `json:"next"`
+}
+
+// after is the cursor of the next page; "" on the last page, where HubSpot
+// leaves paging (or paging.next) out.
+func afterOf(p *paging) string {
+	if p == nil || p.Next == nil {
+		return ""
+	}
+	return string(p.Next.After)
+}
+
+type threadList struct {
+	Results []thread `json:"results"`
+	Paging  *paging  `json:"paging"`
+}
+
+func (l *threadList) after() string { return afterOf(l.Paging) }
+
+type thread struct {
+	ID                             str    `json:"id"`
+	InboxID                        str    `json:"inboxId"`
+	Status                         string `json:"status"`
+	AssociatedContactID            str    `json:"associatedContactId"`
+	AssignedTo                     str    `json:"assignedTo"`
+	OriginalChannelID              str    `json:"originalChannelId"`
+	CreatedAt                      str    `json:"createdAt"`
+	LatestMessageTimestamp         str    `json:"latestMessageTimestamp"`
+	LatestMessageSentTimestamp     str    `json:"latestMessageSentTimestamp"`
+	LatestMessageReceivedTimestamp str    `json:"latestMessageReceivedTimestamp"`
+	ThreadAssociations             *struct {
+		AssociatedTicketID str `json:"associatedTicketId"`
+	} `json:"threadAssociations"`
+}
+
+type messageList struct {
+	Results []message `json:"results"`
+	Paging  *paging   `json:"paging"`
+}
+
+func (l *messageList) after() string { return afterOf(l.Paging) }
+
+type message struct {
+	Type             string       `json:"type"`
+	ID               str          `json:"id"`
+	CreatedAt        str          `json:"createdAt"`
+	CreatedBy        str          `json:"createdBy"`
+	Senders          []actor      `json:"senders"`
+	Text             string       `json:"text"`
+	Attachments      []attachment `json:"attachments"`
+	TruncationStatus string       `json:"truncationStatus"`
+	Direction        string       `json:"direction"`
+}
+
+type actor struct {
+	ActorID str    `json:"actorId"`
+	Name    string `json:"name"`
+}
+
+type attachment struct {
+	FileID str    `json:"fileId"`
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+}
+
+// originalContent is the body of .../messages/{id}/original-content; its
+// shape is inferred (text and richText, like the message).
+type originalContent struct {
+	Text *string `json:"text"`
+}
+
+// item maps a listed thread. The version is made of the three
+// latest-message times: every new message, whichever its direction, moves
+// latestMessageTimestamp, and only a new message changes which side spoke
+// last, which is all the engine's derived reply state depends on. The
+// status (OPEN/CLOSED) is left out: closing a thread adds no message, so
+// fetching its messages again would yield nothing.
+func (t *thread) item() (pollers.Item, error) {
+	if t.ID == "" {
+		return pollers.Item{}, fmt.Errorf("%w: thread without id", pollers.ErrMalformed)
+	}
+	created, err := parseTime(t.CreatedAt)
+	if err != nil {
+		return pollers.Item{}, fmt.Errorf("createdAt: %w", err)
+	}
+	it := pollers.Item{
+		Thread: events.Thread{
+			ID: string(t.ID), CreatedAt: created,
+			Participants: make([]events.Participant, 0, 2),
+		},
+		UpdatedAt: created,
+		Version: string(t.LatestMessageTimestamp) + "|" + string(t.LatestMessageReceivedTimestamp) +
+			"|" + string(t.LatestMessageSentTimestamp),
+	}
+	if t.LatestMessageTimestamp != "" {
+		if it.LastMessageAt, err = parseTime(t.LatestMessageTimestamp); err != nil {
+			return pollers.Item{}, fmt.Errorf("latestMessageTimestamp: %w", err)
+		}
+		// The incremental filter is on latestMessageTimestamp, so it is
+		// the watermark too.
+		it.UpdatedAt = it.LastMessageAt
+	}
+	for _, f := range []struct {
+		name string
+		v    str
+	}{{"latestMessageSentTimestamp", t.LatestMessageSentTimestamp}, {"latestMessageReceivedTimestamp", t.LatestMessageReceivedTimestamp}} {
+		if f.v != "" {
+			if _, err := parseTime(f.v); err != nil {
+				return pollers.Item{}, fmt.Errorf("%s: %w", f.name, err)
+			}
+		}
+	}
+	switch {
+	case t.ThreadAssociations != nil && t.ThreadAssociations.AssociatedTicketID != "":
+		it.Thread.Reference = events.Reference{Type: "ticket", ID: string(t.ThreadAssociations.AssociatedTicketID)}
+	case t.AssociatedContactID != "":
+		it.Thread.Reference = events.Reference{Type: "contact", ID: string(t.AssociatedContactID)}
+	}
+	if t.AssociatedContactID != "" {
+		it.Thread.Participants = append(it.Thread.Participants, events.Participant{ID: string(t.AssociatedContactID), Role: "contact"})
+	}
+	if t.AssignedTo != "" {
+		it.Thread.Participants = append(it.Thread.Participants, events.Participant{ID: string(t.AssignedTo), Role: role(string(t.AssignedTo), events.Outbound)})
+	}
+	return it, nil
+}
+
+// message maps an entry of type MESSAGE whose createdAt is already parsed.
+func (m *message) message(at time.Time) (events.Message, error) {
+	if m.ID == "" {
+		return events.Message{}, fmt.Errorf("%w: message without id", pollers.ErrMalformed)
+	}
+	var from actor
+	if len(m.Senders) > 0 {
+		from = m.Senders[0]
+	}
+	if from.ActorID == "" {
+		from.ActorID = m.CreatedBy
+	}
+	d := direction(m.Direction, string(from.ActorID))
+	em := events.Message{
+		ID: string(m.ID), CreatedAt: at, Direction: d, Text: m.Text,
+		Sender:      events.Participant{ID: string(from.ActorID), Name: from.Name, Role: role(string(from.ActorID), d)},
+		Attachments: make([]events.Attachment, 0, len(m.Attachments)),
+	}
+	for _, a := range m.Attachments {
+		// HubSpot gives no size; name falls back to the file's URL.
+		name := a.Name
+		if name == "" {
+			name = a.URL
+		}
+		em.Attachments = append(em.Attachments, events.Attachment{ID: string(a.FileID), Name: name})
+	}
+	return em, nil
+}
+
+// isMessage tells conversation messages from the other entries of a
+// thread's history: COMMENT (internal notes), WELCOME_MESSAGE, and system
+// entries such as THREAD_STATUS_CHANGE or ASSIGNMENT.
+func isMessage(typ string) bool { return strings.EqualFold(typ, "MESSAGE") }
+
+// truncated reports whether HubSpot cut the text (any truncationStatus
+// but NOT_TRUNCATED).
+func truncated(status string) bool {
+	return status != "" && !strings.EqualFold(status, "NOT_TRUNCATED")
+}
+
+// direction maps HubSpot's direction. Without one, the sender's actor id
+// decides: agents (A-), bots (B-), integrations (I-) and the system (S-)
+// write for the account; visitors (V-), e-mail senders (E-) and anyone
+// else are the other side.
+func direction(dir, actorID string) events.Direction {
+	switch strings.ToUpper(dir) {
+	case "OUTGOING":
+		return events.Outbound
+	case "INCOMING":
+		return events.Inbound
+	}
+	switch actorKind(actorID) {
+	case 'A', 'B', 'I', 'S':
+		return events.Outbound
+	}
+	return events.Inbound
+}
+
+// role names the kind of actor from its id prefix, else from the side.
+func role(actorID string, d events.Direction) string {
+	switch actorKind(actorID) {
+	case 'A':
+		return "agent"
+	case 'V':
+		return "visitor"
+	case 'B':
+		return "bot"
+	case 'I':
+		return "integration"
+	case 'S':
+		return "system"
+	case 'E':
+		return "email"
+	}
+	if d == events.Outbound {
+		return "agent"
+	}
+	return "visitor"
+}
+
+// actorKind is the letter of an actor id such as "A-4242", or 0.
+func actorKind(id string) byte {
+	if len(id) >= 2 && id[1] == '-' {
+		return id[0] &^ 0x20 // upper case
+	}
+	return 0
+}
+
+// parseTime reads HubSpot's ISO 8601 times leniently, and epoch
+// milliseconds, which older HubSpot APIs use.
+func parseTime(s str) (time.Time, error) {
+	if s != "" && strings.Trim(string(s), "0123456789") == "" {
+		if ms, err := strconv.ParseInt(string(s), 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
+	}
+	return pollers.ParseTime(string(s), time.UTC)
+}
