@@ -21,6 +21,8 @@ type Cursor struct {
 	Synced bool
 	// LastSweep is when the last full reconciliation walk completed.
 	LastSweep time.Time
+	// Started is when the walk in progress began (the local clock).
+	Started time.Time
 }
 
 // InWalk reports whether a walk was interrupted and continues from Page.
@@ -33,12 +35,13 @@ type cursorJSON struct {
 	Walk      int    `json:"w,omitempty"`
 	Synced    bool   `json:"y,omitempty"`
 	LastSweep int64  `json:"l,omitempty"`
+	Started   int64  `json:"b,omitempty"`
 }
 
 func (c Cursor) marshal() ([]byte, error) {
 	return json.Marshal(cursorJSON{
 		Since: nanos(c.Since), High: nanos(c.High), Page: c.Page, Walk: c.Walk,
-		Synced: c.Synced, LastSweep: nanos(c.LastSweep),
+		Synced: c.Synced, LastSweep: nanos(c.LastSweep), Started: nanos(c.Started),
 	})
 }
 
@@ -49,7 +52,7 @@ func unmarshalCursor(b []byte) (Cursor, error) {
 	}
 	return Cursor{
 		Since: fromNanos(j.Since), High: fromNanos(j.High), Page: j.Page, Walk: j.Walk,
-		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep),
+		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep), Started: fromNanos(j.Started),
 	}, nil
 }
 

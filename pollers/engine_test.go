@@ -75,3 +75,57 @@ func TestEndlessNextIsAnError(t *testing.T) {
 		t.Fatalf("walked %d pages past the bound of 25", st.Pages)
 	}
 }
+
+// sinceRecorder is an incremental provider whose list is not ordered by
+// update time; it records the Since of every query.
+type sinceRecorder struct {
+	items []pollers.Item
+	since []time.Time
+}
+
+func (p *sinceRecorder) Features() pollers.Features {
+	return pollers.Features{IncrementalList: true}
+}
+
+func (p *sinceRecorder) ListThreads(_ context.Context, q pollers.Query) (pollers.Page, error) {
+	p.since = append(p.since, q.Since)
+	if q.Token == "" {
+		return pollers.Page{Items: p.items[:1], Next: "2"}, nil
+	}
+	return pollers.Page{Items: p.items[1:]}, nil
+}
+
+func (p *sinceRecorder) Messages(context.Context, *pollers.Item, pollers.MessageCursor) ([]events.Message, error) {
+	return nil, nil
+}
+
+// TestWatermarkNotPastWalkStart: a walk in id order meets, after a thread it
+// already passed, one updated later than the walk began. The next walk must
+// not start after the walk's own start, or the passed thread's later change
+// would never be listed.
+func TestWatermarkNotPastWalkStart(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	p := &sinceRecorder{items: []pollers.Item{
+		{Thread: events.Thread{ID: "a"}, Version: "1", UpdatedAt: now.Add(-time.Hour), Messages: []events.Message{}, MessagesComplete: true},
+		{Thread: events.Thread{ID: "b"}, Version: "1", UpdatedAt: now.Add(time.Hour), Messages: []events.Message{}, MessagesComplete: true},
+	}}
+	store, _ := checkpointtest.NewStore(t)
+	js := eventstest.Start(t)
+	e, err := pollers.New(pollers.Config{
+		Store: store, Publisher: js.Publisher, SweepInterval: -1,
+		Providers: map[string]pollers.Factory{"rec": func(pollers.Account, *http.Client) (pollers.Provider, error) { return p, nil }},
+	}, []pollers.Account{{Provider: "rec", ID: "a", BaseURL: "http://127.0.0.1", Token: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	for range 2 {
+		if _, err := e.PollOnce(context.Background(), "rec", "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.since[len(p.since)-1]; got.IsZero() || got.After(before.Add(time.Second)) {
+		t.Fatalf("second walk asked for threads since %v; the first began at %v", got, before)
+	}
+}

@@ -64,6 +64,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 	if !cur.InWalk() {
 		cur.Walk = int(r.nextWalk(cur))
 		cur.High = cur.Since
+		cur.Started = time.Now()
 	}
 	st.Walk = Walk(cur.Walk)
 	st.Completed = false
@@ -299,7 +300,17 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	next := *cur
 	next.High = high
 	if page.Next == "" {
-		next.Since, next.Page, next.Synced = high, "", true
+		// The next walk starts no later than this one did: a thread this
+		// walk passed before it changed may sort before threads that
+		// changed later, so the newest time seen is not a safe watermark.
+		since := high
+		if !cur.Started.IsZero() && cur.Started.Before(since) {
+			since = cur.Started
+		}
+		if since.Before(cur.Since) {
+			since = cur.Since
+		}
+		next.Since, next.Page, next.Synced = since, "", true
 		if Walk(cur.Walk) != WalkIncremental {
 			next.LastSweep = time.Now()
 		}
