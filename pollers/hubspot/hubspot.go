@@ -207,20 +207,14 @@ func (c *Client) threadsURL(elem ...string) *url.URL {
 // ListThreads returns one page of the thread list. The page token carries
 // the whole query of the walk (HubSpot wants every parameter repeated with
 // `after`), so a walk resumed after a restart asks exactly what it asked
-// before, and the time the walk started.
-//
-// Walks in id order (initial walks, sweeps) do not see a thread again when
-// it changes after being listed, so their watermark must not pass the walk's
-// start: a later thread's newer latestMessageTimestamp would otherwise move
-// it past that change, and the next incremental walk would miss it. Their
-// items' UpdatedAt is capped at the start; walks by latestMessageTimestamp
-// list a changed thread again further on and need no cap.
+// before. Walks in id order (initial walks, sweeps) do not list a thread
+// again when it changes behind them; the engine keeps the next walk's
+// watermark at this walk's start, so such a change is not lost.
 func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page, error) {
 	var v url.Values
-	start := c.now().UTC()
 	if q.Token != "" {
 		var err error
-		if start, v, err = decodeToken(q.Token); err != nil {
+		if v, err = decodeToken(q.Token); err != nil {
 			return pollers.Page{}, fmt.Errorf("%w: %w", pollers.ErrTokenExpired, err)
 		}
 	} else {
@@ -239,15 +233,11 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	if body.Results == nil {
 		return pollers.Page{}, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
 	}
-	byID := v.Get("sort") == ""
 	page := pollers.Page{Items: make([]pollers.Item, 0, len(body.Results))}
 	for i := range body.Results {
 		it, err := body.Results[i].item()
 		if err != nil {
 			return pollers.Page{}, fmt.Errorf("%s: thread %d (%q): %w", where, i, body.Results[i].ID, err)
-		}
-		if byID && it.UpdatedAt.After(start) {
-			it.UpdatedAt = start
 		}
 		page.Items = append(page.Items, it)
 	}
@@ -255,14 +245,14 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	case after != "":
 		next := cloneValues(v)
 		next.Set("after", after)
-		page.Next = encodeToken(start, next)
+		page.Next = encodeToken(next)
 	case c.includeArchived && v.Get("archived") != "true":
 		// The active threads are done; the archived ones follow in the
 		// same walk, with the same filters.
 		next := cloneValues(v)
 		next.Del("after")
 		next.Set("archived", "true")
-		page.Next = encodeToken(start, next)
+		page.Next = encodeToken(next)
 	}
 	return page, nil
 }
@@ -400,27 +390,22 @@ func cloneValues(v url.Values) url.Values {
 
 // tokenPrefix versions the page-token format; a token without it (from an
 // older format) restarts the walk.
-const tokenPrefix = "1:"
+const tokenPrefix = "2:"
 
 // encodeToken makes the engine's page token: the walk's start (Unix
 // milliseconds) and the next page's query.
-func encodeToken(start time.Time, v url.Values) string {
-	return tokenPrefix + strconv.FormatInt(start.UnixMilli(), 10) + ":" + v.Encode()
+func encodeToken(v url.Values) string {
+	return tokenPrefix + v.Encode()
 }
 
-func decodeToken(tok string) (time.Time, url.Values, error) {
-	raw, ok := strings.CutPrefix(tok, tokenPrefix)
+func decodeToken(tok string) (url.Values, error) {
+	query, ok := strings.CutPrefix(tok, tokenPrefix)
 	if !ok {
-		return time.Time{}, nil, errors.New("page token of an unknown format")
-	}
-	ms, query, ok := strings.Cut(raw, ":")
-	start, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil {
-		return time.Time{}, nil, errors.New("page token without a start time")
+		return nil, errors.New("page token of an unknown format")
 	}
 	v, err := url.ParseQuery(query)
 	if err != nil {
-		return time.Time{}, nil, errors.New("page token does not parse")
+		return nil, errors.New("page token does not parse")
 	}
-	return time.UnixMilli(start).UTC(), v, nil
+	return v, nil
 }
