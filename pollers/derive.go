@@ -86,6 +86,13 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 			}
 		}
 	}
+	// A closed thread ends the episode, unless a message newer than the
+	// list's view of the thread came with it: then the listing predates
+	// that message, which may well have reopened the thread.
+	stale := len(msgs) > 0 && msgs[len(msgs)-1].CreatedAt.After(in.item.LastMessageAt)
+	if in.item.Closed && !in.stated && !stale {
+		next.ReplySince, replyAt = time.Time{}, -1
+	}
 	if replyAt >= 0 && !in.silent {
 		evs = slices.Insert(evs, replyAt, reply)
 	}

@@ -225,3 +225,29 @@ func TestDeriveThreadTimeFromFirstMessage(t *testing.T) {
 		t.Fatalf("ThreadCreated time %v, want the first message's %v", got, at(1))
 	}
 }
+
+func TestDeriveClosedThreadEndsTheEpisode(t *testing.T) {
+	t.Parallel()
+	in := events.Inbound
+	closed := &Item{Thread: events.Thread{ID: "t"}, Version: "v1|CLOSED", Closed: true, LastMessageAt: at(1)}
+	// A full sync of a closed thread whose last word is the customer's.
+	evs, next := derive(deriveInput{origin: testOrigin, item: closed, msgs: []events.Message{msg("m1", 1, in)}})
+	if got, want := kinds(evs), []string{"C", "M:m1"}; !equal(got, want) {
+		t.Fatalf("closed thread: %v, want %v", got, want)
+	}
+	if !next.ReplySince.IsZero() {
+		t.Fatal("closed thread left an episode open")
+	}
+	// The customer writes again and the thread reopens: a new episode.
+	open := &Item{Thread: events.Thread{ID: "t"}, Version: "v2|OPEN"}
+	evs, _ = derive(deriveInput{origin: testOrigin, item: open, prev: &next, msgs: []events.Message{msg("m1", 1, in), msg("m2", 2, in)}})
+	if got, want := kinds(evs), []string{"M:m2", "R:02:m2"}; !equal(got, want) {
+		t.Fatalf("reopened thread: %v, want %v", got, want)
+	}
+	// Listed as closed, but its messages show one written after the list
+	// looked: the close is stale, the new message opens an episode.
+	evs, _ = derive(deriveInput{origin: testOrigin, item: closed, prev: &next, msgs: []events.Message{msg("m1", 1, in), msg("m3", 3, in)}})
+	if got, want := kinds(evs), []string{"M:m3", "R:03:m3"}; !equal(got, want) {
+		t.Fatalf("stale close: %v, want %v", got, want)
+	}
+}

@@ -98,6 +98,11 @@ type Item struct {
 	// ReplyNeededSince is the provider's own reply-needed flag
 	// (Features.ReplyNeededStated); nil when no reply is needed.
 	ReplyNeededSince *time.Time
+	// Closed says the thread needs no reply whatever its messages say (a
+	// conversation closed by the owner): it ends an open reply-needed
+	// episode, so the next inbound message opens a new one. Put what it
+	// depends on into Version.
+	Closed bool
 	// Messages are messages included in the list, oldest first; with
 	// MessagesComplete they are all of the thread's messages, otherwise
 	// the newest ones only.

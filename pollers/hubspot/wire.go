@@ -114,11 +114,10 @@ type originalContent struct {
 }
 
 // item maps a listed thread. The version is made of the three
-// latest-message times: every new message, whichever its direction, moves
-// latestMessageTimestamp, and only a new message changes which side spoke
-// last, which is all the engine's derived reply state depends on. The
-// status (OPEN/CLOSED) is left out: closing a thread adds no message, so
-// fetching its messages again would yield nothing.
+// latest-message times, which every new message moves, and the status: a
+// closed thread needs no reply (hubspot.md: reply needed means OPEN and
+// received after sent), so closing one ends its reply-needed episode and a
+// visitor writing after that opens a new one.
 func (t *thread) item() (pollers.Item, error) {
 	if t.ID == "" {
 		return pollers.Item{}, fmt.Errorf("%w: thread without id", pollers.ErrMalformed)
@@ -134,7 +133,8 @@ func (t *thread) item() (pollers.Item, error) {
 		},
 		UpdatedAt: created,
 		Version: string(t.LatestMessageTimestamp) + "|" + string(t.LatestMessageReceivedTimestamp) +
-			"|" + string(t.LatestMessageSentTimestamp),
+			"|" + string(t.LatestMessageSentTimestamp) + "|" + t.Status,
+		Closed: strings.EqualFold(t.Status, "CLOSED"),
 	}
 	if t.LatestMessageTimestamp != "" {
 		if it.LastMessageAt, err = parseTime(t.LatestMessageTimestamp); err != nil {
