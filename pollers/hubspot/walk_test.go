@@ -106,8 +106,8 @@ func TestThreadMovingDuringIncrementalWalk(t *testing.T) {
 
 // TestEntriesThatAreNotMessages: comments and welcome messages publish
 // nothing, closing a thread costs at most one message fetch and publishes
-// nothing, and a visitor writing
-// in a closed thread opens a new reply-needed episode.
+// nothing, and a visitor writing in a closed thread opens a new
+// reply-needed episode.
 func TestEntriesThatAreNotMessages(t *testing.T) {
 	t.Parallel()
 	sim := hubspotsim.New(hubspotsim.Config{})
