@@ -44,7 +44,8 @@ type HTTPError struct {
 	URL        string // redacted: no user info
 	Status     int
 	RetryAfter time.Duration // from Retry-After; zero when absent
-	Body       string        // the start of the body, for the log
+	Body       string        // the start of the body (1 KiB), for providers to classify
+	Header     http.Header   // response headers, without cookies
 }
 
 func (e *HTTPError) Error() string {
@@ -53,7 +54,12 @@ func (e *HTTPError) Error() string {
 		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
 	}
 	if e.Body != "" {
-		s += ": " + e.Body
+		// Enough of the body to tell what went wrong, not a page of it.
+		b := e.Body
+		if len(b) > 200 {
+			b = b[:200] + "…"
+		}
+		s += ": " + b
 	}
 	return s
 }
@@ -92,11 +98,14 @@ func GetJSON(client *http.Client, req *http.Request, out any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		h := resp.Header.Clone()
+		h.Del("Set-Cookie")
 		return &HTTPError{
 			Method: req.Method, URL: RedactURL(req.URL), Status: resp.StatusCode,
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 			Body:       strings.TrimSpace(string(snippet)),
+			Header:     h,
 		}
 	}
 	if resp.ContentLength > MaxBody {
