@@ -13,6 +13,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// Accounts name IANA zones (the timezone option); hosts and images
+	// without a zoneinfo database must still know them.
+	_ "time/tzdata"
 
 	"github.com/redis/go-redis/v9"
 

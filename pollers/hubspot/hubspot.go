@@ -51,9 +51,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	// The timezone option takes IANA names; hosts without a zone database
-	// (scratch or distroless images) must still know them.
-	_ "time/tzdata"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"

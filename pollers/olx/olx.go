@@ -39,9 +39,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	// Zone names must resolve on hosts and images without a zoneinfo
-	// database: timezone is part of every OLX account's configuration.
-	_ "time/tzdata"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
