@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,7 +62,16 @@ func newFixture(t *testing.T, h Harness, n int) *fixture {
 	store, _ := checkpointtest.NewStore(t)
 	f := &fixture{t: t, h: h, store: store, js: eventstest.Start(t), logs: &syncBuffer{}}
 	for i := range n {
-		f.accts = append(f.accts, h.NewAccount(t, fmt.Sprintf("acct-%d", i+1), pageSize))
+		a := h.NewAccount(t, fmt.Sprintf("acct-%d", i+1), pageSize)
+		// The suite tests behaviour, not a provider's pacing.
+		if _, set := a.Options["requests_per_second"]; !set {
+			a.Options = maps.Clone(a.Options)
+			if a.Options == nil {
+				a.Options = map[string]string{}
+			}
+			a.Options["requests_per_second"] = "1000"
+		}
+		f.accts = append(f.accts, a)
 	}
 	return f
 }
