@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
+	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/pollers"
+)
+
+// TestReadiness follows /readyz through a Redis outage and a NATS outage.
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	red := checkpointtest.StartServer(t)
+	ro, _ := redis.ParseURL(red.URL())
+	ro.MaxRetries = -1
+	rdb := redis.NewClient(ro)
+	defer rdb.Close()
+	js := eventstest.Start(t)
+	disconnected, reconnected := make(chan struct{}, 1), make(chan struct{}, 1)
+	nc, err := nats.Connect(js.URL, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { disconnected <- struct{}{} }),
+		nats.ReconnectHandler(func(*nats.Conn) { reconnected <- struct{}{} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	store, _ := checkpoint.New(rdb, "ready")
+	engine, err := pollers.New(pollers.Config{Store: store, Publisher: js.Publisher,
+		Providers: map[string]pollers.Factory{"x": nil}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&health{nc: nc, rdb: rdb, engine: engine}).handler())
+	defer srv.Close()
+	ready := func() (int, readiness) {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r readiness
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, r
+	}
+	if code, r := ready(); code != http.StatusOK || !r.Ready {
+		t.Fatalf("all up: %d %+v", code, r)
+	}
+	red.Stop()
+	if code, r := ready(); code != http.StatusServiceUnavailable || !slices.Contains(r.WaitingFor, "redis") {
+		t.Fatalf("Redis down: %d %+v", code, r)
+	}
+	red.Start()
+	js.Stop()
+	<-disconnected
+	if code, r := ready(); code != http.StatusServiceUnavailable || !slices.Contains(r.WaitingFor, "nats") {
+		t.Fatalf("NATS down: %d %+v", code, r)
+	}
+	js.Start(t)
+	<-reconnected
+	if code, r := ready(); code != http.StatusOK {
+		t.Fatalf("both back: %d %+v", code, r)
+	}
+	if resp, err := http.Get(srv.URL + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	}
+}
