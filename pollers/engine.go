@@ -64,7 +64,8 @@ type Config struct {
 	// MaxPages bounds the pages of one walk, against a provider whose
 	// "next" never ends (default 100,000).
 	MaxPages int
-	// Transport carries provider requests (default http.DefaultTransport).
+	// Transport carries provider requests (default: http.DefaultTransport's
+	// settings with an idle connection per concurrent poll and host).
 	Transport http.RoundTripper
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
@@ -96,7 +97,13 @@ func (c *Config) setDefaults() {
 		c.MaxPages = 100_000
 	}
 	if c.Transport == nil {
-		c.Transport = http.DefaultTransport
+		// Many accounts share a provider's host: keep enough idle
+		// connections for all polls at once, or each poll dials (and
+		// shakes hands) again.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 4 * c.Concurrency
+		t.MaxIdleConnsPerHost = c.Concurrency
+		c.Transport = t
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
