@@ -348,6 +348,10 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 			}
 		case errors.Is(err, ErrStandby):
 			r.log.Debug("standing by: another worker holds the account")
+		case errors.Is(err, checkpoint.ErrLeaseLost):
+			// Paused past the lease (a long GC, a frozen VM) and another
+			// worker took over: its commits win, ours was refused.
+			r.log.Warn("lost the account's lease to another worker; standing by", "error", err)
 		case ctx.Err() != nil:
 			return
 		default:

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/events"
 )
 
@@ -45,7 +46,7 @@ func (r *runner) setStatus(st Stats, err error, next time.Time) {
 	switch {
 	case err == nil:
 		s.State, s.LastSuccess, s.LastError = "ok", now, ""
-	case errors.Is(err, ErrStandby):
+	case errors.Is(err, ErrStandby), errors.Is(err, checkpoint.ErrLeaseLost):
 		s.State, s.LastError = "standby", ""
 	case errors.Is(err, ErrStore), errors.Is(err, events.ErrPublish):
 		s.State, s.LastError = "waiting", err.Error()
