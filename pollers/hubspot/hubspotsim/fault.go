@@ -3,6 +3,8 @@ package hubspotsim
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Fault is a canned answer the server gives instead of the real one, to test
@@ -32,69 +34,29 @@ type Fault struct {
 // fault that matches their endpoint and account (first in, first out); a
 // fault is dropped once it has answered Times requests. Unauthenticated
 // requests get their 401 and leave the queue alone.
-func (s *Server) InjectFault(f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
-	s.faultMu.Lock()
-	s.faults = append(s.faults, f)
-	s.nfaults.Store(int64(len(s.faults)))
-	s.faultMu.Unlock()
-}
+func (s *Server) InjectFault(f Fault) { s.faults.Add(f, f.Times) }
 
 // ClearFaults drops every queued fault.
-func (s *Server) ClearFaults() {
-	s.faultMu.Lock()
-	s.faults = nil
-	s.nfaults.Store(0)
-	s.faultMu.Unlock()
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // serveFault answers the request with the first matching fault, if any.
 func (s *Server) serveFault(w http.ResponseWriter, endpoint, portal string) bool {
-	if s.nfaults.Load() == 0 {
-		return false
-	}
-	s.faultMu.Lock()
-	var f Fault
-	found := false
-	for i := range s.faults {
-		q := &s.faults[i]
-		if (q.Endpoint == "" || q.Endpoint == endpoint) && (q.Account == "" || q.Account == portal) {
-			f, found = *q, true
-			q.Times--
-			if q.Times == 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-				s.nfaults.Store(int64(len(s.faults)))
-			}
-			break
-		}
-	}
-	s.faultMu.Unlock()
-	if !found {
+	f, ok := s.faults.Take(func(f Fault) bool { return sim.Matches(f.Endpoint, endpoint) && sim.Matches(f.Account, portal) })
+	if !ok {
 		return false
 	}
 	s.stats.faults.Add(1)
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
-	switch {
-	case f.Body != "":
-		w.Header().Set("Content-Type", "application/json;charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(f.Body)))
-		w.WriteHeader(f.Status)
-		_, _ = w.Write([]byte(f.Body))
-	case f.Status == http.StatusTooManyRequests:
+	canned := sim.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body}
+	canned.Serve(w, "application/json;charset=utf-8", func(status int) {
+		if status != http.StatusTooManyRequests {
+			s.writeError(w, status, defaultCategory(status), "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
+			return
+		}
 		policy := f.Policy
 		if policy == "" {
 			policy = PolicyBurst
 		}
 		s.writeRateLimited(w, policy)
-	default:
-		s.writeError(w, f.Status, defaultCategory(f.Status), "injected fault: "+strconv.Itoa(f.Status)+" "+http.StatusText(f.Status))
-	}
+	})
 	return true
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Sender is who writes a message. The zero Sender is deliberately invalid,
@@ -148,7 +150,7 @@ type account struct {
 	// pending holds the threads awaiting a reply, so Traffic picks one in
 	// O(1); thread.pendingIdx is the position in it, -1 when absent.
 	pending []*thread
-	last    time.Time // latest time handed out, see stamp
+	stamps  sim.Stamps // see stamp
 }
 
 // thread is guarded by its account's mu.
@@ -204,6 +206,7 @@ func newAccount(portal string, n, dailyLimit int) *account {
 		daily:          &daily{limit: dailyLimit, loc: time.UTC},
 		threads:        make(map[string]*thread),
 		msgs:           make(map[string]*message),
+		stamps:         sim.Stamps{Unit: time.Millisecond},
 	}
 	a.fromAgent = []wireActor{a.agent}
 	return a
@@ -228,24 +231,12 @@ func (s *Server) mustAccount(portal string) *account {
 }
 
 // stamp returns the time of a new event, to the millisecond as HubSpot
-// writes them. A zero at means now, and then the result is strictly later
-// than every time the account handed out before, even when the clock stands
-// still or steps back: that keeps latestMessageTimestamp increasing, which
-// is what makes a walk sorted by it lose nothing. An explicit at is taken as
-// given. Call with a.mu held.
+// writes them. Taken from the clock, it is strictly later than every time
+// the account handed out before: that keeps latestMessageTimestamp
+// increasing, which is what makes a walk sorted by it lose nothing. Call
+// with a.mu held.
 func (a *account) stamp(at time.Time, now func() time.Time) time.Time {
-	if at.IsZero() {
-		at = now().Round(0).UTC().Truncate(time.Millisecond)
-		if !at.After(a.last) {
-			at = a.last.Add(time.Millisecond)
-		}
-	} else {
-		at = at.Round(0).UTC().Truncate(time.Millisecond)
-	}
-	if at.After(a.last) {
-		a.last = at
-	}
-	return at
+	return a.stamps.Next(at.Truncate(time.Millisecond), now)
 }
 
 func arch(t *thread) int {

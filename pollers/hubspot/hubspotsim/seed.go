@@ -2,12 +2,13 @@ package hubspotsim
 
 import (
 	"context"
-	"errors"
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var (
@@ -60,18 +61,7 @@ func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.
 	for i := range threads {
 		steps += int64(max(mpt+welcomes(i), 1))
 	}
-	now := s.now()
-	if start.IsZero() {
-		start = now.Truncate(time.Millisecond).Add(-time.Duration(steps) * time.Second)
-	}
-	start = start.Round(0).UTC()
-	step := time.Second
-	if start.Before(now) {
-		if span := now.Sub(start); span/time.Duration(steps) < step {
-			step = span / time.Duration(steps)
-		}
-	}
-	step = max(step.Truncate(time.Millisecond), time.Millisecond)
+	start, step := sim.Spread(start, s.now(), steps, time.Millisecond)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -97,7 +87,7 @@ func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.
 				when = at()
 			}
 			from, text := Visitor, visitorTexts[(i+j)%len(visitorTexts)]
-			if j%2 == 1 && !(j == mpt-1 && i%3 == 2) {
+			if sim.SeedAnswer(i, j, mpt) {
 				from, text = Agent, agentTexts[(i+j)%len(agentTexts)]
 			}
 			s.appendEntry(a, t, TypeMessage, from, text, nil, when)
@@ -150,35 +140,11 @@ func (s *Server) Traffic(ctx context.Context, portal string, perSecond float64, 
 	if err != nil {
 		return err
 	}
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return errors.New("hubspotsim: Traffic needs a positive, finite rate")
+	rnd = sim.Rand(rnd)
+	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(a, rnd) }); err != nil {
+		return fmt.Errorf("hubspotsim: Traffic: %w", err)
 	}
-	if rnd == nil {
-		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	// Fast rates are served in batches: the ticker fires at most every 10ms
-	// and each tick performs the events due by then.
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
-	var done int64
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			due := int64(now.Sub(begin).Seconds() * perSecond)
-			// After a stall, catch up by at most one second of events.
-			done = max(done, due-int64(math.Ceil(perSecond)))
-			for ; done < due; done++ {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.trafficStep(a, rnd)
-			}
-		}
-	}
+	return nil
 }
 
 // Traffic actions, as trafficStep reports them.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // ScopeRead is the scope the GET endpoints need.
@@ -85,9 +87,7 @@ type Server struct {
 	accounts map[string]*account
 	tokens   map[string]*token
 
-	faultMu sync.Mutex
-	faults  []Fault
-	nfaults atomic.Int64
+	faults sim.Faults[Fault]
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -235,7 +235,7 @@ func (s *Server) endpoint(name string, calls *atomic.Int64, h accountHandler) ht
 			if !ok {
 				s.stats.rateLimited.Add(1)
 				if s.cfg.RetryAfter {
-					hdr.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+					hdr.Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
 				}
 				s.writeRateLimited(w, PolicyBurst)
 				return

@@ -1,14 +1,12 @@
 package hubspotsim
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // The wire types mirror hubspot.md §3. What never changes once written
@@ -155,28 +153,12 @@ const (
 // Z, milliseconds only when there are some.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeJSON encodes into a pooled buffer first so the response carries a
-// Content-Length and an encoding error can still become a 500.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			bufPool.Put(buf)
-		}
-	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		http.Error(w, `{"status":"error","message":"encoding response","category":"INTERNAL_ERROR"}`, http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
+// writeJSON writes a response the way HubSpot does, with an error body in
+// HubSpot's shape if v cannot be encoded.
+var writeJSON = sim.JSON{
+	ContentType:   "application/json;charset=utf-8",
+	EncodingError: `{"status":"error","message":"encoding response","category":"INTERNAL_ERROR"}`,
+}.Write
 
 // correlationID is the response's X-HubSpot-Correlation-Id, set here if the
 // request got none yet; error bodies repeat it.
@@ -226,43 +208,15 @@ func defaultCategory(status int) string {
 
 // uuid returns a UUID-shaped id for correlation and request ids: from a
 // counter through a mixing function, so runs are reproducible.
-func (s *Server) uuid() string {
-	n := s.corrSeq.Add(1)
-	hi, lo := splitmix64(n), splitmix64(n^0x6a09e667f3bcc909)
-	var b [16]byte
-	for i := range 8 {
-		b[i] = byte(hi >> (56 - 8*i))
-		b[8+i] = byte(lo >> (56 - 8*i))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
-}
+func (s *Server) uuid() string { return sim.UUID(s.corrSeq.Add(1)) }
 
-// messageID returns an opaque, unique message id: splitmix64 is a
+// messageID returns an opaque, unique message id: sim.Mix is a
 // bijection, so distinct counters give distinct ids.
 func (s *Server) messageID() string {
 	var b [8]byte
-	x := splitmix64(s.msgSeq.Add(1))
+	x := sim.Mix(s.msgSeq.Add(1))
 	for i := range 8 {
 		b[i] = byte(x >> (56 - 8*i))
 	}
 	return hex.EncodeToString(b[:])
-}
-
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }

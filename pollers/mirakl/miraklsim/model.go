@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // MaxMessagesPerThread is Mirakl's cap on the messages of one thread; M12
@@ -136,7 +138,10 @@ type shop struct {
 	customers   map[string]string // display name -> customer id
 	attachments map[string]int    // entity -> attachments posted through M12
 	seq         int               // generated names and entity ids
-	last        time.Time         // latest time handed out, see stamp
+	// stamps times new events: strictly increasing when taken from the
+	// clock, which keeps date_updated unique and increasing, and that is
+	// what makes the M11 keyset walk lose nothing.
+	stamps sim.Stamps
 }
 
 // thread is guarded by its shop's mu. What responses keep after the lock is
@@ -183,6 +188,7 @@ func newShop(id string) *shop {
 		threads:     make(map[string]*thread),
 		customers:   make(map[string]string),
 		attachments: make(map[string]int),
+		stamps:      sim.Stamps{Unit: time.Microsecond},
 	}
 	sh.sender = &wireSender{DisplayName: name, Type: Shop.String(), OrganizationDetails: &sh.part}
 	sh.toShop = []wireParticipant{sh.part}
@@ -205,26 +211,6 @@ func (s *Server) mustShop(shopID string) *shop {
 		panic(err)
 	}
 	return sh
-}
-
-// stamp returns the time of a new event. A zero at means now, and then the
-// result is strictly later than every time the shop handed out before, even
-// when the clock stands still or steps back: that keeps date_updated unique
-// and increasing, which is what makes the M11 keyset walk lose nothing. An
-// explicit at is taken as given. Call with sh.mu held.
-func (sh *shop) stamp(at time.Time, now func() time.Time) time.Time {
-	if at.IsZero() {
-		at = now().Round(0).UTC().Truncate(time.Microsecond)
-		if !at.After(sh.last) {
-			at = sh.last.Add(time.Microsecond)
-		}
-	} else {
-		at = at.Round(0).UTC()
-	}
-	if at.After(sh.last) {
-		sh.last = at
-	}
-	return at
 }
 
 // cmpKey orders threads as M11 returns them.
@@ -428,7 +414,7 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 	if to == nil {
 		to = t.defaultRecipients(sh, from)
 	}
-	at = sh.stamp(at, s.now)
+	at = sh.stamps.Next(at, s.now)
 	m := &message{
 		ID:          s.newID(),
 		DateCreated: formatTime(at),
@@ -558,7 +544,7 @@ func (s *Server) AddThread(shopID string, in NewThread) string {
 	sh := s.mustShop(shopID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	t := s.newThread(sh, in, sh.stamp(in.At, s.now))
+	t := s.newThread(sh, in, sh.stamps.Next(in.At, s.now))
 	sh.insert(t)
 	return t.id
 }
@@ -616,7 +602,7 @@ func (s *Server) MarkNoReplyNeeded(shopID, threadID string, by SenderType, at ti
 	if t == nil {
 		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, threadID, shopID))
 	}
-	at = sh.stamp(at, s.now)
+	at = sh.stamps.Next(at, s.now)
 	// Copy on write: responses may hold the old slice.
 	nr := make([]wireNoReply, len(t.noReply), len(t.noReply)+1)
 	copy(nr, t.noReply)

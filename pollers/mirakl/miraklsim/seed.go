@@ -2,12 +2,13 @@ package miraklsim
 
 import (
 	"context"
-	"errors"
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var (
@@ -54,20 +55,7 @@ func (s *Server) Seed(shopID string, threads, messagesPerThread int, start time.
 		return
 	}
 	mpt := min(max(messagesPerThread, 0), MaxMessagesPerThread)
-	events := int64(threads) * int64(max(mpt, 1))
-	now := s.now()
-	if start.IsZero() {
-		start = now.Truncate(time.Microsecond).Add(-time.Duration(events) * time.Second)
-	}
-	start = start.Round(0).UTC()
-	step := time.Second
-	if start.Before(now) {
-		if span := now.Sub(start); span/time.Duration(events) < step {
-			step = span / time.Duration(events)
-		}
-	}
-	// Whole microseconds, like the times of live events.
-	step = max(step.Truncate(time.Microsecond), time.Microsecond)
+	start, step := sim.Spread(start, s.now(), int64(threads)*int64(max(mpt, 1)), time.Microsecond)
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -79,11 +67,11 @@ func (s *Server) Seed(shopID string, threads, messagesPerThread int, start time.
 			in.EntityType = "MMP_OFFER"
 			in.EntityID = "OFFER-" + sh.id + "-" + strconv.Itoa(sh.seq+1)
 		}
-		t := s.newThread(sh, in, sh.stamp(start.Add(time.Duration(k)*step), s.now))
+		t := s.newThread(sh, in, sh.stamps.Next(start.Add(time.Duration(k)*step), s.now))
 		created = append(created, t)
 		for j := range mpt {
 			from, body := Customer, customerBodies[(i+j)%len(customerBodies)]
-			if j%2 == 1 && !(j == mpt-1 && i%3 == 2) {
+			if sim.SeedAnswer(i, j, mpt) {
 				from, body = Shop, shopBodies[(i+j)%len(shopBodies)]
 			}
 			// Cannot fail: at most MaxMessagesPerThread messages, and seeded
@@ -128,36 +116,11 @@ func (s *Server) Traffic(ctx context.Context, shopID string, perSecond float64, 
 	if err != nil {
 		return err
 	}
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return errors.New("miraklsim: Traffic needs a positive, finite rate")
+	rnd = sim.Rand(rnd)
+	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(sh, rnd) }); err != nil {
+		return fmt.Errorf("miraklsim: Traffic: %w", err)
 	}
-	if rnd == nil {
-		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	// Fast rates are served in batches: the ticker fires at most every 10ms
-	// and each tick performs the events due by then.
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
-	var done int64
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			due := int64(now.Sub(begin).Seconds() * perSecond)
-			// After a stall, catch up by at most one second of events
-			// rather than a burst of everything missed.
-			done = max(done, due-int64(math.Ceil(perSecond)))
-			for ; done < due; done++ {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.trafficStep(sh, rnd)
-			}
-		}
-	}
+	return nil
 }
 
 // traffic actions, as trafficStep reports them.
@@ -185,7 +148,7 @@ func (s *Server) trafficStep(sh *shop, rnd *rand.Rand) string {
 	}()
 	switch {
 	case p < 0.20 || len(sh.index) == 0:
-		at := sh.stamp(time.Time{}, s.now)
+		at := sh.stamps.Next(time.Time{}, s.now)
 		in := NewThread{EntityType: "MMP_ORDER", Customer: name}
 		if offer {
 			in.EntityType = "MMP_OFFER"

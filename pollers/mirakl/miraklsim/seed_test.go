@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // wantReplyNeeded recomputes shop_reply_needed_since from the messages.
@@ -101,7 +103,8 @@ func TestSeed(t *testing.T) {
 func TestTrafficStepIsAMarketplace(t *testing.T) {
 	t.Parallel()
 	run := func(seed uint64) (*Server, map[string]int) {
-		sim := New(Config{Now: (&fakeClock{t: t0}).Now})
+		clock := sim.NewClock(t0)
+		sim := New(Config{Now: clock.Now})
 		sim.AddShop(shopA, keyA)
 		sim.Seed(shopA, 20, 4, time.Time{})
 		sh := sim.mustShop(shopA)

@@ -2,13 +2,14 @@ package miraklsim
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Config configures a Server. The zero Config is a valid, unlimited server.
@@ -59,9 +60,7 @@ type Server struct {
 	shops map[string]*shop
 	keys  map[string]*apiKey
 
-	faultMu  sync.Mutex
-	faults   []Fault
-	nfaults  atomic.Int64 // len(faults), so requests skip faultMu when there are none
+	faults   sim.Faults[Fault]
 	clockNow func() time.Time
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
@@ -71,7 +70,7 @@ type Server struct {
 
 type apiKey struct {
 	shop *shop
-	lim  *limiter // nil when unlimited
+	lim  *sim.Bucket // nil when unlimited
 }
 
 // New returns a Server without shops.
@@ -123,11 +122,7 @@ func (s *Server) AddShop(shopID, key string) {
 	}
 	k := &apiKey{shop: sh}
 	if s.cfg.RequestsPerSecond > 0 {
-		burst := s.cfg.Burst
-		if burst <= 0 {
-			burst = max(1, int(math.Ceil(s.cfg.RequestsPerSecond)))
-		}
-		k.lim = newLimiter(s.cfg.RequestsPerSecond, burst)
+		k.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
 	}
 	s.keys[key] = k
 }
@@ -180,9 +175,9 @@ func (s *Server) endpoint(name string, h shopHandler) http.Handler {
 			return
 		}
 		if key.lim != nil {
-			if wait, ok := key.lim.take(s.now()); !ok {
+			if _, wait, ok := key.lim.Take(s.now()); !ok {
 				s.stats.rateLimited.Add(1)
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+				w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
 				writeError(w, http.StatusTooManyRequests, "too many requests")
 				return
 			}

@@ -1,12 +1,10 @@
 package miraklsim
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // The wire types mirror mirakl.md §3. Everything that never changes once
@@ -123,29 +121,9 @@ var (
 // fractional seconds only when there are some.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeJSON encodes into a pooled buffer first so the response carries a
-// Content-Length and an encoding error can still become a 500.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() {
-		// Huge M10 bodies should not stay pinned in the pool.
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			bufPool.Put(buf)
-		}
-	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		http.Error(w, `{"status":500,"message":"encoding response"}`, http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
+// writeJSON writes a response the way Mirakl does, with an error body in
+// Mirakl's shape if v cannot be encoded.
+var writeJSON = sim.JSON{EncodingError: `{"status":500,"message":"encoding response"}`}.Write
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Status: status, Message: msg})

@@ -3,86 +3,34 @@ package olxsim
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Fault is a canned answer the server gives instead of the real one, to test
-// how a client copes with failures.
-type Fault struct {
-	// Endpoint is one of the Endpoint constants, or "" for any endpoint.
-	Endpoint string
-	// Account restricts the fault to requests of one account; "" for any.
-	Account string
-	// Status is the HTTP status; default 500. With 200 and a Body the body
-	// is served as a success, e.g. truncated JSON.
-	Status int
-	// RetryAfter is the Retry-After header value; "" sends none.
-	RetryAfter string
-	// Body is the raw response body; when empty, an OLX-style JSON error.
-	Body string
-	// Times is how many requests the fault answers; default 1.
-	Times int
-}
+// how a client copes with failures. Its Endpoint is one of the Endpoint
+// constants and its Account an account id; without a Body it answers with
+// an OLX-style JSON error.
+type Fault = sim.Fault
 
 // InjectFault queues a fault. Authenticated requests take the first queued
 // fault that matches their endpoint and account (first in, first out); a
 // fault is dropped once it has answered Times requests. Requests refused
 // before authentication (header errors, 401) leave the queue alone.
-func (s *Server) InjectFault(f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
-	s.faultMu.Lock()
-	s.faults = append(s.faults, f)
-	s.nfaults.Store(int64(len(s.faults)))
-	s.faultMu.Unlock()
-}
+func (s *Server) InjectFault(f Fault) { s.faults.Add(f, f.Times) }
 
 // ClearFaults drops every queued fault.
-func (s *Server) ClearFaults() {
-	s.faultMu.Lock()
-	s.faults = nil
-	s.nfaults.Store(0)
-	s.faultMu.Unlock()
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // serveFault answers the request with the first matching fault, if any.
 func (s *Server) serveFault(w http.ResponseWriter, endpoint, accountID string) bool {
-	if s.nfaults.Load() == 0 {
-		return false
-	}
-	s.faultMu.Lock()
-	var f Fault
-	found := false
-	for i := range s.faults {
-		q := &s.faults[i]
-		if (q.Endpoint == "" || q.Endpoint == endpoint) && (q.Account == "" || q.Account == accountID) {
-			f, found = *q, true
-			q.Times--
-			if q.Times == 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-				s.nfaults.Store(int64(len(s.faults)))
-			}
-			break
-		}
-	}
-	s.faultMu.Unlock()
-	if !found {
+	f, ok := s.faults.Take(func(f Fault) bool { return sim.Matches(f.Endpoint, endpoint) && sim.Matches(f.Account, accountID) })
+	if !ok {
 		return false
 	}
 	s.stats.faults.Add(1)
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
-	if f.Body == "" {
-		writeError(w, f.Status, http.StatusText(f.Status), "injected fault: "+strconv.Itoa(f.Status))
-		return true
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(f.Body)))
-	w.WriteHeader(f.Status)
-	_, _ = w.Write([]byte(f.Body))
+	f.Serve(w, "application/json", func(status int) {
+		writeError(w, status, http.StatusText(status), "injected fault: "+strconv.Itoa(status))
+	})
 	return true
 }

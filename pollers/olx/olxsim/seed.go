@@ -2,11 +2,12 @@ package olxsim
 
 import (
 	"context"
-	"errors"
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var (
@@ -48,19 +49,9 @@ func (s *Server) Seed(accountID string, threads, messagesPerThread int, start ti
 		return
 	}
 	mpt := max(messagesPerThread, 0)
-	events := int64(threads) * int64(max(mpt, 1))
-	now := s.now()
-	if start.IsZero() {
-		start = now.Add(-time.Duration(events) * time.Second)
-	}
-	start = start.UTC()
-	step := time.Second
-	if start.Before(now) {
-		if span := now.Sub(start); span/time.Duration(events) < step {
-			step = span / time.Duration(events)
-		}
-	}
-	step = max(step, time.Nanosecond)
+	// stamp rounds every time to whole seconds, so the spread needs no
+	// coarser unit.
+	start, step := sim.Spread(start, s.now(), int64(threads)*int64(max(mpt, 1)), time.Nanosecond)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -71,7 +62,7 @@ func (s *Server) Seed(accountID string, threads, messagesPerThread int, start ti
 		t.msgs = make([]*message, 0, mpt)
 		for j := range mpt {
 			from, text := Interlocutor, interlocutorTexts[(i+j)%len(interlocutorTexts)]
-			if j%2 == 1 && !(j == mpt-1 && i%3 == 2) {
+			if sim.SeedAnswer(i, j, mpt) {
 				from, text = Owner, ownerTexts[(i+j)%len(ownerTexts)]
 			}
 			// Cannot fail: from is valid.
@@ -99,36 +90,11 @@ func (s *Server) Traffic(ctx context.Context, accountID string, perSecond float6
 	if err != nil {
 		return err
 	}
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return errors.New("olxsim: Traffic needs a positive, finite rate")
+	rnd = sim.Rand(rnd)
+	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(a, rnd) }); err != nil {
+		return fmt.Errorf("olxsim: Traffic: %w", err)
 	}
-	if rnd == nil {
-		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	// Fast rates are served in batches: the ticker fires at most every 10ms
-	// and each tick performs the events due by then.
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
-	var done int64
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			due := int64(now.Sub(begin).Seconds() * perSecond)
-			// After a stall, catch up by at most one second of events
-			// rather than a burst of everything missed.
-			done = max(done, due-int64(math.Ceil(perSecond)))
-			for ; done < due; done++ {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.trafficStep(a, rnd)
-			}
-		}
-	}
+	return nil
 }
 
 // traffic actions, as trafficStep reports them.

@@ -2,13 +2,14 @@ package olxsim
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Config configures a Server. The zero Config is a valid, unlimited server
@@ -110,9 +111,7 @@ type Server struct {
 	accounts map[string]*account
 	tokens   map[string]*token
 
-	faultMu sync.Mutex
-	faults  []Fault
-	nfaults atomic.Int64 // len(faults), so requests skip faultMu when there are none
+	faults sim.Faults[Fault]
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -121,7 +120,7 @@ type Server struct {
 
 type token struct {
 	acct *account
-	lim  *limiter // nil when unlimited
+	lim  *sim.Bucket // nil when unlimited
 }
 
 // First ids: OLX ids are plain growing integers; distinct ranges make a
@@ -201,11 +200,7 @@ func (s *Server) AddAccount(accountID, accessToken string) {
 	}
 	t := &token{acct: a}
 	if s.cfg.RequestsPerSecond > 0 {
-		burst := s.cfg.Burst
-		if burst <= 0 {
-			burst = max(1, int(math.Ceil(s.cfg.RequestsPerSecond)))
-		}
-		t.lim = newLimiter(s.cfg.RequestsPerSecond, burst)
+		t.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
 	}
 	s.tokens[accessToken] = t
 }
@@ -276,10 +271,10 @@ func (s *Server) endpoint(name string, h accountHandler) http.Handler {
 			return
 		}
 		if tok.lim != nil {
-			if wait, ok := tok.lim.take(s.now()); !ok {
+			if _, wait, ok := tok.lim.Take(s.now()); !ok {
 				s.stats.rateLimited.Add(1)
 				if s.cfg.RetryAfter {
-					w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+					w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
 				}
 				writeError(w, http.StatusTooManyRequests, "Too Many Requests", "request limit exceeded")
 				return

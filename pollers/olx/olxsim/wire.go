@@ -1,11 +1,9 @@
 package olxsim
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"strconv"
-	"sync"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // The wire types mirror olx.md §3.
@@ -90,28 +88,9 @@ type dataEnvelope struct {
 	Data any `json:"data"`
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeJSON encodes into a pooled buffer first so the response carries a
-// Content-Length and an encoding error can still become a 500.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			bufPool.Put(buf)
-		}
-	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		http.Error(w, `{"error":{"status":500,"title":"Internal Server Error","detail":"encoding response"}}`, http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
+// writeJSON writes a response the way OLX does, with an error body in
+// OLX's shape if v cannot be encoded.
+var writeJSON = sim.JSON{EncodingError: `{"error":{"status":500,"title":"Internal Server Error","detail":"encoding response"}}`}.Write
 
 // writeData answers with v in the data envelope, or bare with
 // Config.BareArray.

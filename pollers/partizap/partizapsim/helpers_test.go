@@ -7,9 +7,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 const (
@@ -22,36 +23,18 @@ const (
 // t0 is the fixtures' epoch: all explicit times are offsets from it.
 var t0 = time.Date(2024, 3, 5, 8, 0, 0, 0, time.UTC)
 
-// fakeClock is a Config.Now that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	t     *testing.T
 	sim   *Server
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *sim.Clock
 }
 
 // newFixture serves a simulator with vendors A and B on a fake clock set at
 // t0 + 1h, so explicit times around t0 are in the past.
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	clock := &fakeClock{t: t0.Add(time.Hour)}
+	clock := sim.NewClock(t0.Add(time.Hour))
 	if cfg.Now == nil {
 		cfg.Now = clock.Now
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Sender is who writes a message.
@@ -142,8 +144,10 @@ type vendor struct {
 	pending  []*conv
 	buyers   map[string]*user
 	products map[string]*product
-	seq      int       // generated names
-	last     time.Time // latest time handed out, see stamp
+	seq      int // generated names
+	// stamps times new events: strictly increasing when taken from the
+	// clock, so the list order follows the order of events.
+	stamps sim.Stamps
 }
 
 func (s *Server) newVendor(id int64) *vendor {
@@ -152,6 +156,7 @@ func (s *Server) newVendor(id int64) *vendor {
 		convs:    make(map[int64]*conv),
 		buyers:   make(map[string]*user),
 		products: make(map[string]*product),
+		stamps:   sim.Stamps{Unit: time.Microsecond},
 	}
 	v.user = s.newUser(id, "Vendor "+strconv.FormatInt(id, 10), 127, 342, time.Date(2022, 6, 1, 7, 0, 0, 0, time.UTC))
 	return v
@@ -181,25 +186,6 @@ func (v *vendor) mustConv(id int64) *conv {
 		panic(fmt.Errorf("%w %d of vendor %d", errUnknownConv, id, v.id))
 	}
 	return c
-}
-
-// stamp returns the time of a new event. A zero at means now, and then the
-// result is strictly later than every time the vendor handed out before,
-// even when the clock stands still or steps back, so the list order follows
-// the order of events. An explicit at is taken as given. Call with v.mu held.
-func (v *vendor) stamp(at time.Time, now func() time.Time) time.Time {
-	if at.IsZero() {
-		at = now().Round(0).UTC().Truncate(time.Microsecond)
-		if !at.After(v.last) {
-			at = v.last.Add(time.Microsecond)
-		}
-	} else {
-		at = at.Round(0).UTC()
-	}
-	if at.After(v.last) {
-		v.last = at
-	}
-	return at
 }
 
 func cmpKey(aNs, aID, bNs, bID int64) int {
@@ -343,7 +329,7 @@ func (s *Server) appendMessage(v *vendor, c *conv, from Sender, text, imageURL s
 	default:
 		return nil, errBadSender
 	}
-	at = v.stamp(at, s.now)
+	at = v.stamps.Next(at, s.now)
 	m := &message{
 		id: s.msgSeq.Add(1), sender: senderID, outbound: from == Vendor,
 		text: text, imageURL: imageURL, at: at,
@@ -401,7 +387,7 @@ func (s *Server) AddThread(userID int64, in NewThread) int64 {
 	v := s.mustVendor(userID)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	c := s.newConv(v, in, v.stamp(in.At, s.now))
+	c := s.newConv(v, in, v.stamps.Next(in.At, s.now))
 	v.insert(c)
 	return c.id
 }
@@ -445,7 +431,7 @@ func (s *Server) MarkRead(userID, convID int64, at time.Time) {
 	defer v.mu.Unlock()
 	c := v.mustConv(convID)
 	c.vendorRead, c.unread = len(c.msgs), 0
-	s.setUpdated(v, c, v.stamp(at, s.now))
+	s.setUpdated(v, c, v.stamps.Next(at, s.now))
 }
 
 // Threads returns the ground truth of a vendor's inbox in creation order

@@ -2,12 +2,13 @@ package partizapsim
 
 import (
 	"context"
-	"errors"
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var (
@@ -53,20 +54,7 @@ func (s *Server) Seed(userID int64, threads, messagesPerThread int, start time.T
 		return
 	}
 	mpt := max(messagesPerThread, 0)
-	events := int64(threads) * int64(max(mpt, 1))
-	now := s.now()
-	if start.IsZero() {
-		start = now.Truncate(time.Microsecond).Add(-time.Duration(events) * time.Second)
-	}
-	start = start.Round(0).UTC()
-	step := time.Second
-	if start.Before(now) {
-		if span := now.Sub(start); span/time.Duration(events) < step {
-			step = span / time.Duration(events)
-		}
-	}
-	// Whole microseconds, like the times of live events.
-	step = max(step.Truncate(time.Microsecond), time.Microsecond)
+	start, step := sim.Spread(start, s.now(), int64(threads)*int64(max(mpt, 1)), time.Microsecond)
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -74,12 +62,12 @@ func (s *Server) Seed(userID int64, threads, messagesPerThread int, start time.T
 	var k int64
 	for i := range threads {
 		in := NewThread{Buyer: buyerNames[i%len(buyerNames)] + " #" + strconv.Itoa(i+1)}
-		c := s.newConv(v, in, v.stamp(start.Add(time.Duration(k)*step), s.now))
+		c := s.newConv(v, in, v.stamps.Next(start.Add(time.Duration(k)*step), s.now))
 		created = append(created, c)
 		c.msgs = make([]*message, 0, mpt)
 		for j := range mpt {
 			from, text := Buyer, buyerTexts[(i+j)%len(buyerTexts)]
-			if j%2 == 1 && !(j == mpt-1 && i%3 == 2) {
+			if sim.SeedAnswer(i, j, mpt) {
 				from, text = Vendor, vendorTexts[(i+j)%len(vendorTexts)]
 			}
 			// Cannot fail: the sender is valid.
@@ -124,36 +112,11 @@ func (s *Server) Traffic(ctx context.Context, userID int64, perSecond float64, r
 	if err != nil {
 		return err
 	}
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return errors.New("partizapsim: Traffic needs a positive, finite rate")
+	rnd = sim.Rand(rnd)
+	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(v, rnd) }); err != nil {
+		return fmt.Errorf("partizapsim: Traffic: %w", err)
 	}
-	if rnd == nil {
-		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	// Fast rates are served in batches: the ticker fires at most every 10ms
-	// and each tick performs the events due by then.
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
-	var done int64
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			due := int64(now.Sub(begin).Seconds() * perSecond)
-			// After a stall, catch up by at most one second of events
-			// rather than a burst of everything missed.
-			done = max(done, due-int64(math.Ceil(perSecond)))
-			for ; done < due; done++ {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.trafficStep(v, rnd)
-			}
-		}
-	}
+	return nil
 }
 
 // traffic actions, as trafficStep reports them.
@@ -182,7 +145,7 @@ func (s *Server) trafficStep(v *vendor, rnd *rand.Rand) string {
 	}()
 	switch {
 	case p < 0.20 || len(v.index) == 0:
-		at := v.stamp(time.Time{}, s.now)
+		at := v.stamps.Next(time.Time{}, s.now)
 		c := s.newConv(v, NewThread{Buyer: name, Product: title}, at)
 		v.insert(c)
 		_, _ = s.appendMessage(v, c, Buyer, btext, "", at)
@@ -201,7 +164,7 @@ func (s *Server) trafficStep(v *vendor, rnd *rand.Rand) string {
 	default:
 		c := v.index[rnd.IntN(len(v.index))]
 		c.vendorRead, c.unread = len(c.msgs), 0
-		s.setUpdated(v, c, v.stamp(time.Time{}, s.now))
+		s.setUpdated(v, c, v.stamps.Next(time.Time{}, s.now))
 		return actRead
 	}
 }

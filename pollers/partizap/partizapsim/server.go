@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Order is the order of a list.
@@ -114,9 +116,7 @@ type Server struct {
 	vendors  map[int64]*vendor
 	sessions map[string]*session
 
-	faultMu sync.Mutex
-	faults  []Fault
-	nfaults atomic.Int64 // len(faults), so requests skip faultMu when there are none
+	faults sim.Faults[Fault]
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -125,7 +125,7 @@ type Server struct {
 
 type session struct {
 	vendor *vendor
-	lim    *limiter // nil when unlimited
+	lim    *sim.Bucket // nil when unlimited
 }
 
 // New returns a Server without vendors. It panics on an invalid
@@ -212,11 +212,7 @@ func (s *Server) AddVendor(userID int64, sessionToken string) {
 	}
 	ss := &session{vendor: v}
 	if s.cfg.RequestsPerSecond > 0 {
-		burst := s.cfg.Burst
-		if burst <= 0 {
-			burst = max(1, int(math.Ceil(s.cfg.RequestsPerSecond)))
-		}
-		ss.lim = newLimiter(s.cfg.RequestsPerSecond, burst)
+		ss.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
 	}
 	s.sessions[sessionToken] = ss
 }
@@ -290,13 +286,13 @@ func (s *Server) endpoint(name string, h vendorHandler) http.Handler {
 		}
 		if ss.lim != nil {
 			limit := strconv.Itoa(int(math.Ceil(s.cfg.RequestsPerSecond * 60)))
-			wait, remaining, ok := ss.lim.take(s.now())
+			remaining, wait, ok := ss.lim.Take(s.now())
 			// Per minute, as Laravel's throttle middleware counts.
 			w.Header().Set("X-RateLimit-Limit", limit)
 			w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 			if !ok {
 				s.stats.rateLimited.Add(1)
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+				w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
 				writeError(w, http.StatusTooManyRequests, "Too Many Attempts.")
 				return
 			}

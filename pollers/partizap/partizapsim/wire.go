@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // The wire shapes are partizap.md §3. Responses are written by hand from
@@ -161,11 +163,7 @@ func putBuf(b *[]byte) {
 
 // writeBody sends a JSON body with its Content-Length.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	sim.WriteBody(w, status, "application/json", body)
 }
 
 // writeError sends a Laravel-style error: {"message": "..."}.

@@ -3,98 +3,44 @@ package selfcommunitysim
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Fault is a canned answer the server gives instead of the real one, to test
-// how a client copes with failures.
-type Fault struct {
-	// Endpoint is EndpointSnippets, EndpointThread, EndpointMessage,
-	// EndpointSend, or "" for any of them.
-	Endpoint string
-	// Account restricts the fault to requests of one account (its
-	// username); "" for any.
-	Account string
-	// Status is the HTTP status; default 500. With 200 and a Body the body
-	// is served as a success: truncated JSON, or a page whose next link
-	// points to another host.
-	Status int
-	// RetryAfter is the Retry-After header value; "" sends none.
-	RetryAfter string
-	// Body is the raw response body; when empty, a DRF-style
-	// {"detail": ...} error.
-	Body string
-	// Times is how many requests the fault answers; default 1.
-	Times int
-}
+// how a client copes with failures. Its Endpoint is EndpointSnippets,
+// EndpointThread, EndpointMessage or EndpointSend, and its Account an
+// account's username. With Status 200 a Body is served as a success:
+// truncated JSON, or a page whose next link points to another host. Without
+// a Body it answers with a DRF-style {"detail": ...} error.
+type Fault = sim.Fault
 
 // InjectFault queues a fault. Authenticated requests take the first queued
 // fault that matches their endpoint and account (first in, first out); a
 // fault is dropped once it has answered Times requests. Unauthenticated
 // requests get their 401 and leave the queue alone.
-func (s *Server) InjectFault(f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
-	s.faultMu.Lock()
-	s.faults = append(s.faults, f)
-	s.nfaults.Store(int64(len(s.faults)))
-	s.faultMu.Unlock()
-}
+func (s *Server) InjectFault(f Fault) { s.faults.Add(f, f.Times) }
 
 // ClearFaults drops every queued fault.
-func (s *Server) ClearFaults() {
-	s.faultMu.Lock()
-	s.faults = nil
-	s.nfaults.Store(0)
-	s.faultMu.Unlock()
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // serveFault answers the request with the first matching fault, if any.
 func (s *Server) serveFault(w http.ResponseWriter, endpoint, account string) bool {
-	if s.nfaults.Load() == 0 {
-		return false
-	}
-	s.faultMu.Lock()
-	var f Fault
-	found := false
-	for i := range s.faults {
-		q := &s.faults[i]
-		if (q.Endpoint == "" || q.Endpoint == endpoint) && (q.Account == "" || q.Account == account) {
-			f, found = *q, true
-			q.Times--
-			if q.Times == 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-				s.nfaults.Store(int64(len(s.faults)))
-			}
-			break
-		}
-	}
-	s.faultMu.Unlock()
-	if !found {
+	f, ok := s.faults.Take(func(f Fault) bool { return sim.Matches(f.Endpoint, endpoint) && sim.Matches(f.Account, account) })
+	if !ok {
 		return false
 	}
 	s.stats.faults.Add(1)
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
-	if f.Body == "" {
-		detail := "Injected fault: " + strconv.Itoa(f.Status) + " " + http.StatusText(f.Status) + "."
-		if f.Status == http.StatusTooManyRequests {
+	f.Serve(w, "application/json", func(status int) {
+		detail := "Injected fault: " + strconv.Itoa(status) + " " + http.StatusText(status) + "."
+		if status == http.StatusTooManyRequests {
 			secs, err := strconv.Atoi(f.RetryAfter)
 			if err != nil || secs < 1 {
 				secs = 1
 			}
 			detail = throttled(secs)
 		}
-		writeDetail(w, f.Status, detail)
-		return true
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(f.Body)))
-	w.WriteHeader(f.Status)
-	_, _ = w.Write([]byte(f.Body))
+		writeDetail(w, status, detail)
+	})
 	return true
 }

@@ -139,23 +139,11 @@ func (s *Server) newUser(name, realName string, joined time.Time) *user {
 	return u
 }
 
-// stampLocked returns at truncated to the microsecond the API shows, or,
-// when at is zero, now by Config.Now made strictly later than any time
-// handed out before, so that two calls never share an instant. Call with
-// s.mu held.
+// stampLocked returns the time of a new event, to the microsecond the API
+// shows: when taken from the clock, strictly later than any time handed out
+// before, so that two events never share an instant. Call with s.mu held.
 func (s *Server) stampLocked(at time.Time) time.Time {
-	if at.IsZero() {
-		at = s.now().Truncate(time.Microsecond)
-		if !at.After(s.last) {
-			at = s.last.Add(time.Microsecond)
-		}
-	} else {
-		at = at.Truncate(time.Microsecond)
-	}
-	if at.After(s.last) {
-		s.last = at
-	}
-	return at
+	return s.stamps.Next(at.Truncate(time.Microsecond), s.now)
 }
 
 func (s *Server) mustAccount(name string) *account {

@@ -2,13 +2,13 @@ package selfcommunitysim
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var (
@@ -52,7 +52,7 @@ func (s *Server) Seed(account string, threads, messagesPerThread int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.mustAccount(account)
-	start := s.now().Truncate(time.Microsecond).Add(-time.Duration(threads*mpt) * time.Second)
+	start, step := sim.Spread(time.Time{}, s.now(), int64(threads*mpt), time.Microsecond)
 	k := 0
 	for i := range threads {
 		realName := memberNames[(int(s.userSeq)+i)%len(memberNames)]
@@ -60,14 +60,14 @@ func (s *Server) Seed(account string, threads, messagesPerThread int) {
 		if s.byName[name] != nil {
 			name = s.freshName()
 		}
-		at := s.stampLocked(start.Add(time.Duration(k) * time.Second))
+		at := s.stampLocked(start.Add(time.Duration(k) * step))
 		other := s.newUser(name, realName, at)
 		t := s.pairThread(other, a.user, at)
 		for j := range mpt {
-			at := s.stampLocked(start.Add(time.Duration(k) * time.Second))
+			at := s.stampLocked(start.Add(time.Duration(k) * step))
 			k++
 			side, body := 0, memberBodies[(i+j)%len(memberBodies)]
-			if j%2 == 1 && !(j == mpt-1 && i%3 == 2) {
+			if sim.SeedAnswer(i, j, mpt) {
 				side, body = 1, ownerBodies[(i+j)%len(ownerBodies)]
 			}
 			s.appendMessage(t, side, body, at, false)
@@ -91,36 +91,11 @@ func (s *Server) Traffic(ctx context.Context, account string, perSecond float64,
 	if a == nil {
 		return fmt.Errorf("%w %q", errUnknownAccount, account)
 	}
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return errors.New("selfcommunitysim: Traffic needs a positive, finite rate")
+	rnd = sim.Rand(rnd)
+	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(a, rnd) }); err != nil {
+		return fmt.Errorf("selfcommunitysim: Traffic: %w", err)
 	}
-	if rnd == nil {
-		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	// Fast rates are served in batches: the ticker fires at most every 10ms
-	// and each tick performs the events due by then.
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
-	var done int64
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			due := int64(now.Sub(begin).Seconds() * perSecond)
-			// After a stall, catch up by at most one second of events
-			// rather than a burst of everything missed.
-			done = max(done, due-int64(math.Ceil(perSecond)))
-			for ; done < due; done++ {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.trafficStep(a, rnd)
-			}
-		}
-	}
+	return nil
 }
 
 // traffic actions, as trafficStep reports them.

@@ -2,7 +2,6 @@ package selfcommunitysim
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Endpoints, as Fault.Endpoint and Stats name them. One path serves the
@@ -91,11 +92,9 @@ type Server struct {
 	userSeq  int64
 	thrSeq   int64
 	msgSeq   int64
-	last     time.Time // latest time handed out, see stamp
+	stamps   sim.Stamps // see stampLocked
 
-	faultMu sync.Mutex
-	faults  []Fault
-	nfaults atomic.Int64 // len(faults), so requests skip faultMu when there are none
+	faults sim.Faults[Fault]
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -105,7 +104,7 @@ type Server struct {
 // account is a user who polls: a token, a rate limiter, an inbox index.
 type account struct {
 	user *user
-	lim  *limiter // nil when unlimited
+	lim  *sim.Bucket // nil when unlimited
 	// index holds the account's visible threads sorted by (last message
 	// time, id) ascending: the snippet list read backwards, so the thread
 	// that just got a message is appended rather than inserted in front.
@@ -139,6 +138,7 @@ func New(cfg Config) *Server {
 		// are (thread 311, message 9001), away from the user ids.
 		thrSeq: 300,
 		msgSeq: 9000,
+		stamps: sim.Stamps{Unit: time.Microsecond},
 	}
 	if s.loc == nil {
 		s.loc = time.FixedZone("+01:00", 3600)
@@ -165,11 +165,7 @@ func (s *Server) AddAccount(username, token string) (userID string) {
 	if a == nil {
 		a = &account{user: u}
 		if s.cfg.RequestsPerSecond > 0 {
-			burst := s.cfg.Burst
-			if burst <= 0 {
-				burst = max(1, int(math.Ceil(s.cfg.RequestsPerSecond)))
-			}
-			a.lim = newLimiter(s.cfg.RequestsPerSecond, burst)
+			a.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
 		}
 		s.accounts[username] = a
 		u.acct = a
@@ -284,9 +280,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 		return
 	}
 	if a.lim != nil {
-		if wait, ok := a.lim.take(s.now()); !ok {
+		if _, wait, ok := a.lim.Take(s.now()); !ok {
 			s.stats.rateLimited.Add(1)
-			secs := max(1, int(math.Ceil(wait.Seconds())))
+			secs := sim.RetrySeconds(wait)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeDetail(w, http.StatusTooManyRequests, throttled(secs))
 			return

@@ -1,13 +1,11 @@
 package selfcommunitysim
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // The wire types mirror selfcommunity.md §3. What never changes once
@@ -102,28 +100,9 @@ func (s *Server) formatTime(t time.Time) string {
 	return out
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeJSON encodes into a pooled buffer first so the response carries a
-// Content-Length and an encoding error can still become a 500.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			bufPool.Put(buf)
-		}
-	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		http.Error(w, `{"detail":"A server error occurred."}`, http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
+// writeJSON writes a response the way Django REST framework does, with
+// DRF's server error body if v cannot be encoded.
+var writeJSON = sim.JSON{EncodingError: `{"detail":"A server error occurred."}`}.Write
 
 // writeDetail writes DRF's error body for authentication, permission,
 // throttling and not-found errors; the API documents no error body.

@@ -1,0 +1,127 @@
+// Package hubspottest provides the HubSpot implementation of
+// pollerstest.Harness over the HubSpot simulator, for the conformance
+// suite, benchmarks and process-level tests.
+package hubspottest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/hubspot"
+	"github.com/threadsync/threadsync/pollers/hubspot/hubspotsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
+)
+
+var _ pollerstest.Harness = (*Harness)(nil)
+
+// Portal is the HubSpot account (portal) every simulated account reads.
+const Portal = "24000001"
+
+// Harness runs the conformance suite (and any test that needs a live
+// HubSpot inbox) on the HubSpot simulator, one simulator per account.
+type Harness struct {
+	mu   sync.Mutex
+	sims map[string]*hubspotsim.Server // by base URL
+}
+
+// NewHarness returns an empty harness.
+func NewHarness() *Harness { return &Harness{sims: map[string]*hubspotsim.Server{}} }
+
+func (h *Harness) Provider() string { return hubspot.Name }
+
+func (h *Harness) Features() pollers.Features {
+	p, err := hubspot.New(pollers.Account{BaseURL: "http://127.0.0.1"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p.Features()
+}
+
+func (h *Harness) Factory() pollers.Factory { return hubspot.New }
+
+// Sim returns the simulator serving the account.
+func (h *Harness) Sim(a pollers.Account) *hubspotsim.Server {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sims[a.BaseURL]
+}
+
+// RandomToken returns a fresh token that looks like a HubSpot private-app
+// token.
+func RandomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "pat-na1-" + hex.EncodeToString(b[:])
+}
+
+func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
+	sim := hubspotsim.New(hubspotsim.Config{})
+	srv := httptest.NewServer(sim)
+	tb.Cleanup(srv.Close)
+	tok := RandomToken()
+	sim.AddAccount(Portal, tok)
+	h.mu.Lock()
+	h.sims[srv.URL] = sim
+	h.mu.Unlock()
+	return pollers.Account{
+		Provider: hubspot.Name, ID: id, BaseURL: srv.URL, Token: tok,
+		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
+		// The simulator has no burst limit here; HubSpot's default pace
+		// (9 requests/s) would only make the suite slow.
+		Options: map[string]string{"page_size": strconv.Itoa(pageSize), "requests_per_second": "1000"},
+	}
+}
+
+func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
+	sim := h.Sim(a)
+	th := sim.AddThread(Portal, hubspotsim.NewThread{Visitor: "Jane"})
+	sim.AddMessage(Portal, th, hubspotsim.Visitor, text, time.Time{})
+	return th
+}
+
+func (h *Harness) AddMessage(tb testing.TB, a pollers.Account, threadID string, d events.Direction, text string) string {
+	from := hubspotsim.Visitor
+	if d == events.Outbound {
+		from = hubspotsim.Agent
+	}
+	return h.Sim(a).AddMessage(Portal, threadID, from, text, time.Time{})
+}
+
+func (h *Harness) Seed(tb testing.TB, a pollers.Account, threads, perThread int) {
+	h.Sim(a).Seed(Portal, threads, perThread, time.Time{})
+}
+
+// Truth is what the account reads: archived threads are not listed without
+// include_archived, and only MESSAGE entries are messages.
+func (h *Harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
+	var out []pollerstest.Thread
+	for _, th := range h.Sim(a).Threads(Portal) {
+		if th.Archived {
+			continue
+		}
+		pt := pollerstest.Thread{ID: th.ID}
+		for _, m := range th.Messages {
+			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n int) {
+	h.Sim(a).InjectFault(hubspotsim.Fault{
+		Endpoint: hubspotsim.EndpointThreads, Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n,
+	})
+}
+
+func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
+	st := h.Sim(a).Stats()
+	return pollerstest.Requests{List: int(st.ThreadsCalls), Messages: int(st.MessagesCalls + st.OriginalContentCalls)}
+}

@@ -1,0 +1,143 @@
+// Package partizaptest provides the Partizap implementation of
+// pollerstest.Harness over the Partizap simulator, for the conformance
+// suite, benchmarks and process-level tests.
+package partizaptest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"maps"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/partizap"
+	"github.com/threadsync/threadsync/pollers/partizap/partizapsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
+)
+
+var _ pollerstest.Harness = (*Harness)(nil)
+
+// VendorID is the simulated vendor's Partizap user id.
+const VendorID = 5
+
+// Harness runs the conformance suite (and any test that needs a live
+// Partizap inbox) on the Partizap simulator, one simulator per account,
+// configured by cfg and read with the extra options.
+type Harness struct {
+	cfg     partizapsim.Config
+	options map[string]string
+
+	mu   sync.Mutex
+	sims map[string]*partizapsim.Server // by base URL
+}
+
+// NewHarness returns an empty harness over simulators in their default
+// shape.
+func NewHarness() *Harness { return NewHarnessWith(partizapsim.Config{}, nil) }
+
+// NewHarnessWith returns an empty harness whose simulators run with cfg
+// and whose accounts carry options on top of the harness's own, so one
+// suite can cover the API shapes partizap.md leaves open.
+func NewHarnessWith(cfg partizapsim.Config, options map[string]string) *Harness {
+	return &Harness{cfg: cfg, options: options, sims: map[string]*partizapsim.Server{}}
+}
+
+func (h *Harness) Provider() string { return partizap.Name }
+
+func (h *Harness) Features() pollers.Features {
+	p, err := partizap.New(pollers.Account{BaseURL: "http://127.0.0.1", Token: "x", Options: map[string]string{"user_id": "1"}}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p.Features()
+}
+
+func (h *Harness) Factory() pollers.Factory { return partizap.New }
+
+// Sim returns the simulator serving the account.
+func (h *Harness) Sim(a pollers.Account) *partizapsim.Server {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sims[a.BaseURL]
+}
+
+// RandomSession returns a fresh session token.
+func RandomSession() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "sess-" + hex.EncodeToString(b[:])
+}
+
+func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
+	sim := partizapsim.New(h.cfg)
+	srv := httptest.NewServer(sim)
+	tb.Cleanup(srv.Close)
+	token := RandomSession()
+	sim.AddVendor(VendorID, token)
+	h.mu.Lock()
+	h.sims[srv.URL] = sim
+	h.mu.Unlock()
+	opts := map[string]string{
+		"user_id": strconv.Itoa(VendorID), "page_size": strconv.Itoa(pageSize),
+		// The default rate (5/s) is for a real API; the simulator is local.
+		"requests_per_second": "1000",
+	}
+	maps.Copy(opts, h.options)
+	return pollers.Account{
+		Provider: partizap.Name, ID: id, BaseURL: srv.URL, Token: token,
+		InitialSync: pollers.SyncFull, PollInterval: time.Minute, Options: opts,
+	}
+}
+
+func threadID(tb testing.TB, s string) int64 {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		tb.Fatalf("thread id %q: %v", s, err)
+	}
+	return id
+}
+
+func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
+	sim := h.Sim(a)
+	id := sim.AddThread(VendorID, partizapsim.NewThread{Buyer: "Ivan"})
+	sim.AddMessage(VendorID, id, partizapsim.Buyer, text, time.Time{})
+	return strconv.FormatInt(id, 10)
+}
+
+func (h *Harness) AddMessage(tb testing.TB, a pollers.Account, thread string, d events.Direction, text string) string {
+	from := partizapsim.Buyer
+	if d == events.Outbound {
+		from = partizapsim.Vendor
+	}
+	return strconv.FormatInt(h.Sim(a).AddMessage(VendorID, threadID(tb, thread), from, text, time.Time{}), 10)
+}
+
+func (h *Harness) Seed(tb testing.TB, a pollers.Account, threads, perThread int) {
+	h.Sim(a).Seed(VendorID, threads, perThread, time.Time{})
+}
+
+func (h *Harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
+	var out []pollerstest.Thread
+	for _, th := range h.Sim(a).Threads(VendorID) {
+		pt := pollerstest.Thread{ID: strconv.FormatInt(th.ID, 10)}
+		for _, m := range th.Messages {
+			pt.Messages = append(pt.Messages, pollerstest.Message{ID: strconv.FormatInt(m.ID, 10), Direction: events.Direction(m.Direction)})
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n int) {
+	h.Sim(a).InjectFault(partizapsim.Fault{Endpoint: partizapsim.EndpointConversations, Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n})
+}
+
+func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
+	st := h.Sim(a).Stats()
+	return pollerstest.Requests{List: int(st.ConversationsCalls), Messages: int(st.MessagesCalls)}
+}

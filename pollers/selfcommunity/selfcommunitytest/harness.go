@@ -1,0 +1,119 @@
+// Package selfcommunitytest provides the SelfCommunity implementation of
+// pollerstest.Harness over the SelfCommunity simulator, for the conformance
+// suite, benchmarks and process-level tests.
+package selfcommunitytest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
+	"github.com/threadsync/threadsync/pollers/selfcommunity"
+	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitysim"
+)
+
+var _ pollerstest.Harness = (*Harness)(nil)
+
+// Owner is the username of every harness account's user.
+const Owner = "community_owner"
+
+// Harness runs the conformance suite (and any test that needs a live
+// SelfCommunity inbox) on the SelfCommunity simulator, one simulator (one
+// community) per account.
+type Harness struct {
+	mu   sync.Mutex
+	sims map[string]*selfcommunitysim.Server // by base URL
+}
+
+// NewHarness returns an empty harness.
+func NewHarness() *Harness { return &Harness{sims: map[string]*selfcommunitysim.Server{}} }
+
+func (h *Harness) Provider() string { return selfcommunity.Name }
+
+func (h *Harness) Features() pollers.Features {
+	p, err := selfcommunity.New(pollers.Account{BaseURL: "http://127.0.0.1", Options: map[string]string{"user_id": "1"}}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p.Features()
+}
+
+func (h *Harness) Factory() pollers.Factory { return selfcommunity.New }
+
+// Sim returns the simulator serving the account.
+func (h *Harness) Sim(a pollers.Account) *selfcommunitysim.Server {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sims[a.BaseURL]
+}
+
+// RandomToken returns a fresh token that looks like a django-oauth-toolkit
+// access token.
+func RandomToken() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return "sc" + hex.EncodeToString(b[:])
+}
+
+func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
+	sim := selfcommunitysim.New(selfcommunitysim.Config{})
+	srv := httptest.NewServer(sim)
+	tb.Cleanup(srv.Close)
+	token := RandomToken()
+	uid := sim.AddAccount(Owner, token)
+	h.mu.Lock()
+	h.sims[srv.URL] = sim
+	h.mu.Unlock()
+	return pollers.Account{
+		Provider: selfcommunity.Name, ID: id, BaseURL: srv.URL, Token: token,
+		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
+		// The default 10 requests/s would make the suite wait, not test more.
+		Options: map[string]string{"user_id": uid, "page_size": strconv.Itoa(pageSize), "requests_per_second": "1000"},
+	}
+}
+
+func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
+	return h.Sim(a).AddThread(Owner, selfcommunitysim.NewThread{Text: text})
+}
+
+func (h *Harness) AddMessage(tb testing.TB, a pollers.Account, threadID string, d events.Direction, text string) string {
+	from := selfcommunitysim.Other
+	if d == events.Outbound {
+		from = selfcommunitysim.Owner
+	}
+	return h.Sim(a).AddMessage(Owner, threadID, from, text, time.Time{})
+}
+
+func (h *Harness) Seed(tb testing.TB, a pollers.Account, threads, perThread int) {
+	h.Sim(a).Seed(Owner, threads, perThread)
+}
+
+func (h *Harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
+	var out []pollerstest.Thread
+	for _, th := range h.Sim(a).Threads(Owner) {
+		pt := pollerstest.Thread{ID: th.ID}
+		for _, m := range th.Messages {
+			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n int) {
+	h.Sim(a).InjectFault(selfcommunitysim.Fault{
+		Endpoint: selfcommunitysim.EndpointSnippets, Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n,
+	})
+}
+
+func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
+	st := h.Sim(a).Stats()
+	return pollerstest.Requests{List: int(st.Snippets), Messages: int(st.Thread)}
+}
