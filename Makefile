@@ -54,6 +54,7 @@ bench: redis
 	@echo "| provider | threads | initial sync events/s | unchanged sweep threads/s | API requests per changed thread (1% changed) |"
 	@echo "|---|---|---|---|---|"
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkProvider$$' -benchtime 1x -count 1 -timeout 30m ./pollers/... | tee $(DATA)/bench-providers.out | grep '^|'
+	@echo
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkManyAccounts$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench-scale.out | grep '^|'
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkMirakl$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench.out | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\|Benchmark\)'
 
