@@ -39,6 +39,7 @@ func Run(t *testing.T, h Harness) {
 		{"Faults", testFaults},
 		{"WrongToken", testWrongToken},
 		{"RunRetriesAndIsolates", testRunRetriesAndIsolates},
+		{"IdleWalkCost", testIdleWalkCost},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -581,4 +582,32 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// testIdleWalkCost checks the provider's Features hold: with nothing new,
+// an incremental provider asks for one list page and a full-scan provider
+// for every page; neither fetches a message.
+func testIdleWalkCost(t *testing.T, h Harness) {
+	f := newFixture(t, h, 1)
+	a := f.accts[0]
+	incremental := h.Features().IncrementalList
+	if incremental {
+		// Without overlap only the newest thread comes back.
+		a.Options["overlap"] = "0s"
+	}
+	f.seed(a, 3*pageSize)
+	e := f.engine(nil, a)
+	f.poll(e, a)
+	before := h.Requests(t, a)
+	st := f.poll(e, a)
+	after := h.Requests(t, a)
+	lists, fetches := after.List-before.List, after.Messages-before.Messages
+	switch {
+	case st.Events != 0 || fetches != 0:
+		t.Fatalf("idle walk published %d events and fetched messages %d times", st.Events, fetches)
+	case incremental && lists != 1:
+		t.Fatalf("incremental provider: idle walk made %d list requests, want 1", lists)
+	case !incremental && lists < 3:
+		t.Fatalf("full-scan provider: idle walk made %d list requests for %d threads by %d", lists, 3*pageSize, pageSize)
+	}
 }
