@@ -21,15 +21,17 @@ redis:
 
 # The demo: simulated provider accounts with live traffic, threadsync on an
 # embedded JetStream, and the events printed as they arrive. Ctrl-C stops all.
+# providersim's inboxes are new on every run, so the demo's stream and Redis
+# keys are too.
 run: build redis
-	@mkdir -p $(DATA)
+	@rm -rf $(DATA)/nats && mkdir -p $(DATA)
 	@set -e; \
 	trap 'kill $$sim $$ts 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/providersim -listen $(SIM_LISTEN) -accounts-out $(DATA)/accounts.demo.yaml 2>$(DATA)/providersim.log & sim=$$!; \
 	for i in $$(seq 1 100); do curl -fs http://$(SIM_LISTEN)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
 	THREADSYNC_ACCOUNTS=$(DATA)/accounts.demo.yaml THREADSYNC_EMBEDDED_NATS=true \
 	THREADSYNC_EMBEDDED_NATS_LISTEN=$(DEMO_NATS_LISTEN) THREADSYNC_DATA_DIR=$(DATA)/nats \
-	THREADSYNC_KEY_PREFIX=threadsync-demo THREADSYNC_STREAM=DEMO \
+	THREADSYNC_KEY_PREFIX=threadsync-demo-$$(date +%s) THREADSYNC_STREAM=DEMO \
 	$(BIN)/threadsync run 2>$(DATA)/threadsync.log & ts=$$!; \
 	echo "providersim on http://$(SIM_LISTEN), threadsync logging to $(DATA)/threadsync.log; events follow (Ctrl-C to stop)"; \
 	NATS_URL=nats://$(DEMO_NATS_LISTEN) THREADSYNC_STREAM=DEMO $(BIN)/threadsync tail
