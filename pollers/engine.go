@@ -128,6 +128,7 @@ type Engine struct {
 	runners []*runner
 	byKey   map[string]*runner
 	outages *outages
+	tel     *telemetry
 }
 
 // New builds an engine for the accounts. It fails when an account is
@@ -139,6 +140,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, byKey: make(map[string]*runner, len(accounts))}
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
+	e.tel = newTelemetry()
 	for _, a := range accounts {
 		if a.InitialSync == "" {
 			a.InitialSync = SyncFull
@@ -152,7 +154,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 		if _, dup := e.byKey[a.Key()]; dup {
 			return nil, fmt.Errorf("account %s: listed twice", a)
 		}
-		r, err := newRunner(&e.cfg, a, e.outages)
+		r, err := newRunner(e, a)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +238,8 @@ type runner struct {
 	failures int
 }
 
-func newRunner(cfg *Config, a Account, o *outages) (*runner, error) {
+func newRunner(e *Engine, a Account) (*runner, error) {
+	cfg := &e.cfg
 	factory, ok := cfg.Providers[a.Provider]
 	if !ok {
 		return nil, fmt.Errorf("account %s: unknown provider %q", a, a.Provider)
@@ -247,8 +250,8 @@ func newRunner(cfg *Config, a Account, o *outages) (*runner, error) {
 		ck:      checkpoint.Account{Provider: a.Provider, ID: a.ID},
 		origin:  events.Origin{Prefix: cfg.SubjectPrefix, Provider: a.Provider, Account: a.ID},
 		log:     cfg.Logger.With("account", a.String()),
-		tel:     newTelemetry(),
-		outages: o,
+		tel:     e.tel,
+		outages: e.outages,
 		status:  AccountStatus{Account: a.String(), State: "starting"},
 	}
 	if err := r.origin.Validate(); err != nil {
