@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -38,19 +38,15 @@ func defineHubSpot(fs *flag.FlagSet) setupFunc {
 			tok := hubspotToken()
 			sim.AddAccount(portal, tok)
 			sim.Seed(portal, o.seedThreads, 4, time.Time{})
-			m.accounts = append(m.accounts, account{
+			m.addAccount(o, account{
 				provider: "hubspot",
 				id:       "portal-" + portal,
-				baseURL:  o.baseURL,
 				token:    tok,
 				// The simulated accounts keep UTC, where their daily limit resets.
 				options: map[string]string{"timezone": "UTC"},
+			}, func(ctx context.Context, rate float64) error {
+				return sim.Traffic(ctx, portal, rate, nil)
 			})
-			if o.rate > 0 {
-				m.traffic = append(m.traffic, func(ctx context.Context) error {
-					return sim.Traffic(ctx, portal, o.rate, nil)
-				})
-			}
 		}
 		return m, nil
 	}
@@ -63,6 +59,13 @@ func hubspotToken() string {
 	return "pat-na1-" + k[0:8] + "-" + k[8:12] + "-" + k[12:16] + "-" + k[16:20] + "-" + k[20:32]
 }
 
+// hubspotFault is the body of POST /_admin/hubspot/faults.
+type hubspotFault struct {
+	adminFault
+	Account string `json:"account"`
+	Policy  string `json:"policy"`
+}
+
 // hubspotAdmin lets demos and scripts break the simulator on purpose:
 //
 //	POST   /faults  {"endpoint":"threads","status":429,"policy":"DAILY","times":1}
@@ -73,48 +76,20 @@ func hubspotToken() string {
 // restricts a fault to one portal; policy (TEN_SECONDLY_ROLLING or DAILY)
 // picks the 429 body.
 func hubspotAdmin(sim *hubspotsim.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Endpoint   string `json:"endpoint"`
-			Account    string `json:"account"`
-			Status     int    `json:"status"`
-			RetryAfter string `json:"retry_after"`
-			Policy     string `json:"policy"`
-			Body       string `json:"body"`
-			Times      int    `json:"times"`
-		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		switch in.Endpoint {
-		case "", hubspotsim.EndpointThreads, hubspotsim.EndpointMessages, hubspotsim.EndpointOriginalContent:
-		default:
-			http.Error(w, "endpoint must be threads, messages, original-content or empty", http.StatusBadRequest)
-			return
+	inject := func(in hubspotFault) error {
+		if err := in.checkEndpoint(hubspotsim.EndpointThreads, hubspotsim.EndpointMessages, hubspotsim.EndpointOriginalContent); err != nil {
+			return err
 		}
 		switch in.Policy {
 		case "", hubspotsim.PolicyBurst, hubspotsim.PolicyDaily:
 		default:
-			http.Error(w, "policy must be TEN_SECONDLY_ROLLING, DAILY or empty", http.StatusBadRequest)
-			return
+			return errors.New("policy must be TEN_SECONDLY_ROLLING, DAILY or empty")
 		}
 		sim.InjectFault(hubspotsim.Fault{
 			Endpoint: in.Endpoint, Account: in.Account, Status: in.Status,
 			RetryAfter: in.RetryAfter, Policy: in.Policy, Body: in.Body, Times: in.Times,
 		})
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
-		sim.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(sim.Stats())
-	})
-	return mux
+		return nil
+	}
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
 }

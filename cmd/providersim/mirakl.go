@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -31,21 +30,23 @@ func defineMirakl(fs *flag.FlagSet) setupFunc {
 			key := newKey()
 			sim.AddShop(shopID, key)
 			sim.Seed(shopID, o.seedThreads, 4, time.Time{})
-			m.accounts = append(m.accounts, account{
+			m.addAccount(o, account{
 				provider: "mirakl",
 				id:       "shop-" + shopID,
-				baseURL:  o.baseURL,
 				token:    key,
 				options:  map[string]string{"shop_id": shopID},
+			}, func(ctx context.Context, rate float64) error {
+				return sim.Traffic(ctx, shopID, rate, nil)
 			})
-			if o.rate > 0 {
-				m.traffic = append(m.traffic, func(ctx context.Context) error {
-					return sim.Traffic(ctx, shopID, o.rate, nil)
-				})
-			}
 		}
 		return m, nil
 	}
+}
+
+// miraklFault is the body of POST /_admin/mirakl/faults.
+type miraklFault struct {
+	adminFault
+	Shop string `json:"shop"`
 }
 
 // miraklAdmin lets demos and scripts break the simulator on purpose:
@@ -54,41 +55,15 @@ func defineMirakl(fs *flag.FlagSet) setupFunc {
 //	DELETE /faults
 //	GET    /stats
 func miraklAdmin(sim *miraklsim.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Endpoint   string `json:"endpoint"`
-			Shop       string `json:"shop"`
-			Status     int    `json:"status"`
-			RetryAfter string `json:"retry_after"`
-			Body       string `json:"body"`
-			Times      int    `json:"times"`
-		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		switch in.Endpoint {
-		case "", "M10", "M11", "M12":
-		default:
-			http.Error(w, "endpoint must be M10, M11, M12 or empty", http.StatusBadRequest)
-			return
+	inject := func(in miraklFault) error {
+		if err := in.checkEndpoint("M10", "M11", "M12"); err != nil {
+			return err
 		}
 		sim.InjectFault(miraklsim.Fault{
 			Endpoint: in.Endpoint, Shop: in.Shop, Status: in.Status,
 			RetryAfter: in.RetryAfter, Body: in.Body, Times: in.Times,
 		})
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
-		sim.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(sim.Stats())
-	})
-	return mux
+		return nil
+	}
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -34,21 +33,23 @@ func defineOLX(fs *flag.FlagSet) setupFunc {
 			token := "olx-" + newKey()
 			sim.AddAccount(id, token)
 			sim.Seed(id, o.seedThreads, 4, time.Time{})
-			m.accounts = append(m.accounts, account{
+			m.addAccount(o, account{
 				provider: "olx",
 				id:       id,
-				baseURL:  o.baseURL,
 				token:    token,
 				options:  map[string]string{"timezone": *zone},
+			}, func(ctx context.Context, rate float64) error {
+				return sim.Traffic(ctx, id, rate, nil)
 			})
-			if o.rate > 0 {
-				m.traffic = append(m.traffic, func(ctx context.Context) error {
-					return sim.Traffic(ctx, id, o.rate, nil)
-				})
-			}
 		}
 		return m, nil
 	}
+}
+
+// olxFault is the body of POST /_admin/olx/faults.
+type olxFault struct {
+	adminFault
+	Account string `json:"account"`
 }
 
 // olxAdmin lets demos and scripts break the OLX simulator on purpose:
@@ -57,42 +58,16 @@ func defineOLX(fs *flag.FlagSet) setupFunc {
 //	DELETE /faults
 //	GET    /stats
 func olxAdmin(sim *olxsim.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Endpoint   string `json:"endpoint"`
-			Account    string `json:"account"`
-			Status     int    `json:"status"`
-			RetryAfter string `json:"retry_after"`
-			Body       string `json:"body"`
-			Times      int    `json:"times"`
-		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		switch in.Endpoint {
-		case "", olxsim.EndpointThreads, olxsim.EndpointThread, olxsim.EndpointMessages,
-			olxsim.EndpointMessage, olxsim.EndpointSend, olxsim.EndpointCommands:
-		default:
-			http.Error(w, "endpoint must be threads, thread, messages, message, send, commands or empty", http.StatusBadRequest)
-			return
+	inject := func(in olxFault) error {
+		if err := in.checkEndpoint(olxsim.EndpointThreads, olxsim.EndpointThread, olxsim.EndpointMessages,
+			olxsim.EndpointMessage, olxsim.EndpointSend, olxsim.EndpointCommands); err != nil {
+			return err
 		}
 		sim.InjectFault(olxsim.Fault{
 			Endpoint: in.Endpoint, Account: in.Account, Status: in.Status,
 			RetryAfter: in.RetryAfter, Body: in.Body, Times: in.Times,
 		})
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
-		sim.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(sim.Stats())
-	})
-	return mux
+		return nil
+	}
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
 }

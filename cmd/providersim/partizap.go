@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -34,21 +33,24 @@ func definePartizap(fs *flag.FlagSet) setupFunc {
 			sim.AddVendor(userID, session)
 			sim.Seed(userID, o.seedThreads, 4, time.Time{})
 			id := strconv.FormatInt(userID, 10)
-			m.accounts = append(m.accounts, account{
+			m.addAccount(o, account{
 				provider: "partizap",
 				id:       "vendor-" + id,
-				baseURL:  o.baseURL,
 				token:    session,
 				options:  map[string]string{"user_id": id},
+			}, func(ctx context.Context, rate float64) error {
+				return sim.Traffic(ctx, userID, rate, nil)
 			})
-			if o.rate > 0 {
-				m.traffic = append(m.traffic, func(ctx context.Context) error {
-					return sim.Traffic(ctx, userID, o.rate, nil)
-				})
-			}
 		}
 		return m, nil
 	}
+}
+
+// partizapFault is the body of POST /_admin/partizap/faults; account is a
+// vendor's user id.
+type partizapFault struct {
+	adminFault
+	Account int64 `json:"account"`
 }
 
 // partizapAdmin lets demos and scripts break the simulator on purpose:
@@ -57,41 +59,16 @@ func definePartizap(fs *flag.FlagSet) setupFunc {
 //	DELETE /faults
 //	GET    /stats
 func partizapAdmin(sim *partizapsim.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Endpoint   string `json:"endpoint"`
-			Account    int64  `json:"account"`
-			Status     int    `json:"status"`
-			RetryAfter string `json:"retry_after"`
-			Body       string `json:"body"`
-			Times      int    `json:"times"`
-		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		switch in.Endpoint {
-		case "", partizapsim.EndpointConversations, partizapsim.EndpointMessages, partizapsim.EndpointSend, partizapsim.EndpointSearch:
-		default:
-			http.Error(w, "endpoint must be conversations, messages, send, search or empty", http.StatusBadRequest)
-			return
+	inject := func(in partizapFault) error {
+		if err := in.checkEndpoint(partizapsim.EndpointConversations, partizapsim.EndpointMessages,
+			partizapsim.EndpointSend, partizapsim.EndpointSearch); err != nil {
+			return err
 		}
 		sim.InjectFault(partizapsim.Fault{
 			Endpoint: in.Endpoint, Account: in.Account, Status: in.Status,
 			RetryAfter: in.RetryAfter, Body: in.Body, Times: in.Times,
 		})
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
-		sim.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(sim.Stats())
-	})
-	return mux
+		return nil
+	}
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
 }

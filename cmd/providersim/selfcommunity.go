@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -29,18 +28,14 @@ func defineSelfCommunity(fs *flag.FlagSet) setupFunc {
 			token := oauthToken()
 			userID := sim.AddAccount(username, token)
 			sim.Seed(username, o.seedThreads, 4)
-			m.accounts = append(m.accounts, account{
+			m.addAccount(o, account{
 				provider: "selfcommunity",
 				id:       "owner-" + strconv.Itoa(i+1),
-				baseURL:  o.baseURL,
 				token:    token,
 				options:  map[string]string{"user_id": userID},
+			}, func(ctx context.Context, rate float64) error {
+				return sim.Traffic(ctx, username, rate, nil)
 			})
-			if o.rate > 0 {
-				m.traffic = append(m.traffic, func(ctx context.Context) error {
-					return sim.Traffic(ctx, username, o.rate, nil)
-				})
-			}
 		}
 		if *n >= 2 {
 			// Two accounts of one community may write to each other: the
@@ -56,47 +51,28 @@ func defineSelfCommunity(fs *flag.FlagSet) setupFunc {
 // shape of an OAuth token rather than of the hex keys other simulators use.
 func oauthToken() string { return rand.Text() }
 
+// selfCommunityFault is the body of POST /_admin/selfcommunity/faults.
+type selfCommunityFault struct {
+	adminFault
+	Account string `json:"account"`
+}
+
 // selfCommunityAdmin lets demos and scripts break the simulator on purpose:
 //
 //	POST   /faults  {"endpoint":"snippets","account":"owner_1","status":429,"retry_after":"5","body":"","times":3}
 //	DELETE /faults
 //	GET    /stats
 func selfCommunityAdmin(sim *selfcommunitysim.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Endpoint   string `json:"endpoint"`
-			Account    string `json:"account"`
-			Status     int    `json:"status"`
-			RetryAfter string `json:"retry_after"`
-			Body       string `json:"body"`
-			Times      int    `json:"times"`
-		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		switch in.Endpoint {
-		case "", selfcommunitysim.EndpointSnippets, selfcommunitysim.EndpointThread, selfcommunitysim.EndpointMessage, selfcommunitysim.EndpointSend:
-		default:
-			http.Error(w, "endpoint must be snippets, thread, message, send or empty", http.StatusBadRequest)
-			return
+	inject := func(in selfCommunityFault) error {
+		if err := in.checkEndpoint(selfcommunitysim.EndpointSnippets, selfcommunitysim.EndpointThread,
+			selfcommunitysim.EndpointMessage, selfcommunitysim.EndpointSend); err != nil {
+			return err
 		}
 		sim.InjectFault(selfcommunitysim.Fault{
 			Endpoint: in.Endpoint, Account: in.Account, Status: in.Status,
 			RetryAfter: in.RetryAfter, Body: in.Body, Times: in.Times,
 		})
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
-		sim.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(sim.Stats())
-	})
-	return mux
+		return nil
+	}
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
 }

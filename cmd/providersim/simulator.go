@@ -41,6 +41,16 @@ type mount struct {
 	traffic []func(ctx context.Context) error
 }
 
+// addAccount adds the account a, served at o.baseURL, and, when o.rate is
+// positive, live traffic for it from traffic(ctx, o.rate).
+func (m *mount) addAccount(o options, a account, traffic func(ctx context.Context, rate float64) error) {
+	a.baseURL = o.baseURL
+	m.accounts = append(m.accounts, a)
+	if o.rate > 0 {
+		m.traffic = append(m.traffic, func(ctx context.Context) error { return traffic(ctx, o.rate) })
+	}
+}
+
 // account is one simulated account as threadsync's accounts file describes it.
 type account struct {
 	provider string

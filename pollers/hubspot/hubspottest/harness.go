@@ -6,9 +6,7 @@ package hubspottest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +25,11 @@ const Portal = "24000001"
 // Harness runs the conformance suite (and any test that needs a live
 // HubSpot inbox) on the HubSpot simulator, one simulator per account.
 type Harness struct {
-	mu   sync.Mutex
-	sims map[string]*hubspotsim.Server // by base URL
+	sims pollerstest.Sims[*hubspotsim.Server]
 }
 
 // NewHarness returns an empty harness.
-func NewHarness() *Harness { return &Harness{sims: map[string]*hubspotsim.Server{}} }
+func NewHarness() *Harness { return &Harness{} }
 
 func (h *Harness) Provider() string { return hubspot.Name }
 
@@ -47,11 +44,7 @@ func (h *Harness) Features() pollers.Features {
 func (h *Harness) Factory() pollers.Factory { return hubspot.New }
 
 // Sim returns the simulator serving the account.
-func (h *Harness) Sim(a pollers.Account) *hubspotsim.Server {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sims[a.BaseURL]
-}
+func (h *Harness) Sim(a pollers.Account) *hubspotsim.Server { return h.sims.Get(a) }
 
 // RandomToken returns a fresh token that looks like a HubSpot private-app
 // token.
@@ -68,15 +61,11 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 	// would then look at them again. A simulator clock a minute behind
 	// keeps the suite's cost checks about threadsync, not about skew.
 	sim := hubspotsim.New(hubspotsim.Config{Now: func() time.Time { return time.Now().Add(-time.Minute) }})
-	srv := httptest.NewServer(sim)
-	tb.Cleanup(srv.Close)
+	baseURL := h.sims.Serve(tb, sim)
 	tok := RandomToken()
 	sim.AddAccount(Portal, tok)
-	h.mu.Lock()
-	h.sims[srv.URL] = sim
-	h.mu.Unlock()
 	return pollers.Account{
-		Provider: hubspot.Name, ID: id, BaseURL: srv.URL, Token: tok,
+		Provider: hubspot.Name, ID: id, BaseURL: baseURL, Token: tok,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
 		// The simulator has no burst limit here; HubSpot's default pace
 		// (9 requests/s) would only make the suite slow.

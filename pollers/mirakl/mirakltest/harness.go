@@ -6,9 +6,7 @@ package mirakltest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +25,11 @@ const ShopID = "2001"
 // Harness runs the conformance suite (and any test that needs a live
 // Mirakl inbox) on the Mirakl simulator, one simulator per account.
 type Harness struct {
-	mu   sync.Mutex
-	sims map[string]*miraklsim.Server // by base URL
+	sims pollerstest.Sims[*miraklsim.Server]
 }
 
 // NewHarness returns an empty harness.
-func NewHarness() *Harness { return &Harness{sims: map[string]*miraklsim.Server{}} }
+func NewHarness() *Harness { return &Harness{} }
 
 func (h *Harness) Provider() string { return mirakl.Name }
 
@@ -46,11 +43,7 @@ func (h *Harness) Features() pollers.Features {
 func (h *Harness) Factory() pollers.Factory { return mirakl.New }
 
 // Sim returns the simulator serving the account.
-func (h *Harness) Sim(a pollers.Account) *miraklsim.Server {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sims[a.BaseURL]
-}
+func (h *Harness) Sim(a pollers.Account) *miraklsim.Server { return h.sims.Get(a) }
 
 // RandomKey returns a fresh API key.
 func RandomKey() string {
@@ -61,15 +54,11 @@ func RandomKey() string {
 
 func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
 	sim := miraklsim.New(miraklsim.Config{})
-	srv := httptest.NewServer(sim)
-	tb.Cleanup(srv.Close)
+	baseURL := h.sims.Serve(tb, sim)
 	key := RandomKey()
 	sim.AddShop(ShopID, key)
-	h.mu.Lock()
-	h.sims[srv.URL] = sim
-	h.mu.Unlock()
 	return pollers.Account{
-		Provider: mirakl.Name, ID: id, BaseURL: srv.URL, Token: key,
+		Provider: mirakl.Name, ID: id, BaseURL: baseURL, Token: key,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
 		Options: map[string]string{"shop_id": ShopID, "page_size": strconv.Itoa(pageSize)},
 	}

@@ -6,10 +6,8 @@ package olxtest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net/http/httptest"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,12 +30,11 @@ const Zone = "Europe/Warsaw"
 // Harness runs the conformance suite (and any test that needs a live OLX
 // inbox) on the OLX simulator, one simulator per account.
 type Harness struct {
-	mu   sync.Mutex
-	sims map[string]*olxsim.Server // by base URL
+	sims pollerstest.Sims[*olxsim.Server]
 }
 
 // NewHarness returns an empty harness.
-func NewHarness() *Harness { return &Harness{sims: map[string]*olxsim.Server{}} }
+func NewHarness() *Harness { return &Harness{} }
 
 func (h *Harness) Provider() string         { return olx.Name }
 func (h *Harness) Factory() pollers.Factory { return olx.New }
@@ -51,11 +48,7 @@ func (h *Harness) Features() pollers.Features {
 }
 
 // Sim returns the simulator serving the account.
-func (h *Harness) Sim(a pollers.Account) *olxsim.Server {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sims[a.BaseURL]
-}
+func (h *Harness) Sim(a pollers.Account) *olxsim.Server { return h.sims.Get(a) }
 
 // RandomToken returns a fresh access token.
 func RandomToken() string {
@@ -70,15 +63,11 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 		tb.Fatal(err)
 	}
 	sim := olxsim.New(olxsim.Config{Location: loc})
-	srv := httptest.NewServer(sim)
-	tb.Cleanup(srv.Close)
+	baseURL := h.sims.Serve(tb, sim)
 	tok := RandomToken()
 	sim.AddAccount(User, tok)
-	h.mu.Lock()
-	h.sims[srv.URL] = sim
-	h.mu.Unlock()
 	return pollers.Account{
-		Provider: olx.Name, ID: id, BaseURL: srv.URL, Token: tok,
+		Provider: olx.Name, ID: id, BaseURL: baseURL, Token: tok,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
 		// Every changed thread costs a message request, so the default
 		// of 10 requests per second would make the suite slow, not stricter.

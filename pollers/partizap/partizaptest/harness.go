@@ -7,9 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"maps"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,8 +30,7 @@ type Harness struct {
 	cfg     partizapsim.Config
 	options map[string]string
 
-	mu   sync.Mutex
-	sims map[string]*partizapsim.Server // by base URL
+	sims pollerstest.Sims[*partizapsim.Server]
 }
 
 // NewHarness returns an empty harness over simulators in their default
@@ -44,7 +41,7 @@ func NewHarness() *Harness { return NewHarnessWith(partizapsim.Config{}, nil) }
 // and whose accounts carry options on top of the harness's own, so one
 // suite can cover the API shapes partizap.md leaves open.
 func NewHarnessWith(cfg partizapsim.Config, options map[string]string) *Harness {
-	return &Harness{cfg: cfg, options: options, sims: map[string]*partizapsim.Server{}}
+	return &Harness{cfg: cfg, options: options}
 }
 
 func (h *Harness) Provider() string { return partizap.Name }
@@ -60,11 +57,7 @@ func (h *Harness) Features() pollers.Features {
 func (h *Harness) Factory() pollers.Factory { return partizap.New }
 
 // Sim returns the simulator serving the account.
-func (h *Harness) Sim(a pollers.Account) *partizapsim.Server {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sims[a.BaseURL]
-}
+func (h *Harness) Sim(a pollers.Account) *partizapsim.Server { return h.sims.Get(a) }
 
 // RandomSession returns a fresh session token.
 func RandomSession() string {
@@ -75,13 +68,9 @@ func RandomSession() string {
 
 func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
 	sim := partizapsim.New(h.cfg)
-	srv := httptest.NewServer(sim)
-	tb.Cleanup(srv.Close)
+	baseURL := h.sims.Serve(tb, sim)
 	token := RandomSession()
 	sim.AddVendor(VendorID, token)
-	h.mu.Lock()
-	h.sims[srv.URL] = sim
-	h.mu.Unlock()
 	opts := map[string]string{
 		"user_id": strconv.Itoa(VendorID), "page_size": strconv.Itoa(pageSize),
 		// The default rate (5/s) is for a real API; the simulator is local.
@@ -89,7 +78,7 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 	}
 	maps.Copy(opts, h.options)
 	return pollers.Account{
-		Provider: partizap.Name, ID: id, BaseURL: srv.URL, Token: token,
+		Provider: partizap.Name, ID: id, BaseURL: baseURL, Token: token,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute, Options: opts,
 	}
 }

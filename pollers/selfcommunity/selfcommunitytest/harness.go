@@ -6,9 +6,7 @@ package selfcommunitytest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +26,11 @@ const Owner = "community_owner"
 // SelfCommunity inbox) on the SelfCommunity simulator, one simulator (one
 // community) per account.
 type Harness struct {
-	mu   sync.Mutex
-	sims map[string]*selfcommunitysim.Server // by base URL
+	sims pollerstest.Sims[*selfcommunitysim.Server]
 }
 
 // NewHarness returns an empty harness.
-func NewHarness() *Harness { return &Harness{sims: map[string]*selfcommunitysim.Server{}} }
+func NewHarness() *Harness { return &Harness{} }
 
 func (h *Harness) Provider() string { return selfcommunity.Name }
 
@@ -48,11 +45,7 @@ func (h *Harness) Features() pollers.Features {
 func (h *Harness) Factory() pollers.Factory { return selfcommunity.New }
 
 // Sim returns the simulator serving the account.
-func (h *Harness) Sim(a pollers.Account) *selfcommunitysim.Server {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sims[a.BaseURL]
-}
+func (h *Harness) Sim(a pollers.Account) *selfcommunitysim.Server { return h.sims.Get(a) }
 
 // RandomToken returns a fresh token that looks like a django-oauth-toolkit
 // access token.
@@ -64,15 +57,11 @@ func RandomToken() string {
 
 func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
 	sim := selfcommunitysim.New(selfcommunitysim.Config{})
-	srv := httptest.NewServer(sim)
-	tb.Cleanup(srv.Close)
+	baseURL := h.sims.Serve(tb, sim)
 	token := RandomToken()
 	uid := sim.AddAccount(Owner, token)
-	h.mu.Lock()
-	h.sims[srv.URL] = sim
-	h.mu.Unlock()
 	return pollers.Account{
-		Provider: selfcommunity.Name, ID: id, BaseURL: srv.URL, Token: token,
+		Provider: selfcommunity.Name, ID: id, BaseURL: baseURL, Token: token,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
 		// The default 10 requests/s would make the suite wait, not test more.
 		Options: map[string]string{"user_id": uid, "page_size": strconv.Itoa(pageSize), "requests_per_second": "1000"},
