@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,33 @@ func TestEnsureStreamWarnsAboutRiskySettings(t *testing.T) {
 	s, _ := env.JS.Stream(ctx, "RISKY")
 	if subj := s.CachedInfo().Config.Subjects; len(subj) != 2 || subj[1] != "risky.>" {
 		t.Errorf("subjects %v, want risky.> added", subj)
+	}
+}
+
+// TestDeployedStreamConfig keeps deploy/nats/stream.json valid: it creates
+// that stream (on one replica) and threadsync accepts it without a warning.
+func TestDeployedStreamConfig(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../deploy/nats/stream.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg jetstream.StreamConfig
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage != jetstream.FileStorage || cfg.Duplicates < time.Hour || cfg.MaxAge <= cfg.Duplicates {
+		t.Fatalf("stream.json: storage %v, duplicates %s, max age %s", cfg.Storage, cfg.Duplicates, cfg.MaxAge)
+	}
+	env := eventstest.Start(t)
+	// The test server already has INBOX on inbox.>.
+	cfg.Name, cfg.Replicas, cfg.Subjects = "DEPLOYED", 1, []string{"deployed.>"}
+	ctx := context.Background()
+	if _, err := env.JS.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	warns, err := events.EnsureStream(ctx, env.JS, events.StreamConfig{Name: "DEPLOYED", SubjectPrefix: "deployed", Duplicates: 2 * time.Hour})
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("EnsureStream on the deployed config: %v %v", warns, err)
 	}
 }
