@@ -12,7 +12,9 @@ import (
 // WatermillPublisher adapts the Publisher to watermill's message.Publisher,
 // so code written against watermill can publish through threadsync's async,
 // de-duplicated JetStream path. The topic is the NATS subject, the message
-// UUID becomes Nats-Msg-Id, and metadata become headers.
+// UUID becomes Nats-Msg-Id, and metadata become headers. A stream drops a
+// second message with the same UUID within its duplicate window, so a copy
+// of a message (a PoisonQueue entry, a forward) belongs in its own stream.
 type WatermillPublisher struct {
 	p *Publisher
 }

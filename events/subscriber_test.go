@@ -1,0 +1,117 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/eventstest"
+)
+
+// TestRouterConsumesTheStream runs a watermill Router over the Subscriber:
+// every ReplyNeeded reaches the handler, a first failure is retried, and a
+// message that always fails goes to the poison queue, once.
+func TestRouterConsumesTheStream(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	ctx := context.Background()
+	var evs []events.Event
+	for i := range 6 {
+		at := time.Date(2024, 3, 1, 10, i, 0, 0, time.UTC)
+		evs = append(evs, events.NewMessageReceived(origin, "t", events.Message{ID: "m" + string(rune('a'+i)), CreatedAt: at}))
+		evs = append(evs, events.NewReplyNeeded(origin, "t", at, "m"))
+	}
+	if err := env.Publisher.Publish(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	poisonID := evs[5].ID // the third ReplyNeeded always fails
+
+	sub, err := events.NewSubscriber(env.JS, events.SubscriberConfig{Durable: "alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The poison queue has a stream of its own: a copy keeps its message's
+	// UUID, which in the event stream would be dropped as a duplicate.
+	if _, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "POISON", Subjects: []string{"poison.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	poison, err := middleware.PoisonQueue(env.Publisher.Watermill(), "poison.alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	router.AddMiddleware(poison, middleware.Retry{MaxRetries: 2, InitialInterval: time.Millisecond}.Middleware)
+
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	handled := map[string]int{}
+	done := make(chan struct{})
+	router.AddConsumerHandler("reply-needed", "inbox.*.*.reply.needed", sub, func(m *message.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts[m.UUID]++
+		if m.Metadata.Get("subject") != "inbox.mirakl.shop-2001.reply.needed" {
+			t.Errorf("message %s from subject %q", m.UUID, m.Metadata.Get("subject"))
+		}
+		if m.UUID == poisonID || attempts[m.UUID] == 1 {
+			return errors.New("downstream unavailable")
+		}
+		handled[m.UUID]++
+		if len(handled) == 5 {
+			close(done)
+		}
+		return nil
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = router.Run(runCtx) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("handled %v", handled)
+	}
+	cancel()
+	if err := router.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range handled {
+		if n != 1 {
+			t.Errorf("message %s handled %d times", id, n)
+		}
+	}
+	if attempts[poisonID] != 3 {
+		t.Errorf("the failing message was tried %d times, want 1 + 2 retries", attempts[poisonID])
+	}
+	// PoisonQueue publishes (and waits for the ack) before the handler
+	// returns, so the message is there by now.
+	ps, err := env.JS.Stream(ctx, "POISON")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ps.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("poison queue: %v", err)
+	}
+	if id := m.Header.Get(jetstream.MsgIDHeader); id != poisonID {
+		t.Errorf("poison queue holds %s, want %s", id, poisonID)
+	}
+	if info, _ := ps.Info(ctx); info.State.Msgs != 1 {
+		t.Errorf("%d messages in the poison queue, want 1", info.State.Msgs)
+	}
+}
