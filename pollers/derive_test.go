@@ -1,6 +1,7 @@
 package pollers
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -250,4 +251,23 @@ func TestDeriveClosedThreadEndsTheEpisode(t *testing.T) {
 	if got, want := kinds(evs), []string{"M:m3", "R:03:m3"}; !equal(got, want) {
 		t.Fatalf("stale close: %v, want %v", got, want)
 	}
+}
+
+// FuzzParseTime: any input either parses to a UTC time or fails as malformed.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2024-03-01T09:30:00Z", "2018-01-30 08:26:36", "2024-03-05T18:22:40+0300", "", "0000-00-00 00:00:00", "2024-13-45T99:99:99Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTime(s, time.FixedZone("X", 3600))
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("ParseTime(%q): %v does not wrap ErrMalformed", s, err)
+			}
+			return
+		}
+		if got.Location() != time.UTC {
+			t.Fatalf("ParseTime(%q) = %v, not UTC", s, got)
+		}
+	})
 }
