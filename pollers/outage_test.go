@@ -18,6 +18,7 @@ import (
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // TestOutages stops Redis, then the NATS server, then both, in the middle
@@ -56,7 +57,7 @@ func TestOutages(t *testing.T) {
 		}
 		accts = append(accts, a)
 	}
-	logs := &lockedBuffer{}
+	logs := &pollerstest.Buffer{}
 	e, err := pollers.New(pollers.Config{
 		Store: store, Publisher: pub, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},

@@ -1,7 +1,6 @@
 package pollers_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -25,23 +24,6 @@ import (
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSecretsStayOut runs a full sync, including failures whose bodies echo
 // the credentials back, and searches everything threadsync produced (logs,
 // returned errors, status, spans, metrics, events) for the token.
@@ -63,7 +45,7 @@ func TestSecretsStayOut(t *testing.T) {
 
 	store, _ := checkpointtest.NewStore(t)
 	js := eventstest.Start(t)
-	logs := &lockedBuffer{}
+	logs := &pollerstest.Buffer{}
 	var mu sync.Mutex
 	var errs []string
 	synced := make(chan struct{})

@@ -96,8 +96,8 @@ func TestChaos(t *testing.T) {
 		"THREADSYNC_KEY_PREFIX="+prefix, "THREADSYNC_HTTP_ADDR=", "THREADSYNC_LEASE_TTL=1s",
 		"THREADSYNC_MAX_BACKOFF=1s",
 	)
-	start := func() (*exec.Cmd, chan error, *syncBuffer) {
-		logs := &syncBuffer{}
+	start := func() (*exec.Cmd, chan error, *pollerstest.Buffer) {
+		logs := &pollerstest.Buffer{}
 		cmd := exec.Command(bin, "run")
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, logs, logs
 		if err := cmd.Start(); err != nil {

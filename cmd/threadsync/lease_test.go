@@ -59,10 +59,10 @@ func TestTwoWorkersOneAccount(t *testing.T) {
 	type proc struct {
 		cmd  *exec.Cmd
 		done chan error
-		logs *syncBuffer
+		logs *pollerstest.Buffer
 	}
 	start := func() *proc {
-		p := &proc{cmd: exec.Command(bin, "run"), done: make(chan error, 1), logs: &syncBuffer{}}
+		p := &proc{cmd: exec.Command(bin, "run"), done: make(chan error, 1), logs: &pollerstest.Buffer{}}
 		p.cmd.Env = append(os.Environ(), "NATS_URL="+js.URL, "REDIS_URL="+checkpointtest.URL(),
 			"THREADSYNC_ACCOUNTS="+file, "THREADSYNC_KEY_PREFIX="+prefix, "THREADSYNC_HTTP_ADDR=",
 			"THREADSYNC_LEASE_TTL=2s", "THREADSYNC_LOG_LEVEL=debug")

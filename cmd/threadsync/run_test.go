@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,7 +72,7 @@ func TestRunProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := &syncBuffer{}
+	logs := &pollerstest.Buffer{}
 	cmd := exec.Command(bin, "run")
 	cmd.Env = append(os.Environ(),
 		"SHOP_KEY="+key,
@@ -172,21 +171,4 @@ func getJSON(t *testing.T, url string, v any) int {
 		t.Fatalf("%s: %v", url, err)
 	}
 	return resp.StatusCode
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

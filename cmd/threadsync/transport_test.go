@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // pki writes a CA, a server certificate for 127.0.0.1 and a client
@@ -161,7 +163,7 @@ func TestRedisACLAndTLS(t *testing.T) {
 		"--tls-cert-file", p.serverCert, "--tls-key-file", p.serverKey, "--tls-ca-cert-file", p.ca,
 		"--tls-auth-clients", "yes", "--save", "", "--appendonly", "no", "--dir", t.TempDir(),
 		"--user", "default", "off", "--user", "sync", "on", ">s3cret", "~*", "&*", "+@all")
-	out := &syncBuffer{}
+	out := &pollerstest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

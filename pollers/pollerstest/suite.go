@@ -1,7 +1,6 @@
 package pollerstest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,12 +55,12 @@ type fixture struct {
 	store *checkpoint.Store
 	js    *eventstest.Env
 	accts []pollers.Account
-	logs  *syncBuffer
+	logs  *Buffer
 }
 
 func newFixture(t *testing.T, h Harness, n int) *fixture {
 	store, _ := checkpointtest.NewStore(t)
-	f := &fixture{t: t, h: h, store: store, js: eventstest.Start(t), logs: &syncBuffer{}}
+	f := &fixture{t: t, h: h, store: store, js: eventstest.Start(t), logs: &Buffer{}}
 	for i := range n {
 		a := h.NewAccount(t, fmt.Sprintf("acct-%d", i+1), pageSize)
 		// The suite tests behaviour, not a provider's pacing.
@@ -565,23 +564,6 @@ func testRunRetriesAndIsolates(t *testing.T, h Harness) {
 func storePrefix(t *testing.T, s *checkpoint.Store) string {
 	k := s.Keys(checkpoint.Account{Provider: "p", ID: "a"}).Cursor
 	return strings.TrimSuffix(k, ":{p:a}:cursor")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testIdleWalkCost checks the provider's Features hold: with nothing new,
