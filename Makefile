@@ -41,7 +41,8 @@ lint:
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 
-test: redis lint
+test: lint
+	@deploy/local/ensure-redis.sh --with-binary
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # The full crash and outage tests: 20 SIGKILLs under live traffic of 5,000

@@ -2,7 +2,12 @@
 # Makes sure a Redis answers at REDIS_URL (default redis://127.0.0.1:6379/0).
 # When none does and the address is local, starts a throw-away redis-server
 # (no persistence), installing it with the system package manager if needed.
+# With --with-binary the redis-server program is installed even when a Redis
+# already answers: the tests start private servers of their own.
 set -euo pipefail
+
+want_binary=false
+[ "${1:-}" = "--with-binary" ] && want_binary=true
 
 url=${REDIS_URL:-redis://127.0.0.1:6379/0}
 hostport=${url#*://}
@@ -26,18 +31,9 @@ ping() {
   return 1
 }
 
-if ping; then
-  exit 0
-fi
-
-case "$host" in
-  127.0.0.1|localhost|::1) ;;
-  *) echo "ensure-redis: no Redis answers at $host:$port and it is not local; start it or set REDIS_URL" >&2; exit 1 ;;
-esac
-
-if ! command -v redis-server >/dev/null 2>&1; then
+install_redis() {
   echo "ensure-redis: redis-server not found; installing it" >&2
-  sudo=""
+  local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   if command -v apt-get >/dev/null 2>&1; then
     $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
@@ -51,6 +47,23 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "ensure-redis: no known package manager; install redis-server" >&2
     exit 1
   fi
+}
+
+if $want_binary && ! command -v redis-server >/dev/null 2>&1; then
+  install_redis
+fi
+
+if ping; then
+  exit 0
+fi
+
+case "$host" in
+  127.0.0.1|localhost|::1) ;;
+  *) echo "ensure-redis: no Redis answers at $host:$port and it is not local; start it or set REDIS_URL" >&2; exit 1 ;;
+esac
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  install_redis
 fi
 
 dir=${TMPDIR:-/tmp}/threadsync-redis-$port
