@@ -35,7 +35,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/threadsync/threadsync/events"
@@ -67,12 +66,6 @@ type Client struct {
 	msgPath     string
 	offsetPages bool
 	http        *http.Client
-
-	// The cursors handed out in the current walk, to catch one that
-	// comes back (a pagination loop).
-	mu    sync.Mutex
-	walk  []string
-	walkP map[string]int // cursor -> position in walk
 }
 
 var _ pollers.Provider = (*Client)(nil)
@@ -272,9 +265,7 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 		}
 		page.Items = append(page.Items, it)
 	}
-	if err := c.trackCursor(q.Token, next); err != nil {
-		return pollers.Page{}, fmt.Errorf("%s: %w", where, err)
-	}
+	// A cursor that comes back within a walk is caught by the engine.
 	return page, nil
 }
 
@@ -299,35 +290,6 @@ func nextCursor(noData bool, m *meta) (string, error) {
 		return "", fmt.Errorf("%w: meta.has_more is true but meta.next_cursor is empty", pollers.ErrMalformed)
 	}
 	return string(m.NextCursor), nil
-}
-
-// trackCursor records that the page read with cursor at gave next, and
-// fails when next was already handed out in this walk: following it would
-// loop for ever. A walk starts with an empty cursor; one resumed from a
-// stored cursor starts a new record there.
-func (c *Client) trackCursor(at, next string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if i, ok := c.walkP[at]; ok {
-		// Going on from a known point: forget what came after it (a page
-		// retried after a failure hands out the same next again).
-		for _, k := range c.walk[i+1:] {
-			delete(c.walkP, k)
-		}
-		c.walk = c.walk[:i+1]
-	} else {
-		c.walk = append(c.walk[:0], at)
-		c.walkP = map[string]int{at: 0}
-	}
-	if next == "" {
-		return nil
-	}
-	if _, again := c.walkP[next]; again {
-		return fmt.Errorf("%w: meta.next_cursor %.40q repeats within one walk (a pagination loop)", pollers.ErrMalformed, next)
-	}
-	c.walkP[next] = len(c.walk)
-	c.walk = append(c.walk, next)
-	return nil
 }
 
 // Messages reads the conversation's message list page by page and returns
