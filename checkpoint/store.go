@@ -56,9 +56,6 @@ func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
 	return &Store{rdb: rdb, prefix: prefix, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))}, nil
 }
 
-// Owner identifies this store's holder in leases.
-func (s *Store) Owner() string { return s.owner }
-
 // Keys are the Redis keys of one account.
 type Keys struct{ Cursor, Threads, Lease, Fence string }
 
@@ -196,15 +193,6 @@ return 0
 func (s *Store) Release(ctx context.Context, l Lease) error {
 	if err := releaseScript.Run(ctx, s.rdb, []string{s.Keys(l.Account).Lease}, l.Token).Err(); err != nil {
 		return fmt.Errorf("checkpoint: %s: release lease: %w", l.Account, err)
-	}
-	return nil
-}
-
-// Reset deletes everything stored for the account (cursor, states, lease).
-func (s *Store) Reset(ctx context.Context, a Account) error {
-	k := s.Keys(a)
-	if err := s.rdb.Del(ctx, k.Cursor, k.Threads, k.Lease).Err(); err != nil {
-		return fmt.Errorf("checkpoint: %s: reset: %w", a, err)
 	}
 	return nil
 }

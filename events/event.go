@@ -20,9 +20,6 @@ const (
 	ReplyNeeded     Type = "ReplyNeeded"
 )
 
-// Types lists every event type, in the order they are documented.
-var Types = []Type{ThreadCreated, MessageReceived, ReplyNeeded}
-
 // SubjectSuffix is the part of the NATS subject after the account token,
 // e.g. "message.received".
 func (t Type) SubjectSuffix() string { return t.suffix() }
