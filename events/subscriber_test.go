@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -104,14 +105,21 @@ func TestRouterConsumesTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ps.GetMsg(ctx, 1)
+	info, err := ps.Info(ctx)
 	if err != nil {
-		t.Fatalf("poison queue: %v", err)
+		t.Fatal(err)
 	}
-	if id := m.Header.Get(jetstream.MsgIDHeader); id != poisonID {
-		t.Errorf("poison queue holds %s, want %s", id, poisonID)
+	var held []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq > 0; seq++ {
+		m, err := ps.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("poison queue message %d: %v", seq, err)
+		}
+		held = append(held, fmt.Sprintf("%s (reason %q, attempts %d)",
+			m.Header.Get(jetstream.MsgIDHeader), m.Header.Get(middleware.ReasonForPoisonedKey), attempts[m.Header.Get(jetstream.MsgIDHeader)]))
 	}
-	if info, _ := ps.Info(ctx); info.State.Msgs != 1 {
-		t.Errorf("%d messages in the poison queue, want 1", info.State.Msgs)
+	want := fmt.Sprintf("%s (reason %q, attempts 3)", poisonID, "downstream unavailable")
+	if len(held) != 1 || held[0] != want {
+		t.Errorf("poison queue holds %q, want only %s", held, want)
 	}
 }
