@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/threadsync/threadsync/events"
@@ -193,6 +198,7 @@ func TestEnsureStreamWarnsAboutRiskySettings(t *testing.T) {
 	if _, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{
 		Name: "RISKY", Subjects: []string{"other.>"}, Storage: jetstream.MemoryStorage,
 		Duplicates: time.Minute, MaxAge: 30 * time.Minute, Discard: jetstream.DiscardNew, MaxMsgs: 1000,
+		MaxMsgsPerSubject: 10, Retention: jetstream.InterestPolicy,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +207,7 @@ func TestEnsureStreamWarnsAboutRiskySettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(warns, "\n")
-	for _, want := range []string{"memory storage", "max age", "discards new"} {
+	for _, want := range []string{"memory storage", "max age", "discards new", "per subject", "interest retention"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no warning about %s in %q", want, all)
 		}
@@ -237,5 +243,73 @@ func TestDeployedStreamConfig(t *testing.T) {
 	warns, err := events.EnsureStream(ctx, env.JS, events.StreamConfig{Name: "DEPLOYED", SubjectPrefix: "deployed", Duplicates: 2 * time.Hour})
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("EnsureStream on the deployed config: %v %v", warns, err)
+	}
+}
+
+// TestEnsureStreamWarnsAboutOneReplicaInACluster runs a three-server
+// JetStream cluster: a stream on one replica loses acknowledged events with
+// its server's disk.
+func TestEnsureStreamWarnsAboutOneReplicaInACluster(t *testing.T) {
+	t.Parallel()
+	ports := make([]int, 3)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	var routes []*url.URL
+	for _, p := range ports {
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	var servers []*server.Server
+	for i, p := range ports {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: server.RANDOM_PORT,
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+			Cluster: server.ClusterOpts{Name: "tsc", Host: "127.0.0.1", Port: p},
+			Routes:  routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(s.Shutdown)
+		servers = append(servers, s)
+	}
+	nc, err := nats.Connect(servers[0].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The cluster elects its meta leader after the routes form; until then
+	// stream requests fail.
+	for {
+		try, stop := context.WithTimeout(ctx, time.Second)
+		_, err = js.CreateStream(try, jetstream.StreamConfig{Name: "ONE", Subjects: []string{"one.>"}, Replicas: 1})
+		stop()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("create stream on the cluster: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	warns, err := events.EnsureStream(ctx, js, events.StreamConfig{Name: "ONE", SubjectPrefix: "one", Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(warns, "\n"); !strings.Contains(all, "1 replica(s) in cluster tsc") {
+		t.Errorf("no warning about one replica in %q", all)
 	}
 }

@@ -75,6 +75,20 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (
 	if cfg.Discard == jetstream.DiscardNew && (cfg.MaxMsgs > 0 || cfg.MaxBytes > 0) {
 		warnings = append(warnings, fmt.Sprintf("stream %s discards new messages when full: publishing will fail and threadsync will stall", c.Name))
 	}
+	if cfg.MaxMsgsPerSubject > 0 {
+		// Subjects are per account and event type, so this keeps only the
+		// last few events of each: older ones vanish before consumers read them.
+		warnings = append(warnings, fmt.Sprintf("stream %s keeps at most %d messages per subject: older events of an account are deleted", c.Name, cfg.MaxMsgsPerSubject))
+	}
+	switch cfg.Retention {
+	case jetstream.WorkQueuePolicy:
+		warnings = append(warnings, fmt.Sprintf("stream %s has work-queue retention: an event is deleted once one consumer acknowledges it, so other consumers never see it", c.Name))
+	case jetstream.InterestPolicy:
+		warnings = append(warnings, fmt.Sprintf("stream %s has interest retention: events published while no consumer exists are deleted at once", c.Name))
+	}
+	if ci := s.CachedInfo().Cluster; ci != nil && ci.Name != "" && cfg.Replicas < 3 {
+		warnings = append(warnings, fmt.Sprintf("stream %s has %d replica(s) in cluster %s: losing a server can lose acknowledged events; use 3", c.Name, cfg.Replicas, ci.Name))
+	}
 	return warnings, nil
 }
 
