@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/time/rate"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -69,6 +70,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
+	// MeterProvider receives the engine's metrics (default: the global
+	// OpenTelemetry provider, a no-op unless the program installs one).
+	MeterProvider metric.MeterProvider
 	// OnPoll, when set, is called by Run after every poll of an account,
 	// with what it did and its error; for metrics, status pages and tests.
 	OnPoll func(a Account, st Stats, err error)
@@ -140,7 +144,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, byKey: make(map[string]*runner, len(accounts))}
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
-	e.tel = newTelemetry()
+	e.tel = newTelemetry(cfg.MeterProvider)
 	for _, a := range accounts {
 		if a.InitialSync == "" {
 			a.InitialSync = SyncFull
@@ -161,6 +165,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 		e.runners = append(e.runners, r)
 		e.byKey[a.Key()] = r
 	}
+	e.tel.observe(cfg.MeterProvider, e)
 	return e, nil
 }
 

@@ -20,11 +20,11 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	work, cancel := drainContext(ctx, r.cfg.ShutdownTimeout)
 	defer cancel()
 	work, span := r.tel.startPoll(work, r.acct)
-	before := r.requests.Load()
+	before, began := r.requests.Load(), time.Now()
 	defer func() {
 		err = redact(err, r.acct.Token)
 		st.Requests = int(r.requests.Load() - before)
-		r.tel.endPoll(work, span, r.acct, st, err)
+		r.tel.endPoll(work, span, r.acct, st, began, err)
 	}()
 
 	lease, err := r.cfg.Store.Acquire(work, r.ck, r.cfg.LeaseTTL)

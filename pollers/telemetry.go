@@ -2,6 +2,7 @@ package pollers
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -12,8 +13,8 @@ import (
 
 // The engine reports through the OpenTelemetry API; with no SDK installed
 // by the program every call is a no-op. Metric attributes carry the
-// provider only, never the account, to keep cardinality bounded with
-// thousands of accounts; spans carry both.
+// provider (and state or outcome) only, never the account, to keep
+// cardinality bounded with thousands of accounts; spans carry both.
 const instrumentation = "github.com/threadsync/threadsync/pollers"
 
 type telemetry struct {
@@ -22,17 +23,64 @@ type telemetry struct {
 	pages    metric.Int64Counter
 	events   metric.Int64Counter
 	requests metric.Int64Counter
+	duration metric.Float64Histogram
+	accounts metric.Int64ObservableGauge
+	lag      metric.Float64ObservableGauge
 }
 
-func newTelemetry() *telemetry {
-	m := otel.Meter(instrumentation)
+func newTelemetry(mp metric.MeterProvider) *telemetry {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := mp.Meter(instrumentation)
 	t := &telemetry{tracer: otel.Tracer(instrumentation)}
 	// Instrument creation only fails on invalid names, which are constants here.
 	t.polls, _ = m.Int64Counter("threadsync.polls", metric.WithDescription("walks of an account's thread list, by outcome"))
 	t.pages, _ = m.Int64Counter("threadsync.pages", metric.WithDescription("pages committed"))
 	t.events, _ = m.Int64Counter("threadsync.events", metric.WithDescription("events published and acknowledged"))
 	t.requests, _ = m.Int64Counter("threadsync.provider.requests", metric.WithDescription("provider API requests"))
+	t.duration, _ = m.Float64Histogram("threadsync.poll.duration", metric.WithUnit("s"),
+		metric.WithDescription("time one walk of an account's thread list takes"),
+		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+	t.accounts, _ = m.Int64ObservableGauge("threadsync.accounts",
+		metric.WithDescription("accounts by state: starting, ok, failing, standby (another worker holds it), waiting (for Redis or NATS)"))
+	t.lag, _ = m.Float64ObservableGauge("threadsync.sync.lag", metric.WithUnit("s"),
+		metric.WithDescription("time since the least recently synced account this worker holds last completed a poll (since start for one that never did)"))
 	return t
+}
+
+// observe registers the gauges that read the engine's account states at
+// each collection.
+func (t *telemetry) observe(mp metric.MeterProvider, e *Engine) {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	started := time.Now()
+	_, _ = mp.Meter(instrumentation).RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		type key struct{ provider, state string }
+		counts := map[key]int64{}
+		lag := map[string]float64{}
+		now := time.Now()
+		for i, st := range e.Status() {
+			p := e.runners[i].acct.Provider
+			counts[key{p, st.State}]++
+			if st.State == "standby" {
+				continue // another worker keeps it in step
+			}
+			since := st.LastSuccess
+			if since.IsZero() {
+				since = started
+			}
+			lag[p] = max(lag[p], now.Sub(since).Seconds())
+		}
+		for k, n := range counts {
+			o.ObserveInt64(t.accounts, n, metric.WithAttributes(attribute.String("provider", k.provider), attribute.String("state", k.state)))
+		}
+		for p, s := range lag {
+			o.ObserveFloat64(t.lag, s, metric.WithAttributes(attribute.String("provider", p)))
+		}
+		return nil
+	}, t.accounts, t.lag)
 }
 
 // startPoll opens the span of one walk.
@@ -44,7 +92,7 @@ func (t *telemetry) startPoll(ctx context.Context, a Account) (context.Context, 
 }
 
 // endPoll records a walk's outcome.
-func (t *telemetry) endPoll(ctx context.Context, span trace.Span, a Account, st Stats, err error) {
+func (t *telemetry) endPoll(ctx context.Context, span trace.Span, a Account, st Stats, began time.Time, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -62,4 +110,5 @@ func (t *telemetry) endPoll(ctx context.Context, span trace.Span, a Account, st 
 	t.pages.Add(ctx, int64(st.Pages), p)
 	t.events.Add(ctx, int64(st.Events), p)
 	t.requests.Add(ctx, int64(st.Requests), p)
+	t.duration.Record(ctx, time.Since(began).Seconds(), p)
 }

@@ -47,7 +47,7 @@ type Config struct {
 	MaxBackoff         time.Duration `env:"THREADSYNC_MAX_BACKOFF, default=5m" desc:"longest wait between retries of a failing account"`
 	LogLevel           string        `env:"THREADSYNC_LOG_LEVEL, default=info" desc:"log level: debug, info, warn or error"`
 	LogFormat          string        `env:"THREADSYNC_LOG_FORMAT, default=text" desc:"log format: text or json"`
-	HTTPAddr           string        `env:"THREADSYNC_HTTP_ADDR, default=:9090" desc:"host:port of the health endpoints /healthz, /readyz and /status; empty disables them"`
+	HTTPAddr           string        `env:"THREADSYNC_HTTP_ADDR, default=:9090" desc:"host:port of the endpoints /healthz, /readyz, /status and /metrics (Prometheus); empty disables them"`
 	NATSCreds          string        `env:"NATS_CREDS" desc:"NATS credentials file (user JWT and NKey seed)"`
 	NATSNKey           string        `env:"NATS_NKEY" desc:"file holding the NKey seed to authenticate to NATS with"`
 	NATSUser           string        `env:"NATS_USER" desc:"NATS user name (or put user:password in NATS_URL)"`

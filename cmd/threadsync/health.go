@@ -16,12 +16,14 @@ import (
 )
 
 // health serves /healthz (the process is alive), /readyz (NATS connected,
-// Redis answering, no shared service being waited for) and /status (every
-// account's state). Nothing it serves holds a secret.
+// Redis answering, no shared service being waited for), /status (every
+// account's state) and /metrics (Prometheus). Nothing it serves holds a
+// secret.
 type health struct {
-	nc     *nats.Conn
-	rdb    *redis.Client
-	engine *pollers.Engine
+	nc      *nats.Conn
+	rdb     *redis.Client
+	engine  *pollers.Engine
+	metrics http.Handler // nil: no /metrics
 }
 
 type readiness struct {
@@ -70,6 +72,9 @@ func (h *health) handler() http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, h.engine.Status())
 	})
+	if h.metrics != nil {
+		mux.Handle("GET /metrics", h.metrics)
+	}
 	return mux
 }
 

@@ -18,6 +18,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/events"
@@ -95,7 +96,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		if _, err := newEngine(cfg, accounts, nil, nil, log); err != nil {
+		if _, err := newEngine(cfg, accounts, nil, nil, nil, log); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", cfg.AccountsFile, err)
 			return 1
 		}
@@ -115,7 +116,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, log *slog.Logger) (*pollers.Engine, error) {
+func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, mp metric.MeterProvider, log *slog.Logger) (*pollers.Engine, error) {
 	if store == nil {
 		// check builds the engine only to validate the accounts.
 		store, pub = (*checkpoint.Store)(nil), (*events.Publisher)(nil)
@@ -124,7 +125,7 @@ func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub
 		Store: store, Publisher: pub, Providers: factories,
 		SubjectPrefix: cfg.SubjectPrefix, PollInterval: cfg.PollInterval, Concurrency: cfg.Concurrency,
 		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
-		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
+		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log, MeterProvider: mp,
 	}, accounts)
 }
 
@@ -186,12 +187,17 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine, err := newEngine(cfg, accounts, store, pub, log)
+	met, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	defer met.shutdown()
+	engine, err := newEngine(cfg, accounts, store, pub, met.provider, log)
 	if err != nil {
 		return err
 	}
 	if cfg.HTTPAddr != "" {
-		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine}, log); err != nil {
+		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine, metrics: met.handler}, log); err != nil {
 			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
 		}
 	}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
+	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+)
+
+// TestMetricsEndpoint syncs one account and reads /metrics: what the engine
+// counted, the account's state and lag, the process's own figures, and no
+// token.
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	h := mirakltest.NewHarness()
+	a := h.NewAccount(t, "metrics", 2)
+	for i := range 5 {
+		h.AddThread(t, a, fmt.Sprintf("question %d", i))
+	}
+	met, err := newMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer met.shutdown()
+	store, _ := checkpointtest.NewStore(t)
+	js := eventstest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var first pollers.Stats
+	e, err := pollers.New(pollers.Config{
+		Store: store, Publisher: js.Publisher, MeterProvider: met.provider,
+		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
+		OnPoll: func(_ pollers.Account, st pollers.Stats, err error) {
+			if err != nil {
+				t.Errorf("poll: %v", err)
+			}
+			first = st
+			cancel() // Run returns after recording this poll's status
+		},
+	}, []pollers.Account{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if first.Events == 0 || first.Pages < 3 {
+		t.Fatalf("the poll did too little to count: %+v", first)
+	}
+
+	srv := httptest.NewServer((&health{engine: e, metrics: met.handler}).handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`threadsync_events_total{provider="mirakl"} %d`, first.Events),
+		fmt.Sprintf(`threadsync_pages_total{provider="mirakl"} %d`, first.Pages),
+		fmt.Sprintf(`threadsync_provider_requests_total{provider="mirakl"} %d`, first.Requests),
+		`threadsync_polls_total{outcome="ok",provider="mirakl"} 1`,
+		`threadsync_poll_duration_seconds_count{provider="mirakl"} 1`,
+		`threadsync_accounts{provider="mirakl",state="ok"} 1`,
+		`threadsync_sync_lag_seconds{provider="mirakl"} `,
+		`process_resident_memory_bytes `,
+		`go_goroutines `,
+		`target_info{service_name="threadsync",service_version=`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if lag := metricValue(t, body, `threadsync_sync_lag_seconds{provider="mirakl"}`); lag < 0 || lag > time.Minute.Seconds() {
+		t.Errorf("sync lag %gs right after a successful poll", lag)
+	}
+	if strings.Contains(body, a.Token) {
+		t.Error("/metrics contains the account's token")
+	}
+}
+
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no series %s", series)
+	return 0
+}
