@@ -6,9 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events/eventstest"
@@ -89,6 +93,46 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if strings.Contains(body, a.Token) {
 		t.Error("/metrics contains the account's token")
+	}
+	checkAlertRules(t, body)
+}
+
+// checkAlertRules keeps deploy/prometheus/alerts.yaml in step with /metrics:
+// every threadsync series a rule reads is one the endpoint serves.
+func checkAlertRules(t *testing.T, metrics string) {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &rules); err != nil {
+		t.Fatalf("alerts.yaml: %v", err)
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			names := regexp.MustCompile(`threadsync_[a-z_]+`).FindAllString(r.Expr, -1)
+			if len(names) == 0 {
+				t.Errorf("alert %s reads no threadsync series: %s", r.Alert, r.Expr)
+			}
+			for _, name := range names {
+				if !strings.Contains(metrics, "\n"+name+"{") {
+					t.Errorf("alert %s reads %s, which /metrics does not serve", r.Alert, name)
+				}
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("alerts.yaml holds no rules")
 	}
 }
 
