@@ -196,3 +196,48 @@ func (s *Store) Release(ctx context.Context, l Lease) error {
 	}
 	return nil
 }
+
+// workersScript records the worker as alive until now+ttl by Redis's clock
+// (so the replicas' clocks need not agree), forgets workers whose time ran
+// out, and returns the workers alive.
+var workersScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`)
+
+func (s *Store) workersKey() string { return s.prefix + ":workers" }
+
+// Owner is the worker's id: in its leases and among the workers alive.
+func (s *Store) Owner() string { return s.owner }
+
+// Heartbeat says the worker is alive for ttl and returns the ids of the
+// workers alive now, this one included, in order.
+func (s *Store) Heartbeat(ctx context.Context, ttl time.Duration) ([]string, error) {
+	ids, err := workersScript.Run(ctx, s.rdb, []string{s.workersKey()}, s.owner, ttl.Milliseconds()).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: heartbeat: %w", err)
+	}
+	return ids, nil
+}
+
+// Leave removes the worker from the workers alive at once, so the others
+// share its accounts without waiting for its heartbeat to lapse.
+func (s *Store) Leave(ctx context.Context) error {
+	if err := s.rdb.ZRem(ctx, s.workersKey(), s.owner).Err(); err != nil {
+		return fmt.Errorf("checkpoint: leave: %w", err)
+	}
+	return nil
+}
+
+// LeaseFree reports whether no worker holds the account's lease.
+func (s *Store) LeaseFree(ctx context.Context, a Account) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.Keys(a).Lease).Result()
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %s: read lease: %w", a, err)
+	}
+	return n == 0, nil
+}

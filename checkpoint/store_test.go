@@ -3,6 +3,7 @@ package checkpoint_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -143,4 +144,65 @@ func keyPrefix(t *testing.T, s *checkpoint.Store) string {
 func leaseKey(t *testing.T, s *checkpoint.Store) string {
 	t.Helper()
 	return s.Keys(acct).Lease
+}
+
+// TestWorkersAndLeaseFree: a heartbeat lists the workers alive, one that
+// leaves or whose heartbeat lapses drops out, and LeaseFree follows the lease.
+func TestWorkersAndLeaseFree(t *testing.T) {
+	t.Parallel()
+	rdb := checkpointtest.Redis(t)
+	prefix := checkpointtest.Prefix(t, rdb)
+	a, _ := checkpoint.New(rdb, prefix)
+	b, _ := checkpoint.New(rdb, prefix)
+	c, _ := checkpoint.New(rdb, prefix)
+	ctx := context.Background()
+	if _, err := a.Heartbeat(ctx, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Heartbeat(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := b.Heartbeat(ctx, time.Minute)
+	if err != nil || !sameSet(ids, a.Owner(), b.Owner(), c.Owner()) {
+		t.Fatalf("workers %v %v, want a, b and c", ids, err)
+	}
+	if err := c.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// a's heartbeat lapses after 50ms by Redis's clock.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ids, err = b.Heartbeat(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sameSet(ids, b.Owner()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v, want only b once a lapsed and c left", ids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if free, err := b.LeaseFree(ctx, acct); err != nil || !free {
+		t.Fatalf("LeaseFree before any lease: %v %v", free, err)
+	}
+	l, err := a.Acquire(ctx, acct, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free, err := b.LeaseFree(ctx, acct); err != nil || free {
+		t.Fatalf("LeaseFree while a holds it: %v %v", free, err)
+	}
+	if err := a.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if free, _ := b.LeaseFree(ctx, acct); !free {
+		t.Fatal("LeaseFree after release: false")
+	}
+}
+
+func sameSet(got []string, want ...string) bool {
+	got, want = slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	return slices.Equal(got, want)
 }

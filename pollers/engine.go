@@ -26,6 +26,12 @@ type Store interface {
 	Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState) error
 	Acquire(ctx context.Context, a checkpoint.Account, ttl time.Duration) (checkpoint.Lease, error)
 	Release(ctx context.Context, l checkpoint.Lease) error
+	// Owner, Heartbeat, Leave and LeaseFree let the workers given the same
+	// accounts split them among themselves.
+	Owner() string
+	Heartbeat(ctx context.Context, ttl time.Duration) ([]string, error)
+	Leave(ctx context.Context) error
+	LeaseFree(ctx context.Context, a checkpoint.Account) (bool, error)
 }
 
 // Publisher sends a page's events; the returned batch says, once waited
@@ -133,6 +139,7 @@ type Engine struct {
 	byKey   map[string]*runner
 	outages *outages
 	tel     *telemetry
+	share   *share
 }
 
 // New builds an engine for the accounts. It fails when an account is
@@ -145,6 +152,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	e := &Engine{cfg: cfg, byKey: make(map[string]*runner, len(accounts))}
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	e.tel = newTelemetry(cfg.MeterProvider)
+	e.share = &share{self: cfg.Store.Owner()}
 	for _, a := range accounts {
 		if a.InitialSync == "" {
 			a.InitialSync = SyncFull
@@ -171,8 +179,10 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 
 // Run polls every account on its interval until ctx is cancelled; then each
 // account finishes and commits the page in hand, releases its lease, and
-// Run returns nil.
+// Run returns nil. Engines running with the same accounts and Redis (the
+// replicas of a deployment) split the accounts among themselves.
 func (e *Engine) Run(ctx context.Context) error {
+	defer e.heartbeat(ctx)()
 	sem := make(chan struct{}, e.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, r := range e.runners {
@@ -237,6 +247,12 @@ type runner struct {
 	statusMu sync.Mutex
 	status   AccountStatus
 
+	// share, freeSeen and adopted decide whether this worker polls the
+	// account (see share); only loop touches the last two.
+	share    *share
+	freeSeen int
+	adopted  uint64 // the share generation in which the account was adopted
+
 	// mu serialises polls of the account: one walk at a time per account.
 	mu       sync.Mutex
 	lease    checkpoint.Lease
@@ -257,6 +273,7 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		log:     cfg.Logger.With("account", a.String()),
 		tel:     e.tel,
 		outages: e.outages,
+		share:   e.share,
 		status:  AccountStatus{Account: a.String(), State: "starting"},
 	}
 	if err := r.origin.Validate(); err != nil {
@@ -334,7 +351,13 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 			return
 		case sem <- struct{}{}:
 		}
-		st, err := r.poll(ctx)
+		st, err := Stats{}, ErrStandby
+		if r.mine(ctx) {
+			st, err = r.poll(ctx)
+		}
+		if err == nil {
+			r.handOff()
+		}
 		<-sem
 		if r.cfg.OnPoll != nil {
 			r.cfg.OnPoll(r.acct, st, err)

@@ -26,6 +26,7 @@ type telemetry struct {
 	duration metric.Float64Histogram
 	accounts metric.Int64ObservableGauge
 	lag      metric.Float64ObservableGauge
+	workers  metric.Int64ObservableGauge
 }
 
 func newTelemetry(mp metric.MeterProvider) *telemetry {
@@ -46,6 +47,8 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 		metric.WithDescription("accounts by state: starting, ok, failing, standby (another worker holds it), waiting (for Redis or NATS)"))
 	t.lag, _ = m.Float64ObservableGauge("threadsync.sync.lag", metric.WithUnit("s"),
 		metric.WithDescription("time since the least recently synced account this worker holds last completed a poll (since start for one that never did)"))
+	t.workers, _ = m.Int64ObservableGauge("threadsync.workers",
+		metric.WithDescription("workers alive that share this worker's accounts, itself included"))
 	return t
 }
 
@@ -79,8 +82,9 @@ func (t *telemetry) observe(mp metric.MeterProvider, e *Engine) {
 		for p, s := range lag {
 			o.ObserveFloat64(t.lag, s, metric.WithAttributes(attribute.String("provider", p)))
 		}
+		o.ObserveInt64(t.workers, int64(e.share.size()))
 		return nil
-	}, t.accounts, t.lag)
+	}, t.accounts, t.lag, t.workers)
 }
 
 // startPoll opens the span of one walk.

@@ -80,6 +80,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`threadsync_poll_duration_seconds_count{provider="mirakl"} 1`,
 		`threadsync_accounts{provider="mirakl",state="ok"} 1`,
 		`threadsync_sync_lag_seconds{provider="mirakl"} `,
+		`threadsync_workers 1`,
 		`process_resident_memory_bytes `,
 		`go_goroutines `,
 		`target_info{service_name="threadsync",service_version=`,
