@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -135,11 +136,17 @@ func (c *Config) validate() error {
 // Engine polls accounts and turns their changes into events.
 type Engine struct {
 	cfg     Config
-	runners []*runner
-	byKey   map[string]*runner
 	outages *outages
 	tel     *telemetry
 	share   *share
+
+	updateMu sync.Mutex // one Update at a time
+
+	mu      sync.RWMutex
+	runners []*runner // in the order the accounts were given
+	byKey   map[string]*runner
+	running context.Context // Run's context while it runs, else nil
+	sem     chan struct{}   // bounds the polls under way at once
 }
 
 // New builds an engine for the accounts. It fails when an account is
@@ -149,32 +156,62 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, byKey: make(map[string]*runner, len(accounts))}
+	e := &Engine{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	e.tel = newTelemetry(cfg.MeterProvider)
 	e.share = &share{self: cfg.Store.Owner()}
+	runners, err := e.build(accounts, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.runners, e.byKey = runners, byKey(runners)
+	e.tel.observe(cfg.MeterProvider, e)
+	return e, nil
+}
+
+// build returns the runners of accounts, reusing those of current whose
+// account is unchanged.
+func (e *Engine) build(accounts []Account, current map[string]*runner) ([]*runner, error) {
+	out := make([]*runner, 0, len(accounts))
+	seen := make(map[string]bool, len(accounts))
 	for _, a := range accounts {
 		if a.InitialSync == "" {
 			a.InitialSync = SyncFull
 		}
 		if a.PollInterval == 0 {
-			a.PollInterval = cfg.PollInterval
+			a.PollInterval = e.cfg.PollInterval
 		}
 		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("account %s: %w", a, err)
 		}
-		if _, dup := e.byKey[a.Key()]; dup {
+		if seen[a.Key()] {
 			return nil, fmt.Errorf("account %s: listed twice", a)
+		}
+		seen[a.Key()] = true
+		if r, ok := current[a.Key()]; ok && sameAccount(r.acct, a) {
+			out = append(out, r)
+			continue
 		}
 		r, err := newRunner(e, a)
 		if err != nil {
 			return nil, err
 		}
-		e.runners = append(e.runners, r)
-		e.byKey[a.Key()] = r
+		out = append(out, r)
 	}
-	e.tel.observe(cfg.MeterProvider, e)
-	return e, nil
+	return out, nil
+}
+
+func sameAccount(a, b Account) bool {
+	return a.Provider == b.Provider && a.ID == b.ID && a.BaseURL == b.BaseURL && a.Token == b.Token &&
+		a.PollInterval == b.PollInterval && a.InitialSync == b.InitialSync && maps.Equal(a.Options, b.Options)
+}
+
+func byKey(runners []*runner) map[string]*runner {
+	m := make(map[string]*runner, len(runners))
+	for _, r := range runners {
+		m[r.acct.Key()] = r
+	}
+	return m
 }
 
 // Run polls every account on its interval until ctx is cancelled; then each
@@ -183,24 +220,86 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 // replicas of a deployment) split the accounts among themselves.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.heartbeat(ctx)()
-	sem := make(chan struct{}, e.cfg.Concurrency)
-	var wg sync.WaitGroup
+	e.mu.Lock()
+	e.running = ctx
 	for _, r := range e.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.loop(ctx, sem)
-		}()
+		e.start(r)
 	}
-	wg.Wait()
+	e.mu.Unlock()
+	<-ctx.Done()
+	e.mu.Lock()
+	e.running = nil
+	runners := e.runners
+	e.mu.Unlock()
+	for _, r := range runners {
+		r.wait()
+	}
 	return nil
+}
+
+// start runs the account's poll loop under Run's context; e.mu is held.
+func (e *Engine) start(r *runner) {
+	ctx, cancel := context.WithCancel(e.running)
+	r.stop, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.loop(ctx, e.sem)
+	}()
+}
+
+// Update replaces the engine's accounts, as when the accounts file changes:
+// accounts no longer listed, or listed with different settings, finish the
+// page in hand, commit it and release their leases; then new and changed
+// accounts start. Accounts listed as before carry on undisturbed. On an
+// error (an invalid account) nothing changes.
+func (e *Engine) Update(accounts []Account) (added, removed, changed int, err error) {
+	e.updateMu.Lock()
+	defer e.updateMu.Unlock()
+	e.mu.RLock()
+	current := e.byKey
+	e.mu.RUnlock()
+	runners, err := e.build(accounts, current)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	next := byKey(runners)
+	var gone []*runner
+	for k, r := range current {
+		if n, ok := next[k]; !ok {
+			removed++
+			gone = append(gone, r)
+		} else if n != r {
+			changed++
+			gone = append(gone, r)
+		}
+	}
+	added = len(next) - (len(current) - removed)
+	e.mu.RLock() // start sets the loops' stop and done under e.mu
+	for _, r := range gone {
+		r.halt()
+	}
+	e.mu.RUnlock()
+	for _, r := range gone {
+		r.wait()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range runners {
+		if e.running != nil && r.done == nil {
+			e.start(r)
+		}
+	}
+	e.runners, e.byKey = runners, next
+	return added, removed, changed, nil
 }
 
 // PollOnce runs one whole walk of the account (provider/id) now, with the
 // same commit and lease rules as Run. It is how tests and benchmarks drive
 // the engine step by step.
 func (e *Engine) PollOnce(ctx context.Context, provider, id string) (Stats, error) {
+	e.mu.RLock()
 	r, ok := e.byKey[provider+":"+id]
+	e.mu.RUnlock()
 	if !ok {
 		return Stats{}, fmt.Errorf("pollers: no account %s/%s", provider, id)
 	}
@@ -210,7 +309,10 @@ func (e *Engine) PollOnce(ctx context.Context, provider, id string) (Stats, erro
 // Release gives up the leases this engine holds, so another worker can take
 // its accounts over at once; Run does it when it returns.
 func (e *Engine) Release() {
-	for _, r := range e.runners {
+	e.mu.RLock()
+	runners := e.runners
+	e.mu.RUnlock()
+	for _, r := range runners {
 		r.release()
 	}
 }
@@ -252,6 +354,10 @@ type runner struct {
 	share    *share
 	freeSeen int
 	adopted  uint64 // the share generation in which the account was adopted
+
+	// stop and done are set when Run starts the account's loop.
+	stop context.CancelFunc
+	done chan struct{}
 
 	// mu serialises polls of the account: one walk at a time per account.
 	mu       sync.Mutex
@@ -316,6 +422,20 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		r.overlap = d
 	}
 	return r, nil
+}
+
+// halt asks the account's loop, if running, to finish and stop.
+func (r *runner) halt() {
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+// wait returns once the account's loop, if it was started, has stopped.
+func (r *runner) wait() {
+	if r.done != nil {
+		<-r.done
+	}
 }
 
 // accountTransport paces an account's requests and counts them.

@@ -24,13 +24,20 @@ type AccountStatus struct {
 
 // Status returns the state of every account, in the order they were given.
 func (e *Engine) Status() []AccountStatus {
-	out := make([]AccountStatus, len(e.runners))
-	for i, r := range e.runners {
-		r.statusMu.Lock()
-		out[i] = r.status
-		r.statusMu.Unlock()
+	e.mu.RLock()
+	runners := e.runners
+	e.mu.RUnlock()
+	out := make([]AccountStatus, len(runners))
+	for i, r := range runners {
+		out[i] = r.snapshot()
 	}
 	return out
+}
+
+func (r *runner) snapshot() AccountStatus {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	return r.status
 }
 
 // Waiting names the dependencies the engine is waiting for (Redis, NATS

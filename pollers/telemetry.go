@@ -64,8 +64,11 @@ func (t *telemetry) observe(mp metric.MeterProvider, e *Engine) {
 		counts := map[key]int64{}
 		lag := map[string]float64{}
 		now := time.Now()
-		for i, st := range e.Status() {
-			p := e.runners[i].acct.Provider
+		e.mu.RLock()
+		runners := e.runners
+		e.mu.RUnlock()
+		for _, r := range runners {
+			st, p := r.snapshot(), r.acct.Provider
 			counts[key{p, st.State}]++
 			if st.State == "standby" {
 				continue // another worker keeps it in step

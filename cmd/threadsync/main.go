@@ -129,6 +129,28 @@ func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub
 	}, accounts)
 }
 
+// reloadOnHangup reads the accounts file again on every SIGHUP and gives the
+// engine the new list; a file with errors is reported and changes nothing.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, cfg *Config, engine *pollers.Engine, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+		if err == nil {
+			var added, removed, changed int
+			added, removed, changed, err = engine.Update(accounts)
+			if err == nil {
+				log.Info("accounts reloaded", "accounts", len(accounts), "added", added, "removed", removed, "changed", changed)
+				continue
+			}
+		}
+		log.Error("accounts file not reloaded; the accounts in use carry on", "file", cfg.AccountsFile, "error", err)
+	}
+}
+
 // sweepInterval maps the setting's 0 ("disabled") to the engine's negative.
 func sweepInterval(d time.Duration) time.Duration {
 	if d == 0 {
@@ -138,6 +160,11 @@ func sweepInterval(d time.Duration) time.Duration {
 }
 
 func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	// SIGHUP reloads the accounts file; caught from the start, so one sent
+	// early does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
 	if err != nil {
 		return err
@@ -201,6 +228,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
 		}
 	}
+	go reloadOnHangup(ctx, hup, cfg, engine, log)
 	log.Info("polling", "accounts", len(accounts), "stream", cfg.Stream, "subjects", cfg.SubjectPrefix+".>")
 	if err := engine.Run(ctx); err != nil {
 		return err

@@ -90,16 +90,20 @@ func TestRunProcess(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	var truth []pollerstest.Thread
-	for _, th := range sim.Threads("2001") {
-		pt := pollerstest.Thread{ID: th.ID}
-		for _, m := range th.Messages {
-			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+	// expected is the number of events a shop's inbox implies.
+	expected := func(shop string) uint64 {
+		var truth []pollerstest.Thread
+		for _, th := range sim.Threads(shop) {
+			pt := pollerstest.Thread{ID: th.ID}
+			for _, m := range th.Messages {
+				pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+			}
+			truth = append(truth, pt)
 		}
-		truth = append(truth, pt)
+		want := pollerstest.Expect(truth)
+		return uint64(want.Created + want.Messages + want.Replies)
 	}
-	want := pollerstest.Expect(truth)
-	total := uint64(want.Created + want.Messages + want.Replies)
+	total := expected("2001")
 
 	// The stream's message count is the signal that the sync is done.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -131,6 +135,68 @@ func TestRunProcess(t *testing.T) {
 	if len(status) != 1 || status[0].Account != "mirakl/shop-2001" || status[0].State == "failing" {
 		t.Fatalf("/status: %+v", status)
 	}
+	// SIGHUP reloads the accounts file: a second shop joins.
+	const key2 = "proc-test-key-2-5ca1ab1e5ca1ab1e"
+	sim.AddShop("2002", key2)
+	sim.Seed("2002", 4, 2, time.Time{})
+	total += expected("2002")
+	writeAccounts := func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(accounts, []byte(fmt.Sprintf(`accounts:
+  - provider: mirakl
+    id: shop-2001
+    base_url: %s
+    token: ${SHOP_KEY}
+    poll_interval: 100ms
+    options:
+      shop_id: "2001"
+      page_size: "7"
+%s`, srv.URL, extra)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeAccounts(fmt.Sprintf(`  - provider: mirakl
+    id: shop-2002
+    base_url: %s
+    token: %s
+    poll_interval: 100ms
+    options:
+      shop_id: "2002"
+`, srv.URL, key2))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for js.Count(t) < total {
+		select {
+		case err := <-exited:
+			t.Fatalf("threadsync exited after SIGHUP: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			t.Fatalf("after SIGHUP the stream holds %d of %d events\n%s", js.Count(t), total, logs.String())
+		case <-tick.C:
+		}
+	}
+	if !strings.Contains(logs.String(), `msg="accounts reloaded" accounts=2 added=1 removed=0 changed=0`) {
+		t.Fatalf("no reload line in the log:\n%s", logs.String())
+	}
+	// A broken file is reported and changes nothing.
+	writeAccounts("  - provider: mirakl\n    id: bad.id\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(logs.String(), "accounts file not reloaded") {
+		select {
+		case err := <-exited:
+			t.Fatalf("threadsync exited after a broken reload: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			t.Fatalf("no refusal of the broken file in the log:\n%s", logs.String())
+		case <-tick.C:
+		}
+	}
+	getJSON(t, "http://"+m[1]+"/status", &status)
+	if len(status) != 2 {
+		t.Fatalf("after a refused reload /status lists %d accounts, want 2: %+v", len(status), status)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +217,8 @@ func TestRunProcess(t *testing.T) {
 	if !strings.Contains(out, "every page in hand was committed") {
 		t.Fatalf("no clean-stop line in the log:\n%s", out)
 	}
-	if strings.Contains(out, key) {
-		t.Fatal("the log contains the API key")
+	if strings.Contains(out, key) || strings.Contains(out, key2) {
+		t.Fatal("the log contains an API key")
 	}
 	// The lease was released on the way out.
 	if n, _ := rdb.Exists(context.Background(), prefix+":{mirakl:shop-2001}:lease").Result(); n != 0 {
