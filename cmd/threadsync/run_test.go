@@ -59,7 +59,10 @@ func TestRunProcess(t *testing.T) {
 	prefix := checkpointtest.Prefix(t, rdb)
 	dir := t.TempDir()
 	accounts := filepath.Join(dir, "accounts.yaml")
-	if err := os.WriteFile(accounts, []byte(fmt.Sprintf(`accounts:
+	// writeAccounts lists the shop, and the accounts in extra after it.
+	writeAccounts := func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(accounts, []byte(fmt.Sprintf(`accounts:
   - provider: mirakl
     id: shop-2001
     base_url: %s
@@ -68,9 +71,11 @@ func TestRunProcess(t *testing.T) {
     options:
       shop_id: "2001"
       page_size: "7"
-`, srv.URL)), 0o600); err != nil {
-		t.Fatal(err)
+%s`, srv.URL, extra)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	writeAccounts("")
 
 	logs := &pollerstest.Buffer{}
 	cmd := exec.Command(bin, "run")
@@ -140,21 +145,6 @@ func TestRunProcess(t *testing.T) {
 	sim.AddShop("2002", key2)
 	sim.Seed("2002", 4, 2, time.Time{})
 	total += expected("2002")
-	writeAccounts := func(extra string) {
-		t.Helper()
-		if err := os.WriteFile(accounts, []byte(fmt.Sprintf(`accounts:
-  - provider: mirakl
-    id: shop-2001
-    base_url: %s
-    token: ${SHOP_KEY}
-    poll_interval: 100ms
-    options:
-      shop_id: "2001"
-      page_size: "7"
-%s`, srv.URL, extra)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 	writeAccounts(fmt.Sprintf(`  - provider: mirakl
     id: shop-2002
     base_url: %s
