@@ -159,7 +159,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	e := &Engine{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	e.tel = newTelemetry(cfg.MeterProvider)
-	e.share = &share{self: cfg.Store.Owner()}
+	e.share = &share{}
 	runners, err := e.build(accounts, nil)
 	if err != nil {
 		return nil, err

@@ -39,13 +39,21 @@ func (s *share) update(members []string) bool {
 	return true
 }
 
-// owner is the worker the account key goes to, and the generation of the
-// membership that decided it.
-func (s *share) owner(key string) (string, uint64) {
+// join names this worker; until then, and until the first heartbeat,
+// every account is its own.
+func (s *share) join(self string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.self = self
+}
+
+// owner is the worker the account key goes to, whether that is this one,
+// and the generation of the membership that decided it.
+func (s *share) owner(key string) (owner string, self bool, gen uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if len(s.members) == 0 {
-		return s.self, s.gen
+		return s.self, true, s.gen
 	}
 	var best string
 	var top uint64
@@ -58,7 +66,7 @@ func (s *share) owner(key string) (string, uint64) {
 			best, top = m, v
 		}
 	}
-	return best, s.gen
+	return best, best == s.self, s.gen
 }
 
 func (s *share) size() int {
@@ -70,6 +78,7 @@ func (s *share) size() int {
 // heartbeat keeps the worker among the workers alive until ctx is done, then
 // takes it out. The first beat is made before it returns.
 func (e *Engine) heartbeat(ctx context.Context) (stop func()) {
+	e.share.join(e.cfg.Store.Owner())
 	ttl := e.cfg.LeaseTTL
 	beat := func() {
 		bctx, cancel := context.WithTimeout(ctx, ttl/3)
@@ -81,7 +90,7 @@ func (e *Engine) heartbeat(ctx context.Context) (stop func()) {
 			return
 		}
 		if e.share.update(ids) {
-			e.cfg.Logger.Info("workers sharing the accounts", "workers", len(ids), "self", e.share.self)
+			e.cfg.Logger.Info("workers sharing the accounts", "workers", e.share.size(), "self", e.cfg.Store.Owner())
 		}
 	}
 	beat()
@@ -122,8 +131,8 @@ func (r *runner) mine(ctx context.Context) bool {
 	if held {
 		return true
 	}
-	owner, gen := r.share.owner(r.acct.Key())
-	if owner == r.share.self {
+	owner, self, gen := r.share.owner(r.acct.Key())
+	if self {
 		r.freeSeen = 0
 		return true
 	}
@@ -147,8 +156,8 @@ func (r *runner) mine(ctx context.Context) bool {
 // worker, after a poll that committed everything, so that worker takes it
 // at its next poll. An adopted account stays until the workers change.
 func (r *runner) handOff() {
-	owner, gen := r.share.owner(r.acct.Key())
-	if owner == r.share.self || r.adopted == gen {
+	owner, self, gen := r.share.owner(r.acct.Key())
+	if self || r.adopted == gen {
 		return
 	}
 	r.log.Debug("handing the account over", "to", owner)
