@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/url"
 	"os"
@@ -55,19 +57,56 @@ const minSecretLen = 4
 // is scrubbed of every secret it read (values from the environment show as
 // their ${VAR} reference).
 func LoadAccounts(path string, lookup func(string) (string, bool), defaultInterval time.Duration) ([]pollers.Account, error) {
+	accounts, _, err := loadAccounts(path, lookup, defaultInterval)
+	return accounts, err
+}
+
+// accountsSource is what a load of the accounts read: the accounts file and
+// the token files it names, and a fingerprint of their contents as read.
+type accountsSource struct {
+	files []string
+	sum   [sha256.Size]byte
+}
+
+// loadAccounts is LoadAccounts that also says what it read.
+func loadAccounts(path string, lookup func(string) (string, bool), defaultInterval time.Duration) ([]pollers.Account, accountsSource, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	h := sha256.New()
 	b, err := os.ReadFile(path)
+	hashFile(h, path, b, err)
+	l := &accountsLoader{file: path, dir: filepath.Dir(path), lookup: lookup, defaultInterval: defaultInterval, hash: h}
+	var accounts []pollers.Account
 	if err != nil {
-		return nil, fmt.Errorf("accounts file: %w", err)
+		err = fmt.Errorf("accounts file: %w", err)
+	} else if accounts = l.load(b); len(l.errs) > 0 {
+		accounts, err = nil, l.scrubbed()
 	}
-	l := &accountsLoader{file: path, dir: filepath.Dir(path), lookup: lookup, defaultInterval: defaultInterval}
-	accounts := l.load(b)
-	if len(l.errs) > 0 {
-		return nil, l.scrubbed()
+	src := accountsSource{files: append([]string{path}, l.read...)}
+	h.Sum(src.sum[:0])
+	return accounts, src, err
+}
+
+// fingerprint sums the files as loadAccounts does, to tell whether any
+// changed since.
+func fingerprint(files []string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		hashFile(h, f, b, err)
 	}
-	return accounts, nil
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+func hashFile(h hash.Hash, name string, b []byte, err error) {
+	if err != nil {
+		b = []byte(err.Error())
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+	h.Write(b)
 }
 
 type accountsLoader struct {
@@ -78,6 +117,8 @@ type accountsLoader struct {
 
 	errs    []error
 	secrets map[string]string // secret value -> what to show instead
+	read    []string          // token files read
+	hash    hash.Hash         // of every file read
 }
 
 // accountError is one problem of the accounts file.
@@ -401,6 +442,8 @@ func (l *accountsLoader) token(index int, lbl, inline, file string) (string, boo
 			file = filepath.Join(l.dir, file)
 		}
 		b, err := os.ReadFile(file)
+		l.read = append(l.read, file)
+		hashFile(l.hash, file, b, err)
 		if err != nil {
 			l.fail(index, lbl, field, err)
 			return "", false

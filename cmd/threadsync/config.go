@@ -44,6 +44,7 @@ type Config struct {
 	ShutdownTimeout    time.Duration `env:"THREADSYNC_SHUTDOWN_TIMEOUT, default=30s" desc:"on SIGTERM, time allowed to finish the page in hand before stopping"`
 	LeaseTTL           time.Duration `env:"THREADSYNC_LEASE_TTL, default=60s" desc:"lifetime of an account's lease; another replica takes the account over after it lapses"`
 	SweepInterval      time.Duration `env:"THREADSYNC_SWEEP_INTERVAL, default=24h" desc:"interval of the full reconciliation walk of incrementally listed accounts; 0 disables it"`
+	AccountsReload     time.Duration `env:"THREADSYNC_ACCOUNTS_RELOAD, default=30s" desc:"how often the accounts file and its token files are read again to pick up changes; 0 disables it (SIGHUP still reloads)"`
 	MaxBackoff         time.Duration `env:"THREADSYNC_MAX_BACKOFF, default=5m" desc:"longest wait between retries of a failing account"`
 	LogLevel           string        `env:"THREADSYNC_LOG_LEVEL, default=info" desc:"log level: debug, info, warn or error"`
 	LogFormat          string        `env:"THREADSYNC_LOG_FORMAT, default=text" desc:"log format: text or json"`
@@ -214,6 +215,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SweepInterval < 0 {
 		bad("THREADSYNC_SWEEP_INTERVAL", "%s is negative (0 disables sweeps)", c.SweepInterval)
+	}
+	if c.AccountsReload < 0 {
+		bad("THREADSYNC_ACCOUNTS_RELOAD", "%s is negative (0 disables it)", c.AccountsReload)
 	}
 	if c.Concurrency <= 0 {
 		bad("THREADSYNC_CONCURRENCY", "%d must be positive", c.Concurrency)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,21 +130,42 @@ func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub
 	}, accounts)
 }
 
-// reloadOnHangup reads the accounts file again on every SIGHUP and gives the
-// engine the new list; a file with errors is reported and changes nothing.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, cfg *Config, engine *pollers.Engine, log *slog.Logger) {
+// watchAccounts reads the accounts file again on every SIGHUP and, when it
+// or a token file it names has changed, every cfg.AccountsReload; then it
+// gives the engine the new list. Comparing the files themselves, token files
+// included, catches a rotated secret and spares parsing a large unchanged
+// file. A file with errors changes nothing; on SIGHUP its errors are always
+// logged, on the timer once.
+func watchAccounts(ctx context.Context, hup <-chan os.Signal, cfg *Config, engine *pollers.Engine, log *slog.Logger) {
+	var tick <-chan time.Time
+	if cfg.AccountsReload > 0 {
+		t := time.NewTicker(cfg.AccountsReload)
+		defer t.Stop()
+		tick = t.C
+	}
+	// A zero fingerprint differs from any: the first tick reads the file.
+	files := []string{cfg.AccountsFile}
+	var seen [sha256.Size]byte
 	for {
+		asked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+			asked = true
+		case <-tick:
+			if fingerprint(files) == seen {
+				continue
+			}
 		}
-		accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+		accounts, src, err := loadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+		files, seen = src.files, src.sum
 		if err == nil {
 			var added, removed, changed int
-			added, removed, changed, err = engine.Update(accounts)
-			if err == nil {
-				log.Info("accounts reloaded", "accounts", len(accounts), "added", added, "removed", removed, "changed", changed)
+			if added, removed, changed, err = engine.Update(accounts); err == nil {
+				if asked || added+removed+changed > 0 {
+					log.Info("accounts reloaded", "accounts", len(accounts), "added", added, "removed", removed, "changed", changed)
+				}
 				continue
 			}
 		}
@@ -228,7 +250,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
 		}
 	}
-	go reloadOnHangup(ctx, hup, cfg, engine, log)
+	go watchAccounts(ctx, hup, cfg, engine, log)
 	log.Info("polling", "accounts", len(accounts), "stream", cfg.Stream, "subjects", cfg.SubjectPrefix+".>")
 	if err := engine.Run(ctx); err != nil {
 		return err
