@@ -114,8 +114,15 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 }
 
 // deliver hands one JetStream message to the subscriber's channel and
-// settles it as the handler decides.
+// settles it as the handler decides. A subscriber that is closing hands out
+// nothing more, and a message the handler settled is settled that way even
+// when the close comes at the same moment: acknowledged work is never
+// delivered again.
 func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *message.Message) {
+	if ctx.Err() != nil {
+		_ = m.Nak()
+		return
+	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
 	if id == "" {
 		id = m.Subject()
@@ -136,13 +143,25 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 		_ = m.Nak()
 		return
 	}
+	ack := func() {
+		// The subscription's context may be done by now; the ack must
+		// still reach the server.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = m.DoubleAck(actx)
+	}
 	select {
 	case <-wm.Acked():
-		_ = m.DoubleAck(ctx)
+		ack()
 	case <-wm.Nacked():
 		_ = m.Nak()
 	case <-ctx.Done():
-		_ = m.Nak()
+		select {
+		case <-wm.Acked():
+			ack()
+		default:
+			_ = m.Nak()
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,5 +122,50 @@ func TestRouterConsumesTheStream(t *testing.T) {
 	want := fmt.Sprintf("%s (reason %q, attempts 3)", poisonID, "downstream unavailable")
 	if len(held) != 1 || held[0] != want {
 		t.Errorf("poison queue holds %q, want only %s", held, want)
+	}
+}
+
+// TestSubscriberKeepsAnAckGivenAsItCloses acknowledges a message and closes
+// the subscriber at once: the acknowledgement reaches the server, so the
+// message is not delivered again.
+func TestSubscriberKeepsAnAckGivenAsItCloses(t *testing.T) {
+	t.Parallel()
+	env := eventstest.Start(t)
+	ctx := context.Background()
+	ev := events.NewReplyNeeded(origin, "t", time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC), "m")
+	if err := env.Publisher.Publish(ctx, []events.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		durable := fmt.Sprintf("closing%d", round)
+		sub, err := events.NewSubscriber(env.JS, events.SubscriberConfig{Durable: durable})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subCtx, cancel := context.WithCancel(ctx)
+		msgs, err := sub.Subscribe(subCtx, "inbox.>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := <-msgs
+		m.Ack()
+		cancel()
+		if err := sub.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := env.JS.Stream(ctx, env.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := s.ListConsumers(ctx)
+		var pending, floor uint64 = 1, 0
+		for info := range names.Info() {
+			if strings.HasPrefix(info.Name, durable+"_") {
+				pending, floor = uint64(info.NumAckPending+info.NumRedelivered), info.AckFloor.Stream
+			}
+		}
+		if pending != 0 || floor != 1 {
+			t.Fatalf("round %d: after an ack and a close, %d pending or redelivered and ack floor %d, want 0 and 1", round, pending, floor)
+		}
 	}
 }
