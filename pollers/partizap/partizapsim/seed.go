@@ -86,14 +86,10 @@ func (s *Server) Seed(userID int64, threads, messagesPerThread int, start time.T
 }
 
 func sortIndex(idx []*conv) {
-	// Usually already sorted (seeded times increase), and then this is one
-	// linear pass.
-	sorted := true
-	for i := 1; i < len(idx) && sorted; i++ {
-		sorted = cmpKey(idx[i-1].updNs, idx[i-1].id, idx[i].updNs, idx[i].id) < 0
-	}
-	if !sorted {
-		slices.SortFunc(idx, func(a, b *conv) int { return cmpKey(a.updNs, a.id, b.updNs, b.id) })
+	cmp := func(a, b *conv) int { return cmpKey(a.updNs, a.id, b.updNs, b.id) }
+	// Usually already sorted (seeded times increase): then one linear pass.
+	if !slices.IsSortedFunc(idx, cmp) {
+		slices.SortFunc(idx, cmp)
 	}
 }
 
