@@ -81,20 +81,13 @@ func TestReplicasShareAccounts(t *testing.T) {
 	}
 	await := func(what string, ok func([]int) bool, ws ...*worker) []int {
 		t.Helper()
-		deadline := time.After(30 * time.Second)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			counts, settled := held(ws...)
-			if settled && ok(counts) {
-				return counts
-			}
-			select {
-			case <-deadline:
-				t.Fatalf("%s: accounts held %v, settled %v\n%s", what, counts, settled, logs)
-			case <-tick.C:
-			}
-		}
+		var counts []int
+		pollerstest.Until(t, what, func() bool {
+			var settled bool
+			counts, settled = held(ws...)
+			return settled && ok(counts)
+		}, logs)
+		return counts
 	}
 	allHold := func(c []int) bool {
 		for _, n := range c {

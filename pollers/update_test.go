@@ -2,6 +2,7 @@ package pollers_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -47,16 +48,7 @@ func TestUpdateAccounts(t *testing.T) {
 	perAccount := uint64(3) // ThreadCreated, MessageReceived, ReplyNeeded
 	awaitEvents := func(n uint64) {
 		t.Helper()
-		deadline := time.After(30 * time.Second)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for js.Count(t) < n {
-			select {
-			case <-deadline:
-				t.Fatalf("stream holds %d events, want %d\n%s", js.Count(t), n, logs)
-			case <-tick.C:
-			}
-		}
+		pollerstest.Until(t, fmt.Sprintf("%d events on the stream", n), func() bool { return js.Count(t) >= n }, logs)
 	}
 	awaitEvents(2 * perAccount)
 	bStatus := statusOf(e, b)

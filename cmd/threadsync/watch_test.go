@@ -59,16 +59,7 @@ func TestWatchAccounts(t *testing.T) {
 
 	until := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.After(10 * time.Second)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for !ok() {
-			select {
-			case <-deadline:
-				t.Fatalf("%s: never happened\n%s", what, logs)
-			case <-tick.C:
-			}
-		}
+		pollerstest.Until(t, what, ok, logs)
 	}
 	lines := func(s string) int { return strings.Count(logs.String(), s) }
 
