@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"github.com/redis/go-redis/v9"
@@ -141,6 +142,58 @@ func TestNATSAuthAndTLS(t *testing.T) {
 	}
 	if connects(t, nkURL, &Config{}) {
 		t.Fatal("connected to an NKey server without a key")
+	}
+}
+
+// TestNATSCredentialsFile connects to a server in operator mode (accounts
+// and users as signed JWTs) with a user's credentials file, as NGS or a
+// decentralised NATS deployment issues them.
+func TestNATSCredentialsFile(t *testing.T) {
+	t.Parallel()
+	okp, _ := nkeys.CreateOperator()
+	opub, _ := okp.PublicKey()
+	operator := jwt.NewOperatorClaims(opub)
+	akp, _ := nkeys.CreateAccount()
+	apub, _ := akp.PublicKey()
+	accountJWT, err := jwt.NewAccountClaims(apub).Encode(okp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ukp, _ := nkeys.CreateUser()
+	upub, _ := ukp.PublicKey()
+	userJWT, err := jwt.NewUserClaims(upub).Encode(akp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := ukp.Seed()
+	creds, err := jwt.FormatUserConfig(userJWT, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsFile := filepath.Join(t.TempDir(), "threadsync.creds")
+	if err := os.WriteFile(credsFile, creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resolver := &server.MemAccResolver{}
+	if err := resolver.Store(apub, accountJWT); err != nil {
+		t.Fatal(err)
+	}
+	url := startNATS(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{operator}, AccountResolver: resolver})
+	if !connects(t, url, &Config{NATSCreds: credsFile}) {
+		t.Fatal("no connection with the credentials file")
+	}
+	if connects(t, url, &Config{}) {
+		t.Fatal("connected to an operator-mode server without credentials")
+	}
+	other, _ := nkeys.CreateUser()
+	otherSeed, _ := other.Seed()
+	forged, _ := jwt.FormatUserConfig(userJWT, otherSeed) // the JWT with someone else's key
+	forgedFile := filepath.Join(t.TempDir(), "forged.creds")
+	if err := os.WriteFile(forgedFile, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if connects(t, url, &Config{NATSCreds: forgedFile}) {
+		t.Fatal("connected with a user JWT and a seed that does not match it")
 	}
 }
 
