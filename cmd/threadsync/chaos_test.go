@@ -39,7 +39,8 @@ func chaosHarnesses() []pollerstest.Harness {
 }
 
 // TestChaos kills threadsync with SIGKILL at random moments while the
-// simulators take live traffic, restarts it each time, and then checks that
+// simulators take live traffic and a second worker shares the accounts,
+// restarts it each time, and then checks that
 // the stream holds every event the simulators' ground truth implies exactly
 // once. `make test` runs a reduced form; `make chaos` (THREADSYNC_CHAOS=full)
 // the full one: 20 kills, at least 5,000 messages.
@@ -139,12 +140,19 @@ func TestChaos(t *testing.T) {
 		}
 	}()
 
+	// A second worker stays up throughout: the accounts move between it
+	// and the one killed again and again (shares, hand-overs, lapsed
+	// leases), and the guarantee must hold across both.
+	replica, replicaDone, replicaLogs := start()
+
 	for i := range kills {
 		cmd, done, logs := start()
 		timer := time.NewTimer(time.Duration(100+rnd.IntN(700)) * time.Millisecond)
 		select {
 		case err := <-done:
 			t.Fatalf("run %d exited on its own: %v\n%s", i, err, logs)
+		case err := <-replicaDone:
+			t.Fatalf("the replica exited: %v\n%s", err, replicaLogs)
 		case <-timer.C:
 		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
@@ -179,6 +187,8 @@ func TestChaos(t *testing.T) {
 		select {
 		case err := <-done:
 			t.Fatalf("final run exited: %v\n%s", err, logs)
+		case err := <-replicaDone:
+			t.Fatalf("the replica exited: %v\n%s", err, replicaLogs)
 		case <-ctx.Done():
 			t.Fatalf("stream holds %d of %d threads and messages\n%s", have, len(want), logs)
 		case <-tick.C:
@@ -188,6 +198,10 @@ func TestChaos(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-done; err != nil {
 		t.Fatalf("final run: %v\n%s", err, logs)
+	}
+	_ = replica.Process.Signal(syscall.SIGTERM)
+	if err := <-replicaDone; err != nil {
+		t.Fatalf("the replica: %v\n%s", err, replicaLogs)
 	}
 
 	got := js.ReadAll(t)
@@ -217,7 +231,7 @@ func TestChaos(t *testing.T) {
 			dups += n - 1
 		}
 	}
-	fmt.Printf("chaos: kills=%d messages=%d expected=%d delivered=%d missing=%d duplicated=%d unexpected=%d reply_needed=%d pending_threads=%d\n",
+	fmt.Printf("chaos: workers=2 kills=%d messages=%d expected=%d delivered=%d missing=%d duplicated=%d unexpected=%d reply_needed=%d pending_threads=%d\n",
 		kills, written, len(want), len(got)-sumValues(replies), missing, dups, len(unexpected), sumValues(replies), expectReplies)
 	if missing > 0 || dups > 0 || len(unexpected) > 0 {
 		t.Fatalf("missing %d, duplicated %d, unexpected %v", missing, dups, unexpected)
