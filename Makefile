@@ -33,6 +33,7 @@ run: build redis
 	THREADSYNC_EMBEDDED_NATS_LISTEN=$(DEMO_NATS_LISTEN) THREADSYNC_DATA_DIR=$(DATA)/nats \
 	THREADSYNC_KEY_PREFIX=threadsync-demo-$$(date +%s) THREADSYNC_STREAM=DEMO \
 	$(BIN)/threadsync run 2>$(DATA)/threadsync.log & ts=$$!; \
+	for i in $$(seq 1 100); do (exec 3<>/dev/tcp/$(subst :,/,$(DEMO_NATS_LISTEN))) 2>/dev/null && break; sleep 0.1; done; \
 	echo "providersim on http://$(SIM_LISTEN), threadsync logging to $(DATA)/threadsync.log; events follow (Ctrl-C to stop)"; \
 	NATS_URL=nats://$(DEMO_NATS_LISTEN) THREADSYNC_STREAM=DEMO $(BIN)/threadsync tail
 
