@@ -26,7 +26,8 @@ redis:
 run: build redis
 	@rm -rf $(DATA)/nats && mkdir -p $(DATA)
 	@set -e; \
-	trap 'kill $$sim $$ts 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
+	stop() { kill $$sim $$ts 2>/dev/null; wait 2>/dev/null; }; \
+	trap stop EXIT; trap 'stop; trap - EXIT; exit 0' INT TERM; \
 	$(BIN)/providersim -listen $(SIM_LISTEN) -accounts-out $(DATA)/accounts.demo.yaml 2>$(DATA)/providersim.log & sim=$$!; \
 	for i in $$(seq 1 100); do curl -fs http://$(SIM_LISTEN)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
 	THREADSYNC_ACCOUNTS=$(DATA)/accounts.demo.yaml THREADSYNC_EMBEDDED_NATS=true \
