@@ -165,7 +165,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 		return nil, err
 	}
 	e.runners, e.byKey = runners, byKey(runners)
-	e.tel.observe(cfg.MeterProvider, e)
+	e.tel.observe(e)
 	return e, nil
 }
 
@@ -229,12 +229,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	<-ctx.Done()
 	e.mu.Lock()
 	e.running = nil
-	runners := e.runners
 	e.mu.Unlock()
-	for _, r := range runners {
+	for _, r := range e.accounts() {
 		r.wait()
 	}
 	return nil
+}
+
+// accounts returns the runners of the accounts in use.
+func (e *Engine) accounts() []*runner {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.runners
 }
 
 // start runs the account's poll loop under Run's context; e.mu is held.
@@ -309,10 +315,7 @@ func (e *Engine) PollOnce(ctx context.Context, provider, id string) (Stats, erro
 // Release gives up the leases this engine holds, so another worker can take
 // its accounts over at once; Run does it when it returns.
 func (e *Engine) Release() {
-	e.mu.RLock()
-	runners := e.runners
-	e.mu.RUnlock()
-	for _, r := range runners {
+	for _, r := range e.accounts() {
 		r.release()
 	}
 }

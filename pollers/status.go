@@ -24,9 +24,7 @@ type AccountStatus struct {
 
 // Status returns the state of every account, in the order they were given.
 func (e *Engine) Status() []AccountStatus {
-	e.mu.RLock()
-	runners := e.runners
-	e.mu.RUnlock()
+	runners := e.accounts()
 	out := make([]AccountStatus, len(runners))
 	for i, r := range runners {
 		out[i] = r.snapshot()

@@ -18,6 +18,7 @@ import (
 const instrumentation = "github.com/threadsync/threadsync/pollers"
 
 type telemetry struct {
+	meter    metric.Meter
 	tracer   trace.Tracer
 	polls    metric.Int64Counter
 	pages    metric.Int64Counter
@@ -34,7 +35,7 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 		mp = otel.GetMeterProvider()
 	}
 	m := mp.Meter(instrumentation)
-	t := &telemetry{tracer: otel.Tracer(instrumentation)}
+	t := &telemetry{meter: m, tracer: otel.Tracer(instrumentation)}
 	// Instrument creation only fails on invalid names, which are constants here.
 	t.polls, _ = m.Int64Counter("threadsync.polls", metric.WithDescription("walks of an account's thread list, by outcome"))
 	t.pages, _ = m.Int64Counter("threadsync.pages", metric.WithDescription("pages committed"))
@@ -54,20 +55,14 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 
 // observe registers the gauges that read the engine's account states at
 // each collection.
-func (t *telemetry) observe(mp metric.MeterProvider, e *Engine) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
+func (t *telemetry) observe(e *Engine) {
 	started := time.Now()
-	_, _ = mp.Meter(instrumentation).RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	_, _ = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		type key struct{ provider, state string }
 		counts := map[key]int64{}
 		lag := map[string]float64{}
 		now := time.Now()
-		e.mu.RLock()
-		runners := e.runners
-		e.mu.RUnlock()
-		for _, r := range runners {
+		for _, r := range e.accounts() {
 			st, p := r.snapshot(), r.acct.Provider
 			counts[key{p, st.State}]++
 			if st.State == "standby" {

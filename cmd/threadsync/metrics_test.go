@@ -117,10 +117,11 @@ func checkAlertRules(t *testing.T, metrics string) {
 	if err := yaml.Unmarshal(b, &rules); err != nil {
 		t.Fatalf("alerts.yaml: %v", err)
 	}
+	series := regexp.MustCompile(`threadsync_[a-z_]+`)
 	n := 0
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
-			names := regexp.MustCompile(`threadsync_[a-z_]+`).FindAllString(r.Expr, -1)
+			names := series.FindAllString(r.Expr, -1)
 			if len(names) == 0 {
 				t.Errorf("alert %s reads no threadsync series: %s", r.Alert, r.Expr)
 			}
