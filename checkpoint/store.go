@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,9 +40,10 @@ type Lease struct {
 
 // Store is the Redis checkpoint store. It is safe for concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
-	owner  string
+	rdb     redis.UniversalClient
+	limiter *redis_rate.Limiter
+	prefix  string
+	owner   string
 }
 
 // New returns a store keeping its keys under prefix. Several deployments or
@@ -53,7 +55,7 @@ func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
 	host, _ := os.Hostname()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &Store{rdb: rdb, prefix: prefix, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))}, nil
+	return &Store{rdb: rdb, limiter: redis_rate.NewLimiter(rdb), prefix: prefix, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))}, nil
 }
 
 // Keys are the Redis keys of one account.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"golang.org/x/time/rate"
 
 	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/events"
@@ -55,8 +55,15 @@ type Config struct {
 	PollInterval time.Duration
 	// Concurrency bounds the accounts polled at once (default 64).
 	Concurrency int
-	// HTTPTimeout bounds one provider request (default 30s).
+	// HTTPTimeout bounds one attempt of a provider request, its body
+	// included (default 30s).
 	HTTPTimeout time.Duration
+	// Retry says how provider requests are retried in place.
+	Retry RetryPolicy
+	// Quotas keeps the request budgets and pauses that accounts with the
+	// same `quota` option share, across replicas (*checkpoint.Store).
+	// Without it the option is refused.
+	Quotas Quotas
 	// LeaseTTL is how long an account stays with this worker without a
 	// commit (default 60s).
 	LeaseTTL time.Duration
@@ -99,6 +106,7 @@ func (c *Config) setDefaults() {
 		c.Concurrency = 64
 	}
 	def(&c.HTTPTimeout, 30*time.Second)
+	c.Retry.setDefaults()
 	def(&c.LeaseTTL, 60*time.Second)
 	def(&c.SweepInterval, 24*time.Hour)
 	def(&c.MinBackoff, time.Second)
@@ -147,6 +155,8 @@ type Engine struct {
 	byKey   map[string]*runner
 	running context.Context // Run's context while it runs, else nil
 	sem     chan struct{}   // bounds the polls under way at once
+
+	memoBudget atomic.Int64 // bytes the accounts' memos may still take
 }
 
 // New builds an engine for the accounts. It fails when an account is
@@ -157,6 +167,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
+	e.memoBudget.Store(memoBytes)
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	e.tel = newTelemetry(cfg.MeterProvider)
 	e.share = &share{}
@@ -174,6 +185,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 func (e *Engine) build(accounts []Account, current map[string]*runner) ([]*runner, error) {
 	out := make([]*runner, 0, len(accounts))
 	seen := make(map[string]bool, len(accounts))
+	quotas := map[string]*runner{} // the first account of each quota
 	for _, a := range accounts {
 		if a.InitialSync == "" {
 			a.InitialSync = SyncFull
@@ -188,13 +200,21 @@ func (e *Engine) build(accounts []Account, current map[string]*runner) ([]*runne
 			return nil, fmt.Errorf("account %s: listed twice", a)
 		}
 		seen[a.Key()] = true
-		if r, ok := current[a.Key()]; ok && sameAccount(r.acct, a) {
-			out = append(out, r)
-			continue
+		r, ok := current[a.Key()]
+		if !ok || !sameAccount(r.acct, a) {
+			var err error
+			if r, err = newRunner(e, a); err != nil {
+				return nil, err
+			}
 		}
-		r, err := newRunner(e, a)
-		if err != nil {
-			return nil, err
+		if q := r.pacer.quota; q != nil {
+			// One budget has one rate, whichever account spends it.
+			if first, ok := quotas[q.name]; !ok {
+				quotas[q.name] = r
+			} else if first.pacer.quota.rps != q.rps {
+				return nil, fmt.Errorf("account %s: quota %q: requests_per_second %g differs from %g of account %s, which shares it",
+					a, q.name, q.rps, first.pacer.quota.rps, first.acct)
+			}
 		}
 		out = append(out, r)
 	}
@@ -327,6 +347,7 @@ type Stats struct {
 	Threads   int  // threads listed
 	Changed   int  // threads new or changed
 	Fetches   int  // message fetches (Provider.Messages calls)
+	Reused    int  // fetches a failed attempt of the page had made, reused
 	Events    int  // events published
 	Requests  int  // provider HTTP requests, failed ones included
 	Completed bool // the walk reached the end of the list
@@ -347,6 +368,8 @@ type runner struct {
 	log      *slog.Logger
 	tel      *telemetry
 	requests atomic.Int64
+	pacer    *pacer
+	memo     *memo
 
 	outages  *outages
 	statusMu sync.Mutex
@@ -389,11 +412,15 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		return nil, fmt.Errorf("account %s: %w", a, err)
 	}
 	// The provider's features are known only once it exists, so the
-	// limiter starts unlimited and is set right after.
-	limiter := rate.NewLimiter(rate.Inf, 1)
+	// pacer is set right after, before the provider's first request.
+	tr := &accountTransport{
+		next: cfg.Transport, policy: cfg.Retry, timeout: cfg.HTTPTimeout,
+		count: &r.requests, onRetry: func(reason string) { e.tel.retried(a.Provider, reason) },
+	}
 	client := &http.Client{
-		Timeout:   cfg.HTTPTimeout,
-		Transport: &accountTransport{next: cfg.Transport, limiter: limiter, count: &r.requests},
+		// Each attempt has its own timeout (in the transport): a client
+		// timeout would bound the retries together.
+		Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			// A redirect could carry the credentials to another host.
 			return http.ErrUseLastResponse
@@ -404,18 +431,32 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		return nil, fmt.Errorf("account %s: %w", a, err)
 	}
 	r.provider, r.features = p, p.Features()
+	if h, ok := p.(RetryHinter); ok {
+		tr.hints = h
+	}
+	if d, ok := p.(DailyResetter); ok {
+		tr.dailyReset = d.DailyReset
+	}
 	rps := r.features.RequestsPerSecond
 	if v, ok := a.Options["requests_per_second"]; ok {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
+		if err != nil || f <= 0 || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("account %s: option requests_per_second %q must be a positive number", a, v)
 		}
 		rps = f
 	}
-	if rps > 0 {
-		limiter.SetLimit(rate.Limit(rps))
-		limiter.SetBurst(max(1, int(rps)))
+	r.pacer = newPacer(rps)
+	tr.pacer = r.pacer
+	if name, ok := a.Options["quota"]; ok {
+		if err := events.ValidToken("quota", name); err != nil {
+			return nil, fmt.Errorf("account %s: option %w", a, err)
+		}
+		if cfg.Quotas == nil {
+			return nil, fmt.Errorf("account %s: option quota %q needs a shared store (Config.Quotas)", a, name)
+		}
+		r.pacer.quota = &sharedQuota{store: cfg.Quotas, name: name, rps: rps}
 	}
+	r.memo = newMemo(&e.memoBudget)
 	r.overlap = r.features.Overlap
 	if v, ok := a.Options["overlap"]; ok {
 		d, err := time.ParseDuration(v)
@@ -439,21 +480,6 @@ func (r *runner) wait() {
 	if r.done != nil {
 		<-r.done
 	}
-}
-
-// accountTransport paces an account's requests and counts them.
-type accountTransport struct {
-	next    http.RoundTripper
-	limiter *rate.Limiter
-	count   *atomic.Int64
-}
-
-func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.limiter.Wait(req.Context()); err != nil {
-		return nil, err
-	}
-	t.count.Add(1)
-	return t.next.RoundTrip(req)
 }
 
 // loop polls the account on its interval until ctx is cancelled.
@@ -510,7 +536,9 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 			return
 		default:
 			r.failures++
-			wait = r.backoff(err)
+			// A provider that paused the account (a daily allowance, a
+			// long Retry-After) is not asked again before the pause ends.
+			wait = max(r.backoff(err), r.pacer.pausedFor())
 			if dep := dependency(err); dep != "" {
 				// A shared service is down: retry soon, say it once.
 				wait = min(wait, 5*time.Second)

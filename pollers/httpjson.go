@@ -98,31 +98,45 @@ func GetJSON(client *http.Client, req *http.Request, out any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		h := resp.Header.Clone()
-		h.Del("Set-Cookie")
-		return &HTTPError{
-			Method: req.Method, URL: RedactURL(req.URL), Status: resp.StatusCode,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			Body:       strings.TrimSpace(string(snippet)),
-			Header:     h,
+		return newHTTPError(req, resp)
+	}
+	var b []byte
+	if bb, ok := resp.Body.(bufferedBody); ok {
+		b = bb.data // the engine's transport has read it already
+	} else {
+		if resp.ContentLength > MaxBody {
+			return fmt.Errorf("%s: %w: body of %d bytes is larger than %d", where, ErrMalformed, resp.ContentLength, MaxBody)
 		}
-	}
-	if resp.ContentLength > MaxBody {
-		return fmt.Errorf("%s: %w: body of %d bytes is larger than %d", where, ErrMalformed, resp.ContentLength, MaxBody)
-	}
-	body := io.LimitReader(resp.Body, MaxBody+1)
-	b, err := io.ReadAll(body)
-	if err != nil {
-		return fmt.Errorf("%s: read body: %w", where, err)
-	}
-	if len(b) > MaxBody {
-		return fmt.Errorf("%s: %w: body larger than %d bytes", where, ErrMalformed, MaxBody)
+		if b, err = io.ReadAll(io.LimitReader(resp.Body, MaxBody+1)); err != nil {
+			return fmt.Errorf("%s: read body: %w", where, err)
+		}
+		if len(b) > MaxBody {
+			return fmt.Errorf("%s: %w: body larger than %d bytes", where, ErrMalformed, MaxBody)
+		}
 	}
 	if err := json.Unmarshal(b, out, decodeOptions); err != nil {
 		return fmt.Errorf("%s: %w: %w", where, ErrMalformed, err)
 	}
 	return nil
+}
+
+// newHTTPError describes a response with a status the client did not
+// expect, keeping the start of its body for providers to classify.
+func newHTTPError(req *http.Request, resp *http.Response) *HTTPError {
+	var snippet []byte
+	if bb, ok := resp.Body.(bufferedBody); ok {
+		snippet = bb.data[:min(len(bb.data), 1024)]
+	} else {
+		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
+	}
+	h := resp.Header.Clone()
+	h.Del("Set-Cookie")
+	return &HTTPError{
+		Method: req.Method, URL: RedactURL(req.URL), Status: resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Body:       strings.TrimSpace(string(snippet)),
+		Header:     h,
+	}
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date.

@@ -38,6 +38,9 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	r.lease = lease
 	for {
 		drift, err := r.walk(ctx, work, &st)
+		if err == nil && st.Completed {
+			r.memo.clear()
+		}
 		if err != nil || !drift || ctx.Err() != nil {
 			return st, err
 		}
@@ -73,13 +76,13 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 	if st.Walk == WalkIncremental && !cur.Since.IsZero() {
 		q.Since = cur.Since.Add(-r.overlap)
 	}
-	page, err := r.provider.ListThreads(work, q)
+	page, err := r.provider.ListThreads(r.pageContext(work), q)
 	if errors.Is(err, ErrTokenExpired) && q.Token != "" {
 		// The walk cannot continue where it stopped; start it again.
 		// Threads already committed are unchanged and yield nothing.
 		r.log.Info("page token no longer accepted; restarting the walk", "walk", st.Walk)
 		q.Token = ""
-		page, err = r.provider.ListThreads(work, q)
+		page, err = r.provider.ListThreads(r.pageContext(work), q)
 	}
 	// Offset pagination: a thread listed twice in one walk moved, and the
 	// move shifted others, possibly past the walk. Walks resumed after a
@@ -185,8 +188,14 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 	if err := r.cfg.Store.Commit(ctx, r.lease, p.cursor, p.changed); err != nil {
 		return storeErr(err)
 	}
+	r.memo.forget(p.changed)
 	st.Pages++
 	return nil
+}
+
+// pageContext gives one page's requests their retry deadline.
+func (r *runner) pageContext(ctx context.Context) context.Context {
+	return withPageDeadline(ctx, r.cfg.Retry.PageDeadline)
 }
 
 // prefetch is a page fetch that starts when told to.
@@ -205,7 +214,7 @@ func (r *runner) prefetch(ctx context.Context, q Query) *prefetch {
 		defer close(p.done)
 		<-p.begin
 		if !p.skip {
-			p.page, p.err = r.provider.ListThreads(ctx, q)
+			p.page, p.err = r.provider.ListThreads(r.pageContext(ctx), q)
 		}
 	}()
 	return p
@@ -254,6 +263,7 @@ func (r *runner) nextWalk(cur checkpoint.Cursor) Walk {
 // still in flight), sends its events, and returns it ready to commit with
 // the cursor advanced past it.
 func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, inflight *sentPage, silent bool, st *Stats, derived func()) (*sentPage, error) {
+	fetchCtx := r.pageContext(ctx)
 	items := dedupe(page.Items)
 	ids := make([]string, len(items))
 	for i := range items {
@@ -282,7 +292,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		if prev != nil && prev.Version == it.Version {
 			continue
 		}
-		msgs, err := r.messages(ctx, it, prev, silent, st)
+		msgs, err := r.messages(fetchCtx, it, prev, silent, st)
 		if err != nil {
 			return nil, fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
 		}
@@ -338,8 +348,19 @@ func (r *runner) messages(ctx context.Context, it *Item, prev *checkpoint.Thread
 	if prev != nil {
 		after = MessageCursor{ID: prev.LastMsgID, At: prev.MsgAt}
 	}
+	// A fetch made for this page by an attempt that failed later is
+	// still right while the thread's version has not moved.
+	key := keyOf(it, after)
+	if msgs, ok := r.memo.get(key); ok {
+		st.Reused++
+		return msgs, nil
+	}
 	st.Fetches++
-	return r.provider.Messages(ctx, it, after)
+	msgs, err := r.provider.Messages(ctx, it, after)
+	if err == nil {
+		r.memo.put(key, msgs)
+	}
+	return msgs, err
 }
 
 // dedupe keeps the last occurrence of each thread in a page, should the

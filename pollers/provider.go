@@ -117,3 +117,21 @@ type MessageCursor struct {
 	ID string
 	At time.Time
 }
+
+// RetryHinter is implemented by providers whose refusals say how long to
+// wait in more than Retry-After: a throttling message in the body, or a
+// policy that resets at a known time (a daily allowance). The engine asks
+// it about every 429, 408 and 5xx before deciding how long the account waits.
+type RetryHinter interface {
+	// RetryAfter returns the wait the refusal asks for, or zero when it
+	// says nothing beyond its headers (e.RetryAfter holds Retry-After).
+	RetryAfter(e *HTTPError) time.Duration
+}
+
+// DailyResetter is implemented by providers whose daily allowance resets
+// at a time of their own (midnight in the account's time zone), so the
+// engine spreads what is left of it until then; without it the engine
+// assumes midnight UTC.
+type DailyResetter interface {
+	DailyReset(now time.Time) time.Time
+}

@@ -24,6 +24,7 @@ type telemetry struct {
 	pages    metric.Int64Counter
 	events   metric.Int64Counter
 	requests metric.Int64Counter
+	retries  metric.Int64Counter
 	duration metric.Float64Histogram
 	accounts metric.Int64ObservableGauge
 	lag      metric.Float64ObservableGauge
@@ -41,6 +42,7 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 	t.pages, _ = m.Int64Counter("threadsync.pages", metric.WithDescription("pages committed"))
 	t.events, _ = m.Int64Counter("threadsync.events", metric.WithDescription("events published and acknowledged"))
 	t.requests, _ = m.Int64Counter("threadsync.provider.requests", metric.WithDescription("provider API requests"))
+	t.retries, _ = m.Int64Counter("threadsync.provider.retries", metric.WithDescription("provider requests sent again in place, by reason: 429, 408, 5xx, timeout, connection, body cut short"))
 	t.duration, _ = m.Float64Histogram("threadsync.poll.duration", metric.WithUnit("s"),
 		metric.WithDescription("time one walk of an account's thread list takes"),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
@@ -113,4 +115,9 @@ func (t *telemetry) endPoll(ctx context.Context, span trace.Span, a Account, st 
 	t.events.Add(ctx, int64(st.Events), p)
 	t.requests.Add(ctx, int64(st.Requests), p)
 	t.duration.Record(ctx, time.Since(began).Seconds(), p)
+}
+
+// retried counts a provider request sent again, by why.
+func (t *telemetry) retried(provider, reason string) {
+	t.retries.Add(context.Background(), 1, metric.WithAttributes(attribute.String("provider", provider), attribute.String("reason", reason)))
 }

@@ -82,7 +82,7 @@ const threadsPath = "/conversations/v3/conversations/threads"
 
 var knownOptions = []string{
 	"inbox_ids", "include_archived", "page_size", "message_page_size",
-	"timezone", "original_content", "overlap", "requests_per_second",
+	"timezone", "original_content", "overlap", "requests_per_second", "quota",
 }
 
 // Client reads one HubSpot account's conversations inbox.
@@ -157,7 +157,7 @@ func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
 				return nil, fmt.Errorf("option timezone %q must be an IANA time zone such as Europe/Berlin", v)
 			}
 			c.loc = loc
-		case "overlap", "requests_per_second":
+		case "overlap", "requests_per_second", "quota":
 			// Read by the engine.
 		default:
 			return nil, fmt.Errorf("unknown option %q (known: %s)", k, strings.Join(knownOptions, ", "))

@@ -17,7 +17,7 @@ const dailyResetMargin = 30 * time.Second
 
 var policyRE = regexp.MustCompile(`"policyName"\s*:\s*"([^"]*)"`)
 
-// rateLimited sets how long the engine waits after one of HubSpot's two
+// RetryAfter is how long the account waits after one of HubSpot's two
 // 429s, told apart by the policyName of the JSON body:
 //   - DAILY: the account's daily allowance is spent; it resets at midnight
 //     in the account's time zone, so the account pauses until then (plus a
@@ -25,23 +25,37 @@ var policyRE = regexp.MustCompile(`"policyName"\s*:\s*"([^"]*)"`)
 //   - anything else (TEN_SECONDLY_ROLLING, a policy HubSpot adds later, a
 //     429 without a HubSpot body): Retry-After when sent, else BurstRetry.
 //
-// Other errors pass unchanged.
+// It is the engine's pollers.RetryHinter; other statuses say nothing more.
+func (c *Client) RetryAfter(he *pollers.HTTPError) time.Duration {
+	switch {
+	case he.Status != http.StatusTooManyRequests:
+		return 0
+	case he.RetryAfter > 0:
+		return he.RetryAfter
+	case !dailyPolicy(he.Body):
+		return BurstRetry
+	}
+	return c.DailyReset(c.now()).Sub(c.now())
+}
+
+// DailyReset is when the account's daily allowance comes back, with a
+// margin for a clock a little ahead of HubSpot's (pollers.DailyResetter).
+func (c *Client) DailyReset(now time.Time) time.Time {
+	return nextMidnight(now, c.loc).Add(dailyResetMargin)
+}
+
+// rateLimited names HubSpot's daily limit in a 429 that exhausted its
+// retries, and sets the wait it asks for on the error.
 func (c *Client) rateLimited(err error) error {
 	var he *pollers.HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
 		return err
 	}
+	he.RetryAfter = c.RetryAfter(he)
 	if !dailyPolicy(he.Body) {
-		if he.RetryAfter <= 0 {
-			he.RetryAfter = BurstRetry
-		}
 		return err
 	}
-	now := c.now()
-	reset := nextMidnight(now, c.loc)
-	if he.RetryAfter <= 0 {
-		he.RetryAfter = reset.Sub(now) + dailyResetMargin
-	}
+	reset := nextMidnight(c.now(), c.loc)
 	return fmt.Errorf("daily API limit of the HubSpot account reached; it resets at %s: %w", reset.Format(time.RFC3339), err)
 }
 

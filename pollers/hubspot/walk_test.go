@@ -165,7 +165,9 @@ func (c captureRetry) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c captureRetry) WithGroup(string) slog.Handler      { return c }
 
 // TestDailyLimitPausesTheAccount: a DAILY 429 makes the engine wait until
-// the account's midnight; a burst 429 only the short retry.
+// the account's midnight; a burst 429 only the short retry (here longer
+// than a request waits in place, so that the poll fails and says when it
+// retries).
 func TestDailyLimitPausesTheAccount(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -187,6 +189,7 @@ func TestDailyLimitPausesTheAccount(t *testing.T) {
 			store, _ := checkpointtest.NewStore(t)
 			e, err := pollers.New(pollers.Config{
 				Store: store, Publisher: w.js.Publisher, MaxBackoff: time.Second,
+				Retry:     pollers.RetryPolicy{MaxInPlace: 5 * time.Second},
 				Providers: map[string]pollers.Factory{hubspot.Name: hubspot.New},
 				Logger:    slog.New(captureRetry{retry: retry}),
 			}, []pollers.Account{w.acct})

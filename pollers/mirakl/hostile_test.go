@@ -20,11 +20,13 @@ import (
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 )
 
-// TestHostileResponses serves, once each, responses no API should send —
-// bodies that trickle, servers that never answer, a page far larger than
-// any real one, 5xx bursts, a 429 without Retry-After — and checks each
-// fails the page without committing it, and that the next poll recovers
-// and delivers everything once.
+// TestHostileResponses serves responses no API should send — bodies that
+// trickle, servers that never answer, a page far larger than any real one,
+// 5xx bursts, a 429 without Retry-After, a 429 asking for an hour — and
+// checks that what may heal is retried in place within the poll, that what
+// will not (or asks for longer than a request waits) fails the page
+// without committing it, that an account told to wait sends nothing before
+// the wait is over, and that everything is delivered once in the end.
 func TestHostileResponses(t *testing.T) {
 	t.Parallel()
 	type misbehaviour func(w http.ResponseWriter, r *http.Request) bool // true: handled
@@ -70,15 +72,18 @@ func TestHostileResponses(t *testing.T) {
 		name    string
 		times   int
 		serve   misbehaviour
-		is      error
+		heals   bool  // retried in place: the poll succeeds
+		paused  bool  // the account must wait past the test: no request is sent
+		is      error // what a failed poll wraps
 		timeout time.Duration
 	}{
-		{"trickling body", 1, trickle, context.DeadlineExceeded, 300 * time.Millisecond},
-		{"no answer", 1, silent, context.DeadlineExceeded, 300 * time.Millisecond},
-		{"oversized page", 1, huge, pollers.ErrMalformed, 30 * time.Second},
-		{"5xx burst", 3, status(http.StatusServiceUnavailable, ""), nil, time.Second},
-		{"429 without Retry-After", 1, status(http.StatusTooManyRequests, ""), nil, time.Second},
-		{"429 with an HTTP-date Retry-After", 1, status(http.StatusTooManyRequests, time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)), nil, time.Second},
+		{"trickling body", 1, trickle, true, false, nil, 300 * time.Millisecond},
+		{"no answer", 1, silent, true, false, nil, 300 * time.Millisecond},
+		{"oversized page", 1, huge, false, false, pollers.ErrMalformed, 30 * time.Second},
+		{"5xx burst", 3, status(http.StatusServiceUnavailable, ""), true, false, nil, time.Second},
+		{"5xx outlasting the attempts", 4, status(http.StatusBadGateway, ""), false, false, nil, time.Second},
+		{"429 without Retry-After", 1, status(http.StatusTooManyRequests, ""), true, false, nil, time.Second},
+		{"429 with an HTTP-date Retry-After an hour away", 1, status(http.StatusTooManyRequests, time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)), false, true, nil, time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,9 +92,10 @@ func TestHostileResponses(t *testing.T) {
 			key := randomKey()
 			sim.AddShop(shopID, key)
 			sim.Seed(shopID, 9, 2, time.Time{})
-			var bad atomic.Int32
+			var bad, requests atomic.Int32
 			bad.Store(int32(c.times))
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
 				if r.URL.Path == "/api/inbox/threads" && bad.Add(-1) >= 0 && c.serve(w, r) {
 					return
 				}
@@ -102,15 +108,17 @@ func TestHostileResponses(t *testing.T) {
 				Options: map[string]string{"shop_id": shopID, "requests_per_second": "1000"}}
 			e, err := pollers.New(pollers.Config{
 				Store: store, Publisher: js.Publisher, HTTPTimeout: c.timeout,
+				Retry:     pollers.RetryPolicy{Attempts: 4, MinWait: 10 * time.Millisecond, MaxWait: 100 * time.Millisecond},
 				Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New},
 			}, []pollers.Account{a})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range c.times {
+			key0 := checkpoint.Account{Provider: a.Provider, ID: a.ID}
+			if !c.heals {
 				_, err := e.PollOnce(context.Background(), a.Provider, a.ID)
 				if err == nil {
-					t.Fatalf("poll %d through the misbehaviour succeeded", i+1)
+					t.Fatal("poll through the misbehaviour succeeded")
 				}
 				if c.is != nil && !errors.Is(err, c.is) {
 					t.Fatalf("error %v, want %v", err, c.is)
@@ -118,17 +126,32 @@ func TestHostileResponses(t *testing.T) {
 				if strings.Contains(err.Error(), key) {
 					t.Fatal("error contains the key")
 				}
-				if cur, _ := store.Cursor(context.Background(), checkpoint.Account{Provider: a.Provider, ID: a.ID}); cur.Synced || cur.Page != "" {
+				if cur, _ := store.Cursor(context.Background(), key0); cur.Synced || cur.Page != "" {
 					t.Fatalf("failed poll committed: %+v", cur)
 				}
 			}
-			if st, err := e.PollOnce(context.Background(), a.Provider, a.ID); err != nil || !st.Completed {
-				t.Fatalf("recovery poll: %+v %v", st, err)
+			if c.paused {
+				sent := requests.Load()
+				_, err := e.PollOnce(context.Background(), a.Provider, a.ID)
+				if err == nil || !strings.Contains(err.Error(), "paused") {
+					t.Fatalf("poll of a paused account: %v, want it refused without a request", err)
+				}
+				if n := requests.Load(); n != sent {
+					t.Fatalf("a paused account sent %d requests before its Retry-After", n-sent)
+				}
+				return
+			}
+			st, err := e.PollOnce(context.Background(), a.Provider, a.ID)
+			if err != nil || !st.Completed {
+				t.Fatalf("poll after the misbehaviour: %+v %v", st, err)
+			}
+			if bad.Load() > 0 {
+				t.Fatalf("%d misbehaviours left unserved", bad.Load())
 			}
 			if n := js.Count(t); n == 0 || n != uint64(len(js.ReadAll(t))) {
 				t.Fatalf("stream holds %d events after recovery", n)
 			}
-			fmt.Printf("hostile: %s injected=%d recovered=true\n", c.name, c.times)
+			fmt.Printf("hostile: %s injected=%d healed_in_place=%v\n", c.name, c.times, c.heals)
 		})
 	}
 }

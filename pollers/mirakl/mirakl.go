@@ -64,9 +64,9 @@ func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
 			c.pageSize = n
 		case "entity_type":
 			c.entityType = v
-		case "overlap", "requests_per_second":
+		case "overlap", "requests_per_second", "quota":
 		default:
-			return nil, fmt.Errorf("unknown option %q (known: shop_id, page_size, entity_type, overlap, requests_per_second)", k)
+			return nil, fmt.Errorf("unknown option %q (known: shop_id, page_size, entity_type, overlap, requests_per_second, quota)", k)
 		}
 	}
 	return c, nil

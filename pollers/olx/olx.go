@@ -121,9 +121,9 @@ func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
 			if c.offsetBase, err = intOption(k, v, 0, 1); err != nil {
 				return nil, err
 			}
-		case "overlap", "requests_per_second":
+		case "overlap", "requests_per_second", "quota":
 		default:
-			return nil, fmt.Errorf("unknown option %q (known: timezone, page_size, message_page_size, end_of_list, offset_base, overlap, requests_per_second)", k)
+			return nil, fmt.Errorf("unknown option %q (known: timezone, page_size, message_page_size, end_of_list, offset_base, overlap, requests_per_second, quota)", k)
 		}
 	}
 	return c, nil

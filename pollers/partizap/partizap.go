@@ -70,7 +70,7 @@ type Client struct {
 
 var _ pollers.Provider = (*Client)(nil)
 
-const knownOptions = "user_id, page_size, messages_path, messages_page_size, timezone, offset_pagination, overlap, requests_per_second"
+const knownOptions = "user_id, page_size, messages_path, messages_page_size, timezone, offset_pagination, overlap, requests_per_second, quota"
 
 // New is the pollers.Factory of Partizap accounts.
 func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
@@ -114,7 +114,7 @@ func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
 				errs = append(errs, fmt.Errorf("option offset_pagination %q must be true or false", v))
 			}
 			c.offsetPages = b
-		case "overlap", "requests_per_second":
+		case "overlap", "requests_per_second", "quota":
 		default:
 			errs = append(errs, fmt.Errorf("unknown option %q (known: %s)", k, knownOptions))
 		}

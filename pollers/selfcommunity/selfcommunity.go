@@ -130,9 +130,9 @@ func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
 				return nil, fmt.Errorf("option rebase_next %q must be true or false", v)
 			}
 			c.rebaseNext = b
-		case "overlap", "requests_per_second":
+		case "overlap", "requests_per_second", "quota":
 		default:
-			return nil, fmt.Errorf("unknown option %q (known: user_id, page_size, message_page_size, timezone, rebase_next, overlap, requests_per_second)", k)
+			return nil, fmt.Errorf("unknown option %q (known: user_id, page_size, message_page_size, timezone, rebase_next, overlap, requests_per_second, quota)", k)
 		}
 	}
 	if c.userID == "" {
@@ -169,11 +169,20 @@ func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
 	req.Header.Set("Authorization", c.auth)
 	err = pollers.GetJSON(c.http, req, out)
 	var he *pollers.HTTPError
-	if errors.As(err, &he) && he.Status == http.StatusTooManyRequests && he.RetryAfter == 0 {
-		// DRF says the wait in the body even when a proxy drops Retry-After.
-		he.RetryAfter = throttleWait(he.Body)
+	if errors.As(err, &he) {
+		he.RetryAfter = c.RetryAfter(he)
 	}
 	return err
+}
+
+// RetryAfter is the wait a 429 asks for: Retry-After, or, since DRF says
+// the wait in the body even when a proxy drops the header, the seconds of
+// its "Expected available in N seconds." (pollers.RetryHinter).
+func (c *Client) RetryAfter(he *pollers.HTTPError) time.Duration {
+	if he.Status == http.StatusTooManyRequests && he.RetryAfter == 0 {
+		return throttleWait(he.Body)
+	}
+	return he.RetryAfter
 }
 
 var throttleRE = regexp.MustCompile(`available in (\d+(?:\.\d+)?) seconds?`)
