@@ -539,7 +539,10 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 			// A provider that paused the account (a daily allowance, a
 			// long Retry-After) is not asked again before the pause ends.
 			wait = max(r.backoff(err), r.pacer.pausedFor())
-			if dep := dependency(err); dep != "" {
+			if errors.Is(err, ErrRateLimited) {
+				// The provider asked for a pause: expected, not an alarm.
+				r.log.Info("paused by the provider's rate limit", "error", err, "retry_in", wait.Round(time.Millisecond))
+			} else if dep := dependency(err); dep != "" {
 				// A shared service is down: retry soon, say it once.
 				wait = min(wait, 5*time.Second)
 				r.outages.fail(dep, r.acct.String(), err)

@@ -31,6 +31,12 @@ const MaxBody = 32 << 20
 // revoked (401, 403). The account backs off for long, never crashes.
 var ErrAuth = errors.New("credentials rejected")
 
+// ErrRateLimited marks a refusal for going too fast (429) that outlasted
+// the request's retries, or a request not sent because the provider paused
+// the account for longer than a request waits in place (a daily allowance
+// spent). The account resumes once the pause is over.
+var ErrRateLimited = errors.New("rate limited by the provider")
+
 // ErrMalformed marks a response whose body is not what the API documents.
 var ErrMalformed = errors.New("malformed response")
 
@@ -65,9 +71,15 @@ func (e *HTTPError) Error() string {
 }
 
 // Is makes 401, 403 and 419 (a session expired, in Laravel-built APIs)
-// match ErrAuth.
+// match ErrAuth, and 429 ErrRateLimited.
 func (e *HTTPError) Is(target error) bool {
-	return target == ErrAuth && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == 419)
+	switch target {
+	case ErrAuth:
+		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == 419
+	case ErrRateLimited:
+		return e.Status == http.StatusTooManyRequests
+	}
+	return false
 }
 
 // RedactURL returns u without user info, for logs and errors.

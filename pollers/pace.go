@@ -53,6 +53,8 @@ func newPacer(rps float64) *pacer {
 // after the deadline; the request is not sent.
 type errPausedPastDeadline struct{ until time.Time }
 
+func (e errPausedPastDeadline) Is(target error) bool { return target == ErrRateLimited }
+
 func (e errPausedPastDeadline) Error() string {
 	return fmt.Sprintf("account paused by the provider's rate limit until %s", e.until.UTC().Format(time.RFC3339))
 }

@@ -14,7 +14,7 @@ import (
 // It never holds a secret.
 type AccountStatus struct {
 	Account     string    `json:"account"` // provider/id
-	State       string    `json:"state"`   // starting, ok, failing, standby, waiting
+	State       string    `json:"state"`   // starting, ok, failing, throttled, standby, waiting
 	LastPoll    time.Time `json:"last_poll,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
@@ -55,6 +55,8 @@ func (r *runner) setStatus(st Stats, err error, next time.Time) {
 		s.State, s.LastError = "standby", ""
 	case errors.Is(err, ErrStore), errors.Is(err, events.ErrPublish):
 		s.State, s.LastError = "waiting", err.Error()
+	case errors.Is(err, ErrRateLimited):
+		s.State, s.LastError = "throttled", err.Error()
 	default:
 		s.State, s.LastError = "failing", err.Error()
 	}

@@ -47,7 +47,7 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 		metric.WithDescription("time one walk of an account's thread list takes"),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 	t.accounts, _ = m.Int64ObservableGauge("threadsync.accounts",
-		metric.WithDescription("accounts by state: starting, ok, failing, standby (another worker holds it), waiting (for Redis or NATS)"))
+		metric.WithDescription("accounts by state: starting, ok, failing, throttled (paused by the provider's rate limit), standby (another worker holds it), waiting (for Redis or NATS)"))
 	t.lag, _ = m.Float64ObservableGauge("threadsync.sync.lag", metric.WithUnit("s"),
 		metric.WithDescription("time since the least recently synced account this worker holds last completed a poll (since start for one that never did)"))
 	t.workers, _ = m.Int64ObservableGauge("threadsync.workers",
