@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,10 +49,6 @@ func TestChaos(t *testing.T) {
 	if os.Getenv("THREADSYNC_CHAOS") == "full" {
 		kills, messages = 20, 5000
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	js := eventstest.Start(t)
 	rdb := checkpointtest.Redis(t)
 	prefix := checkpointtest.Prefix(t, rdb)
@@ -94,20 +89,17 @@ func TestChaos(t *testing.T) {
 	}
 	env := append(os.Environ(),
 		"NATS_URL="+js.URL, "REDIS_URL="+checkpointtest.URL(), "THREADSYNC_ACCOUNTS="+file,
-		"THREADSYNC_KEY_PREFIX="+prefix, "THREADSYNC_HTTP_ADDR=", "THREADSYNC_LEASE_TTL=1s",
+		"THREADSYNC_KEY_PREFIX="+prefix, "THREADSYNC_HTTP_ADDR=127.0.0.1:0", "THREADSYNC_LEASE_TTL=1s",
 		"THREADSYNC_MAX_BACKOFF=1s",
 	)
-	start := func() (*exec.Cmd, chan error, *pollerstest.Buffer) {
-		logs := &pollerstest.Buffer{}
-		cmd := exec.Command(bin, "run")
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		return cmd, done, logs
-	}
+
+	// A second worker stays up throughout: the accounts move between it
+	// and the one killed again and again (shares, hand-overs, lapsed
+	// leases), and the guarantee must hold across both.
+	replica := startProc(t, "replica", env, "run")
+	// Ready before the traffic and the kills begin; and its SIGTERM at the
+	// end must find it past start-up.
+	replica.waitReady()
 
 	// Live traffic: customers open threads and write, owners answer.
 	var mu sync.Mutex // guards accounts' thread lists and written
@@ -140,23 +132,20 @@ func TestChaos(t *testing.T) {
 		}
 	}()
 
-	// A second worker stays up throughout: the accounts move between it
-	// and the one killed again and again (shares, hand-overs, lapsed
-	// leases), and the guarantee must hold across both.
-	replica, replicaDone, replicaLogs := start()
-
 	for i := range kills {
-		cmd, done, logs := start()
+		// SIGKILL at a random moment, start-up included: nothing can catch
+		// it, and the guarantee must hold wherever it lands.
+		p := startProc(t, fmt.Sprintf("run %d", i), env, "run")
 		timer := time.NewTimer(time.Duration(100+rnd.IntN(700)) * time.Millisecond)
 		select {
-		case err := <-done:
-			t.Fatalf("run %d exited on its own: %v\n%s", i, err, logs)
-		case err := <-replicaDone:
-			t.Fatalf("the replica exited: %v\n%s", err, replicaLogs)
+		case <-p.exited:
+			t.Fatalf("%s exited on its own: %v\n%s", p.name, p.err, p)
+		case <-replica.exited:
+			t.Fatalf("the replica exited: %v\n%s", replica.err, replica)
 		case <-timer.C:
 		}
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
 	}
 	<-trafficDone
 
@@ -177,32 +166,17 @@ func TestChaos(t *testing.T) {
 	}
 
 	// A last run, to the end: the signal is the stream holding every
-	// ThreadCreated and MessageReceived the truth implies.
-	cmd, done, logs := start()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for have := 0; have < len(want); {
-		select {
-		case err := <-done:
-			t.Fatalf("final run exited: %v\n%s", err, logs)
-		case err := <-replicaDone:
-			t.Fatalf("the replica exited: %v\n%s", err, replicaLogs)
-		case <-ctx.Done():
-			t.Fatalf("stream holds %d of %d threads and messages\n%s", have, len(want), logs)
-		case <-tick.C:
-			have = countTypes(t, js, events.ThreadCreated, events.MessageReceived)
-		}
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-done; err != nil {
-		t.Fatalf("final run: %v\n%s", err, logs)
-	}
-	_ = replica.Process.Signal(syscall.SIGTERM)
-	if err := <-replicaDone; err != nil {
-		t.Fatalf("the replica: %v\n%s", err, replicaLogs)
-	}
+	// ThreadCreated and MessageReceived the truth implies. The replica may
+	// have published all of them already, so the run is also waited for
+	// until ready: only then does its SIGTERM meet its handler, and the
+	// stop's exit status say something.
+	final := startProc(t, "final run", env, "run")
+	final.waitReady()
+	waitFor(t, "every thread and message on the stream", 90*time.Second, func() bool {
+		return countTypes(t, js, events.ThreadCreated, events.MessageReceived) >= len(want)
+	}, final, replica)
+	final.stop()
+	replica.stop()
 
 	got := js.ReadAll(t)
 	seen := map[string]int{}

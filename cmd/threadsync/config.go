@@ -40,7 +40,10 @@ type Config struct {
 	Concurrency        int           `env:"THREADSYNC_CONCURRENCY, default=64" desc:"accounts polled at once"`
 	PublishTimeout     time.Duration `env:"THREADSYNC_PUBLISH_TIMEOUT, default=10s" desc:"wait for one publish's acknowledgement"`
 	MaxInFlight        int           `env:"THREADSYNC_MAX_IN_FLIGHT, default=4096" desc:"unacknowledged publishes at once, across all accounts"`
-	HTTPTimeout        time.Duration `env:"THREADSYNC_HTTP_TIMEOUT, default=30s" desc:"timeout of one provider API request"`
+	HTTPTimeout        time.Duration `env:"THREADSYNC_HTTP_TIMEOUT, default=30s" desc:"timeout of one attempt of a provider API request, its body included"`
+	RetryAttempts      int           `env:"THREADSYNC_RETRY_ATTEMPTS, default=8" desc:"attempts of one provider request that meets a failure that may heal (429, 408, 5xx, timeout, reset, body cut short); 1 disables retries in place"`
+	RetryMaxWait       time.Duration `env:"THREADSYNC_RETRY_MAX_WAIT, default=60s" desc:"longest wait a provider request sits out in place; a provider asking for longer pauses the account instead"`
+	PageDeadline       time.Duration `env:"THREADSYNC_PAGE_DEADLINE, default=3m" desc:"time one page's provider requests may spend retrying"`
 	ShutdownTimeout    time.Duration `env:"THREADSYNC_SHUTDOWN_TIMEOUT, default=30s" desc:"on SIGTERM, time allowed to finish the page in hand before stopping"`
 	LeaseTTL           time.Duration `env:"THREADSYNC_LEASE_TTL, default=60s" desc:"lifetime of an account's lease; another replica takes the account over after it lapses"`
 	SweepInterval      time.Duration `env:"THREADSYNC_SWEEP_INTERVAL, default=24h" desc:"interval of the full reconciliation walk of incrementally listed accounts; 0 disables it"`
@@ -208,6 +211,8 @@ func (c *Config) Validate() error {
 		{"THREADSYNC_SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 		{"THREADSYNC_LEASE_TTL", c.LeaseTTL},
 		{"THREADSYNC_MAX_BACKOFF", c.MaxBackoff},
+		{"THREADSYNC_RETRY_MAX_WAIT", c.RetryMaxWait},
+		{"THREADSYNC_PAGE_DEADLINE", c.PageDeadline},
 	} {
 		if d.v <= 0 {
 			bad(d.env, "%s must be positive", d.v)
@@ -218,6 +223,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AccountsReload < 0 {
 		bad("THREADSYNC_ACCOUNTS_RELOAD", "%s is negative (0 disables it)", c.AccountsReload)
+	}
+	if c.RetryAttempts < 1 {
+		bad("THREADSYNC_RETRY_ATTEMPTS", "%d must be at least 1 (1 disables retries in place)", c.RetryAttempts)
 	}
 	if c.Concurrency <= 0 {
 		bad("THREADSYNC_CONCURRENCY", "%d must be positive", c.Concurrency)

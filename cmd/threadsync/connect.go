@@ -56,8 +56,12 @@ func natsOptions(cfg *Config, log *slog.Logger) []nats.Option {
 // connectNATS connects, waiting for a server that is not up yet, and keeps
 // reconnecting for ever once connected.
 func connectNATS(ctx context.Context, url string, cfg *Config, log *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, natsOptions(cfg, log)...)
+	// The first attempt blocks for up to a dial timeout per server.
+	nc, err := await(ctx, func() (*nats.Conn, error) { return nats.Connect(url, natsOptions(cfg, log)...) }, (*nats.Conn).Close)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("NATS: %w", err)
 	}
 	for !nc.IsConnected() {

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	// without a zoneinfo database must still know them.
 	_ "time/tzdata"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 
@@ -45,10 +47,29 @@ var factories = map[string]pollers.Factory{
 }
 
 func main() {
-	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+	// Signals are caught before anything else is done (reading the
+	// settings, starting an embedded NATS server, reaching NATS or Redis),
+	// so that one sent while threadsync starts is a clean exit, never the
+	// default death by signal. Only the Go runtime's and the packages'
+	// initialisation come earlier, and nothing in a Go program can catch a
+	// signal sent during those.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP is caught from the start too: for run it means "reload the
+	// accounts file", which must not kill a worker still starting.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := realMain(ctx, hup, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func realMain(args []string, stdout, stderr io.Writer) int {
+// errStartupStopped is returned by a command asked to stop (SIGINT,
+// SIGTERM) before its start-up was done.
+var errStartupStopped = errors.New("stopped during start-up")
+
+// realMain runs the command args name until it ends or ctx is cancelled (by
+// SIGINT or SIGTERM); hup receives SIGHUP. It returns the exit status.
+func realMain(ctx context.Context, hup <-chan os.Signal, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr, "")
 		return 2
@@ -82,16 +103,36 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if name != "run" {
+		// Only run reloads on SIGHUP; to the other commands it keeps its
+		// usual meaning (the terminal is gone) and stops them, cleanly.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-hup:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	cfg, err := LoadConfig(ctx, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "threadsync: %v\n", err)
 		return 1
 	}
 	log := cfg.Logger(stderr)
+	// stopped reports a command that a signal stopped before its start-up
+	// was done: a clean exit, like a stop at any later moment.
+	stopped := func() int {
+		log.Info("stopped during start-up", "command", name)
+		return 0
+	}
 	switch name {
 	case "check":
+		// check takes no time worth interrupting and its exit status is its
+		// answer, so it runs to the end even when asked to stop.
 		accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -104,17 +145,62 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: %d accounts, configuration valid\n", cfg.AccountsFile, len(accounts))
 		return 0
 	case "tail":
-		if err := tail(ctx, cfg, stdout, log); err != nil {
+		err := tail(ctx, cfg, stdout, log)
+		if errors.Is(err, errStartupStopped) {
+			return stopped()
+		}
+		if err != nil {
 			log.Error("tail", "error", err)
 			return 1
 		}
 		return 0
 	}
-	if err := run(ctx, cfg, log); err != nil {
+	err = run(ctx, hup, cfg, log)
+	if errors.Is(err, errStartupStopped) {
+		return stopped()
+	}
+	if err != nil {
 		log.Error("threadsync stopped", "error", err)
 		return 1
 	}
 	return 0
+}
+
+// startupErr is what a start-up step's err means: errStartupStopped once
+// ctx is cancelled (the step most likely failed for that reason, and the
+// process is stopping anyway), otherwise err itself.
+func startupErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return errStartupStopped
+	}
+	return err
+}
+
+// await runs a step that takes no context and returns its result, or
+// ctx's error as soon as ctx is cancelled, so that a stop is prompt even
+// while the step blocks. A result that comes after that is given to undo.
+func await[T any](ctx context.Context, step func() (T, error), undo func(T)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := step()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				undo(r.v)
+			}
+		}()
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, mp metric.MeterProvider, log *slog.Logger) (*pollers.Engine, error) {
@@ -122,10 +208,14 @@ func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub
 		// check builds the engine only to validate the accounts.
 		store, pub = (*checkpoint.Store)(nil), (*events.Publisher)(nil)
 	}
+	// The checkpoint store also keeps the quotas accounts share.
+	quotas, _ := store.(pollers.Quotas)
 	return pollers.New(pollers.Config{
 		Store: store, Publisher: pub, Providers: factories,
 		SubjectPrefix: cfg.SubjectPrefix, PollInterval: cfg.PollInterval, Concurrency: cfg.Concurrency,
 		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
+		Retry:      pollers.RetryPolicy{Attempts: cfg.RetryAttempts, MaxInPlace: cfg.RetryMaxWait, PageDeadline: cfg.PageDeadline},
+		Quotas:     quotas,
 		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log, MeterProvider: mp,
 	}, accounts)
 }
@@ -181,12 +271,9 @@ func sweepInterval(d time.Duration) time.Duration {
 	return d
 }
 
-func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	// SIGHUP reloads the accounts file; caught from the start, so one sent
-	// early does not end the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// run polls every account until ctx is cancelled. Every step of its
+// start-up gives way to a cancelled ctx with errStartupStopped.
+func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logger) error {
 	accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
 	if err != nil {
 		return err
@@ -195,9 +282,12 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	natsURL := cfg.NATSURL
 	if cfg.EmbeddedNATS {
-		srv, err := embedded.Start(embedded.Options{Listen: cfg.EmbeddedNATSListen, StoreDir: cfg.DataDir})
+		// Recovering a large store can take a while; a stop does not wait.
+		srv, err := await(ctx, func() (*server.Server, error) {
+			return embedded.Start(embedded.Options{Listen: cfg.EmbeddedNATSListen, StoreDir: cfg.DataDir})
+		}, (*server.Server).Shutdown)
 		if err != nil {
-			return err
+			return startupErr(ctx, err)
 		}
 		defer srv.Shutdown()
 		natsURL = srv.ClientURL()
@@ -205,7 +295,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	nc, err := connectNATS(ctx, natsURL, cfg, log)
 	if err != nil {
-		return err
+		return startupErr(ctx, err)
 	}
 	defer nc.Close()
 	pub, err := events.NewPublisher(nc, events.PublisherConfig{MaxInFlight: cfg.MaxInFlight, Timeout: cfg.PublishTimeout})
@@ -216,7 +306,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		Name: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Duplicates: cfg.DuplicateWindow,
 	})
 	if err != nil {
-		return err
+		return startupErr(ctx, err)
 	}
 	for _, w := range warnings {
 		log.Warn("stream settings put events at risk", "problem", w)
@@ -230,7 +320,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	if err := waitRedis(ctx, rdb, log); err != nil {
-		return err
+		return startupErr(ctx, err)
 	}
 	store, err := checkpoint.New(rdb, cfg.KeyPrefix)
 	if err != nil {
@@ -244,6 +334,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	engine, err := newEngine(cfg, accounts, store, pub, met.provider, log)
 	if err != nil {
 		return err
+	}
+	if ctx.Err() != nil {
+		return errStartupStopped
 	}
 	if cfg.HTTPAddr != "" {
 		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine, metrics: met.handler}, log); err != nil {

@@ -7,11 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,29 +21,11 @@ import (
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
-// buildBinary builds threadsync once per test run.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "threadsync-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "threadsync")
-	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 // TestRunProcess runs the real binary against a simulated shop, a real Redis
 // and a real JetStream: it publishes the whole inbox, and on SIGTERM it
 // commits, says so and exits 0 without leaking the key into its log.
 func TestRunProcess(t *testing.T) {
 	t.Parallel()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sim := miraklsim.New(miraklsim.Config{})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -77,9 +56,7 @@ func TestRunProcess(t *testing.T) {
 	}
 	writeAccounts("")
 
-	logs := &pollerstest.Buffer{}
-	cmd := exec.Command(bin, "run")
-	cmd.Env = append(os.Environ(),
+	ts := startProc(t, "threadsync", append(os.Environ(),
 		"SHOP_KEY="+key,
 		"NATS_URL="+js.URL,
 		"REDIS_URL="+checkpointtest.URL(),
@@ -87,13 +64,10 @@ func TestRunProcess(t *testing.T) {
 		"THREADSYNC_KEY_PREFIX="+prefix,
 		"THREADSYNC_LOG_LEVEL=debug",
 		"THREADSYNC_HTTP_ADDR=127.0.0.1:0",
-	)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	), "run")
+	// Ready before any signal: a SIGHUP that came before the process
+	// installed its handler would kill it.
+	ts.waitReady()
 
 	// expected is the number of events a shop's inbox implies.
 	expected := func(shop string) uint64 {
@@ -111,32 +85,17 @@ func TestRunProcess(t *testing.T) {
 	total := expected("2001")
 
 	// The stream's message count is the signal that the sync is done.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for js.Count(t) < total {
-		select {
-		case err := <-exited:
-			t.Fatalf("threadsync exited early: %v\n%s", err, logs.String())
-		case <-ctx.Done():
-			t.Fatalf("stream holds %d of %d events\n%s", js.Count(t), total, logs.String())
-		case <-tick.C:
-		}
-	}
+	streamHolds := func(n uint64) func() bool { return func() bool { return js.Count(t) >= n } }
+	waitFor(t, "the shop's inbox on the stream", 60*time.Second, streamHolds(total), ts)
 	// Health endpoints: ready, and the account is fine.
-	m := regexp.MustCompile(`health endpoints listening" addr=(\S+)`).FindStringSubmatch(logs.String())
-	if m == nil {
-		t.Fatalf("no health endpoint address in the log:\n%s", logs.String())
-	}
 	var ready struct {
 		Ready bool `json:"ready"`
 	}
-	if code := getJSON(t, "http://"+m[1]+"/readyz", &ready); code != http.StatusOK || !ready.Ready {
+	if code := getJSON(t, ts.health+"/readyz", &ready); code != http.StatusOK || !ready.Ready {
 		t.Fatalf("/readyz: %d %+v", code, ready)
 	}
 	var status []pollers.AccountStatus
-	getJSON(t, "http://"+m[1]+"/status", &status)
+	getJSON(t, ts.health+"/status", &status)
 	if len(status) != 1 || status[0].Account != "mirakl/shop-2001" || status[0].State == "failing" {
 		t.Fatalf("/status: %+v", status)
 	}
@@ -153,57 +112,26 @@ func TestRunProcess(t *testing.T) {
     options:
       shop_id: "2002"
 `, srv.URL, key2))
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	for js.Count(t) < total {
-		select {
-		case err := <-exited:
-			t.Fatalf("threadsync exited after SIGHUP: %v\n%s", err, logs.String())
-		case <-ctx.Done():
-			t.Fatalf("after SIGHUP the stream holds %d of %d events\n%s", js.Count(t), total, logs.String())
-		case <-tick.C:
-		}
-	}
-	if !strings.Contains(logs.String(), `msg="accounts reloaded" accounts=2 added=1 removed=0 changed=0`) {
-		t.Fatalf("no reload line in the log:\n%s", logs.String())
-	}
+	ts.signal(syscall.SIGHUP)
+	// The reload line is written after the new account has started, so
+	// it can come after the account's events: both are waited for.
+	waitFor(t, "the second shop's inbox on the stream after SIGHUP", 60*time.Second, streamHolds(total), ts)
+	ts.waitLog(`msg="accounts reloaded" accounts=2 added=1 removed=0 changed=0`)
 	// A broken file is reported and changes nothing.
 	writeAccounts("  - provider: mirakl\n    id: bad.id\n")
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	for !strings.Contains(logs.String(), "accounts file not reloaded") {
-		select {
-		case err := <-exited:
-			t.Fatalf("threadsync exited after a broken reload: %v\n%s", err, logs.String())
-		case <-ctx.Done():
-			t.Fatalf("no refusal of the broken file in the log:\n%s", logs.String())
-		case <-tick.C:
-		}
-	}
-	getJSON(t, "http://"+m[1]+"/status", &status)
+	ts.signal(syscall.SIGHUP)
+	ts.waitLog("accounts file not reloaded")
+	getJSON(t, ts.health+"/status", &status)
 	if len(status) != 2 {
 		t.Fatalf("after a refused reload /status lists %d accounts, want 2: %+v", len(status), status)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-ctx.Done():
-		_ = cmd.Process.Kill()
-		t.Fatalf("no exit after SIGTERM\n%s", logs.String())
-	}
+	ts.stop()
 	got := js.ReadAll(t)
 	if uint64(len(got)) != total {
 		t.Fatalf("stream holds %d events, want %d", len(got), total)
 	}
-	out := logs.String()
+	out := ts.logs.String()
 	if !strings.Contains(out, "every page in hand was committed") {
 		t.Fatalf("no clean-stop line in the log:\n%s", out)
 	}

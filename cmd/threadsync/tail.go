@@ -14,11 +14,12 @@ import (
 )
 
 // tail prints every event on the stream, from the first, one readable line
-// each, until ctx is cancelled.
+// each, until ctx is cancelled. Cancelled before it reads (waiting for NATS
+// or the stream), it returns errStartupStopped.
 func tail(ctx context.Context, cfg *Config, w io.Writer, log *slog.Logger) error {
 	nc, err := connectNATS(ctx, cfg.NATSURL, cfg, log)
 	if err != nil {
-		return err
+		return startupErr(ctx, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -31,16 +32,19 @@ func tail(ctx context.Context, cfg *Config, w io.Writer, log *slog.Logger) error
 		if err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return errStartupStopped
+		}
 		log.Info("waiting for the stream", "stream", cfg.Stream, "error", err)
 		select {
 		case <-ctx.Done():
-			return nil
+			return errStartupStopped
 		case <-time.After(time.Second):
 		}
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return err
+		return startupErr(ctx, err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		fmt.Fprintln(w, describe(m.Data()))

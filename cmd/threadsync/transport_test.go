@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,13 +238,11 @@ func TestRedisACLAndTLS(t *testing.T) {
 	}
 	url := fmt.Sprintf("rediss://127.0.0.1:%d/0", port)
 	good := &Config{RedisURL: url, RedisUser: "sync", RedisPassword: "s3cret", RedisTLSCA: p.ca, RedisTLSCert: p.clientCert, RedisTLSKey: p.clientKey}
-	// redis-server has no readiness signal but its answers; retry briefly.
-	deadline := time.Now().Add(10 * time.Second)
-	for err := ping(good); err != nil; err = ping(good) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no connection with ACL user, password, CA and client certificate: %v\n%s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
+	// redis-server logs this once its listeners are open, its TLS
+	// settings and users loaded.
+	pollerstest.Until(t, "redis-server ready", func() bool { return strings.Contains(out.String(), "Ready to accept connections") }, out)
+	if err := ping(good); err != nil {
+		t.Fatalf("no connection with ACL user, password, CA and client certificate: %v\n%s", err, out)
 	}
 	for name, cfg := range map[string]*Config{
 		"wrong password": {RedisURL: url, RedisUser: "sync", RedisPassword: "nope", RedisTLSCA: p.ca, RedisTLSCert: p.clientCert, RedisTLSKey: p.clientKey},

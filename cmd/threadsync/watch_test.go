@@ -78,7 +78,12 @@ func TestWatchAccounts(t *testing.T) {
 	until("SIGHUP reports it again", func() bool { return lines("accounts file not reloaded") == 2 })
 	reloads := lines("accounts reloaded")
 	write(file, "accounts:\n"+account("shop-2"))
-	until("the fixed file is taken", func() bool { return len(engine.Status()) == 1 })
+	// The reload line is logged after the engine took the accounts, so it
+	// is what is waited for.
+	until("the fixed file is taken", func() bool { return lines("accounts reloaded") > reloads })
+	if n := len(engine.Status()); n != 1 {
+		t.Errorf("the fixed file lists 1 account, the engine has %d", n)
+	}
 	if n := lines("accounts file not reloaded"); n != 2 {
 		t.Errorf("the broken file was reported %d times, want 2 (once by the timer, once by SIGHUP)\n%s", n, logs)
 	}
