@@ -47,13 +47,19 @@ test: lint
 	@deploy/local/ensure-redis.sh --with-binary
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-# The full crash and outage tests: 20 SIGKILLs under live traffic of 5,000
-# messages; Redis, NATS and both stopped for 30 s each.
+# The full crash, outage and sustained-fault tests: 20 SIGKILLs under live
+# traffic of 5,000 messages, with and without throttling all along; Redis,
+# NATS and both stopped for 30 s each; every provider's sustained faults
+# (429 every 3rd/5th/7th request, 503 bursts, slow answers, resets, bodies
+# cut short) over an initial sync of 160 threads and a mutation.
 chaos: redis
-	@set -o pipefail; THREADSYNC_CHAOS=full $(GO) test -race -count=1 -timeout 20m -run '^(TestChaos|TestOutages)$$' -v ./cmd/threadsync/ ./pollers/ | grep -E '^(chaos:|outages:|--- |FAIL|ok)'
+	@set -o pipefail; THREADSYNC_CHAOS=full $(GO) test -race -count=1 -timeout 40m -run '^(TestChaos|TestChaosThrottled|TestOutages)$$' -v ./cmd/threadsync/ ./pollers/ | grep -E '^(chaos:|outages:|--- |FAIL|ok)'
+	@set -o pipefail; THREADSYNC_CHAOS=full $(GO) test -race -count=1 -timeout 40m -run '^TestConformance/Sustained$$' -v ./pollers/... | grep -E '^(sustained:|--- FAIL|FAIL|ok)'
 
-# Benchmarks print the per-provider table, then the Mirakl table and, last,
-# one machine-readable line.
+# Benchmarks print the per-provider table, the many-accounts table, the
+# fault tax (each provider's initial sync with and without a 429 on every
+# 5th request; about 9 minutes, since every 429 asks for a second), then the
+# Mirakl table and, last, one machine-readable line.
 bench: redis
 	@mkdir -p $(DATA)
 	@echo "| provider | threads | initial sync events/s | unchanged sweep threads/s | API requests per changed thread (1% changed) |"
@@ -61,6 +67,11 @@ bench: redis
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkProvider$$' -benchtime 1x -count 1 -timeout 30m ./pollers/... | tee $(DATA)/bench-providers.out | grep '^|'
 	@echo
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkManyAccounts$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench-scale.out | grep '^|'
+	@echo
+	@echo "| provider | threads | fault-free: s | fault-free: requests | 429 every 5th: s | 429 every 5th: requests | refused | (requests − refused) ÷ fault-free |"
+	@echo "|---|---|---|---|---|---|---|---|"
+	@set -o pipefail; $(GO) test -p 5 -run '^$$' -bench '^BenchmarkFaultTax$$' -benchtime 1x -count 1 -timeout 60m ./pollers/... | tee $(DATA)/bench-faulttax.out | grep '^|'
+	@echo
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkMirakl$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench.out | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\|Benchmark\)'
 
 clean:

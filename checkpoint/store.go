@@ -184,6 +184,28 @@ func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Leas
 	return Lease{Account: a, Token: tok, TTL: ttl}, nil
 }
 
+var extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// Extend keeps the lease for another lease.TTL, provided it is still
+// held with lease's token; otherwise it returns ErrLeaseLost. A worker
+// whose page takes longer than the lease's lifetime (a provider asking it
+// to wait, again and again) keeps the account this way.
+func (s *Store) Extend(ctx context.Context, lease Lease) error {
+	n, err := extendScript.Run(ctx, s.rdb, []string{s.Keys(lease.Account).Lease}, lease.Token, lease.TTL.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: extend lease: %w", lease.Account, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("checkpoint: %s: %w", lease.Account, ErrLeaseLost)
+	}
+	return nil
+}
+
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])

@@ -206,3 +206,23 @@ func sameSet(got []string, want ...string) bool {
 	got, want = slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
 	return slices.Equal(got, want)
 }
+
+func TestExtendIsFenced(t *testing.T) {
+	t.Parallel()
+	s, rdb := checkpointtest.NewStore(t)
+	ctx := context.Background()
+	a := checkpoint.Account{Provider: "mirakl", ID: "extend"}
+	l, err := s.Acquire(ctx, a, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Extend(ctx, checkpoint.Lease{Account: a, Token: l.Token, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := rdb.PTTL(ctx, s.Keys(a).Lease).Val(); ttl < 50*time.Second {
+		t.Fatalf("lease lives %s after Extend for a minute", ttl)
+	}
+	if err := s.Extend(ctx, checkpoint.Lease{Account: a, Token: l.Token + "0", TTL: time.Minute}); !errors.Is(err, checkpoint.ErrLeaseLost) {
+		t.Fatalf("Extend with another token: %v, want ErrLeaseLost", err)
+	}
+}

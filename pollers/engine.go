@@ -26,6 +26,7 @@ type Store interface {
 	Threads(ctx context.Context, a checkpoint.Account, ids []string) ([]*checkpoint.ThreadState, error)
 	Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState) error
 	Acquire(ctx context.Context, a checkpoint.Account, ttl time.Duration) (checkpoint.Lease, error)
+	Extend(ctx context.Context, l checkpoint.Lease) error
 	Release(ctx context.Context, l checkpoint.Lease) error
 	// Owner, Heartbeat, Leave and LeaseFree let the workers given the same
 	// accounts split them among themselves.

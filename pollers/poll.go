@@ -36,6 +36,17 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		return st, storeErr(err)
 	}
 	r.lease = lease
+	// A page can take longer than the lease lives (a provider asking the
+	// account to wait, again and again); the lease is kept while the poll
+	// works, so that no other worker takes the account and sends requests
+	// beside this one. Lost anyway, the poll stops.
+	work, lost := context.WithCancelCause(work)
+	defer r.keepLease(work, lease, lost)()
+	defer func() {
+		if errors.Is(context.Cause(work), checkpoint.ErrLeaseLost) {
+			err = context.Cause(work)
+		}
+	}()
 	for {
 		drift, err := r.walk(ctx, work, &st)
 		if err == nil && st.Completed {
@@ -52,6 +63,33 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		}
 		st.Rescans++
 	}
+}
+
+// keepLease extends the lease every third of its lifetime until the
+// returned function is called; lost is called with ErrLeaseLost when
+// another worker has it.
+func (r *runner) keepLease(ctx context.Context, lease checkpoint.Lease, lost context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(max(lease.TTL/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			err := r.cfg.Store.Extend(ctx, lease)
+			if errors.Is(err, checkpoint.ErrLeaseLost) {
+				lost(err)
+				return
+			}
+			// Redis unreachable: the commit will say so; keep trying.
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // maxRescans bounds the extra walks one poll makes when the list moves.

@@ -33,6 +33,7 @@ func defineHubSpot(fs *flag.FlagSet) setupFunc {
 		// simulator allows 10 × rps per window.
 		sim := hubspotsim.New(hubspotsim.Config{RequestsPerSecond: o.rps, DailyLimit: *daily})
 		m := &mount{handler: sim, admin: hubspotAdmin(sim)}
+		sim.SetSchedule(o.schedule...)
 		for i := range *accounts {
 			portal := strconv.Itoa(hubspotFirstPortal + i)
 			tok := hubspotToken()
@@ -68,8 +69,10 @@ type hubspotFault struct {
 
 // hubspotAdmin lets demos and scripts break the simulator on purpose:
 //
-//	POST   /faults  {"endpoint":"threads","status":429,"policy":"DAILY","times":1}
+//	POST   /faults    {"endpoint":"threads","status":429,"policy":"DAILY","times":1}
 //	DELETE /faults
+//	POST   /schedule  [{"every":3,"status":429,"retry_after":"1"}]
+//	DELETE /schedule
 //	GET    /stats
 //
 // endpoint is threads, messages, original-content or empty (any); account
@@ -91,5 +94,5 @@ func hubspotAdmin(sim *hubspotsim.Server) http.Handler {
 		})
 		return nil
 	}
-	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() }, sim)
 }

@@ -2,12 +2,19 @@
 // live traffic, for demos, benchmarks and end-to-end runs of the worker.
 //
 // Each provider is mounted under its own prefix: the Mirakl API is at
-// http://<listen>/mirakl (the accounts' base_url), its admin API (faults,
-// stats) at /_admin/mirakl/. GET /healthz answers 200 once the simulators are
-// ready. With -accounts-out it writes a threadsync accounts file for the
-// simulated accounts, keys included; the log never shows a key.
+// http://<listen>/mirakl (the accounts' base_url), its admin API (one-shot
+// faults, the schedule of sustained faults, stats) at /_admin/mirakl/. GET
+// /healthz answers 200 once the simulators are ready. With -accounts-out it
+// writes a threadsync accounts file for the simulated accounts, keys
+// included; the log never shows a key.
+//
+// -throttle-every N answers every Nth request of each account 429 with
+// Retry-After: 1 in the provider's own format, and -slow-every N holds every
+// Nth request back for -slow, on every endpoint; the admin API's schedule
+// replaces them at run time.
 //
 //	providersim -listen 127.0.0.1:8089 -accounts-out accounts.yaml
+//	providersim -throttle-every 5 -slow-every 7 -slow 3s
 //	THREADSYNC_ACCOUNTS=accounts.yaml threadsync ...
 package main
 
@@ -18,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +33,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 func main() {
@@ -50,6 +60,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	rate := fs.Float64("rate", 0.5, "live messages per second per account (0: no live traffic)")
 	rps := fs.Float64("rps", 0, "rate limit per API key in requests per second (0: unlimited)")
 	accountsOut := fs.String("accounts-out", "", "write a threadsync accounts file for the simulated accounts to this path")
+	throttleEvery := fs.Int("throttle-every", 0, "answer every Nth request of each account 429 with Retry-After: 1, in the provider's format (0: never)")
+	slowEvery := fs.Int("slow-every", 0, "hold every Nth request of each account back for -slow (0: never)")
+	slow := fs.Duration("slow", 3*time.Second, "how long -slow-every holds a request back")
 	setups := make([]setupFunc, len(simulators))
 	for i, s := range simulators {
 		setups[i] = s.define(fs)
@@ -67,7 +80,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		return errors.New("-rate must not be negative")
 	case *rps < 0:
 		return errors.New("-rps must not be negative")
+	case *throttleEvery < 0:
+		return errors.New("-throttle-every must not be negative")
+	case *slowEvery < 0:
+		return errors.New("-slow-every must not be negative")
+	case *slowEvery > 0 && *slow <= 0:
+		return errors.New("-slow must be positive with -slow-every")
 	}
+	schedule := scheduleFlags(*throttleEvery, *slowEvery, *slow)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
 	ln, err := net.Listen("tcp", *listen)
@@ -91,6 +111,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 			seedThreads: *seedThreads,
 			rate:        *rate,
 			rps:         *rps,
+			schedule:    schedule,
 			log:         log.With("provider", s.provider),
 		})
 		if err != nil {
@@ -110,7 +131,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 			ids[j] = a.id
 		}
 		log.Info("serving simulator", "provider", s.provider, "base_url", base+prefix,
-			"accounts", ids, "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps)
+			"accounts", ids, "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps,
+			"throttle_every", *throttleEvery, "slow_every", *slowEvery)
 	}
 	if *accountsOut != "" {
 		if err := writeAccounts(*accountsOut, accounts); err != nil {
@@ -158,6 +180,39 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// scheduleFlags turns -throttle-every and -slow-every into the rules of a
+// schedule. A request both pick is held back, then throttled: each flag
+// then holds for every request it picks, although a request takes only one
+// rule.
+func scheduleFlags(throttleEvery, slowEvery int, slow time.Duration) []sim.Rule {
+	throttle := sim.Rule{Every: throttleEvery, Status: http.StatusTooManyRequests, RetryAfter: "1"}
+	held := sim.Rule{Every: slowEvery, Delay: slow}
+	switch {
+	case throttleEvery > 0 && slowEvery > 0:
+		rules := []sim.Rule{throttle, held}
+		// The requests both pick are every lcm-th; an lcm too large to
+		// count to is never reached.
+		if g := gcd(throttleEvery, slowEvery); throttleEvery/g <= math.MaxInt/slowEvery {
+			both := throttle
+			both.Every, both.Delay = throttleEvery/g*slowEvery, slow
+			rules = append([]sim.Rule{both}, rules...)
+		}
+		return rules
+	case throttleEvery > 0:
+		return []sim.Rule{throttle}
+	case slowEvery > 0:
+		return []sim.Rule{held}
+	}
+	return nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // advertised is the host:port clients should use: a wildcard listen address

@@ -152,6 +152,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-rate", "-1"},
 		{"-seed-threads", "-2"},
 		{"-mirakl-shops", "-1", "-listen", "127.0.0.1:0"},
+		{"-throttle-every", "-1"},
+		{"-slow-every", "-2"},
+		{"-slow-every", "2", "-slow", "0s"},
 		{"extra"},
 	} {
 		if err := run(context.Background(), args, io.Discard, nil); err == nil {

@@ -25,6 +25,7 @@ func defineMirakl(fs *flag.FlagSet) setupFunc {
 		}
 		sim := miraklsim.New(miraklsim.Config{RequestsPerSecond: o.rps})
 		m := &mount{handler: sim, admin: miraklAdmin(sim)}
+		sim.SetSchedule(o.schedule...)
 		for i := range *shops {
 			shopID := strconv.Itoa(miraklFirstShop + i)
 			key := newKey()
@@ -51,8 +52,10 @@ type miraklFault struct {
 
 // miraklAdmin lets demos and scripts break the simulator on purpose:
 //
-//	POST   /faults  {"endpoint":"M11","status":503,"retry_after":"5","body":"","times":3}
+//	POST   /faults    {"endpoint":"M11","status":503,"retry_after":"5","body":"","times":3}
 //	DELETE /faults
+//	POST   /schedule  [{"every":3,"status":429,"retry_after":"1"}]
+//	DELETE /schedule
 //	GET    /stats
 func miraklAdmin(sim *miraklsim.Server) http.Handler {
 	inject := func(in miraklFault) error {
@@ -65,5 +68,5 @@ func miraklAdmin(sim *miraklsim.Server) http.Handler {
 		})
 		return nil
 	}
-	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() }, sim)
 }

@@ -26,6 +26,7 @@ func defineOLX(fs *flag.FlagSet) setupFunc {
 		}
 		sim := olxsim.New(olxsim.Config{RequestsPerSecond: o.rps, Location: loc})
 		m := &mount{handler: sim, admin: olxAdmin(sim)}
+		sim.SetSchedule(o.schedule...)
 		for i := range *accounts {
 			id := "seller-" + strconv.Itoa(i+1)
 			// OLX access tokens are opaque strings; the prefix tells them
@@ -54,8 +55,10 @@ type olxFault struct {
 
 // olxAdmin lets demos and scripts break the OLX simulator on purpose:
 //
-//	POST   /faults  {"endpoint":"threads","account":"seller-1","status":503,"retry_after":"5","body":"","times":3}
+//	POST   /faults    {"endpoint":"threads","account":"seller-1","status":503,"retry_after":"5","body":"","times":3}
 //	DELETE /faults
+//	POST   /schedule  [{"every":3,"status":429,"retry_after":"1"}]
+//	DELETE /schedule
 //	GET    /stats
 func olxAdmin(sim *olxsim.Server) http.Handler {
 	inject := func(in olxFault) error {
@@ -69,5 +72,5 @@ func olxAdmin(sim *olxsim.Server) http.Handler {
 		})
 		return nil
 	}
-	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() }, sim)
 }

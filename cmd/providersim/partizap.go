@@ -25,6 +25,7 @@ func definePartizap(fs *flag.FlagSet) setupFunc {
 		}
 		sim := partizapsim.New(partizapsim.Config{RequestsPerSecond: o.rps})
 		m := &mount{handler: sim, admin: partizapAdmin(sim)}
+		sim.SetSchedule(o.schedule...)
 		for i := range *vendors {
 			userID := int64(partizapFirstVendor + i)
 			// A PHP-session-like value; the prefix keeps it apart from the
@@ -55,8 +56,10 @@ type partizapFault struct {
 
 // partizapAdmin lets demos and scripts break the simulator on purpose:
 //
-//	POST   /faults  {"endpoint":"conversations","account":501,"status":503,"retry_after":"5","body":"","times":3}
+//	POST   /faults    {"endpoint":"conversations","account":501,"status":503,"retry_after":"5","body":"","times":3}
 //	DELETE /faults
+//	POST   /schedule  [{"every":3,"status":429,"retry_after":"1"}]
+//	DELETE /schedule
 //	GET    /stats
 func partizapAdmin(sim *partizapsim.Server) http.Handler {
 	inject := func(in partizapFault) error {
@@ -70,5 +73,5 @@ func partizapAdmin(sim *partizapsim.Server) http.Handler {
 		})
 		return nil
 	}
-	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() }, sim)
 }

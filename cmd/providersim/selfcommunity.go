@@ -23,6 +23,7 @@ func defineSelfCommunity(fs *flag.FlagSet) setupFunc {
 		}
 		sim := selfcommunitysim.New(selfcommunitysim.Config{RequestsPerSecond: o.rps})
 		m := &mount{handler: sim, admin: selfCommunityAdmin(sim)}
+		sim.SetSchedule(o.schedule...)
 		for i := range *n {
 			username := "owner_" + strconv.Itoa(i+1)
 			token := oauthToken()
@@ -59,8 +60,10 @@ type selfCommunityFault struct {
 
 // selfCommunityAdmin lets demos and scripts break the simulator on purpose:
 //
-//	POST   /faults  {"endpoint":"snippets","account":"owner_1","status":429,"retry_after":"5","body":"","times":3}
+//	POST   /faults    {"endpoint":"snippets","account":"owner_1","status":429,"retry_after":"5","body":"","times":3}
 //	DELETE /faults
+//	POST   /schedule  [{"every":3,"status":429,"retry_after":"1"}]
+//	DELETE /schedule
 //	GET    /stats
 func selfCommunityAdmin(sim *selfcommunitysim.Server) http.Handler {
 	inject := func(in selfCommunityFault) error {
@@ -74,5 +77,5 @@ func selfCommunityAdmin(sim *selfcommunitysim.Server) http.Handler {
 		})
 		return nil
 	}
-	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() })
+	return adminHandler(inject, sim.ClearFaults, func() any { return sim.Stats() }, sim)
 }

@@ -7,12 +7,15 @@ import (
 	"flag"
 	"log/slog"
 	"net/http"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // A simulator is one provider's simulator as providersim serves it. Adding a
 // provider is one file whose init calls register: the simulator is mounted
 // under /<provider>/ (its base URL), its admin API under /_admin/<provider>/,
-// and its accounts are written to the accounts file.
+// and its accounts are written to the accounts file. Its setup applies
+// options.schedule to the simulator.
 type simulator struct {
 	// provider is the name used in the URL prefix and the accounts file.
 	provider string
@@ -25,17 +28,18 @@ type setupFunc func(o options) (*mount, error)
 
 // options are the flags every simulator shares.
 type options struct {
-	baseURL     string  // where the simulator is served, without a trailing slash
-	seedThreads int     // threads seeded per account
-	rate        float64 // live messages per second per account; 0 = none
-	rps         float64 // rate limit per key; 0 = unlimited
+	baseURL     string     // where the simulator is served, without a trailing slash
+	seedThreads int        // threads seeded per account
+	rate        float64    // live messages per second per account; 0 = none
+	rps         float64    // rate limit per key; 0 = unlimited
+	schedule    []sim.Rule // sustained faults from the start; none when empty
 	log         *slog.Logger
 }
 
 // mount is a built simulator.
 type mount struct {
 	handler  http.Handler // the provider API, relative to its base URL
-	admin    http.Handler // optional: faults and stats, for demos
+	admin    http.Handler // optional: faults, schedule and stats, for demos
 	accounts []account
 	// traffic runs live traffic until the context is done.
 	traffic []func(ctx context.Context) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/partizap/partizaptest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitytest"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // chaosHarnesses are the providers the chaos test runs live traffic on.
@@ -45,6 +47,22 @@ func chaosHarnesses() []pollerstest.Harness {
 // the full one: 20 kills, at least 5,000 messages.
 func TestChaos(t *testing.T) {
 	t.Parallel()
+	chaos(t, "none", nil)
+}
+
+// TestChaosThrottled is TestChaos against APIs that throttle all along, as
+// real ones do: every account's every 7th request is answered 429 with
+// Retry-After: 1, and every 10th answer takes a second.
+func TestChaosThrottled(t *testing.T) {
+	t.Parallel()
+	chaos(t, "throttled", []sim.Rule{
+		{Every: 7, Status: http.StatusTooManyRequests, RetryAfter: "1"},
+		{Every: 10, Delay: time.Second},
+	})
+}
+
+// chaos runs the chaos test with the simulators answering by rules.
+func chaos(t *testing.T, faults string, rules []sim.Rule) {
 	kills, messages := 5, 1000
 	if os.Getenv("THREADSYNC_CHAOS") == "full" {
 		kills, messages = 20, 5000
@@ -68,6 +86,7 @@ func TestChaos(t *testing.T) {
 			for j := range 10 {
 				l.threads = append(l.threads, h.AddThread(t, a, fmt.Sprintf("hello %d", j)))
 			}
+			h.Sustain(t, a, rules...)
 			accounts = append(accounts, l)
 		}
 	}
@@ -205,8 +224,13 @@ func TestChaos(t *testing.T) {
 			dups += n - 1
 		}
 	}
-	fmt.Printf("chaos: workers=2 kills=%d messages=%d expected=%d delivered=%d missing=%d duplicated=%d unexpected=%d reply_needed=%d pending_threads=%d\n",
-		kills, written, len(want), len(got)-sumValues(replies), missing, dups, len(unexpected), sumValues(replies), expectReplies)
+	var requests, refused, early int64
+	for _, l := range accounts {
+		o := l.h.Observed(t, l.a)
+		requests, refused, early = requests+o.Requests, refused+o.Status[http.StatusTooManyRequests], early+o.Early
+	}
+	fmt.Printf("chaos: faults=%s workers=2 kills=%d messages=%d expected=%d delivered=%d missing=%d duplicated=%d unexpected=%d reply_needed=%d pending_threads=%d requests=%d refused_429=%d early=%d\n",
+		faults, kills, written, len(want), len(got)-sumValues(replies), missing, dups, len(unexpected), sumValues(replies), expectReplies, requests, refused, early)
 	if missing > 0 || dups > 0 || len(unexpected) > 0 {
 		t.Fatalf("missing %d, duplicated %d, unexpected %v", missing, dups, unexpected)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // Harness drives one provider's simulator for the suite.
@@ -35,6 +36,20 @@ type Harness interface {
 	Fail(tb testing.TB, a pollers.Account, f Fault, n int)
 	// Requests counts the account's requests so far, per kind.
 	Requests(tb testing.TB, a pollers.Account) Requests
+	// Sustain makes the account's simulator answer by rules from now on,
+	// on every endpoint (thread lists and message fetches alike): each
+	// rule answers every Every-th request of the account with an error
+	// in the provider's own format, a slow answer, a reset connection or
+	// a body cut short (see sim.Rule). The rules replace the previous
+	// ones and number the requests from 1 again; no rules clears them.
+	// An invalid rule fails the test. One-shot faults (Fail) still come
+	// first.
+	Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule)
+	// Observed is what the simulator saw of the account's client: its
+	// requests, the sustained faults answered, the most requests it had
+	// in flight at once, and the requests it sent sooner than a 429's
+	// Retry-After allowed.
+	Observed(tb testing.TB, a pollers.Account) sim.Observed
 }
 
 // Thread is a thread as the simulator knows it.

@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"WrongToken", testWrongToken},
 		{"RunRetriesAndIsolates", testRunRetriesAndIsolates},
 		{"IdleWalkCost", testIdleWalkCost},
+		{"Sustained", testSustained},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -133,7 +134,7 @@ func (f *fixture) seed(a pollers.Account, n int) {
 }
 
 // counts tallies events by type and checks each id appears once.
-func counts(t *testing.T, got []eventstest.Received) Expected {
+func counts(t testing.TB, got []eventstest.Received) Expected {
 	t.Helper()
 	var c Expected
 	seen := map[string]bool{}

@@ -4,16 +4,19 @@
 // be developed, tested and benchmarked without a HubSpot account.
 //
 // A Server is an http.Handler serving the routes relative to its root, so an
-// httptest.Server URL, or any path prefix stripped with http.StripPrefix, is
-// a valid HubSpot base URL. Tests shape inboxes through the Go API
-// (AddAccount, AddThread, AddMessage, AddComment, SetStatus, SetArchived,
-// Seed), read the ground truth back (Threads), and provoke the failures a
-// poller must survive: 401 on missing or wrong Bearer tokens, 403 for a
-// token without conversations.read, 429 with policyName TEN_SECONDLY_ROLLING
-// above Config.RequestsPerSecond and DAILY above Config.DailyLimit (with
-// the X-HubSpot-RateLimit-* headers), and injected faults (InjectFault)
-// such as 5xx answers or malformed JSON. Traffic keeps an inbox moving for
-// demos.
+// httptest.Server URL, or any path prefix stripped with http.StripPrefix, is a
+// valid HubSpot base URL. Tests shape inboxes through the Go API (AddAccount,
+// AddThread, AddMessage, AddComment, SetStatus, SetArchived, Seed), read the
+// ground truth back (Threads), and provoke the failures a poller must survive:
+// 401 on missing or wrong Bearer tokens, 403 for a token without
+// conversations.read, 429 with policyName TEN_SECONDLY_ROLLING above
+// Config.RequestsPerSecond and DAILY above Config.DailyLimit (with the
+// X-HubSpot-RateLimit-* headers), and injected faults (InjectFault) such as 5xx
+// answers or malformed JSON. Sustained faults (SetSchedule) answer every Nth
+// request of an account, on every endpoint: an error, a slow answer, a reset
+// connection or a body cut short; ScheduleStats tells what the client did
+// meanwhile (requests at once, requests sooner than Retry-After). Traffic keeps
+// an inbox moving for demos.
 //
 // What the simulator guarantees, because pollers rely on it:
 //   - GET /conversations/v3/conversations/threads pages with an opaque

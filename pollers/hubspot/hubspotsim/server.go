@@ -87,7 +87,8 @@ type Server struct {
 	accounts map[string]*account
 	tokens   map[string]*token
 
-	faults sim.Faults[Fault]
+	faults   sim.Faults[Fault]
+	schedule sim.Schedule
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -187,7 +188,7 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// ResetStats sets every counter back to zero.
+// ResetStats sets every counter back to zero, ScheduleStats' included.
 func (s *Server) ResetStats() {
 	c := &s.stats
 	for _, n := range []*atomic.Int64{
@@ -196,14 +197,15 @@ func (s *Server) ResetStats() {
 	} {
 		n.Store(0)
 	}
+	s.schedule.ResetObserved()
 }
 
 type accountHandler func(w http.ResponseWriter, r *http.Request, a *account)
 
 // endpoint wraps a handler in what every call goes through, in this order:
-// authentication (401), scope (403), the call counter, injected faults, the
-// daily limit and the burst window (429, with the X-HubSpot-RateLimit-*
-// headers on every answer from here on).
+// authentication (401), scope (403), the call counter, injected faults,
+// sustained faults, the daily limit and the burst window (429, with the
+// X-HubSpot-RateLimit-* headers on every answer from here on).
 func (s *Server) endpoint(name string, calls *atomic.Int64, h accountHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := s.authenticate(w, r)
@@ -211,38 +213,45 @@ func (s *Server) endpoint(name string, calls *atomic.Int64, h accountHandler) ht
 			return
 		}
 		calls.Add(1)
-		if s.serveFault(w, name, tok.acct.portal) {
+		portal := tok.acct.portal
+		s.schedule.Handle(w, r, portal, sim.Chain{
+			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, portal) },
+			Error: s.scheduledError,
+			Next:  func(w http.ResponseWriter) { s.limit(w, r, tok, h) },
+		})
+	})
+}
+
+// limit runs the daily limit and the burst window, then the handler.
+func (s *Server) limit(w http.ResponseWriter, r *http.Request, tok *token, h accountHandler) {
+	now := s.now()
+	hdr := w.Header()
+	hdr.Set("X-HubSpot-Correlation-Id", s.uuid())
+	if d := tok.acct.daily; d.limit > 0 {
+		remaining, ok := d.take(now)
+		hdr.Set("X-HubSpot-RateLimit-Daily", strconv.Itoa(d.limit))
+		hdr.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(remaining))
+		if !ok {
+			s.stats.dailyLimited.Add(1)
+			s.writeRateLimited(w, PolicyDaily)
 			return
 		}
-		now := s.now()
-		hdr := w.Header()
-		hdr.Set("X-HubSpot-Correlation-Id", s.uuid())
-		if d := tok.acct.daily; d.limit > 0 {
-			remaining, ok := d.take(now)
-			hdr.Set("X-HubSpot-RateLimit-Daily", strconv.Itoa(d.limit))
-			hdr.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(remaining))
-			if !ok {
-				s.stats.dailyLimited.Add(1)
-				s.writeRateLimited(w, PolicyDaily)
-				return
+	}
+	if l := tok.lim; l != nil {
+		remaining, wait, ok := l.take(now)
+		hdr.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(l.span.Milliseconds(), 10))
+		hdr.Set("X-HubSpot-RateLimit-Max", strconv.Itoa(l.max))
+		hdr.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(remaining))
+		if !ok {
+			s.stats.rateLimited.Add(1)
+			if s.cfg.RetryAfter {
+				hdr.Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
 			}
+			s.writeRateLimited(w, PolicyBurst)
+			return
 		}
-		if l := tok.lim; l != nil {
-			remaining, wait, ok := l.take(now)
-			hdr.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(l.span.Milliseconds(), 10))
-			hdr.Set("X-HubSpot-RateLimit-Max", strconv.Itoa(l.max))
-			hdr.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(remaining))
-			if !ok {
-				s.stats.rateLimited.Add(1)
-				if s.cfg.RetryAfter {
-					hdr.Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
-				}
-				s.writeRateLimited(w, PolicyBurst)
-				return
-			}
-		}
-		h(w, r, tok.acct)
-	})
+	}
+	h(w, r, tok.acct)
 }
 
 // authenticate checks the Bearer token and its scope. Error messages never

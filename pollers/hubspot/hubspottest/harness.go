@@ -15,6 +15,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/hubspot"
 	"github.com/threadsync/threadsync/pollers/hubspot/hubspotsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var _ pollerstest.Harness = (*Harness)(nil)
@@ -60,10 +61,10 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 	// runs the simulator's clock ahead of threadsync's, and every walk
 	// would then look at them again. A simulator clock a minute behind
 	// keeps the suite's cost checks about threadsync, not about skew.
-	sim := hubspotsim.New(hubspotsim.Config{Now: func() time.Time { return time.Now().Add(-time.Minute) }})
-	baseURL := h.sims.Serve(tb, sim)
+	srv := hubspotsim.New(hubspotsim.Config{Now: func() time.Time { return time.Now().Add(-time.Minute) }})
+	baseURL := h.sims.Serve(tb, srv)
 	tok := RandomToken()
-	sim.AddAccount(Portal, tok)
+	srv.AddAccount(Portal, tok)
 	return pollers.Account{
 		Provider: hubspot.Name, ID: id, BaseURL: baseURL, Token: tok,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
@@ -74,9 +75,9 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 }
 
 func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
-	sim := h.Sim(a)
-	th := sim.AddThread(Portal, hubspotsim.NewThread{Visitor: "Jane"})
-	sim.AddMessage(Portal, th, hubspotsim.Visitor, text, time.Time{})
+	srv := h.Sim(a)
+	th := srv.AddThread(Portal, hubspotsim.NewThread{Visitor: "Jane"})
+	srv.AddMessage(Portal, th, hubspotsim.Visitor, text, time.Time{})
 	return th
 }
 
@@ -118,4 +119,16 @@ func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n 
 func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
 	st := h.Sim(a).Stats()
 	return pollerstest.Requests{List: int(st.ThreadsCalls), Messages: int(st.MessagesCalls + st.OriginalContentCalls)}
+}
+
+func (h *Harness) Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule) {
+	tb.Helper()
+	if err := sim.CheckRules(rules...); err != nil {
+		tb.Fatal(err)
+	}
+	h.Sim(a).SetSchedule(rules...)
+}
+
+func (h *Harness) Observed(tb testing.TB, a pollers.Account) sim.Observed {
+	return h.Sim(a).ScheduleStats(Portal)
 }

@@ -8,8 +8,11 @@
 // AddThread, AddMessage, Seed), read the ground truth back (Threads), and
 // provoke the failures a poller must survive: 401 on bad keys, 429 with
 // Retry-After above Config.RequestsPerSecond, and injected faults (InjectFault)
-// such as 5xx answers or malformed JSON. Traffic keeps an inbox moving for
-// demos and benchmarks.
+// such as 5xx answers or malformed JSON. Sustained faults (SetSchedule) answer
+// every Nth request of an account, on every endpoint: an error, a slow answer,
+// a reset connection or a body cut short; ScheduleStats tells what the client
+// did meanwhile (requests at once, requests sooner than Retry-After). Traffic
+// keeps an inbox moving for demos and benchmarks.
 //
 // What the simulator guarantees, because pollers rely on it:
 //   - M11 orders threads by (date_updated, id) and pages by keyset after the

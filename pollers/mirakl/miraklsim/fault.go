@@ -41,8 +41,31 @@ func (s *Server) serveFault(w http.ResponseWriter, endpoint, shopID string) bool
 		return false
 	}
 	s.stats.faults.Add(1)
-	sim.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body}.Serve(w, "application/json", func(status int) {
-		writeError(w, status, "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
-	})
+	sim.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body}.Serve(w, "application/json", func(status int) { faultError(w, status) })
 	return true
 }
+
+// faultError is the Mirakl-style body of an injected fault or a scheduled
+// one.
+func faultError(w http.ResponseWriter, status int) {
+	writeError(w, status, "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
+}
+
+// SetSchedule replaces the sustained faults (see sim.Rule) with rules,
+// applied to every endpoint, each shop's requests counted apart and
+// numbered from 1 again; no rules clears them. Status faults answer with
+// the same Mirakl-style body as injected faults. It panics on an invalid
+// rule.
+func (s *Server) SetSchedule(rules ...sim.Rule) { s.schedule.Set(rules...) }
+
+// ClearSchedule drops every sustained fault.
+func (s *Server) ClearSchedule() { s.schedule.Clear() }
+
+// ScheduleStats is what the server saw of a shop's client since New or the
+// last ResetStats: requests, scheduled faults, the most requests at once,
+// requests sooner than a 429's Retry-After.
+func (s *Server) ScheduleStats(shopID string) sim.Observed { return s.schedule.Observed(shopID) }
+
+// AllScheduleStats is ScheduleStats of every shop that made a request, by
+// shop id.
+func (s *Server) AllScheduleStats() map[string]sim.Observed { return s.schedule.AllObserved() }

@@ -61,6 +61,7 @@ type Server struct {
 	keys  map[string]*apiKey
 
 	faults   sim.Faults[Fault]
+	schedule sim.Schedule
 	clockNow func() time.Time
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
@@ -140,7 +141,7 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// ResetStats sets every counter back to zero.
+// ResetStats sets every counter back to zero, ScheduleStats' included.
 func (s *Server) ResetStats() {
 	for _, c := range []*atomic.Int64{
 		&s.stats.m10, &s.stats.m11, &s.stats.m12, &s.stats.unauthorized,
@@ -148,13 +149,14 @@ func (s *Server) ResetStats() {
 	} {
 		c.Store(0)
 	}
+	s.schedule.ResetObserved()
 }
 
 type shopHandler func(w http.ResponseWriter, r *http.Request, sh *shop)
 
 // endpoint wraps a handler in what every Mirakl call goes through, in this
 // order: authentication (401), the shop_id check (403), the call counter,
-// injected faults, the rate limiter (429).
+// injected faults, sustained faults, the rate limiter (429).
 func (s *Server) endpoint(name string, h shopHandler) http.Handler {
 	var calls *atomic.Int64
 	switch name {
@@ -171,18 +173,22 @@ func (s *Server) endpoint(name string, h shopHandler) http.Handler {
 			return
 		}
 		calls.Add(1)
-		if s.serveFault(w, name, key.shop.id) {
-			return
-		}
-		if key.lim != nil {
-			if _, wait, ok := key.lim.Take(s.now()); !ok {
-				s.stats.rateLimited.Add(1)
-				w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
-				writeError(w, http.StatusTooManyRequests, "too many requests")
-				return
-			}
-		}
-		h(w, r, key.shop)
+		id := key.shop.id
+		s.schedule.Handle(w, r, id, sim.Chain{
+			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, id) },
+			Error: faultError,
+			Next: func(w http.ResponseWriter) {
+				if key.lim != nil {
+					if _, wait, ok := key.lim.Take(s.now()); !ok {
+						s.stats.rateLimited.Add(1)
+						w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
+						writeError(w, http.StatusTooManyRequests, "too many requests")
+						return
+					}
+				}
+				h(w, r, key.shop)
+			},
+		})
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var _ pollerstest.Harness = (*Harness)(nil)
@@ -53,10 +54,10 @@ func RandomKey() string {
 }
 
 func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
-	sim := miraklsim.New(miraklsim.Config{})
-	baseURL := h.sims.Serve(tb, sim)
+	srv := miraklsim.New(miraklsim.Config{})
+	baseURL := h.sims.Serve(tb, srv)
 	key := RandomKey()
-	sim.AddShop(ShopID, key)
+	srv.AddShop(ShopID, key)
 	return pollers.Account{
 		Provider: mirakl.Name, ID: id, BaseURL: baseURL, Token: key,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
@@ -65,9 +66,9 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 }
 
 func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
-	sim := h.Sim(a)
-	th := sim.AddThread(ShopID, miraklsim.NewThread{Customer: "Jane"})
-	sim.AddMessage(ShopID, th, miraklsim.Customer, text, time.Time{})
+	srv := h.Sim(a)
+	th := srv.AddThread(ShopID, miraklsim.NewThread{Customer: "Jane"})
+	srv.AddMessage(ShopID, th, miraklsim.Customer, text, time.Time{})
 	return th
 }
 
@@ -102,4 +103,16 @@ func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n 
 func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
 	st := h.Sim(a).Stats()
 	return pollerstest.Requests{List: int(st.M11Calls), Messages: int(st.M10Calls)}
+}
+
+func (h *Harness) Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule) {
+	tb.Helper()
+	if err := sim.CheckRules(rules...); err != nil {
+		tb.Fatal(err)
+	}
+	h.Sim(a).SetSchedule(rules...)
+}
+
+func (h *Harness) Observed(tb testing.TB, a pollers.Account) sim.Observed {
+	return h.Sim(a).ScheduleStats(ShopID)
 }

@@ -3,16 +3,19 @@
 // OLX poller can be developed, tested and benchmarked without OLX, which has
 // no sandbox.
 //
-// A Server is an http.Handler serving the routes under /api/partner relative
-// to its root, so an httptest.Server URL, or any path prefix stripped with
-// http.StripPrefix, is a valid OLX base URL. Tests shape the inbox through
-// the Go API (AddAccount, AddThread, AddMessage, MarkRead, DeleteThread,
-// Seed), read the ground truth back (Threads), and provoke the failures a
-// poller must survive: 400 "Missing required header" without "Version: 2.0",
-// 400 on a GET carrying a Content-Type, 401 on a missing or unknown bearer
-// token, 429 above Config.RequestsPerSecond, and injected faults
-// (InjectFault) such as 5xx answers or malformed JSON. Traffic keeps an inbox
-// moving for demos and benchmarks.
+// A Server is an http.Handler serving the routes under /api/partner relative to
+// its root, so an httptest.Server URL, or any path prefix stripped with
+// http.StripPrefix, is a valid OLX base URL. Tests shape the inbox through the
+// Go API (AddAccount, AddThread, AddMessage, MarkRead, DeleteThread, Seed),
+// read the ground truth back (Threads), and provoke the failures a poller must
+// survive: 400 "Missing required header" without "Version: 2.0", 400 on a GET
+// carrying a Content-Type, 401 on a missing or unknown bearer token, 429 above
+// Config.RequestsPerSecond, and injected faults (InjectFault) such as 5xx
+// answers or malformed JSON. Sustained faults (SetSchedule) answer every Nth
+// request of an account, on every endpoint: an error, a slow answer, a reset
+// connection or a body cut short; ScheduleStats tells what the client did
+// meanwhile (requests at once, requests sooner than Retry-After). Traffic keeps
+// an inbox moving for demos and benchmarks.
 //
 // Routes ([C] confirmed by OLX's reference, [3P] seen in client code only):
 //

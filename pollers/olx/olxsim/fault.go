@@ -29,8 +29,30 @@ func (s *Server) serveFault(w http.ResponseWriter, endpoint, accountID string) b
 		return false
 	}
 	s.stats.faults.Add(1)
-	f.Serve(w, "application/json", func(status int) {
-		writeError(w, status, http.StatusText(status), "injected fault: "+strconv.Itoa(status))
-	})
+	f.Serve(w, "application/json", func(status int) { faultError(w, status) })
 	return true
 }
+
+// faultError is the OLX error body of an injected fault or a scheduled one.
+func faultError(w http.ResponseWriter, status int) {
+	writeError(w, status, http.StatusText(status), "injected fault: "+strconv.Itoa(status))
+}
+
+// SetSchedule replaces the sustained faults (see sim.Rule) with rules,
+// applied to every endpoint, each account's requests counted apart and
+// numbered from 1 again; no rules clears them. Status faults answer with
+// the same OLX error body as injected faults. It panics on an invalid
+// rule.
+func (s *Server) SetSchedule(rules ...sim.Rule) { s.schedule.Set(rules...) }
+
+// ClearSchedule drops every sustained fault.
+func (s *Server) ClearSchedule() { s.schedule.Clear() }
+
+// ScheduleStats is what the server saw of an account's client (by account
+// id) since New or the last ResetStats: requests, scheduled faults, the
+// most requests at once, requests sooner than a 429's Retry-After.
+func (s *Server) ScheduleStats(accountID string) sim.Observed { return s.schedule.Observed(accountID) }
+
+// AllScheduleStats is ScheduleStats of every account that made a request,
+// by account id.
+func (s *Server) AllScheduleStats() map[string]sim.Observed { return s.schedule.AllObserved() }

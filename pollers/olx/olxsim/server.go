@@ -111,7 +111,8 @@ type Server struct {
 	accounts map[string]*account
 	tokens   map[string]*token
 
-	faults sim.Faults[Fault]
+	faults   sim.Faults[Fault]
+	schedule sim.Schedule
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -224,7 +225,7 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// ResetStats sets every counter back to zero.
+// ResetStats sets every counter back to zero, ScheduleStats' included.
 func (s *Server) ResetStats() {
 	for _, c := range s.stats.calls {
 		c.Store(0)
@@ -235,14 +236,16 @@ func (s *Server) ResetStats() {
 	} {
 		c.Store(0)
 	}
+	s.schedule.ResetObserved()
 }
 
 type accountHandler func(w http.ResponseWriter, r *http.Request, a *account)
 
 // endpoint wraps a handler in what every OLX call goes through, in this
 // order: the Version header (400), no Content-Type on GET (400), the bearer
-// token (401), the call counter, injected faults, the rate limiter (429).
-// Which of the header checks OLX makes first is not documented.
+// token (401), the call counter, injected faults, sustained faults, the
+// rate limiter (429). Which of the header checks OLX makes first is not
+// documented.
 func (s *Server) endpoint(name string, h accountHandler) http.Handler {
 	calls := s.stats.calls[name]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -267,20 +270,24 @@ func (s *Server) endpoint(name string, h accountHandler) http.Handler {
 			return
 		}
 		calls.Add(1)
-		if s.serveFault(w, name, tok.acct.id) {
-			return
-		}
-		if tok.lim != nil {
-			if _, wait, ok := tok.lim.Take(s.now()); !ok {
-				s.stats.rateLimited.Add(1)
-				if s.cfg.RetryAfter {
-					w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
+		id := tok.acct.id
+		s.schedule.Handle(w, r, id, sim.Chain{
+			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, id) },
+			Error: faultError,
+			Next: func(w http.ResponseWriter) {
+				if tok.lim != nil {
+					if _, wait, ok := tok.lim.Take(s.now()); !ok {
+						s.stats.rateLimited.Add(1)
+						if s.cfg.RetryAfter {
+							w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
+						}
+						writeError(w, http.StatusTooManyRequests, "Too Many Requests", "request limit exceeded")
+						return
+					}
 				}
-				writeError(w, http.StatusTooManyRequests, "Too Many Requests", "request limit exceeded")
-				return
-			}
-		}
-		h(w, r, tok.acct)
+				h(w, r, tok.acct)
+			},
+		})
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/olx"
 	"github.com/threadsync/threadsync/pollers/olx/olxsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var _ pollerstest.Harness = (*Harness)(nil)
@@ -62,10 +63,10 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sim := olxsim.New(olxsim.Config{Location: loc})
-	baseURL := h.sims.Serve(tb, sim)
+	srv := olxsim.New(olxsim.Config{Location: loc})
+	baseURL := h.sims.Serve(tb, srv)
 	tok := RandomToken()
-	sim.AddAccount(User, tok)
+	srv.AddAccount(User, tok)
 	return pollers.Account{
 		Provider: olx.Name, ID: id, BaseURL: baseURL, Token: tok,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
@@ -76,9 +77,9 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 }
 
 func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
-	sim := h.Sim(a)
-	th := sim.AddThread(User, olxsim.NewThread{})
-	sim.AddMessage(User, th, olxsim.Interlocutor, text, time.Time{})
+	srv := h.Sim(a)
+	th := srv.AddThread(User, olxsim.NewThread{})
+	srv.AddMessage(User, th, olxsim.Interlocutor, text, time.Time{})
 	return th
 }
 
@@ -116,4 +117,16 @@ func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n 
 func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
 	st := h.Sim(a).Stats()
 	return pollerstest.Requests{List: int(st.Threads), Messages: int(st.Messages)}
+}
+
+func (h *Harness) Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule) {
+	tb.Helper()
+	if err := sim.CheckRules(rules...); err != nil {
+		tb.Fatal(err)
+	}
+	h.Sim(a).SetSchedule(rules...)
+}
+
+func (h *Harness) Observed(tb testing.TB, a pollers.Account) sim.Observed {
+	return h.Sim(a).ScheduleStats(User)
 }

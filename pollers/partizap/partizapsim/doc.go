@@ -6,13 +6,16 @@
 //
 // A Server is an http.Handler serving the routes relative to its root, so an
 // httptest.Server URL, or any path prefix stripped with http.StripPrefix, is a
-// valid Partizap base URL. Tests shape the inbox through the Go API
-// (AddVendor, AddThread, AddMessage, MarkRead, Seed), read the ground truth
-// back (Threads), and provoke the failures a poller must survive: 401 without
-// a valid PARTIZAP_SESSION cookie, 429 with Retry-After above
-// Config.RequestsPerSecond, 419 on a CSRF mismatch, and injected faults
-// (InjectFault) such as 5xx answers or malformed JSON. Traffic keeps an inbox
-// moving for demos and benchmarks.
+// valid Partizap base URL. Tests shape the inbox through the Go API (AddVendor,
+// AddThread, AddMessage, MarkRead, Seed), read the ground truth back (Threads),
+// and provoke the failures a poller must survive: 401 without a valid
+// PARTIZAP_SESSION cookie, 429 with Retry-After above Config.RequestsPerSecond,
+// 419 on a CSRF mismatch, and injected faults (InjectFault) such as 5xx answers
+// or malformed JSON. Sustained faults (SetSchedule) answer every Nth request of
+// an account, on every endpoint: an error, a slow answer, a reset connection or
+// a body cut short; ScheduleStats tells what the client did meanwhile (requests
+// at once, requests sooner than Retry-After). Traffic keeps an inbox moving for
+// demos and benchmarks.
 //
 // What partizap.md confirms, and the simulator does exactly:
 //   - GET /vendor/conversations takes cursor (opaque) and limit (1–100,

@@ -44,8 +44,33 @@ func (s *Server) serveFault(w http.ResponseWriter, endpoint string, vendorID int
 		return false
 	}
 	s.stats.faults.Add(1)
-	sim.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body}.Serve(w, "application/json", func(status int) {
-		writeError(w, status, "Injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status)+".")
-	})
+	sim.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body}.Serve(w, "application/json", func(status int) { faultError(w, status) })
 	return true
 }
+
+// faultError is the Laravel-style body of an injected fault or a
+// scheduled one.
+func faultError(w http.ResponseWriter, status int) {
+	writeError(w, status, "Injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status)+".")
+}
+
+// SetSchedule replaces the sustained faults (see sim.Rule) with rules,
+// applied to every endpoint, each vendor's requests counted apart and
+// numbered from 1 again; no rules clears them. Status faults answer with
+// the same Laravel-style body as injected faults. It panics on an invalid
+// rule.
+func (s *Server) SetSchedule(rules ...sim.Rule) { s.schedule.Set(rules...) }
+
+// ClearSchedule drops every sustained fault.
+func (s *Server) ClearSchedule() { s.schedule.Clear() }
+
+// ScheduleStats is what the server saw of a vendor's client since New or
+// the last ResetStats: requests, scheduled faults, the most requests at
+// once, requests sooner than a 429's Retry-After.
+func (s *Server) ScheduleStats(vendorID int64) sim.Observed {
+	return s.schedule.Observed(strconv.FormatInt(vendorID, 10))
+}
+
+// AllScheduleStats is ScheduleStats of every vendor that made a request,
+// by user id in decimal.
+func (s *Server) AllScheduleStats() map[string]sim.Observed { return s.schedule.AllObserved() }

@@ -116,7 +116,8 @@ type Server struct {
 	vendors  map[int64]*vendor
 	sessions map[string]*session
 
-	faults sim.Faults[Fault]
+	faults   sim.Faults[Fault]
+	schedule sim.Schedule // by vendor id in decimal
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -244,7 +245,7 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// ResetStats sets every counter back to zero.
+// ResetStats sets every counter back to zero, ScheduleStats' included.
 func (s *Server) ResetStats() {
 	for _, c := range []*atomic.Int64{
 		&s.stats.conversations, &s.stats.messages, &s.stats.send, &s.stats.search,
@@ -253,13 +254,14 @@ func (s *Server) ResetStats() {
 	} {
 		c.Store(0)
 	}
+	s.schedule.ResetObserved()
 }
 
 type vendorHandler func(w http.ResponseWriter, r *http.Request, v *vendor)
 
 // endpoint wraps a handler in what every call goes through, in this order:
-// authentication (401), the call counter, injected faults, the rate limiter
-// (429).
+// authentication (401), the call counter, injected faults, sustained
+// faults, the rate limiter (429).
 func (s *Server) endpoint(name string, h vendorHandler) http.Handler {
 	var calls *atomic.Int64
 	switch name {
@@ -281,23 +283,27 @@ func (s *Server) endpoint(name string, h vendorHandler) http.Handler {
 			return
 		}
 		calls.Add(1)
-		if s.serveFault(w, name, ss.vendor.id) {
-			return
-		}
-		if ss.lim != nil {
-			limit := strconv.Itoa(int(math.Ceil(s.cfg.RequestsPerSecond * 60)))
-			remaining, wait, ok := ss.lim.Take(s.now())
-			// Per minute, as Laravel's throttle middleware counts.
-			w.Header().Set("X-RateLimit-Limit", limit)
-			w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-			if !ok {
-				s.stats.rateLimited.Add(1)
-				w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
-				writeError(w, http.StatusTooManyRequests, "Too Many Attempts.")
-				return
-			}
-		}
-		h(w, r, ss.vendor)
+		id := ss.vendor.id
+		s.schedule.Handle(w, r, strconv.FormatInt(id, 10), sim.Chain{
+			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, id) },
+			Error: faultError,
+			Next: func(w http.ResponseWriter) {
+				if ss.lim != nil {
+					limit := strconv.Itoa(int(math.Ceil(s.cfg.RequestsPerSecond * 60)))
+					remaining, wait, ok := ss.lim.Take(s.now())
+					// Per minute, as Laravel's throttle middleware counts.
+					w.Header().Set("X-RateLimit-Limit", limit)
+					w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+					if !ok {
+						s.stats.rateLimited.Add(1)
+						w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
+						writeError(w, http.StatusTooManyRequests, "Too Many Attempts.")
+						return
+					}
+				}
+				h(w, r, ss.vendor)
+			},
+		})
 	})
 }
 

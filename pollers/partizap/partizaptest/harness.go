@@ -16,6 +16,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/partizap"
 	"github.com/threadsync/threadsync/pollers/partizap/partizapsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var _ pollerstest.Harness = (*Harness)(nil)
@@ -67,10 +68,10 @@ func RandomSession() string {
 }
 
 func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
-	sim := partizapsim.New(h.cfg)
-	baseURL := h.sims.Serve(tb, sim)
+	srv := partizapsim.New(h.cfg)
+	baseURL := h.sims.Serve(tb, srv)
 	token := RandomSession()
-	sim.AddVendor(VendorID, token)
+	srv.AddVendor(VendorID, token)
 	opts := map[string]string{
 		"user_id": strconv.Itoa(VendorID), "page_size": strconv.Itoa(pageSize),
 		// The default rate (5/s) is for a real API; the simulator is local.
@@ -92,9 +93,9 @@ func threadID(tb testing.TB, s string) int64 {
 }
 
 func (h *Harness) AddThread(tb testing.TB, a pollers.Account, text string) string {
-	sim := h.Sim(a)
-	id := sim.AddThread(VendorID, partizapsim.NewThread{Buyer: "Ivan"})
-	sim.AddMessage(VendorID, id, partizapsim.Buyer, text, time.Time{})
+	srv := h.Sim(a)
+	id := srv.AddThread(VendorID, partizapsim.NewThread{Buyer: "Ivan"})
+	srv.AddMessage(VendorID, id, partizapsim.Buyer, text, time.Time{})
 	return strconv.FormatInt(id, 10)
 }
 
@@ -129,4 +130,16 @@ func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n 
 func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
 	st := h.Sim(a).Stats()
 	return pollerstest.Requests{List: int(st.ConversationsCalls), Messages: int(st.MessagesCalls)}
+}
+
+func (h *Harness) Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule) {
+	tb.Helper()
+	if err := sim.CheckRules(rules...); err != nil {
+		tb.Fatal(err)
+	}
+	h.Sim(a).SetSchedule(rules...)
+}
+
+func (h *Harness) Observed(tb testing.TB, a pollers.Account) sim.Observed {
+	return h.Sim(a).ScheduleStats(VendorID)
 }

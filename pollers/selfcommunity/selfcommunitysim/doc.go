@@ -9,10 +9,13 @@
 // valid base URL. Tests shape the community through the Go API (AddAccount,
 // AddThread, AddMessage, Seed, HideThread), read the ground truth back
 // (Threads), and provoke the failures a poller must survive: 401 on a missing
-// or wrong Bearer token, 429 with Retry-After and DRF's "Request was
-// throttled" body above Config.RequestsPerSecond, and injected faults
-// (InjectFault) such as 5xx answers, malformed JSON or a page whose next link
-// points to another host. Traffic keeps an inbox moving for demos.
+// or wrong Bearer token, 429 with Retry-After and DRF's "Request was throttled"
+// body above Config.RequestsPerSecond, and injected faults (InjectFault) such
+// as 5xx answers, malformed JSON or a page whose next link points to another
+// host. Sustained faults (SetSchedule) answer every Nth request of an account,
+// on every endpoint: an error, a slow answer, a reset connection or a body cut
+// short; ScheduleStats tells what the client did meanwhile (requests at once,
+// requests sooner than Retry-After). Traffic keeps an inbox moving for demos.
 //
 // What the simulator guarantees, because pollers rely on it:
 //   - One community, many users; each account is a user with a Bearer token,

@@ -94,7 +94,8 @@ type Server struct {
 	msgSeq   int64
 	stamps   sim.Stamps // see stampLocked
 
-	faults sim.Faults[Fault]
+	faults   sim.Faults[Fault]
+	schedule sim.Schedule
 
 	// onTraffic, when set before Traffic starts, runs after each Traffic
 	// event: tests wait on it instead of sleeping.
@@ -201,7 +202,7 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// ResetStats sets every counter back to zero.
+// ResetStats sets every counter back to zero, ScheduleStats' included.
 func (s *Server) ResetStats() {
 	for _, c := range []*atomic.Int64{
 		&s.stats.snippets, &s.stats.thread, &s.stats.message, &s.stats.send,
@@ -210,6 +211,7 @@ func (s *Server) ResetStats() {
 	} {
 		c.Store(0)
 	}
+	s.schedule.ResetObserved()
 }
 
 const pmPath = "/api/v2/pm/"
@@ -255,7 +257,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve runs what every call goes through, in this order: authentication
-// (401), the call counter, injected faults, the rate limiter (429).
+// (401), the call counter, injected faults, sustained faults, the rate
+// limiter (429).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, h func(http.ResponseWriter, *http.Request, *account)) {
 	a := s.authenticate(r)
 	if a == nil {
@@ -276,19 +279,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 	default:
 		s.stats.send.Add(1)
 	}
-	if s.serveFault(w, endpoint, a.user.name) {
-		return
-	}
-	if a.lim != nil {
-		if _, wait, ok := a.lim.Take(s.now()); !ok {
-			s.stats.rateLimited.Add(1)
-			secs := sim.RetrySeconds(wait)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeDetail(w, http.StatusTooManyRequests, throttled(secs))
-			return
-		}
-	}
-	h(w, r, a)
+	name := a.user.name
+	s.schedule.Handle(w, r, name, sim.Chain{
+		Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, endpoint, name) },
+		Error: faultError,
+		Next: func(w http.ResponseWriter) {
+			if a.lim != nil {
+				if _, wait, ok := a.lim.Take(s.now()); !ok {
+					s.stats.rateLimited.Add(1)
+					secs := sim.RetrySeconds(wait)
+					w.Header().Set("Retry-After", strconv.Itoa(secs))
+					writeDetail(w, http.StatusTooManyRequests, throttled(secs))
+					return
+				}
+			}
+			h(w, r, a)
+		},
+	})
 }
 
 // throttled is DRF's Throttled detail.

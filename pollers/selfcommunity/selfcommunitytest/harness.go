@@ -15,6 +15,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 	"github.com/threadsync/threadsync/pollers/selfcommunity"
 	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitysim"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 var _ pollerstest.Harness = (*Harness)(nil)
@@ -56,10 +57,10 @@ func RandomToken() string {
 }
 
 func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
-	sim := selfcommunitysim.New(selfcommunitysim.Config{})
-	baseURL := h.sims.Serve(tb, sim)
+	srv := selfcommunitysim.New(selfcommunitysim.Config{})
+	baseURL := h.sims.Serve(tb, srv)
 	token := RandomToken()
-	uid := sim.AddAccount(Owner, token)
+	uid := srv.AddAccount(Owner, token)
 	return pollers.Account{
 		Provider: selfcommunity.Name, ID: id, BaseURL: baseURL, Token: token,
 		InitialSync: pollers.SyncFull, PollInterval: time.Minute,
@@ -105,4 +106,16 @@ func (h *Harness) Fail(tb testing.TB, a pollers.Account, f pollerstest.Fault, n 
 func (h *Harness) Requests(tb testing.TB, a pollers.Account) pollerstest.Requests {
 	st := h.Sim(a).Stats()
 	return pollerstest.Requests{List: int(st.Snippets), Messages: int(st.Thread)}
+}
+
+func (h *Harness) Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule) {
+	tb.Helper()
+	if err := sim.CheckRules(rules...); err != nil {
+		tb.Fatal(err)
+	}
+	h.Sim(a).SetSchedule(rules...)
+}
+
+func (h *Harness) Observed(tb testing.TB, a pollers.Account) sim.Observed {
+	return h.Sim(a).ScheduleStats(Owner)
 }

@@ -1,0 +1,129 @@
+package pollerstest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/sim"
+)
+
+// sustainedFault is a fault that lasts the whole sync, as real APIs'
+// throttling and flakiness do.
+type sustainedFault struct {
+	name  string
+	rules []sim.Rule
+}
+
+func sustainedFaults() []sustainedFault {
+	throttle := func(n int) sustainedFault {
+		return sustainedFault{fmt.Sprintf("429 every %d", n), []sim.Rule{{Every: n, Status: http.StatusTooManyRequests, RetryAfter: "1"}}}
+	}
+	return []sustainedFault{
+		throttle(3), throttle(5), throttle(7),
+		{"503 bursts", []sim.Rule{{Every: 6, Burst: 2, Status: http.StatusServiceUnavailable}}},
+		{"slow every 10", []sim.Rule{{Every: 10, Delay: 3 * time.Second}}},
+		{"reset mid-body", []sim.Rule{{Every: 4, Reset: true}}},
+		{"truncated body", []sim.Rule{{Every: 4, Truncate: true}}},
+	}
+}
+
+// sustainedThreads is how many threads each sustained scenario syncs:
+// several pages in `make test`, many more with THREADSYNC_CHAOS=full.
+func sustainedThreads() int {
+	if os.Getenv("THREADSYNC_CHAOS") == "full" {
+		return 40 * pageSize
+	}
+	return 6*pageSize + 1 // enough requests for every rule to fire, on every provider
+}
+
+// testSustained runs an initial sync of several pages and then a mutation
+// while the provider misbehaves all along, and checks that the sync
+// completes, that every event is on the stream exactly once and in order,
+// that no request went out before a Retry-After had elapsed, and that the
+// account never had more than one request in flight.
+func testSustained(t *testing.T, h Harness) {
+	for _, sf := range sustainedFaults() {
+		t.Run(sf.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, h, 1)
+			a := f.accts[0]
+			f.seed(a, sustainedThreads())
+			cfg := f.config(nil)
+			// Retries in place heal every fault here; the backoff is short
+			// so that the suite stays quick.
+			cfg.Retry = pollers.RetryPolicy{Attempts: 6, MinWait: 10 * time.Millisecond, MaxWait: 200 * time.Millisecond}
+			e, err := pollers.New(cfg, []pollers.Account{a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Sustain(t, a, sf.rules...)
+
+			polls, failed := syncThrough(t, e, a)
+			truth := h.Truth(t, a)
+			got := f.js.ReadAll(t)
+			checkFullSync(t, truth, got)
+
+			want := Expect(truth)
+			nt := h.AddThread(t, a, "new question while throttled")
+			h.AddMessage(t, a, truth[0].ID, events.Outbound, "answer while throttled")
+			want.Created++
+			want.Messages += 2
+			want.Replies++ // the new thread's; the answer opens no episode
+			p2, f2 := syncThrough(t, e, a)
+			polls, failed = polls+p2, failed+f2
+			all := f.js.ReadAll(t)
+			if c := counts(t, all); c != want {
+				t.Fatalf("after the mutation the stream holds %+v, want %+v", c, want)
+			}
+			for _, r := range all[len(got):] {
+				if r.Envelope.Subject != nt && r.Envelope.Subject != truth[0].ID {
+					t.Fatalf("the mutation published an event of thread %s", r.Envelope.Subject)
+				}
+			}
+			o := h.Observed(t, a)
+			if o.Early != 0 {
+				t.Fatalf("%d requests sent before their Retry-After had elapsed (%+v)", o.Early, o)
+			}
+			if o.MaxInFlight > 1 {
+				t.Fatalf("%d requests of one account in flight at once", o.MaxInFlight)
+			}
+			faults := o.Delayed + o.Reset + o.Truncated
+			for _, n := range o.Status {
+				faults += n
+			}
+			if faults == 0 {
+				t.Fatalf("no fault was served (%+v): the scenario tested nothing", o)
+			}
+			fmt.Printf("sustained: provider=%s fault=%q threads=%d requests=%d faults=%d polls=%d failed_polls=%d events=%d early=%d max_in_flight=%d\n",
+				h.Provider(), sf.name, len(truth)+1, o.Requests, faults, polls, failed, len(all), o.Early, o.MaxInFlight)
+		})
+	}
+}
+
+// syncThrough polls the account until a walk completes, as the engine's
+// loop would, and says how many polls it took and how many failed. Under
+// sustained faults a poll may still fail now and then (a request that met
+// more faults in a row than it has attempts); the sync must still finish.
+func syncThrough(t *testing.T, e *pollers.Engine, a pollers.Account) (polls, failed int) {
+	t.Helper()
+	for polls < 5 {
+		polls++
+		st, err := e.PollOnce(context.Background(), a.Provider, a.ID)
+		if err != nil {
+			failed++
+			t.Logf("poll %d failed: %v", polls, err)
+			continue
+		}
+		if st.Completed {
+			return polls, failed
+		}
+	}
+	t.Fatalf("no complete walk in %d polls (%d failed)", polls, failed)
+	return polls, failed
+}
