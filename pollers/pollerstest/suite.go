@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"WrongToken", testWrongToken},
 		{"RunRetriesAndIsolates", testRunRetriesAndIsolates},
 		{"IdleWalkCost", testIdleWalkCost},
+		{"SustainReachesEveryEndpoint", testSustainReachesEveryEndpoint},
 		{"Sustained", testSustained},
 	}
 	for _, s := range scenarios {

@@ -2,6 +2,7 @@ package pollerstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -126,4 +127,35 @@ func syncThrough(t *testing.T, e *pollers.Engine, a pollers.Account) (polls, fai
 	}
 	t.Fatalf("no complete walk in %d polls (%d failed)", polls, failed)
 	return polls, failed
+}
+
+// testSustainReachesEveryEndpoint checks the harness's sustained faults
+// through the provider's client alone: they answer message fetches as well
+// as lists, Observed sees the requests, and no rules clear them.
+func testSustainReachesEveryEndpoint(t *testing.T, h Harness) {
+	a := h.NewAccount(t, "sustained", 10)
+	h.Seed(t, a, 2, 2)
+	p, err := h.Factory()(a, &http.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h.Sustain(t, a, sim.Rule{Every: 2, Status: http.StatusServiceUnavailable})
+	page, err := p.ListThreads(ctx, pollers.Query{})
+	if err != nil || len(page.Items) == 0 {
+		t.Fatalf("request 1: %+v, %v", page, err)
+	}
+	var he *pollers.HTTPError
+	if _, err := p.Messages(ctx, &page.Items[0], pollers.MessageCursor{}); !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable {
+		t.Fatalf("request 2, a message fetch: %v, want HTTP 503", err)
+	}
+	if o := h.Observed(t, a); o.Requests < 2 || o.Status[http.StatusServiceUnavailable] < 1 {
+		t.Fatalf("observed %+v", o)
+	}
+	h.Sustain(t, a)
+	for range 2 {
+		if _, err := p.Messages(ctx, &page.Items[0], pollers.MessageCursor{}); err != nil {
+			t.Fatalf("after clearing: %v", err)
+		}
+	}
 }
