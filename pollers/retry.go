@@ -112,7 +112,15 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	var lastResp *http.Response
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		if err := t.pacer.wait(ctx, deadline); err != nil {
+		// A pause longer than a request waits in place (one the headers
+		// announced, or a quota's) fails the request at once, like a
+		// Retry-After that long: the account must not hold a poll slot
+		// while it waits.
+		waitUntil := time.Now().Add(t.policy.MaxInPlace)
+		if !deadline.IsZero() && deadline.Before(waitUntil) {
+			waitUntil = deadline
+		}
+		if err := t.pacer.wait(ctx, waitUntil); err != nil {
 			var paused errPausedPastDeadline
 			if errors.As(err, &paused) && (lastResp != nil || lastErr != nil) {
 				return lastResp, lastErr // the last answer says more
