@@ -7,6 +7,8 @@
 //
 // A Provider (one package per API, such as pollers/mirakl) only knows its
 // API's requests, pagination and mapping. Walking, diffing, reply-needed
-// episodes, rate limits, retries with backoff, Retry-After, leases and
-// graceful shutdown live here, once.
+// episodes, retries of each request in place (Retry-After, the provider's
+// hints, backoff with jitter), pacing that learns from 429s and rate-limit
+// headers, quotas shared across accounts and replicas, leases and graceful
+// shutdown live here, once.
 package pollers

@@ -240,8 +240,11 @@ func quotaLeft(h http.Header, now time.Time, dailyReset func(time.Time) time.Tim
 	}
 	// IETF RateLimit, current draft: `"name";r=50;t=30`, with the window of
 	// the same policy (`"name";q=100;w=60`) when t is absent.
-	windows := map[string]float64{}
+	var windows map[string]float64
 	for _, item := range listItems(h.Values("RateLimit-Policy")) {
+		if windows == nil {
+			windows = map[string]float64{}
+		}
 		name, params := structuredItem(item)
 		if w, err := strconv.ParseFloat(params["w"], 64); err == nil && w > 0 {
 			windows[name] = w
@@ -249,8 +252,11 @@ func quotaLeft(h http.Header, now time.Time, dailyReset func(time.Time) time.Tim
 	}
 	// Members of one policy, or the bare limit=, remaining=, reset= members
 	// of the older drafts, are read together.
-	groups := map[string]map[string]string{}
+	var groups map[string]map[string]string
 	for _, item := range listItems(h.Values("RateLimit")) {
+		if groups == nil {
+			groups = map[string]map[string]string{}
+		}
 		name, params := structuredItem(item)
 		g := groups[name]
 		if g == nil {
