@@ -173,24 +173,26 @@ func (p *pacer) adjust() {
 // quota spent at the current rate would run out before the window resets,
 // the rate drops to what the quota allows until then; with none left the
 // account pauses until the reset.
-func (p *pacer) observe(h http.Header, dailyReset func(time.Time) time.Time) {
+func (p *pacer) observe(ctx context.Context, h http.Header, dailyReset func(time.Time) time.Time) {
 	now := p.now()
 	remaining, reset, ok := quotaLeft(h, now, dailyReset)
 	if !ok {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	window := reset.Sub(now)
 	if window <= 0 {
 		return
 	}
 	if remaining <= 0 {
-		if reset.After(p.until) {
-			p.until = reset
+		p.pauseLocal(window)
+		if p.quota != nil {
+			// Spent for one account of a quota is spent for all of them.
+			p.quota.pause(ctx, window)
 		}
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	allowed := rate.Limit(remaining / window.Seconds())
 	cur := p.lim.Limit()
 	if cur == rate.Inf || allowed < cur {

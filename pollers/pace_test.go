@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 )
 
 func TestQuotaLeftReadsEveryConvention(t *testing.T) {
@@ -101,13 +103,13 @@ func TestPacerHeadersSlowBeforeTheQuotaRunsOut(t *testing.T) {
 	// Plenty left: nothing changes.
 	h.Set("X-HubSpot-RateLimit-Remaining", "95")
 	h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
-	p.observe(h, nil)
+	p.observe(context.Background(), h, nil)
 	if got := p.lim.Limit(); got != 9 {
 		t.Fatalf("rate with 95 of 100 left: %v", got)
 	}
 	// 20 left for 10 s: 2 per second.
 	h.Set("X-HubSpot-RateLimit-Remaining", "20")
-	p.observe(h, nil)
+	p.observe(context.Background(), h, nil)
 	if got := p.lim.Limit(); got != rate.Limit(2) {
 		t.Fatalf("rate with 20 left in 10s: %v, want 2", got)
 	}
@@ -123,9 +125,28 @@ func TestPacerHeadersSlowBeforeTheQuotaRunsOut(t *testing.T) {
 	h = http.Header{}
 	h.Set("X-RateLimit-Remaining", "0")
 	h.Set("X-RateLimit-Reset", "7")
-	p.observe(h, nil)
+	p.observe(context.Background(), h, nil)
 	if d := p.pausedFor(); d != 7*time.Second {
 		t.Fatalf("paused for %s with no request left, want 7s", d)
+	}
+}
+
+// TestQuotaSpentByHeaders: a quota the headers say is spent, seen by one
+// account, pauses every account of the quota until the reset.
+func TestQuotaSpentByHeaders(t *testing.T) {
+	t.Parallel()
+	store, rdb := checkpointtest.NewStore(t)
+	rateKey, pausedKey := store.QuotaKeys("q-headers")
+	t.Cleanup(func() { rdb.Del(context.Background(), rateKey, pausedKey) })
+	p := newPacer(10)
+	p.quota = &sharedQuota{store: store, name: "q-headers", rps: 10}
+	h := http.Header{}
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Reset", "5")
+	p.observe(context.Background(), h, nil)
+	d, err := store.TakeQuota(context.Background(), "q-headers", 10)
+	if err != nil || d < 4*time.Second || d > 5*time.Second {
+		t.Fatalf("another account of the quota: wait %s, %v; want the 5s to the reset", d, err)
 	}
 }
 

@@ -131,7 +131,7 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp, err := t.attempt(req)
 		reason := retryable(ctx, resp, err)
 		if resp != nil {
-			t.pacer.observe(resp.Header, t.dailyReset)
+			t.pacer.observe(ctx, resp.Header, t.dailyReset)
 		}
 		if reason == "" || !idempotent {
 			return resp, err
