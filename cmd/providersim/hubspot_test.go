@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/threadsync/threadsync/pollers/hubspot/hubspotsim"
 )
@@ -18,29 +15,10 @@ import (
 // TestServeHubSpot runs providersim with HubSpot accounts only and reads one
 // through the accounts file it wrote, then breaks it through the admin API.
 func TestServeHubSpot(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "accounts.yaml")
 	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-mirakl-shops", "0", "-hubspot-accounts", "1",
-			"-seed-threads", "5", "-rate", "0", "-accounts-out", out}, &logs, func(addr string) { addrc <- addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	srv := serve(t, &logs, "-mirakl-shops", "0", "-hubspot-accounts", "1", "-seed-threads", "5", "-rate", "0")
+	addr, file := srv.addr, srv.accounts
 
-	file, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tok := regexp.MustCompile(`token: "(pat-na1-[0-9a-f-]{36})"`).FindStringSubmatch(string(file))
 	if tok == nil || !strings.Contains(string(file), "id: portal-24000001\n") ||
 		!strings.Contains(string(file), "base_url: http://"+addr+"/hubspot\n") || !strings.Contains(string(file), `timezone: "UTC"`) {
@@ -58,7 +36,7 @@ func TestServeHubSpot(t *testing.T) {
 	}
 	resp := get()
 	var page struct{ Results []json.RawMessage }
-	err = json.NewDecoder(resp.Body).Decode(&page)
+	err := json.NewDecoder(resp.Body).Decode(&page)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || len(page.Results) != 5 {
 		t.Fatalf("threads: status %d, %d threads, %v", resp.StatusCode, len(page.Results), err)
@@ -94,15 +72,7 @@ func TestServeHubSpot(t *testing.T) {
 		t.Fatalf("stats %+v %v", st, err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run does not return after cancel")
-	}
+	srv.stop(t)
 	if strings.Contains(logs.String(), tok[1]) {
 		t.Fatal("a token appears in the log")
 	}

@@ -44,25 +44,9 @@ accounts:
 // TestServe runs the binary's run function on a free port and uses what it
 // wrote: the accounts file, /healthz and the Mirakl API with its keys.
 func TestServe(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "accounts.yaml")
 	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-mirakl-shops", "2", "-seed-threads", "7", "-rate", "0", "-accounts-out", out},
-			&logs, func(addr string) { addrc <- addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	srv := serve(t, &logs, "-mirakl-shops", "2", "-seed-threads", "7", "-rate", "0")
+	addr, file, out := srv.addr, srv.accounts, srv.path
 
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -70,10 +54,6 @@ func TestServe(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	file, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Only the Mirakl accounts: other simulators write their own tokens.
 	tokens := regexp.MustCompile(`provider: mirakl\n\s+id: \S+\n\s+base_url: \S+\n\s+token: "([0-9a-f]{32})"`).FindAllStringSubmatch(string(file), -1)
 	if len(tokens) != 2 || !strings.Contains(string(file), "id: shop-2002") ||
@@ -110,15 +90,7 @@ func TestServe(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run does not return after cancel")
-	}
+	srv.stop(t)
 	for _, tok := range tokens {
 		if strings.Contains(logs.String(), tok[1]) {
 			t.Fatal("a key appears in the log")
@@ -161,4 +133,55 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			t.Errorf("run %v: no error", args)
 		}
 	}
+}
+
+// served is providersim's run serving on a free port, until stop or the
+// end of the test.
+type served struct {
+	addr     string
+	path     string // the accounts file it wrote
+	accounts []byte // what it wrote there
+	cancel   context.CancelFunc
+	done     chan error
+	once     sync.Once
+}
+
+// serve starts run with args, -listen on a free port and -accounts-out,
+// and returns once it serves.
+func serve(t *testing.T, logs io.Writer, args ...string) *served {
+	t.Helper()
+	s := &served{path: filepath.Join(t.TempDir(), "accounts.yaml"), done: make(chan error, 1)}
+	var ctx context.Context
+	ctx, s.cancel = context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	args = append([]string{"-listen", "127.0.0.1:0", "-accounts-out", s.path}, args...)
+	go func() { s.done <- run(ctx, args, logs, func(addr string) { addrc <- addr }) }()
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case s.addr = <-addrc:
+	case err := <-s.done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	var err error
+	if s.accounts, err = os.ReadFile(s.path); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stop cancels run and checks that it returns nil, promptly.
+func (s *served) stop(t *testing.T) {
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case err := <-s.done:
+			if err != nil {
+				t.Errorf("run after cancel: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("run does not return after cancel")
+		}
+	})
 }

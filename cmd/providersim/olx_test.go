@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,29 +18,10 @@ import (
 // threadsync would: the accounts file's token, base URL and timezone
 // through the OLX client.
 func TestServeOLX(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "accounts.yaml")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
 	var logs syncBuffer
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-mirakl-shops", "0", "-olx-accounts", "2",
-			"-seed-threads", "5", "-rate", "0", "-accounts-out", out}, &logs, func(addr string) { addrc <- addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	srv := serve(t, &logs, "-mirakl-shops", "0", "-olx-accounts", "2", "-seed-threads", "5", "-rate", "0")
+	addr, file := srv.addr, srv.accounts
 
-	file, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tokens := regexp.MustCompile(`token: "(olx-[0-9a-f]{32})"`).FindAllStringSubmatch(string(file), -1)
 	base := "http://" + addr + "/olx"
 	for _, want := range []string{"provider: olx", "id: seller-2", "base_url: " + base + "\n", `timezone: "Europe/Warsaw"`} {
@@ -59,11 +38,11 @@ func TestServeOLX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := c.ListThreads(ctx, pollers.Query{})
+	page, err := c.ListThreads(t.Context(), pollers.Query{})
 	if err != nil || len(page.Items) != 5 || page.Next != "" {
 		t.Fatalf("threads of seller-2: %+v, %v", page, err)
 	}
-	msgs, err := c.Messages(ctx, &page.Items[0], pollers.MessageCursor{})
+	msgs, err := c.Messages(t.Context(), &page.Items[0], pollers.MessageCursor{})
 	if err != nil || len(msgs) != 4 || msgs[3].CreatedAt.After(time.Now()) || time.Since(msgs[3].CreatedAt) > time.Hour {
 		t.Fatalf("messages: %+v, %v (times read in the wrong zone?)", msgs, err)
 	}
@@ -85,7 +64,7 @@ func TestServeOLX(t *testing.T) {
 		t.Fatalf("inject fault: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if _, err := c.ListThreads(ctx, pollers.Query{}); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
+	if _, err := c.ListThreads(t.Context(), pollers.Query{}); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("after fault injection: %v", err)
 	}
 	resp, err = http.Post("http://"+addr+"/_admin/olx/faults", "application/json", strings.NewReader(`{"endpoint":"M11"}`))
@@ -104,15 +83,7 @@ func TestServeOLX(t *testing.T) {
 		t.Fatalf("stats %+v, %v", st, err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run does not return after cancel")
-	}
+	srv.stop(t)
 	for _, tok := range tokens {
 		if strings.Contains(logs.String(), tok[1]) {
 			t.Fatal("a token appears in the log")

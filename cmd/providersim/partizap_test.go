@@ -5,40 +5,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServePartizap runs providersim with Partizap vendors and reads them
 // the way threadsync would: the accounts file's session as the cookie.
 func TestServePartizap(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "accounts.yaml")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
 	var logs syncBuffer
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-mirakl-shops", "0", "-partizap-accounts", "2",
-			"-seed-threads", "5", "-rate", "0", "-accounts-out", out}, &logs, func(addr string) { addrc <- addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	srv := serve(t, &logs, "-mirakl-shops", "0", "-partizap-accounts", "2", "-seed-threads", "5", "-rate", "0")
+	addr, file := srv.addr, srv.accounts
 
-	file, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sessions := regexp.MustCompile(`token: "(pzs[0-9a-f]{32})"`).FindAllStringSubmatch(string(file), -1)
 	for _, want := range []string{"provider: partizap", "id: vendor-502", "base_url: http://" + addr + "/partizap\n", `user_id: "502"`} {
 		if !strings.Contains(string(file), want) {
@@ -66,7 +44,7 @@ func TestServePartizap(t *testing.T) {
 			HasMore bool `json:"has_more"`
 		}
 	}
-	err = json.NewDecoder(resp.Body).Decode(&page)
+	err := json.NewDecoder(resp.Body).Decode(&page)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || len(page.Data) != 5 || page.Meta.HasMore || page.Data[0].Participants[0].ID != 502 {
 		t.Fatalf("conversations of vendor 502: status %d, %+v, %v", resp.StatusCode, page, err)
@@ -98,10 +76,7 @@ func TestServePartizap(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run after cancel: %v", err)
-	}
+	srv.stop(t)
 	for _, s := range sessions {
 		if strings.Contains(logs.String(), s[1]) {
 			t.Fatal("a session appears in the log")

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,40 +19,13 @@ import (
 // accounts until the test ends, and returns its address and the shop's key.
 func startMirakl(t *testing.T, args ...string) (addr, key string) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "accounts.yaml")
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	args = append([]string{"-listen", "127.0.0.1:0", "-rate", "0", "-seed-threads", "3", "-accounts-out", out,
-		"-mirakl-shops", "1", "-olx-accounts", "0", "-hubspot-accounts", "0", "-partizap-accounts", "0", "-selfcommunity-accounts", "0"}, args...)
-	go func() { done <- run(ctx, args, io.Discard, func(addr string) { addrc <- addr }) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run after cancel: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("run does not return after cancel")
-		}
-	})
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
-	file, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`token: "([0-9a-f]{32})"`).FindStringSubmatch(string(file))
+	srv := serve(t, io.Discard, append([]string{"-rate", "0", "-seed-threads", "3",
+		"-mirakl-shops", "1", "-olx-accounts", "0", "-hubspot-accounts", "0", "-partizap-accounts", "0", "-selfcommunity-accounts", "0"}, args...)...)
+	m := regexp.MustCompile(`token: "([0-9a-f]{32})"`).FindSubmatch(srv.accounts)
 	if m == nil {
-		t.Fatalf("accounts file:\n%s", file)
+		t.Fatalf("accounts file:\n%s", srv.accounts)
 	}
-	return addr, m[1]
+	return srv.addr, string(m[1])
 }
 
 // listThreads sends M11 for the shop and returns the answer, its body

@@ -5,40 +5,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeSelfCommunity reads the accounts file providersim writes and
 // calls the community with each account's token: the snippet list, paged
 // by next links under the /selfcommunity prefix, and the admin API.
 func TestServeSelfCommunity(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "accounts.yaml")
 	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-mirakl-shops", "0", "-selfcommunity-accounts", "2",
-			"-seed-threads", "5", "-rate", "0", "-accounts-out", out}, &logs, func(addr string) { addrc <- addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
-	file, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := serve(t, &logs, "-mirakl-shops", "0", "-selfcommunity-accounts", "2", "-seed-threads", "5", "-rate", "0")
+	addr, file := srv.addr, srv.accounts
 	accts := regexp.MustCompile(`id: (owner-\d)\n    base_url: (\S+)\n    token: "([A-Z2-7]{26})"\n(?s:.*?)user_id: "(\d+)"`).FindAllStringSubmatch(string(file), -1)
 	if len(accts) != 2 || accts[0][2] != "http://"+addr+"/selfcommunity" || accts[0][4] == accts[1][4] {
 		t.Fatalf("accounts file:\n%s", file)
@@ -98,15 +76,7 @@ func TestServeSelfCommunity(t *testing.T) {
 		t.Fatalf("stats %s", body)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run does not return after cancel")
-	}
+	srv.stop(t)
 	for _, a := range accts {
 		if strings.Contains(logs.String(), a[3]) {
 			t.Fatal("a token appears in the log")
