@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"testing"
@@ -94,12 +95,25 @@ func testSustained(t *testing.T, h Harness) {
 			if o.MaxInFlight > 1 {
 				t.Fatalf("%d requests of one account in flight at once", o.MaxInFlight)
 			}
+			for _, r := range sf.rules {
+				var served int64
+				switch {
+				case r.Status != 0:
+					served = o.Status[r.Status]
+				case r.Reset:
+					served = o.Reset
+				case r.Truncate:
+					served = o.Truncated
+				default:
+					served = o.Delayed
+				}
+				if served == 0 {
+					t.Fatalf("the rule %+v was never served (%+v): the scenario tested nothing", r, o)
+				}
+			}
 			faults := o.Delayed + o.Reset + o.Truncated
 			for _, n := range o.Status {
 				faults += n
-			}
-			if faults == 0 {
-				t.Fatalf("no fault was served (%+v): the scenario tested nothing", o)
 			}
 			fmt.Printf("sustained: provider=%s fault=%q threads=%d requests=%d faults=%d polls=%d failed_polls=%d events=%d early=%d max_in_flight=%d\n",
 				h.Provider(), sf.name, len(truth)+1, o.Requests, faults, polls, failed, len(all), o.Early, o.MaxInFlight)
@@ -151,6 +165,15 @@ func testSustainReachesEveryEndpoint(t *testing.T, h Harness) {
 	}
 	if o := h.Observed(t, a); o.Requests < 2 || o.Status[http.StatusServiceUnavailable] < 1 {
 		t.Fatalf("observed %+v", o)
+	}
+	// A body cut short reaches the client as one: the simulator wires
+	// the schedule where the connection can be cut.
+	h.Sustain(t, a, sim.Rule{Every: 1, Truncate: true})
+	if _, err := p.ListThreads(ctx, pollers.Query{}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a truncated list page: %v, want an unexpected EOF", err)
+	}
+	if o := h.Observed(t, a); o.Truncated != 1 {
+		t.Fatalf("observed %+v, want 1 truncated", o)
 	}
 	h.Sustain(t, a)
 	for range 2 {

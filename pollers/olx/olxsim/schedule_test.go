@@ -1,8 +1,6 @@
 package olxsim
 
 import (
-	"errors"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -72,27 +70,5 @@ func TestSchedule(t *testing.T) {
 	f.sim.ResetStats()
 	if o := f.sim.ScheduleStats(acctA); o.Requests != 0 || len(o.Status) != 0 {
 		t.Fatalf("A observed after ResetStats %+v", o)
-	}
-}
-
-// TestScheduleTruncates checks a body cut short through the whole server.
-func TestScheduleTruncates(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	f.sim.Seed(acctA, 20, 2, t0)
-	f.sim.SetSchedule(sim.Rule{Every: 1, Truncate: true})
-	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/partner/threads", nil)
-	req.Header.Set("Version", "2.0")
-	req.Header.Set("Authorization", "Bearer "+tokenA)
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if _, err := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("%d, %v; want 200 and an unexpected EOF", resp.StatusCode, err)
-	}
-	if o := f.sim.ScheduleStats(acctA); o.Truncated != 1 {
-		t.Fatalf("observed %+v", o)
 	}
 }
