@@ -434,7 +434,7 @@ func TestRateLimits(t *testing.T) {
 		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
 			t.Fatalf("%+v: %v, want an HTTPError 429", f, err)
 		}
-		return he.RetryAfter, err
+		return e.c.RetryAfter(he), err
 	}
 	if d, _ := retryAfter(hubspotsim.Fault{Status: 429}); d != BurstRetry {
 		t.Errorf("burst 429 without Retry-After: wait %s, want %s", d, BurstRetry)
@@ -464,13 +464,13 @@ func TestRateLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	var he *pollers.HTTPError
-	if _, err := e2.c.ListThreads(ctx, pollers.Query{}); !errors.As(err, &he) || he.RetryAfter != BurstRetry {
+	if _, err := e2.c.ListThreads(ctx, pollers.Query{}); !errors.As(err, &he) || e2.c.RetryAfter(he) != BurstRetry {
 		t.Fatalf("second request in the window: %v", err)
 	}
 	e3 := newEnv(t, hubspotsim.Config{Now: func() time.Time { return now }, DailyLimit: 1}, nil)
 	e3.c.now = func() time.Time { return now }
 	_, _ = e3.c.ListThreads(ctx, pollers.Query{})
-	if _, err := e3.c.ListThreads(ctx, pollers.Query{}); !errors.As(err, &he) || he.RetryAfter != 21*time.Hour+dailyResetMargin {
+	if _, err := e3.c.ListThreads(ctx, pollers.Query{}); !errors.As(err, &he) || e3.c.RetryAfter(he) != 21*time.Hour+dailyResetMargin {
 		t.Fatalf("daily limit at 03:00 UTC: %v", err)
 	}
 }

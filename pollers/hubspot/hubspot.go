@@ -23,8 +23,9 @@
 // (TEN_SECONDLY_ROLLING) is retried after Retry-After when HubSpot sends
 // one, otherwise after BurstRetry; the DAILY limit pauses the account until
 // it resets at midnight in the HubSpot account's time zone (option
-// timezone). Both are set as pollers.HTTPError.RetryAfter, which the engine
-// honours.
+// timezone). Client.RetryAfter tells the engine both (pollers.RetryHinter),
+// and the X-HubSpot-RateLimit-* headers slow the account before either
+// runs out (the engine reads them; DailyReset says when the day ends).
 //
 // Options:
 //   - inbox_ids: comma-separated inbox ids; only threads of those inboxes

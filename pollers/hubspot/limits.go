@@ -44,15 +44,11 @@ func (c *Client) DailyReset(now time.Time) time.Time {
 	return nextMidnight(now, c.loc).Add(dailyResetMargin)
 }
 
-// rateLimited names HubSpot's daily limit in a 429 that exhausted its
-// retries, and sets the wait it asks for on the error.
+// rateLimited names HubSpot's daily limit in a 429 that reached the
+// client; the engine has the wait from RetryAfter.
 func (c *Client) rateLimited(err error) error {
 	var he *pollers.HTTPError
-	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
-		return err
-	}
-	he.RetryAfter = c.RetryAfter(he)
-	if !dailyPolicy(he.Body) {
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || !dailyPolicy(he.Body) {
 		return err
 	}
 	reset := nextMidnight(c.now(), c.loc)

@@ -354,7 +354,7 @@ func TestRetryAfterFromTheBody(t *testing.T) {
 	for _, want := range []time.Duration{7 * time.Second, 2 * time.Second} {
 		_, err := c.client.ListThreads(context.Background(), pollers.Query{})
 		var he *pollers.HTTPError
-		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter != want {
+		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || c.client.RetryAfter(he) != want {
 			t.Fatalf("429: %v, want a retry after %s", err, want)
 		}
 	}

@@ -167,17 +167,13 @@ func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
 		return err
 	}
 	req.Header.Set("Authorization", c.auth)
-	err = pollers.GetJSON(c.http, req, out)
-	var he *pollers.HTTPError
-	if errors.As(err, &he) {
-		he.RetryAfter = c.RetryAfter(he)
-	}
-	return err
+	return pollers.GetJSON(c.http, req, out)
 }
 
 // RetryAfter is the wait a 429 asks for: Retry-After, or, since DRF says
 // the wait in the body even when a proxy drops the header, the seconds of
-// its "Expected available in N seconds." (pollers.RetryHinter).
+// its "Expected available in N seconds." (pollers.RetryHinter: the engine
+// waits it out, in place or before the account's next poll).
 func (c *Client) RetryAfter(he *pollers.HTTPError) time.Duration {
 	if he.Status == http.StatusTooManyRequests && he.RetryAfter == 0 {
 		return throttleWait(he.Body)
