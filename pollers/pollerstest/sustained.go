@@ -79,6 +79,11 @@ func testSustained(t *testing.T, h Harness) {
 			want.Replies++ // the new thread's; the answer opens no episode
 			p2, f2 := syncThrough(t, e, a)
 			polls, failed = polls+p2, failed+f2
+			// Every fault here heals within a request's attempts: a poll
+			// that failed means one was not retried in place.
+			if failed > 0 {
+				t.Fatalf("%d of %d polls failed", failed, polls)
+			}
 			all := f.js.ReadAll(t)
 			if c := counts(t, all); c != want {
 				t.Fatalf("after the mutation the stream holds %+v, want %+v", c, want)
