@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
@@ -25,26 +26,43 @@ func Bench(b *testing.B, h Harness, threads int) {
 	}
 }
 
+// benchWorld is a benchmark's account of threads × 4 messages, unpaced,
+// with its own Redis prefix and JetStream.
+type benchWorld struct {
+	b     *testing.B
+	h     Harness
+	a     pollers.Account
+	store *checkpoint.Store
+	js    *eventstest.Env
+}
+
+func newBenchWorld(b *testing.B, h Harness, id string, threads int) *benchWorld {
+	store, _ := checkpointtest.NewStore(b)
+	w := &benchWorld{b: b, h: h, a: h.NewAccount(b, id, 100), store: store, js: eventstest.Start(b)}
+	if w.a.Options == nil {
+		w.a.Options = map[string]string{}
+	}
+	w.a.Options["requests_per_second"] = "1000000"
+	h.Seed(b, w.a, threads, 4)
+	return w
+}
+
+// engine is a fresh engine of the account, as a restarted worker's.
+func (w *benchWorld) engine(sweep time.Duration) *pollers.Engine {
+	e, err := pollers.New(pollers.Config{
+		Store: w.store, Publisher: w.js.Publisher, SweepInterval: sweep,
+		Providers: map[string]pollers.Factory{w.h.Provider(): w.h.Factory()},
+	}, []pollers.Account{w.a})
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	return e
+}
+
 func bench(b *testing.B, h Harness, threads int) {
 	ctx := context.Background()
-	store, _ := checkpointtest.NewStore(b)
-	js := eventstest.Start(b)
-	a := h.NewAccount(b, "bench", 100)
-	if a.Options == nil {
-		a.Options = map[string]string{}
-	}
-	a.Options["requests_per_second"] = "1000000"
-	h.Seed(b, a, threads, 4)
-	engine := func(sweep time.Duration) *pollers.Engine {
-		e, err := pollers.New(pollers.Config{
-			Store: store, Publisher: js.Publisher, SweepInterval: sweep,
-			Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
-		}, []pollers.Account{a})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return e
-	}
+	w := newBenchWorld(b, h, "bench", threads)
+	a, engine := w.a, w.engine
 	poll := func(e *pollers.Engine) (pollers.Stats, time.Duration) {
 		start := time.Now()
 		st, err := e.PollOnce(ctx, a.Provider, a.ID)
@@ -100,21 +118,8 @@ type taxResult struct {
 }
 
 func taxRun(b *testing.B, h Harness, threads int, rules []sim.Rule) taxResult {
-	store, _ := checkpointtest.NewStore(b)
-	js := eventstest.Start(b)
-	a := h.NewAccount(b, "tax", 100)
-	if a.Options == nil {
-		a.Options = map[string]string{}
-	}
-	a.Options["requests_per_second"] = "1000000"
-	h.Seed(b, a, threads, 4)
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: js.Publisher,
-		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
-	}, []pollers.Account{a})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := newBenchWorld(b, h, "tax", threads)
+	a, js, e := w.a, w.js, w.engine(0)
 	h.Sustain(b, a, rules...)
 	start := time.Now()
 	for polls := 1; ; polls++ {
