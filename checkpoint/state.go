@@ -23,6 +23,9 @@ type Cursor struct {
 	LastSweep time.Time
 	// Started is when the walk in progress began (the local clock).
 	Started time.Time
+	// Open counts the threads whose reply-needed episode, announced with
+	// a ReplyNeeded, is still open.
+	Open int
 }
 
 // InWalk reports whether a walk was interrupted and continues from Page.
@@ -36,12 +39,13 @@ type cursorJSON struct {
 	Synced    bool   `json:"y,omitempty"`
 	LastSweep int64  `json:"l,omitempty"`
 	Started   int64  `json:"b,omitempty"`
+	Open      int    `json:"o,omitempty"`
 }
 
 func (c Cursor) marshal() ([]byte, error) {
 	return json.Marshal(cursorJSON{
 		Since: nanos(c.Since), High: nanos(c.High), Page: c.Page, Walk: c.Walk,
-		Synced: c.Synced, LastSweep: nanos(c.LastSweep), Started: nanos(c.Started),
+		Synced: c.Synced, LastSweep: nanos(c.LastSweep), Started: nanos(c.Started), Open: c.Open,
 	})
 }
 
@@ -52,7 +56,7 @@ func unmarshalCursor(b []byte) (Cursor, error) {
 	}
 	return Cursor{
 		Since: fromNanos(j.Since), High: fromNanos(j.High), Page: j.Page, Walk: j.Walk,
-		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep), Started: fromNanos(j.Started),
+		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep), Started: fromNanos(j.Started), Open: j.Open,
 	}, nil
 }
 
@@ -71,7 +75,21 @@ type ThreadState struct {
 	ReplySince time.Time
 	// LastInbound is the id of the newest inbound message seen.
 	LastInbound string
+	// Quiet marks an episode recorded without a ReplyNeeded (an initial
+	// from_now walk): it raises no timers and ends without ReplyResolved.
+	Quiet bool
+	// Policy, DueAt and WarnAt are the deadlines of the episode in
+	// progress when a reply policy applied to it; zero otherwise.
+	Policy string
+	DueAt  time.Time
+	WarnAt time.Time
+	// Warned and Breached record that the episode's warning and breach
+	// were published (by its timers).
+	Warned, Breached bool
 }
+
+// Open reports whether an episode announced with ReplyNeeded is in progress.
+func (s *ThreadState) Open() bool { return s != nil && !s.ReplySince.IsZero() && !s.Quiet }
 
 type stateJSON struct {
 	Version     string   `json:"v,omitempty"`
@@ -80,12 +98,20 @@ type stateJSON struct {
 	LastMsgID   string   `json:"m,omitempty"`
 	ReplySince  int64    `json:"r,omitempty"`
 	LastInbound string   `json:"n,omitempty"`
+	Quiet       bool     `json:"q,omitempty"`
+	Policy      string   `json:"p,omitempty"`
+	DueAt       int64    `json:"d,omitempty"`
+	WarnAt      int64    `json:"w,omitempty"`
+	Warned      bool     `json:"x,omitempty"`
+	Breached    bool     `json:"y,omitempty"`
 }
 
 func (s *ThreadState) marshal() ([]byte, error) {
 	return json.Marshal(stateJSON{
 		Version: s.Version, MsgAt: nanos(s.MsgAt), MsgIDs: s.MsgIDs, LastMsgID: s.LastMsgID,
 		ReplySince: nanos(s.ReplySince), LastInbound: s.LastInbound,
+		Quiet: s.Quiet, Policy: s.Policy, DueAt: nanos(s.DueAt), WarnAt: nanos(s.WarnAt),
+		Warned: s.Warned, Breached: s.Breached,
 	})
 }
 
@@ -97,6 +123,8 @@ func unmarshalState(b []byte) (*ThreadState, error) {
 	return &ThreadState{
 		Version: j.Version, MsgAt: fromNanos(j.MsgAt), MsgIDs: j.MsgIDs, LastMsgID: j.LastMsgID,
 		ReplySince: fromNanos(j.ReplySince), LastInbound: j.LastInbound,
+		Quiet: j.Quiet, Policy: j.Policy, DueAt: fromNanos(j.DueAt), WarnAt: fromNanos(j.WarnAt),
+		Warned: j.Warned, Breached: j.Breached,
 	}, nil
 }
 

@@ -36,6 +36,9 @@ type Lease struct {
 	Account Account
 	Token   string
 	TTL     time.Duration
+	// NextTimer is the account's earliest SLA timer when the lease was
+	// taken; zero when it has none.
+	NextTimer time.Time
 }
 
 // Store is the Redis checkpoint store. It is safe for concurrent use.
@@ -59,12 +62,12 @@ func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
 }
 
 // Keys are the Redis keys of one account.
-type Keys struct{ Cursor, Threads, Lease, Fence string }
+type Keys struct{ Cursor, Threads, Lease, Fence, Timers string }
 
 // Keys returns the account's keys, which share the hash tag {provider:id}.
 func (s *Store) Keys(a Account) Keys {
 	base := s.prefix + ":{" + a.Provider + ":" + a.ID + "}:"
-	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence"}
+	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence", Timers: base + "timers"}
 }
 
 // Cursor returns the account's cursor; the zero Cursor when it has none.
@@ -109,79 +112,109 @@ func (s *Store) Threads(ctx context.Context, a Account, ids []string) ([]*Thread
 }
 
 // commitScript checks the lease, extends it, stores the cursor and the
-// thread states: the whole page lands, or nothing does.
+// thread states and applies the page's timer changes (cancels first): the
+// whole page lands, or nothing does. It returns the account's earliest
+// timer.
 var commitScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('LEASELOST')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
-local n = #ARGV
 local i = 4
+local nc = tonumber(ARGV[i]); i = i + 1
+for j = 1, nc do
+  redis.call('ZREM', KEYS[4], 'w:' .. ARGV[i], 'b:' .. ARGV[i]); i = i + 1
+end
+local ns = tonumber(ARGV[i]); i = i + 1
+for j = 1, ns do
+  redis.call('ZADD', KEYS[4], ARGV[i + 1], ARGV[i]); i = i + 2
+end
+local n = #ARGV
 while i <= n do
   local j = math.min(i + 999, n)
   redis.call('HSET', KEYS[3], unpack(ARGV, i, j))
   i = j + 1
 end
-return 1
+local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+return first[2] or ''
 `)
 
-// Commit stores the cursor and the states of the page's threads in one
-// atomic round trip, provided lease is still held; it also extends the lease.
-func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[string]*ThreadState) error {
+// Commit stores the cursor, the states of the page's threads and its timer
+// changes in one atomic round trip, provided lease is still held; it also
+// extends the lease. It returns the account's earliest timer (zero: none).
+func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[string]*ThreadState, timers TimerChanges) (time.Time, error) {
 	k := s.Keys(lease.Account)
 	cur, err := c.marshal()
 	if err != nil {
-		return fmt.Errorf("checkpoint: %s: %w", lease.Account, err)
+		return time.Time{}, fmt.Errorf("checkpoint: %s: %w", lease.Account, err)
 	}
-	args := make([]any, 0, 3+2*len(states))
-	args = append(args, lease.Token, lease.TTL.Milliseconds(), cur)
+	args := make([]any, 0, 5+len(timers.Cancel)+2*len(timers.Set)+2*len(states))
+	args = append(args, lease.Token, lease.TTL.Milliseconds(), cur, len(timers.Cancel))
+	for _, id := range timers.Cancel {
+		args = append(args, id)
+	}
+	args = append(args, len(timers.Set))
+	for _, t := range timers.Set {
+		if t.Kind != Warning && t.Kind != Breach {
+			return time.Time{}, fmt.Errorf("checkpoint: %s: thread %s: unknown timer kind %q", lease.Account, t.Thread, t.Kind)
+		}
+		args = append(args, t.member(), t.At.UnixMilli())
+	}
 	for id, st := range states {
 		b, err := st.marshal()
 		if err != nil {
-			return fmt.Errorf("checkpoint: %s: thread %s: %w", lease.Account, id, err)
+			return time.Time{}, fmt.Errorf("checkpoint: %s: thread %s: %w", lease.Account, id, err)
 		}
 		args = append(args, id, b)
 	}
-	err = commitScript.Run(ctx, s.rdb, []string{k.Lease, k.Cursor, k.Threads}, args...).Err()
+	first, err := commitScript.Run(ctx, s.rdb, []string{k.Lease, k.Cursor, k.Threads, k.Timers}, args...).Text()
 	if err != nil {
 		if strings.Contains(err.Error(), "LEASELOST") {
-			return fmt.Errorf("checkpoint: %s: %w", lease.Account, ErrLeaseLost)
+			return time.Time{}, fmt.Errorf("checkpoint: %s: %w", lease.Account, ErrLeaseLost)
 		}
-		return fmt.Errorf("checkpoint: %s: commit: %w", lease.Account, err)
+		return time.Time{}, fmt.Errorf("checkpoint: %s: commit: %w", lease.Account, err)
 	}
-	return nil
+	return parseScore(first), nil
 }
 
 // acquireScript takes the lease when it is free, or extends it when this
 // owner already holds it. A new holder gets a token with a higher fence.
+// With the token comes the account's earliest timer, so a worker taking an
+// account over learns its deadlines without another round trip.
 var acquireScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
+local tok
 if cur then
-  if string.sub(cur, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '#' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return cur
+  if string.sub(cur, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. '#' then
+    return false
   end
-  return false
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  tok = cur
+else
+  local fence = redis.call('INCR', KEYS[2])
+  tok = ARGV[1] .. '#' .. fence
+  redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
 end
-local fence = redis.call('INCR', KEYS[2])
-local tok = ARGV[1] .. '#' .. fence
-redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
-return tok
+local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+return {tok, first[2] or ''}
 `)
 
 // Acquire takes or extends the account's lease for ttl. It returns
 // ErrLeaseHeld when another worker holds it.
 func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
 	k := s.Keys(a)
-	tok, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence}, s.owner, ttl.Milliseconds()).Text()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Timers}, s.owner, ttl.Milliseconds()).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
 	}
 	if err != nil {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: %w", a, err)
 	}
-	return Lease{Account: a, Token: tok, TTL: ttl}, nil
+	if len(res) != 2 {
+		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: unexpected reply %q", a, res)
+	}
+	return Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1])}, nil
 }
 
 var extendScript = redis.NewScript(`

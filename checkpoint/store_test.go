@@ -32,7 +32,7 @@ func TestCommitAndReadBack(t *testing.T) {
 		"t-1": {Version: "v1", MsgAt: at, MsgIDs: []string{"m-1", "m-2"}, LastMsgID: "m-2", ReplySince: at, LastInbound: "m-1"},
 		"t-2": {Version: "v2"},
 	}
-	if err := s.Commit(ctx, lease, want, states); err != nil {
+	if _, err := s.Commit(ctx, lease, want, states, checkpoint.TimerChanges{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Cursor(ctx, acct)
@@ -88,7 +88,7 @@ func TestLeaseFencesCommits(t *testing.T) {
 		t.Fatal("new holder got the old token")
 	}
 	// The old holder's commit is refused and changes nothing.
-	err = a.Commit(ctx, la, checkpoint.Cursor{Page: "stale"}, map[string]*checkpoint.ThreadState{"t": {Version: "x"}})
+	_, err = a.Commit(ctx, la, checkpoint.Cursor{Page: "stale"}, map[string]*checkpoint.ThreadState{"t": {Version: "x"}}, checkpoint.TimerChanges{})
 	if !errors.Is(err, checkpoint.ErrLeaseLost) {
 		t.Fatalf("stale commit: %v, want ErrLeaseLost", err)
 	}
@@ -98,7 +98,7 @@ func TestLeaseFencesCommits(t *testing.T) {
 	if sts, _ := b.Threads(ctx, acct, []string{"t"}); sts[0] != nil {
 		t.Fatal("stale commit wrote a thread state")
 	}
-	if err := b.Commit(ctx, lb, checkpoint.Cursor{Page: "p2"}, nil); err != nil {
+	if _, err := b.Commit(ctx, lb, checkpoint.Cursor{Page: "p2"}, nil, checkpoint.TimerChanges{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -119,7 +119,7 @@ func TestLeaseExpires(t *testing.T) {
 	if _, err := b.Acquire(ctx, acct, time.Minute); err != nil {
 		t.Fatalf("expired lease not taken over: %v", err)
 	}
-	if err := a.Commit(ctx, la, checkpoint.Cursor{}, nil); !errors.Is(err, checkpoint.ErrLeaseLost) {
+	if _, err := a.Commit(ctx, la, checkpoint.Cursor{}, nil, checkpoint.TimerChanges{}); !errors.Is(err, checkpoint.ErrLeaseLost) {
 		t.Fatalf("commit after expiry: %v", err)
 	}
 }

@@ -18,7 +18,16 @@ const (
 	ThreadCreated   Type = "ThreadCreated"
 	MessageReceived Type = "MessageReceived"
 	ReplyNeeded     Type = "ReplyNeeded"
+	// ReplyResolved ends an episode announced with ReplyNeeded.
+	ReplyResolved Type = "ReplyResolved"
+	// ReplySLAWarning says an open episode nears its policy's deadline.
+	ReplySLAWarning Type = "ReplySLAWarning"
+	// ReplySLABreached says an episode is still open at its deadline.
+	ReplySLABreached Type = "ReplySLABreached"
 )
+
+// Types lists every event type threadsync publishes.
+var Types = []Type{ThreadCreated, MessageReceived, ReplyNeeded, ReplyResolved, ReplySLAWarning, ReplySLABreached}
 
 // SubjectSuffix is the part of the NATS subject after the account token,
 // e.g. "message.received".
@@ -32,6 +41,12 @@ func (t Type) suffix() string {
 		return "message.received"
 	case ReplyNeeded:
 		return "reply.needed"
+	case ReplyResolved:
+		return "reply.resolved"
+	case ReplySLAWarning:
+		return "reply.sla_warning"
+	case ReplySLABreached:
+		return "reply.sla_breached"
 	}
 	return ""
 }
@@ -143,6 +158,78 @@ type ReplyNeededData struct {
 	ThreadID             string    `json:"thread_id"`
 	NeededSince          time.Time `json:"needed_since"`
 	LastInboundMessageID string    `json:"last_inbound_message_id"`
+	// Set when a reply policy applies to the account.
+	Policy string     `json:"policy,omitempty"`
+	DueAt  *time.Time `json:"due_at,omitempty"`
+	WarnAt *time.Time `json:"warn_at,omitempty"`
+}
+
+// SLA is the deadline a reply policy gives one episode.
+type SLA struct {
+	Policy string
+	DueAt  time.Time
+	// WarnAt is when a warning is due; zero for a policy without one.
+	WarnAt time.Time
+}
+
+// ReplySLAData is the data of ReplySLAWarning and ReplySLABreached events.
+type ReplySLAData struct {
+	Provider    string    `json:"provider"`
+	Account     string    `json:"account"`
+	ThreadID    string    `json:"thread_id"`
+	NeededSince time.Time `json:"needed_since"`
+	DueAt       time.Time `json:"due_at"`
+	Policy      string    `json:"policy"`
+	// Confirmed (breaches only): a poll made at the deadline found the
+	// episode still open. False when that poll failed and the breach was
+	// published after the grace period on the last state known.
+	Confirmed *bool `json:"confirmed,omitempty"`
+}
+
+// Resolution says how a reply-needed episode ended.
+type Resolution string
+
+// The ways an episode ends.
+const (
+	// Answered: the owner wrote in the thread.
+	Answered Resolution = "answered"
+	// Closed: the thread was closed (HubSpot's CLOSED).
+	Closed Resolution = "closed"
+	// NoReplyNeeded: the provider says no reply is needed any more
+	// (Mirakl's "no reply needed" action).
+	NoReplyNeeded Resolution = "no_reply_needed"
+)
+
+// ReplyResolvedData is the data of a ReplyResolved event.
+type ReplyResolvedData struct {
+	Provider        string     `json:"provider"`
+	Account         string     `json:"account"`
+	ThreadID        string     `json:"thread_id"`
+	NeededSince     time.Time  `json:"needed_since"`
+	ResolvedAt      time.Time  `json:"resolved_at"`
+	Resolution      Resolution `json:"resolution"`
+	AnswerMessageID string     `json:"answer_message_id,omitempty"`
+	ResponseSeconds float64    `json:"response_seconds"`
+	// Set when a reply policy applied to the episode.
+	Policy    string     `json:"policy,omitempty"`
+	DueAt     *time.Time `json:"due_at,omitempty"`
+	WithinSLA *bool      `json:"within_sla,omitempty"`
+	// BusinessSeconds is the response time counted in the policy's
+	// calendar's open hours; set when the policy has a calendar.
+	BusinessSeconds *float64 `json:"business_seconds,omitempty"`
+}
+
+// Resolved describes the end of an episode, for NewReplyResolved.
+type Resolved struct {
+	NeededSince     time.Time
+	At              time.Time
+	How             Resolution
+	AnswerMessageID string
+	// SLA is the episode's deadline; nil when no policy applied.
+	SLA *SLA
+	// Business is the response time in open hours; negative when the
+	// policy has no calendar.
+	Business time.Duration
 }
 
 // Event is one event ready to publish.
@@ -153,7 +240,7 @@ type Event struct {
 	Source  string
 	Thread  string // provider's thread id: the CloudEvents subject
 	Time    time.Time
-	Data    any // *ThreadCreatedData, *MessageReceivedData or *ReplyNeededData
+	Data    any // *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData, *ReplyResolvedData or *ReplySLAData
 }
 
 // NewThreadCreated builds the ThreadCreated event of a thread.
@@ -188,12 +275,83 @@ func NewMessageReceived(o Origin, threadID string, m Message) Event {
 func NewReplyNeeded(o Origin, threadID string, neededSince time.Time, lastInbound string) Event {
 	neededSince = neededSince.UTC()
 	return Event{
-		ID: eventID(o, ReplyNeeded, threadID, neededSince.Format(time.RFC3339Nano)), Type: ReplyNeeded,
+		ID: episodeID(o, ReplyNeeded, threadID, neededSince), Type: ReplyNeeded,
 		Subject: o.Subject(ReplyNeeded), Source: o.Source(), Thread: threadID, Time: neededSince,
 		Data: &ReplyNeededData{Provider: o.Provider, Account: o.Account, ThreadID: threadID,
 			NeededSince: neededSince, LastInboundMessageID: lastInbound},
 	}
 }
+
+// WithSLA returns the ReplyNeeded event e with its episode's deadline.
+func (e Event) WithSLA(s SLA) Event {
+	d, ok := e.Data.(*ReplyNeededData)
+	if !ok {
+		return e
+	}
+	c := *d
+	c.Policy = s.Policy
+	c.DueAt = utcPtr(s.DueAt)
+	if !s.WarnAt.IsZero() {
+		c.WarnAt = utcPtr(s.WarnAt)
+	}
+	e.Data = &c
+	return e
+}
+
+func utcPtr(t time.Time) *time.Time {
+	t = t.UTC()
+	return &t
+}
+
+func episodeID(o Origin, t Type, threadID string, neededSince time.Time) string {
+	return eventID(o, t, threadID, neededSince.UTC().Format(time.RFC3339Nano))
+}
+
+// NewReplySLAWarning builds the warning that an open episode nears its
+// deadline; its time is the warning's.
+func NewReplySLAWarning(o Origin, threadID string, neededSince time.Time, s SLA) Event {
+	return newSLAEvent(o, ReplySLAWarning, threadID, neededSince, s, s.WarnAt, nil)
+}
+
+// NewReplySLABreached builds the breach of an episode still open at its
+// deadline; its time is the deadline.
+func NewReplySLABreached(o Origin, threadID string, neededSince time.Time, s SLA, confirmed bool) Event {
+	return newSLAEvent(o, ReplySLABreached, threadID, neededSince, s, s.DueAt, &confirmed)
+}
+
+func newSLAEvent(o Origin, t Type, threadID string, neededSince time.Time, s SLA, at time.Time, confirmed *bool) Event {
+	neededSince = neededSince.UTC()
+	return Event{
+		ID: episodeID(o, t, threadID, neededSince), Type: t,
+		Subject: o.Subject(t), Source: o.Source(), Thread: threadID, Time: at.UTC(),
+		Data: &ReplySLAData{Provider: o.Provider, Account: o.Account, ThreadID: threadID,
+			NeededSince: neededSince, DueAt: s.DueAt.UTC(), Policy: s.Policy, Confirmed: confirmed},
+	}
+}
+
+// NewReplyResolved builds the end of an episode; one per episode, its id
+// from the thread and the episode's start.
+func NewReplyResolved(o Origin, threadID string, r Resolved) Event {
+	since, at := r.NeededSince.UTC(), r.At.UTC()
+	d := &ReplyResolvedData{Provider: o.Provider, Account: o.Account, ThreadID: threadID,
+		NeededSince: since, ResolvedAt: at, Resolution: r.How, AnswerMessageID: r.AnswerMessageID,
+		ResponseSeconds: seconds(max(at.Sub(since), 0))}
+	if r.SLA != nil {
+		within := !at.After(r.SLA.DueAt)
+		d.Policy, d.DueAt, d.WithinSLA = r.SLA.Policy, utcPtr(r.SLA.DueAt), &within
+		if r.Business >= 0 {
+			b := seconds(r.Business)
+			d.BusinessSeconds = &b
+		}
+	}
+	return Event{
+		ID: episodeID(o, ReplyResolved, threadID, since), Type: ReplyResolved,
+		Subject: o.Subject(ReplyResolved), Source: o.Source(), Thread: threadID, Time: at, Data: d,
+	}
+}
+
+// seconds is d in seconds, to the millisecond.
+func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 
 // Envelope is the CloudEvents 1.0 structured-mode JSON form of an event.
 type Envelope struct {
@@ -242,7 +400,8 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 }
 
 // DecodeData decodes an envelope's data into the type its event type names:
-// *ThreadCreatedData, *MessageReceivedData or *ReplyNeededData.
+// *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData,
+// *ReplyResolvedData or *ReplySLAData.
 func DecodeData(env Envelope) (any, error) {
 	var d any
 	switch env.Type {
@@ -252,6 +411,10 @@ func DecodeData(env Envelope) (any, error) {
 		d = new(MessageReceivedData)
 	case ReplyNeeded:
 		d = new(ReplyNeededData)
+	case ReplyResolved:
+		d = new(ReplyResolvedData)
+	case ReplySLAWarning, ReplySLABreached:
+		d = new(ReplySLAData)
 	default:
 		return nil, fmt.Errorf("unknown event type %q", env.Type)
 	}

@@ -57,9 +57,15 @@ func TestIDsAreDeterministicAndDistinct(t *testing.T) {
 func TestSubjects(t *testing.T) {
 	t.Parallel()
 	want := map[events.Type]string{
-		events.ThreadCreated:   "inbox.mirakl.shop-2001.thread.created",
-		events.MessageReceived: "inbox.mirakl.shop-2001.message.received",
-		events.ReplyNeeded:     "inbox.mirakl.shop-2001.reply.needed",
+		events.ThreadCreated:    "inbox.mirakl.shop-2001.thread.created",
+		events.MessageReceived:  "inbox.mirakl.shop-2001.message.received",
+		events.ReplyNeeded:      "inbox.mirakl.shop-2001.reply.needed",
+		events.ReplyResolved:    "inbox.mirakl.shop-2001.reply.resolved",
+		events.ReplySLAWarning:  "inbox.mirakl.shop-2001.reply.sla_warning",
+		events.ReplySLABreached: "inbox.mirakl.shop-2001.reply.sla_breached",
+	}
+	if len(want) != len(events.Types) {
+		t.Errorf("%d types tested, %d exist", len(want), len(events.Types))
 	}
 	for typ, subj := range want {
 		if got := origin.Subject(typ); got != subj {
@@ -80,13 +86,53 @@ func TestSubjects(t *testing.T) {
 	}
 }
 
+// TestEpisodeEvents checks the episode events' ids and fields: one of each
+// type per episode, the same whatever else differs.
+func TestEpisodeEvents(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s := events.SLA{Policy: "p", DueAt: since.Add(time.Hour), WarnAt: since.Add(50 * time.Minute)}
+	ids := map[string]events.Type{}
+	for _, e := range []events.Event{
+		events.NewReplyNeeded(origin, "t", since, "m"),
+		events.NewReplySLAWarning(origin, "t", since, s),
+		events.NewReplySLABreached(origin, "t", since, s, true),
+		events.NewReplyResolved(origin, "t", events.Resolved{NeededSince: since, At: since.Add(2 * time.Hour), How: events.Answered, Business: -1}),
+	} {
+		if prev, dup := ids[e.ID]; dup {
+			t.Fatalf("%s and %s share id %s", prev, e.Type, e.ID)
+		}
+		ids[e.ID] = e.Type
+	}
+	if a, b := events.NewReplySLABreached(origin, "t", since, s, true), events.NewReplySLABreached(origin, "t", since, s, false); a.ID != b.ID {
+		t.Fatal("a confirmed and an unconfirmed breach of one episode have different ids")
+	}
+	if a, b := events.NewReplySLABreached(origin, "t", since, s, true), events.NewReplySLABreached(origin, "t", since.Add(time.Second), s, true); a.ID == b.ID {
+		t.Fatal("breaches of two episodes share an id")
+	}
+	late := events.NewReplyResolved(origin, "t", events.Resolved{NeededSince: since, At: since.Add(90 * time.Minute), How: events.Answered, SLA: &s, Business: 30 * time.Minute}).Data.(*events.ReplyResolvedData)
+	if late.ResponseSeconds != 5400 || *late.WithinSLA || *late.BusinessSeconds != 1800 || !late.DueAt.Equal(s.DueAt) {
+		t.Fatalf("late answer: %+v", late)
+	}
+	onTime := events.NewReplyResolved(origin, "t", events.Resolved{NeededSince: since, At: s.DueAt, How: events.Answered, SLA: &s, Business: -1}).Data.(*events.ReplyResolvedData)
+	if !*onTime.WithinSLA || onTime.BusinessSeconds != nil {
+		t.Fatalf("answer at the deadline: %+v", onTime)
+	}
+}
+
 func TestEnvelopeMatchesSchema(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2024, 3, 1, 9, 30, 0, 123000000, time.FixedZone("CET", 3600))
+	s := events.SLA{Policy: "support-hours", DueAt: at.Add(4 * time.Hour), WarnAt: at.Add(3 * time.Hour)}
 	evs := []events.Event{
 		events.NewThreadCreated(origin, events.Thread{ID: "t-1", CreatedAt: at, Topic: "Delivery"}),
 		events.NewMessageReceived(origin, "t-1", events.Message{ID: "m-1", CreatedAt: at, Direction: events.Outbound}),
 		events.NewReplyNeeded(origin, "t-1", at, "m-0"),
+		events.NewReplyNeeded(origin, "t-1", at, "m-0").WithSLA(s),
+		events.NewReplySLAWarning(origin, "t-1", at, s),
+		events.NewReplySLABreached(origin, "t-1", at, s, false),
+		events.NewReplyResolved(origin, "t-1", events.Resolved{NeededSince: at, At: at, How: events.Answered, AnswerMessageID: "m-2", Business: -1}),
+		events.NewReplyResolved(origin, "t-1", events.Resolved{NeededSince: at, At: at, How: events.Closed, SLA: &s, Business: 90 * time.Minute}),
 	}
 	for _, e := range evs {
 		b, err := json.Marshal(e)
@@ -103,9 +149,23 @@ func TestEnvelopeMatchesSchema(t *testing.T) {
 		if env.Subject != "t-1" || env.Source != "threadsync/mirakl/shop-2001" || env.DataSchema != e.Type.SchemaID() {
 			t.Fatalf("envelope %+v", env)
 		}
-		if !strings.Contains(string(b), `"time":"2024-03-01T08:30:00.123Z"`) {
+		if d, err := events.DecodeData(env); err != nil || fmt.Sprintf("%T", d) != fmt.Sprintf("%T", e.Data) {
+			t.Fatalf("%s: decoded as %T (%v), want %T", e.Type, d, err, e.Data)
+		}
+		if e.Type == events.ThreadCreated || e.Type == events.MessageReceived || e.Type == events.ReplyNeeded {
+			if !strings.Contains(string(b), `"time":"2024-03-01T08:30:00.123Z"`) {
+				t.Fatalf("time not UTC: %s", b)
+			}
+		}
+		if !strings.Contains(string(b), `"time":"2024-03-01T`) {
 			t.Fatalf("time not UTC: %s", b)
 		}
+	}
+	// A resolved episode with a policy must say whether it was in time.
+	bad := events.NewReplyResolved(origin, "t-1", events.Resolved{NeededSince: at, At: at, How: events.Answered, SLA: &s, Business: -1})
+	bad.Data.(*events.ReplyResolvedData).WithinSLA = nil
+	if b, _ := json.Marshal(bad); schemas.Validate(b) == nil {
+		t.Fatal("ReplyResolved with a policy and no within_sla passed its schema")
 	}
 	// A broken event is caught: the schema check can fail.
 	if err := schemas.Validate([]byte(`{"specversion":"1.0","id":"x","type":"MessageReceived"}`)); err == nil {

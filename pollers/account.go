@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers/sla"
 )
 
 // InitialSync says what the first walk of an account publishes.
@@ -28,6 +29,9 @@ type Account struct {
 	PollInterval time.Duration
 	InitialSync  InitialSync
 	Options      map[string]string
+	// SLA is the reply policy of the account's reply-needed episodes;
+	// nil for none.
+	SLA *sla.Policy
 }
 
 // Key is the account's identity across the process: "<provider>:<id>".

@@ -6,6 +6,7 @@ import (
 
 	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/pollers/sla"
 )
 
 // deriveInput is everything derive needs to know about one changed thread.
@@ -16,31 +17,60 @@ type deriveInput struct {
 	msgs   []events.Message        // may include messages already seen
 	silent bool                    // record state without emitting (initial from_now)
 	stated bool                    // the provider states reply-needed (Features.ReplyNeededStated)
+	policy *sla.Policy             // the account's reply policy; nil for none
+	now    time.Time               // when the thread was looked at
+}
+
+// derived is what one changed thread yields.
+type derived struct {
+	events []events.Event
+	state  checkpoint.ThreadState
+	// cancel: the thread's timers go (its announced episode ended);
+	// timers: those of the episode it opened.
+	cancel bool
+	timers []checkpoint.Timer
+	// open is the change in the account's open announced episodes.
+	open int
 }
 
 // derive computes the events a changed thread yields, in causal order
 // (ThreadCreated, then new messages oldest first, ReplyNeeded right after
-// the message that opened its episode), and the thread's next state. Only an
-// episode still open once the new messages are taken in is announced: one
-// that opened and closed between two looks needs no reply any more, which
-// also keeps a full sync to one ReplyNeeded per thread awaiting a reply.
+// the message that opened its episode, ReplyResolved right after the one
+// that answered it), and the thread's next state. Only an episode still
+// open once the new messages are taken in is announced: one that opened
+// and closed between two looks needs no reply any more, which also keeps
+// a full sync to one ReplyNeeded per thread awaiting a reply. An episode
+// announced ends with one ReplyResolved: answered by the owner, closed, or
+// (where the provider states reply-needed) no longer needed.
 // derive is pure: the same input always gives the same events and ids.
-func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
-	var next checkpoint.ThreadState
+func derive(in deriveInput) derived {
+	var d derived
+	next := &d.state
 	if in.prev != nil {
-		next = *in.prev
+		*next = *in.prev
 		next.MsgIDs = slices.Clone(in.prev.MsgIDs)
 	} else {
 		next.MsgIDs = []string{}
 	}
 	next.Version = in.item.Version
 	threadID := in.item.Thread.ID
+	wasOpen := in.prev.Open()
 
-	var evs []events.Event
 	emit := func(e events.Event) {
 		if !in.silent {
-			evs = append(evs, e)
+			d.events = append(d.events, e)
 		}
+	}
+	// resolve ends the episode in progress; an announced one says so.
+	resolve := func(how events.Resolution, at time.Time, answer string) {
+		if next.ReplySince.IsZero() {
+			return
+		}
+		if next.Open() && !in.silent {
+			d.cancel = true
+			d.events = append(d.events, resolution(in, next, how, at, answer)...)
+		}
+		endEpisode(next)
 	}
 	msgs := in.msgs
 	if !slices.IsSortedFunc(msgs, byTime) {
@@ -58,10 +88,11 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 	}
 	// Where the ReplyNeeded of an episode opened by these messages goes,
 	// once it is known to stay open.
-	replyAt, reply := -1, events.Event{}
+	replyAt, opener := -1, ""
+	var lastOut time.Time // the newest owner message among the new ones
 	for i := range msgs {
 		m := &msgs[i]
-		if !unseen(&next, m) {
+		if !unseen(next, m) {
 			continue
 		}
 		emit(events.NewMessageReceived(in.origin, threadID, *m))
@@ -76,36 +107,56 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 		case events.Inbound:
 			next.LastInbound = m.ID
 			if !in.stated && next.ReplySince.IsZero() {
-				next.ReplySince = m.CreatedAt
-				replyAt, reply = len(evs), events.NewReplyNeeded(in.origin, threadID, m.CreatedAt, m.ID)
+				next.ReplySince = m.CreatedAt.UTC()
+				replyAt, opener = len(d.events), m.ID
 			}
 		case events.Outbound:
-			if !in.stated {
-				next.ReplySince = time.Time{}
-				replyAt = -1
+			lastOut = m.CreatedAt
+			switch {
+			case replyAt >= 0:
+				// Opened and answered between two looks: never announced.
+				next.ReplySince, replyAt = time.Time{}, -1
+			case !next.ReplySince.IsZero() && (!in.stated || m.CreatedAt.After(next.ReplySince)):
+				// An owner message after the episode began answers it,
+				// even where the provider shows a reply needed again in
+				// the same look: that is a new episode.
+				resolve(events.Answered, m.CreatedAt, m.ID)
 			}
 		}
 	}
-	// A closed thread ends the episode, unless a message newer than the
-	// list's view of the thread came with it: then the listing predates
-	// that message, which may well have reopened the thread.
-	stale := len(msgs) > 0 && msgs[len(msgs)-1].CreatedAt.After(in.item.LastMessageAt)
-	if in.item.Closed && !in.stated && !stale {
-		next.ReplySince, replyAt = time.Time{}, -1
-	}
-	if replyAt >= 0 && !in.silent {
-		evs = slices.Insert(evs, replyAt, reply)
-	}
-
-	if in.stated {
-		switch since := in.item.ReplyNeededSince; {
+	if !in.stated {
+		// A closed thread ends the episode, unless a message newer than
+		// the list's view of the thread came with it: then the listing
+		// predates that message, which may well have reopened the thread.
+		stale := len(msgs) > 0 && msgs[len(msgs)-1].CreatedAt.After(in.item.LastMessageAt)
+		if in.item.Closed && !stale {
+			if replyAt >= 0 {
+				next.ReplySince, replyAt = time.Time{}, -1
+			} else {
+				resolve(events.Closed, observedAt(in, next), "")
+			}
+		}
+		if replyAt >= 0 {
+			ev, timers := announce(in, next, opener)
+			d.timers = timers
+			if !in.silent {
+				d.events = slices.Insert(d.events, replyAt, ev)
+			}
+		}
+	} else {
+		since := in.item.ReplyNeededSince
+		switch {
 		case since == nil:
-			next.ReplySince = time.Time{}
-		case next.ReplySince.IsZero():
-			// One episode, one event: a provider that moves the date while
-			// the reply is still pending does not open a new episode.
+			resolve(events.NoReplyNeeded, observedAt(in, next), "")
+		case next.ReplySince.IsZero() && (lastOut.IsZero() || since.After(lastOut)):
+			// One episode, one event: a provider that moves the date
+			// while the reply is still pending does not open a new
+			// episode. A date not after the owner's newest message is
+			// a listing that predates that message.
 			next.ReplySince = since.UTC()
-			emit(events.NewReplyNeeded(in.origin, threadID, next.ReplySince, next.LastInbound))
+			ev, timers := announce(in, next, next.LastInbound)
+			d.timers = timers
+			emit(ev)
 		}
 	}
 	// Recording silently from the list alone: every message up to the
@@ -114,7 +165,80 @@ func derive(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 		next.MsgAt = in.item.LastMessageAt.UTC()
 		next.MsgIDs = nil
 	}
-	return evs, next
+	switch isOpen := next.Open(); {
+	case isOpen && !wasOpen:
+		d.open = 1
+	case !isOpen && wasOpen:
+		d.open = -1
+	}
+	return d
+}
+
+// announce gives the episode next.ReplySince opens its deadlines under the
+// account's policy, and returns its ReplyNeeded (naming the inbound message
+// that opened it, where known) and timers. Recorded
+// silently, the episode is quiet: no timers, and no ReplyResolved later.
+func announce(in deriveInput, next *checkpoint.ThreadState, inbound string) (events.Event, []checkpoint.Timer) {
+	ev := events.NewReplyNeeded(in.origin, in.item.Thread.ID, next.ReplySince, inbound)
+	if in.silent {
+		next.Quiet = true
+		return ev, nil
+	}
+	p := in.policy
+	if p == nil {
+		return ev, nil
+	}
+	next.Policy, next.DueAt, next.WarnAt = p.Name, p.Due(next.ReplySince), p.Warn(next.ReplySince)
+	timers := []checkpoint.Timer{{Kind: checkpoint.Breach, Thread: in.item.Thread.ID, At: next.DueAt}}
+	if !next.WarnAt.IsZero() {
+		timers = append(timers, checkpoint.Timer{Kind: checkpoint.Warning, Thread: in.item.Thread.ID, At: next.WarnAt})
+	}
+	return ev.WithSLA(episodeSLA(next)), timers
+}
+
+// episodeSLA is the deadline stored with the episode in progress.
+func episodeSLA(st *checkpoint.ThreadState) events.SLA {
+	return events.SLA{Policy: st.Policy, DueAt: st.DueAt, WarnAt: st.WarnAt}
+}
+
+// resolution is the end of the announced episode of st at time at: its
+// ReplyResolved, preceded by the warning and the breach its deadlines
+// passed, had the timers not sent them yet: the answer came after the
+// deadline but before the timer fired.
+func resolution(in deriveInput, st *checkpoint.ThreadState, how events.Resolution, at time.Time, answer string) []events.Event {
+	thread := in.item.Thread.ID
+	r := events.Resolved{NeededSince: st.ReplySince, At: at, How: how, AnswerMessageID: answer, Business: -1}
+	var out []events.Event
+	if st.Policy != "" && !st.DueAt.IsZero() {
+		s := episodeSLA(st)
+		r.SLA = &s
+		if !s.WarnAt.IsZero() && at.After(s.WarnAt) && !st.Warned {
+			out = append(out, events.NewReplySLAWarning(in.origin, thread, st.ReplySince, s))
+		}
+		if at.After(s.DueAt) && !st.Breached {
+			out = append(out, events.NewReplySLABreached(in.origin, thread, st.ReplySince, s, true))
+		}
+		if p := in.policy; p != nil && p.Name == st.Policy && p.Calendar != nil {
+			r.Business = p.Business(st.ReplySince, at)
+		}
+	}
+	return append(out, events.NewReplyResolved(in.origin, thread, r))
+}
+
+// endEpisode clears the episode in progress from st.
+func endEpisode(st *checkpoint.ThreadState) {
+	st.ReplySince, st.Quiet, st.Policy, st.DueAt, st.WarnAt = time.Time{}, false, "", time.Time{}, time.Time{}
+	st.Warned, st.Breached = false, false
+}
+
+// observedAt is when an episode was seen to end without an answer: the
+// provider's update time of the thread when it has one since the episode
+// began, else the time of the look.
+func observedAt(in deriveInput, st *checkpoint.ThreadState) time.Time {
+	if u := in.item.UpdatedAt; !u.IsZero() && !u.Before(st.ReplySince) {
+		return u.UTC()
+	}
+	return in.now.UTC()
 }
 
 func byTime(a, b events.Message) int { return a.CreatedAt.Compare(b.CreatedAt) }

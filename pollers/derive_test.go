@@ -34,6 +34,12 @@ func kinds(evs []events.Event) []string {
 	return out
 }
 
+// deriveEvents is derive's events and next state.
+func deriveEvents(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
+	d := derive(in)
+	return d.events, d.state
+}
+
 func equal(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -96,7 +102,7 @@ func TestDeriveDerivedReplyNeeded(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			evs, next := derive(deriveInput{origin: testOrigin, item: item, prev: c.prev, msgs: c.msgs})
+			evs, next := deriveEvents(deriveInput{origin: testOrigin, item: item, prev: c.prev, msgs: c.msgs})
 			if got := kinds(evs); !equal(got, c.want) {
 				t.Fatalf("events %v, want %v", got, c.want)
 			}
@@ -107,7 +113,7 @@ func TestDeriveDerivedReplyNeeded(t *testing.T) {
 				t.Fatalf("version %q not taken from the item", next.Version)
 			}
 			// Deriving again from the state it produced yields nothing.
-			again, _ := derive(deriveInput{origin: testOrigin, item: item, prev: &next, msgs: c.msgs})
+			again, _ := deriveEvents(deriveInput{origin: testOrigin, item: item, prev: &next, msgs: c.msgs})
 			if len(again) != 0 {
 				t.Fatalf("second derive emitted %v", kinds(again))
 			}
@@ -122,25 +128,25 @@ func TestDeriveStatedReplyNeeded(t *testing.T) {
 	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v1", ReplyNeededSince: &since}
 	msgs := []events.Message{msg("m1", 1, in), msg("m2", 2, out), msg("m5", 5, in)}
 
-	evs, next := derive(deriveInput{origin: testOrigin, item: item, msgs: msgs, stated: true})
+	evs, next := deriveEvents(deriveInput{origin: testOrigin, item: item, msgs: msgs, stated: true})
 	if got, want := kinds(evs), []string{"C", "M:m1", "M:m2", "M:m5", "R:05:m5"}; !equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 	// The provider moves the date while still pending: same episode.
 	later := at(6)
 	moved := &Item{Thread: events.Thread{ID: "t"}, Version: "v2", ReplyNeededSince: &later}
-	evs, next = derive(deriveInput{origin: testOrigin, item: moved, prev: &next, msgs: append(msgs, msg("m6", 6, in)), stated: true})
+	evs, next = deriveEvents(deriveInput{origin: testOrigin, item: moved, prev: &next, msgs: append(msgs, msg("m6", 6, in)), stated: true})
 	if got, want := kinds(evs), []string{"M:m6"}; !equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 	// The shop replies: episode closed; the next need is a new episode.
 	answered := &Item{Thread: events.Thread{ID: "t"}, Version: "v3"}
-	_, next = derive(deriveInput{origin: testOrigin, item: answered, prev: &next, msgs: []events.Message{msg("m7", 7, out)}, stated: true})
+	_, next = deriveEvents(deriveInput{origin: testOrigin, item: answered, prev: &next, msgs: []events.Message{msg("m7", 7, out)}, stated: true})
 	if !next.ReplySince.IsZero() {
 		t.Fatal("episode still open after the reply")
 	}
 	again := at(8)
-	evs, _ = derive(deriveInput{origin: testOrigin, item: &Item{Thread: events.Thread{ID: "t"}, Version: "v4", ReplyNeededSince: &again}, prev: &next, msgs: []events.Message{msg("m8", 8, in)}, stated: true})
+	evs, _ = deriveEvents(deriveInput{origin: testOrigin, item: &Item{Thread: events.Thread{ID: "t"}, Version: "v4", ReplyNeededSince: &again}, prev: &next, msgs: []events.Message{msg("m8", 8, in)}, stated: true})
 	if got, want := kinds(evs), []string{"M:m8", "R:08:m8"}; !equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
@@ -150,7 +156,7 @@ func TestDeriveSilent(t *testing.T) {
 	t.Parallel()
 	since := at(2)
 	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v1", LastMessageAt: at(2), ReplyNeededSince: &since}
-	evs, next := derive(deriveInput{origin: testOrigin, item: item, silent: true, stated: true})
+	evs, next := deriveEvents(deriveInput{origin: testOrigin, item: item, silent: true, stated: true})
 	if len(evs) != 0 {
 		t.Fatalf("silent derive emitted %v", kinds(evs))
 	}
@@ -159,7 +165,7 @@ func TestDeriveSilent(t *testing.T) {
 	}
 	// Afterwards only what is new counts, and the open episode is not re-announced.
 	item2 := &Item{Thread: events.Thread{ID: "t"}, Version: "v2", ReplyNeededSince: &since}
-	evs, _ = derive(deriveInput{origin: testOrigin, item: item2, prev: &next, stated: true,
+	evs, _ = deriveEvents(deriveInput{origin: testOrigin, item: item2, prev: &next, stated: true,
 		msgs: []events.Message{msg("m1", 1, events.Inbound), msg("m2", 2, events.Inbound), msg("m3", 3, events.Inbound)}})
 	if got, want := kinds(evs), []string{"M:m3"}; !equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
@@ -221,7 +227,7 @@ func TestParseRetryAfter(t *testing.T) {
 func TestDeriveThreadTimeFromFirstMessage(t *testing.T) {
 	t.Parallel()
 	item := &Item{Thread: events.Thread{ID: "t"}, Version: "v"}
-	evs, _ := derive(deriveInput{origin: testOrigin, item: item, msgs: []events.Message{msg("m2", 2, events.Outbound), msg("m1", 1, events.Inbound)}})
+	evs, _ := deriveEvents(deriveInput{origin: testOrigin, item: item, msgs: []events.Message{msg("m2", 2, events.Outbound), msg("m1", 1, events.Inbound)}})
 	if got := evs[0].Data.(*events.ThreadCreatedData).Thread.CreatedAt; !got.Equal(at(1)) {
 		t.Fatalf("ThreadCreated time %v, want the first message's %v", got, at(1))
 	}
@@ -232,7 +238,7 @@ func TestDeriveClosedThreadEndsTheEpisode(t *testing.T) {
 	in := events.Inbound
 	closed := &Item{Thread: events.Thread{ID: "t"}, Version: "v1|CLOSED", Closed: true, LastMessageAt: at(1)}
 	// A full sync of a closed thread whose last word is the customer's.
-	evs, next := derive(deriveInput{origin: testOrigin, item: closed, msgs: []events.Message{msg("m1", 1, in)}})
+	evs, next := deriveEvents(deriveInput{origin: testOrigin, item: closed, msgs: []events.Message{msg("m1", 1, in)}})
 	if got, want := kinds(evs), []string{"C", "M:m1"}; !equal(got, want) {
 		t.Fatalf("closed thread: %v, want %v", got, want)
 	}
@@ -241,13 +247,13 @@ func TestDeriveClosedThreadEndsTheEpisode(t *testing.T) {
 	}
 	// The customer writes again and the thread reopens: a new episode.
 	open := &Item{Thread: events.Thread{ID: "t"}, Version: "v2|OPEN"}
-	evs, _ = derive(deriveInput{origin: testOrigin, item: open, prev: &next, msgs: []events.Message{msg("m1", 1, in), msg("m2", 2, in)}})
+	evs, _ = deriveEvents(deriveInput{origin: testOrigin, item: open, prev: &next, msgs: []events.Message{msg("m1", 1, in), msg("m2", 2, in)}})
 	if got, want := kinds(evs), []string{"M:m2", "R:02:m2"}; !equal(got, want) {
 		t.Fatalf("reopened thread: %v, want %v", got, want)
 	}
 	// Listed as closed, but its messages show one written after the list
 	// looked: the close is stale, the new message opens an episode.
-	evs, _ = derive(deriveInput{origin: testOrigin, item: closed, prev: &next, msgs: []events.Message{msg("m1", 1, in), msg("m3", 3, in)}})
+	evs, _ = deriveEvents(deriveInput{origin: testOrigin, item: closed, prev: &next, msgs: []events.Message{msg("m1", 1, in), msg("m3", 3, in)}})
 	if got, want := kinds(evs), []string{"M:m3", "R:03:m3"}; !equal(got, want) {
 		t.Fatalf("stale close: %v, want %v", got, want)
 	}

@@ -24,7 +24,10 @@ import (
 type Store interface {
 	Cursor(ctx context.Context, a checkpoint.Account) (checkpoint.Cursor, error)
 	Threads(ctx context.Context, a checkpoint.Account, ids []string) ([]*checkpoint.ThreadState, error)
-	Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState) error
+	Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState, t checkpoint.TimerChanges) (time.Time, error)
+	// DueTimers and DoneTimers read and retire the reply deadlines.
+	DueTimers(ctx context.Context, a checkpoint.Account, now time.Time, n int) ([]checkpoint.DueTimer, error)
+	DoneTimers(ctx context.Context, l checkpoint.Lease, fired []checkpoint.Timer, states map[string]*checkpoint.ThreadState, after time.Time) (time.Time, error)
 	Acquire(ctx context.Context, a checkpoint.Account, ttl time.Duration) (checkpoint.Lease, error)
 	Extend(ctx context.Context, l checkpoint.Lease) error
 	Release(ctx context.Context, l checkpoint.Lease) error
@@ -88,6 +91,10 @@ type Config struct {
 	// MeterProvider receives the engine's metrics (default: the global
 	// OpenTelemetry provider, a no-op unless the program installs one).
 	MeterProvider metric.MeterProvider
+	// SLAGrace is how long after a deadline a breach waits for a poll
+	// that can confirm it, when polls fail, before it is published
+	// unconfirmed (default 1m).
+	SLAGrace time.Duration
 	// OnPoll, when set, is called by Run after every poll of an account,
 	// with what it did and its error; for metrics, status pages and tests.
 	OnPoll func(a Account, st Stats, err error)
@@ -113,6 +120,7 @@ func (c *Config) setDefaults() {
 	def(&c.MinBackoff, time.Second)
 	def(&c.MaxBackoff, 5*time.Minute)
 	def(&c.ShutdownTimeout, 30*time.Second)
+	def(&c.SLAGrace, time.Minute)
 	if c.MaxPages <= 0 {
 		c.MaxPages = 100_000
 	}
@@ -224,7 +232,8 @@ func (e *Engine) build(accounts []Account, current map[string]*runner) ([]*runne
 
 func sameAccount(a, b Account) bool {
 	return a.Provider == b.Provider && a.ID == b.ID && a.BaseURL == b.BaseURL && a.Token == b.Token &&
-		a.PollInterval == b.PollInterval && a.InitialSync == b.InitialSync && maps.Equal(a.Options, b.Options)
+		a.PollInterval == b.PollInterval && a.InitialSync == b.InitialSync && maps.Equal(a.Options, b.Options) &&
+		a.SLA.Equal(b.SLA)
 }
 
 func byKey(runners []*runner) map[string]*runner {
@@ -390,6 +399,10 @@ type runner struct {
 	mu       sync.Mutex
 	lease    checkpoint.Lease
 	failures int
+
+	// slaMu guards sla, which loop, polls and /status read.
+	slaMu sync.Mutex
+	sla   deadlines
 }
 
 func newRunner(e *Engine, a Account) (*runner, error) {
@@ -483,12 +496,13 @@ func (r *runner) wait() {
 	}
 }
 
-// loop polls the account on its interval until ctx is cancelled.
+// loop polls the account on its interval until ctx is cancelled, and
+// fires its reply deadlines as they come due.
 func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 	defer r.release()
 	// Spread the first polls so thousands of accounts do not start at once.
-	wait := time.Duration(rand.Int64N(int64(min(r.acct.PollInterval, 2*time.Second)) + 1))
-	timer := time.NewTimer(wait)
+	nextPoll := time.Now().Add(time.Duration(rand.Int64N(int64(min(r.acct.PollInterval, 2*time.Second)) + 1)))
+	timer := time.NewTimer(time.Until(nextPoll))
 	defer timer.Stop()
 	for {
 		select {
@@ -501,60 +515,86 @@ func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 			return
 		case sem <- struct{}{}:
 		}
-		st, err := Stats{}, ErrStandby
-		if r.mine(ctx) {
-			st, err = r.poll(ctx)
+		if !time.Now().Before(nextPoll) {
+			nextPoll = time.Now().Add(r.pollStep(ctx))
 		}
-		if err == nil {
-			r.handOff()
+		if ctx.Err() == nil && r.timersDue(time.Now()) {
+			needPoll, err := r.fireTimers(ctx)
+			if err != nil {
+				r.log.Warn("firing reply deadlines failed; will retry", "error", err)
+			}
+			if needPoll && ctx.Err() == nil {
+				// A breach is decided by a poll made at its deadline.
+				nextPoll = time.Now().Add(r.pollStep(ctx))
+				if _, err := r.fireTimers(ctx); err != nil {
+					r.log.Warn("firing reply deadlines failed; will retry", "error", err)
+				}
+			}
 		}
 		<-sem
-		if r.cfg.OnPoll != nil {
-			r.cfg.OnPoll(r.acct, st, err)
+		wake := nextPoll
+		if w := r.slaWake(); !w.IsZero() && w.Before(wake) {
+			wake = w
 		}
-		wait = r.acct.PollInterval
-		switch {
-		case err == nil:
-			if r.failures > 0 {
-				r.log.Info("account recovered", "after_failures", r.failures)
-			}
-			r.failures = 0
-			r.outages.ok("Redis")
-			if st.Events > 0 {
-				r.outages.ok("NATS JetStream")
-			}
-			r.log.Debug("poll done", "pages", st.Pages, "threads", st.Threads, "changed", st.Changed, "events", st.Events, "requests", st.Requests)
-			if !st.Completed && ctx.Err() == nil {
-				wait = 0 // a walk cut short by a lost lease or token resumes at once
-			}
-		case errors.Is(err, ErrStandby):
-			r.log.Debug("standing by: another worker holds the account")
-		case errors.Is(err, checkpoint.ErrLeaseLost):
-			// Paused past the lease (a long GC, a frozen VM) and another
-			// worker took over: its commits win, ours was refused.
-			r.log.Warn("lost the account's lease to another worker; standing by", "error", err)
-		case ctx.Err() != nil:
-			return
-		default:
-			r.failures++
-			// A provider that paused the account (a daily allowance, a
-			// long Retry-After) is not asked again before the pause ends.
-			wait = max(r.backoff(err), r.pacer.pausedFor())
-			if errors.Is(err, ErrRateLimited) {
-				// The provider asked for a pause: expected, not an alarm.
-				r.log.Info("paused by the provider's rate limit", "error", err, "retry_in", wait.Round(time.Millisecond))
-			} else if dep := dependency(err); dep != "" {
-				// A shared service is down: retry soon, say it once.
-				wait = min(wait, 5*time.Second)
-				r.outages.fail(dep, r.acct.String(), err)
-				r.log.Debug("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
-			} else {
-				r.log.Warn("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
-			}
-		}
-		r.setStatus(st, err, time.Now().Add(wait))
-		timer.Reset(wait)
+		timer.Reset(time.Until(wake))
 	}
+}
+
+// pollStep polls the account once if this worker is to, reports the
+// outcome, and returns the wait before the next poll.
+func (r *runner) pollStep(ctx context.Context) time.Duration {
+	st, err := Stats{}, ErrStandby
+	if r.mine(ctx) {
+		st, err = r.poll(ctx)
+	}
+	if err == nil {
+		r.handOff()
+	}
+	if r.cfg.OnPoll != nil {
+		r.cfg.OnPoll(r.acct, st, err)
+	}
+	wait := r.acct.PollInterval
+	switch {
+	case err == nil:
+		if r.failures > 0 {
+			r.log.Info("account recovered", "after_failures", r.failures)
+		}
+		r.failures = 0
+		r.outages.ok("Redis")
+		if st.Events > 0 {
+			r.outages.ok("NATS JetStream")
+		}
+		r.log.Debug("poll done", "pages", st.Pages, "threads", st.Threads, "changed", st.Changed, "events", st.Events, "requests", st.Requests)
+		if !st.Completed && ctx.Err() == nil {
+			wait = 0 // a walk cut short by a lost lease or token resumes at once
+		}
+	case errors.Is(err, ErrStandby):
+		r.log.Debug("standing by: another worker holds the account")
+	case errors.Is(err, checkpoint.ErrLeaseLost):
+		// Paused past the lease (a long GC, a frozen VM) and another
+		// worker took over: its commits win, ours was refused.
+		r.log.Warn("lost the account's lease to another worker; standing by", "error", err)
+	case ctx.Err() != nil:
+		return wait
+	default:
+		r.failures++
+		// A provider that paused the account (a daily allowance, a
+		// long Retry-After) is not asked again before the pause ends.
+		wait = max(r.backoff(err), r.pacer.pausedFor())
+		if errors.Is(err, ErrRateLimited) {
+			// The provider asked for a pause: expected, not an alarm.
+			r.log.Info("paused by the provider's rate limit", "error", err, "retry_in", wait.Round(time.Millisecond))
+		} else if dep := dependency(err); dep != "" {
+			// A shared service is down: retry soon, say it once.
+			wait = min(wait, 5*time.Second)
+			r.outages.fail(dep, r.acct.String(), err)
+			r.log.Debug("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
+		} else {
+			r.log.Warn("poll failed; will retry", "error", err, "attempt", r.failures, "retry_in", wait.Round(time.Millisecond))
+		}
+	}
+	r.setStatus(st, err, time.Now().Add(wait))
+	return wait
 }
 
 // backoff is the wait before the next attempt after err: Retry-After when

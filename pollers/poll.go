@@ -36,6 +36,9 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		return st, storeErr(err)
 	}
 	r.lease = lease
+	r.timerAt(lease.NextTimer)
+	r.pollBegan(began)
+	defer func() { r.pollEnded(began, st, err) }()
 	// A page can take longer than the lease lives (a provider asking the
 	// account to wait, again and again); the lease is kept while the poll
 	// works, so that no other worker takes the account and sends requests
@@ -102,6 +105,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 	if err != nil {
 		return false, storeErr(err)
 	}
+	r.episodes(cur.Open, episodeCounts{})
 	if !cur.InWalk() {
 		cur.Walk = int(r.nextWalk(cur))
 		cur.High = cur.Since
@@ -210,6 +214,8 @@ type sentPage struct {
 	events  int
 	cursor  checkpoint.Cursor
 	changed map[string]*checkpoint.ThreadState
+	timers  checkpoint.TimerChanges
+	counts  episodeCounts
 }
 
 // settle waits for the page in flight, if any, and commits it.
@@ -223,10 +229,13 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 		return fmt.Errorf("account %s: %w", r.acct, err)
 	}
 	st.Events += p.events
-	if err := r.cfg.Store.Commit(ctx, r.lease, p.cursor, p.changed); err != nil {
+	first, err := r.cfg.Store.Commit(ctx, r.lease, p.cursor, p.changed, p.timers)
+	if err != nil {
 		return storeErr(err)
 	}
 	r.memo.forget(p.changed)
+	r.timerAt(first)
+	r.episodes(p.cursor.Open, p.counts)
 	st.Pages++
 	return nil
 }
@@ -313,6 +322,10 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	}
 	var evs []events.Event
 	changed := make(map[string]*checkpoint.ThreadState)
+	var timers checkpoint.TimerChanges
+	var counts episodeCounts
+	open := cur.Open
+	now := time.Now()
 	high := cur.High
 	for i := range items {
 		it := &items[i]
@@ -334,12 +347,19 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		if err != nil {
 			return nil, fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
 		}
-		tevs, next := derive(deriveInput{
+		d := derive(deriveInput{
 			origin: r.origin, item: it, prev: prev, msgs: msgs,
 			silent: silent, stated: r.features.ReplyNeededStated,
+			policy: r.acct.SLA, now: now,
 		})
-		evs = append(evs, tevs...)
-		changed[it.Thread.ID] = &next
+		evs = append(evs, d.events...)
+		changed[it.Thread.ID] = &d.state
+		if d.cancel {
+			timers.Cancel = append(timers.Cancel, it.Thread.ID)
+		}
+		timers.Set = append(timers.Set, d.timers...)
+		open += d.open
+		counts.add(d.events)
 	}
 	st.Threads += len(items)
 	st.Changed += len(changed)
@@ -347,6 +367,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 
 	next := *cur
 	next.High = high
+	next.Open = max(open, 0)
 	if page.Next == "" {
 		// The next walk starts no later than this one did: a thread this
 		// walk passed before it changed may sort before threads that
@@ -366,7 +387,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		next.Page = page.Next
 	}
 	*cur = next
-	return &sentPage{ack: r.cfg.Publisher.Send(evs), events: len(evs), cursor: next, changed: changed}, nil
+	return &sentPage{ack: r.cfg.Publisher.Send(evs), events: len(evs), cursor: next, changed: changed, timers: timers, counts: counts}, nil
 }
 
 // messages returns the messages of a new or changed thread: those the list

@@ -20,6 +20,11 @@ type AccountStatus struct {
 	NextPoll    time.Time `json:"next_poll,omitzero"`
 	Failures    int       `json:"failures"`
 	LastError   string    `json:"last_error,omitempty"`
+	// OpenEpisodes counts the threads awaiting a reply announced with
+	// ReplyNeeded; NextDeadline is the earliest warning or breach due
+	// among them.
+	OpenEpisodes int       `json:"open_episodes"`
+	NextDeadline time.Time `json:"next_deadline,omitzero"`
 }
 
 // Status returns the state of every account, in the order they were given.
@@ -34,8 +39,12 @@ func (e *Engine) Status() []AccountStatus {
 
 func (r *runner) snapshot() AccountStatus {
 	r.statusMu.Lock()
-	defer r.statusMu.Unlock()
-	return r.status
+	s := r.status
+	r.statusMu.Unlock()
+	r.slaMu.Lock()
+	s.OpenEpisodes, s.NextDeadline = r.sla.open, r.sla.next
+	r.slaMu.Unlock()
+	return s
 }
 
 // Waiting names the dependencies the engine is waiting for (Redis, NATS

@@ -29,6 +29,11 @@ type telemetry struct {
 	accounts metric.Int64ObservableGauge
 	lag      metric.Float64ObservableGauge
 	workers  metric.Int64ObservableGauge
+
+	openEpisodes metric.Int64ObservableGauge
+	slaEvents    metric.Int64Counter
+	resolved     metric.Int64Counter
+	response     metric.Float64Histogram
 }
 
 func newTelemetry(mp metric.MeterProvider) *telemetry {
@@ -52,7 +57,39 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 		metric.WithDescription("time since the least recently synced account this worker holds last completed a poll (since start for one that never did)"))
 	t.workers, _ = m.Int64ObservableGauge("threadsync.workers",
 		metric.WithDescription("workers alive that share this worker's accounts, itself included"))
+	t.openEpisodes, _ = m.Int64ObservableGauge("threadsync.reply.open",
+		metric.WithDescription("reply-needed episodes announced and not yet resolved, in the accounts this worker holds"))
+	t.slaEvents, _ = m.Int64Counter("threadsync.reply.sla",
+		metric.WithDescription("reply SLA events published, by kind: warning, breach"))
+	t.resolved, _ = m.Int64Counter("threadsync.reply.resolved",
+		metric.WithDescription("reply-needed episodes resolved, by resolution (answered, closed, no_reply_needed) and sla (within, missed, none)"))
+	t.response, _ = m.Float64Histogram("threadsync.reply.response_time", metric.WithUnit("s"),
+		metric.WithDescription("time from a reply becoming needed to the episode's resolution"),
+		metric.WithExplicitBucketBoundaries(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200))
 	return t
+}
+
+// episodes records the reply events of one batch.
+func (t *telemetry) episodes(provider string, c episodeCounts) {
+	ctx := context.Background()
+	if c.warnings > 0 {
+		t.slaEvents.Add(ctx, int64(c.warnings), metric.WithAttributes(attribute.String("provider", provider), attribute.String("kind", "warning")))
+	}
+	if c.breaches > 0 {
+		t.slaEvents.Add(ctx, int64(c.breaches), metric.WithAttributes(attribute.String("provider", provider), attribute.String("kind", "breach")))
+	}
+	for _, d := range c.resolved {
+		sla := "none"
+		if d.WithinSLA != nil {
+			sla = "missed"
+			if *d.WithinSLA {
+				sla = "within"
+			}
+		}
+		t.resolved.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", provider),
+			attribute.String("resolution", string(d.Resolution)), attribute.String("sla", sla)))
+		t.response.Record(ctx, d.ResponseSeconds, metric.WithAttributes(attribute.String("provider", provider)))
+	}
 }
 
 // observe registers the gauges that read the engine's account states at
@@ -63,6 +100,7 @@ func (t *telemetry) observe(e *Engine) {
 		type key struct{ provider, state string }
 		counts := map[key]int64{}
 		lag := map[string]float64{}
+		open := map[string]int64{}
 		now := time.Now()
 		for _, r := range e.accounts() {
 			st, p := r.snapshot(), r.acct.Provider
@@ -70,6 +108,7 @@ func (t *telemetry) observe(e *Engine) {
 			if st.State == "standby" {
 				continue // another worker keeps it in step
 			}
+			open[p] += int64(st.OpenEpisodes)
 			since := st.LastSuccess
 			if since.IsZero() {
 				since = started
@@ -82,9 +121,12 @@ func (t *telemetry) observe(e *Engine) {
 		for p, s := range lag {
 			o.ObserveFloat64(t.lag, s, metric.WithAttributes(attribute.String("provider", p)))
 		}
+		for p, n := range open {
+			o.ObserveInt64(t.openEpisodes, n, metric.WithAttributes(attribute.String("provider", p)))
+		}
 		o.ObserveInt64(t.workers, int64(e.share.size()))
 		return nil
-	}, t.accounts, t.lag, t.workers)
+	}, t.accounts, t.lag, t.workers, t.openEpisodes)
 }
 
 // startPoll opens the span of one walk.

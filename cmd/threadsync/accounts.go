@@ -22,6 +22,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/sla"
 )
 
 // providers are the providers threadsync has a client for.
@@ -38,6 +39,7 @@ var accountFields = []struct{ name, desc string }{
 	{"poll_interval", "Go duration, e.g. 15s (default THREADSYNC_POLL_INTERVAL)"},
 	{"initial_sync", "full (default): publish what exists | from_now: record it silently"},
 	{"options", "provider-specific settings, name: value"},
+	{"sla", "a policy of sla_policies, or none (default: default_sla)"},
 }
 
 // minSecretLen is the shortest value worth scrubbing from error messages;
@@ -119,6 +121,9 @@ type accountsLoader struct {
 	secrets map[string]string // secret value -> what to show instead
 	read    []string          // token files read
 	hash    hash.Hash         // of every file read
+
+	slaPolicies map[string]*sla.Policy // sla_policies, by name
+	defaultSLA  *sla.Policy            // default_sla
 }
 
 // accountError is one problem of the accounts file.
@@ -246,11 +251,14 @@ func (l *accountsLoader) load(b []byte) []pollers.Account {
 		return nil
 	}
 	for _, k := range sortedKeys(top) {
-		if k != "accounts" {
+		switch k {
+		case "accounts", "sla_policies", "default_sla":
+		default:
 			v := top[k]
-			l.failf(0, "", k, "unknown field (line %d); the file holds only accounts:", keyLine(root, k, v.Line))
+			l.failf(0, "", k, "unknown field (line %d); the file holds accounts:, sla_policies: and default_sla:", keyLine(root, k, v.Line))
 		}
 	}
+	l.policies(top)
 	list, ok := top["accounts"]
 	if !ok {
 		l.failf(0, "", "accounts", "missing")
@@ -383,6 +391,8 @@ func (l *accountsLoader) account(index int, n *yaml.Node) (a pollers.Account, ok
 	if v, ok := fields["options"]; ok {
 		a.Options = l.options(index, lbl, &v)
 	}
+	_, set := fields["sla"]
+	a.SLA = l.accountSLA(index, lbl, str("sla"), set)
 
 	l.validate(index, lbl, a, standIn)
 	return a, len(l.errs) == before

@@ -45,6 +45,7 @@ type Config struct {
 	RetryMaxWait       time.Duration `env:"THREADSYNC_RETRY_MAX_WAIT, default=60s" desc:"longest wait a provider request sits out in place; a provider asking for longer pauses the account instead"`
 	PageDeadline       time.Duration `env:"THREADSYNC_PAGE_DEADLINE, default=3m" desc:"time one page's provider requests may spend retrying"`
 	ShutdownTimeout    time.Duration `env:"THREADSYNC_SHUTDOWN_TIMEOUT, default=30s" desc:"on SIGTERM, time allowed to finish the page in hand before stopping"`
+	SLAGrace           time.Duration `env:"THREADSYNC_SLA_GRACE, default=1m" desc:"how long after a reply deadline a breach waits for a poll that can confirm it; when polls keep failing it is then published with confirmed: false"`
 	LeaseTTL           time.Duration `env:"THREADSYNC_LEASE_TTL, default=60s" desc:"lifetime of an account's lease; another replica takes the account over after it lapses"`
 	SweepInterval      time.Duration `env:"THREADSYNC_SWEEP_INTERVAL, default=24h" desc:"interval of the full reconciliation walk of incrementally listed accounts; 0 disables it"`
 	AccountsReload     time.Duration `env:"THREADSYNC_ACCOUNTS_RELOAD, default=30s" desc:"how often the accounts file and its token files are read again to pick up changes; 0 disables it (SIGHUP still reloads)"`
@@ -213,6 +214,7 @@ func (c *Config) Validate() error {
 		{"THREADSYNC_MAX_BACKOFF", c.MaxBackoff},
 		{"THREADSYNC_RETRY_MAX_WAIT", c.RetryMaxWait},
 		{"THREADSYNC_PAGE_DEADLINE", c.PageDeadline},
+		{"THREADSYNC_SLA_GRACE", c.SLAGrace},
 	} {
 		if d.v <= 0 {
 			bad(d.env, "%s must be positive", d.v)

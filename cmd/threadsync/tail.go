@@ -57,6 +57,15 @@ func tail(ctx context.Context, cfg *Config, w io.Writer, log *slog.Logger) error
 	return nil
 }
 
+// clock is a time of day in the local zone, with the date when not today.
+func clock(t time.Time) string {
+	t = t.Local()
+	if y, m, d := t.Date(); y != time.Now().Year() || m != time.Now().Month() || d != time.Now().Day() {
+		return t.Format("Jan 2 15:04:05")
+	}
+	return t.Format("15:04:05")
+}
+
 // describe renders an event as one line for a person.
 func describe(raw []byte) string {
 	env, err := events.ParseEnvelope(raw)
@@ -83,7 +92,30 @@ func describe(raw []byte) string {
 		}
 		return fmt.Sprintf("%s  %s %s: %q", head, arrow, d.Message.Sender.Name, text)
 	case *events.ReplyNeededData:
-		return fmt.Sprintf("%s  waiting since %s (message %s)", head, d.NeededSince.Local().Format("15:04:05"), d.LastInboundMessageID)
+		line := fmt.Sprintf("%s  waiting since %s (message %s)", head, clock(d.NeededSince), d.LastInboundMessageID)
+		if d.DueAt != nil {
+			line += fmt.Sprintf("; %s: due %s", d.Policy, clock(*d.DueAt))
+		}
+		return line
+	case *events.ReplySLAData:
+		line := fmt.Sprintf("%s  %s: waiting since %s, due %s", head, d.Policy, clock(d.NeededSince), clock(d.DueAt))
+		if d.Confirmed != nil && !*d.Confirmed {
+			line += " (unconfirmed: the account could not be polled at the deadline)"
+		}
+		return line
+	case *events.ReplyResolvedData:
+		line := fmt.Sprintf("%s  %s after %s", head, d.Resolution, time.Duration(d.ResponseSeconds*float64(time.Second)).Round(time.Second))
+		if d.AnswerMessageID != "" {
+			line += " by message " + d.AnswerMessageID
+		}
+		if d.WithinSLA != nil {
+			verdict := "within"
+			if !*d.WithinSLA {
+				verdict = "missed"
+			}
+			line += fmt.Sprintf("; %s %s", d.Policy, verdict)
+		}
+		return line
 	}
 	return head
 }

@@ -350,21 +350,22 @@ type failingStore struct {
 
 var errCrash = errors.New("simulated crash before commit")
 
-func (s *failingStore) Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, st map[string]*checkpoint.ThreadState) error {
+func (s *failingStore) Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, st map[string]*checkpoint.ThreadState, tm checkpoint.TimerChanges) (time.Time, error) {
 	s.mu.Lock()
 	if s.fail > 0 {
 		s.fail--
 		s.mu.Unlock()
-		return errCrash
+		return time.Time{}, errCrash
 	}
 	s.mu.Unlock()
-	if err := s.Store.Commit(ctx, l, c, st); err != nil {
-		return err
+	first, err := s.Store.Commit(ctx, l, c, st, tm)
+	if err != nil {
+		return first, err
 	}
 	if s.onCommit != nil {
 		s.onCommit()
 	}
-	return nil
+	return first, nil
 }
 
 func testCrashBeforeCommit(t *testing.T, h Harness) {
