@@ -15,6 +15,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/threadsync ./cmd/threadsync
 	$(GO) build -o $(BIN)/providersim ./cmd/providersim
+	$(GO) build -o $(BIN)/slaalerts ./cmd/slaalerts
 
 redis:
 	@deploy/local/ensure-redis.sh
@@ -45,6 +46,7 @@ lint:
 
 test: lint
 	@deploy/local/ensure-redis.sh --with-binary
+	@deploy/local/ensure-alertmanager.sh >/dev/null
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # The full crash, outage and sustained-fault tests: 20 SIGKILLs under live

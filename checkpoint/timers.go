@@ -41,6 +41,9 @@ type TimerChanges struct {
 type DueTimer struct {
 	Timer
 	State *ThreadState
+	// score and raw are the timer's score and the state as read, so that
+	// retiring it changes nothing a commit changed meanwhile.
+	score, raw string
 }
 
 // dueScript returns the timers due by ARGV[1] (at most ARGV[2]) with the
@@ -79,7 +82,7 @@ func (s *Store) DueTimers(ctx context.Context, a Account, now time.Time, n int) 
 		if !ok || len(kind) != 1 {
 			return nil, fmt.Errorf("checkpoint: %s: malformed timer %q", a, member)
 		}
-		t := DueTimer{Timer: Timer{Kind: TimerKind(kind[0]), Thread: thread, At: parseScore(score)}}
+		t := DueTimer{Timer: Timer{Kind: TimerKind(kind[0]), Thread: thread, At: parseScore(score)}, score: score, raw: state}
 		if state != "" {
 			if t.State, err = unmarshalState([]byte(state)); err != nil {
 				return nil, fmt.Errorf("checkpoint: %s: thread %s: %w", a, thread, err)
@@ -90,47 +93,64 @@ func (s *Store) DueTimers(ctx context.Context, a Account, now time.Time, n int) 
 	return out, nil
 }
 
-// doneScript removes fired timers and stores the states that record them,
-// provided the lease is held, and returns the earliest timer left after
-// ARGV[2] (exclusive).
+// doneScript retires fired timers and stores the states that record them,
+// provided the lease is held; a timer whose score moved, or a state that
+// changed since it was read, was replaced by a commit and is left alone. It
+// returns the earliest timer left after ARGV[2] (exclusive).
 var doneScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('LEASELOST')
 end
-local nf = tonumber(ARGV[3])
-if nf > 0 then
-  redis.call('ZREM', KEYS[2], unpack(ARGV, 4, 3 + nf))
+local i = 4
+for j = 1, tonumber(ARGV[3]) do
+  local s = redis.call('ZSCORE', KEYS[2], ARGV[i])
+  if s and tonumber(s) == tonumber(ARGV[i + 1]) then
+    redis.call('ZREM', KEYS[2], ARGV[i])
+  end
+  i = i + 2
 end
-if #ARGV > 3 + nf then
-  redis.call('HSET', KEYS[3], unpack(ARGV, 4 + nf))
+while i <= #ARGV do
+  if (redis.call('HGET', KEYS[3], ARGV[i]) or '') == ARGV[i + 1] then
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+  end
+  i = i + 3
 end
 local first = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 return first[2] or ''
 `)
 
-// DoneTimers removes the timers that fired and stores the thread states
-// that record what they published, fenced by lease like a commit, and
-// returns the account's earliest timer after the given time (zero: none).
-func (s *Store) DoneTimers(ctx context.Context, lease Lease, fired []Timer, states map[string]*ThreadState, after time.Time) (time.Time, error) {
+// DoneTimers retires timers read by DueTimers that fired, and stores the
+// states that record what they published (keyed by thread; each thread's
+// timer must be among fired), fenced by lease like a commit. A timer or
+// state that a commit replaced since it was read is left as the commit
+// made it. It returns the account's earliest timer after the given time
+// (zero: none).
+func (s *Store) DoneTimers(ctx context.Context, lease Lease, fired []DueTimer, states map[string]*ThreadState, after time.Time) (time.Time, error) {
 	k := s.Keys(lease.Account)
-	args := make([]any, 0, 3+len(fired)+2*len(states))
+	args := make([]any, 0, 3+2*len(fired)+3*len(states))
 	args = append(args, lease.Token, after.UnixMilli(), len(fired))
+	raw := make(map[string]string, len(fired))
 	for _, t := range fired {
-		args = append(args, t.member())
+		args = append(args, t.member(), t.score)
+		raw[t.Thread] = t.raw
 	}
 	for id, st := range states {
+		old, ok := raw[id]
+		if !ok {
+			return time.Time{}, fmt.Errorf("checkpoint: %s: thread %s: a state to record without a timer fired", lease.Account, id)
+		}
 		b, err := st.marshal()
 		if err != nil {
 			return time.Time{}, fmt.Errorf("checkpoint: %s: thread %s: %w", lease.Account, id, err)
 		}
-		args = append(args, id, b)
+		args = append(args, id, old, b)
 	}
 	first, err := doneScript.Run(ctx, s.rdb, []string{k.Lease, k.Timers, k.Threads}, args...).Text()
 	if err != nil {
 		if strings.Contains(err.Error(), "LEASELOST") {
 			return time.Time{}, fmt.Errorf("checkpoint: %s: %w", lease.Account, ErrLeaseLost)
 		}
-		return time.Time{}, fmt.Errorf("checkpoint: %s: remove fired timers: %w", lease.Account, err)
+		return time.Time{}, fmt.Errorf("checkpoint: %s: retire fired timers: %w", lease.Account, err)
 	}
 	return parseScore(first), nil
 }

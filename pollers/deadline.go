@@ -20,28 +20,24 @@ import (
 // timerBatch bounds the timers one firing reads.
 const timerBatch = 500
 
+// timerWorkers bounds the accounts whose timers fire at once.
+const timerWorkers = 16
+
 // deadlines is what a runner knows of its account's timers and polls.
 type deadlines struct {
-	wake     time.Time // when timers next need firing; zero: none known
+	next     time.Time // the earliest timer known to be in Redis; zero: none
 	lastTry  time.Time // when the last poll began
 	lastGood time.Time // when the last poll that walked the whole list began
 	open     int       // open announced episodes, as of the last commit
-	next     time.Time // the earliest deadline of an open episode, for /status
 }
 
 // timerAt takes in the account's earliest timer, as a commit or the lease
-// reported it.
+// reported it, and queues the firing.
 func (r *runner) timerAt(first time.Time) {
 	r.slaMu.Lock()
-	defer r.slaMu.Unlock()
 	r.sla.next = first
-	if first.IsZero() {
-		r.sla.wake = time.Time{}
-		return
-	}
-	if r.sla.wake.IsZero() || first.Before(r.sla.wake) {
-		r.sla.wake = first
-	}
+	r.slaMu.Unlock()
+	r.timers.set(r, first)
 }
 
 // episodes records the account's open episodes after a commit and counts
@@ -53,21 +49,8 @@ func (r *runner) episodes(open int, c episodeCounts) {
 	r.tel.episodes(r.acct.Provider, c)
 }
 
-// timersDue reports whether timers need firing by now.
-func (r *runner) timersDue(now time.Time) bool {
-	r.slaMu.Lock()
-	defer r.slaMu.Unlock()
-	return !r.sla.wake.IsZero() && !now.Before(r.sla.wake)
-}
-
-// slaWake is when the loop must wake for timers; zero for never.
-func (r *runner) slaWake() time.Time {
-	r.slaMu.Lock()
-	defer r.slaMu.Unlock()
-	return r.sla.wake
-}
-
-// pollBegan and pollEnded track the polls a breach is decided from.
+// pollBegan and pollEnded track the polls a breach is decided from; a
+// poll's end lets the timers it held back fire.
 func (r *runner) pollBegan(t time.Time) {
 	r.slaMu.Lock()
 	r.sla.lastTry = t
@@ -75,40 +58,68 @@ func (r *runner) pollBegan(t time.Time) {
 }
 
 func (r *runner) pollEnded(began time.Time, st Stats, err error) {
-	if err != nil || !st.Completed {
-		return
-	}
 	r.slaMu.Lock()
-	r.sla.lastGood = began
+	if err == nil && st.Completed {
+		r.sla.lastGood = began
+	}
+	next := r.sla.next
 	r.slaMu.Unlock()
+	if now := time.Now(); !next.IsZero() && !next.After(now) {
+		r.timers.set(r, now)
+	}
 }
 
-// fireTimers publishes the warnings and breaches that are due and removes
+// fire fires the account's due timers; the timer queue calls it.
+func (r *runner) fire(ctx context.Context) {
+	needPoll, err := r.fireTimers(ctx)
+	if err != nil {
+		r.log.Warn("firing reply deadlines failed; will retry", "error", err)
+	}
+	if needPoll {
+		// A breach is decided by a poll made at its deadline.
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// fireTimers publishes the warnings and breaches that are due and retires
 // their timers, fenced by the lease. A breach is decided by a poll that
 // began at or after its deadline, so an answer written in time but seen
 // late resolves the episode instead; needPoll asks for that poll. When
 // polls keep failing, the breach goes out unconfirmed once the grace
-// period after the deadline has passed.
+// period after the deadline has passed. While a poll is under way (it may
+// be about to end an episode), timers wait for it, up to that same grace
+// period.
 func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lease.Token == "" {
+	r.fireMu.Lock()
+	defer r.fireMu.Unlock()
+	idle := r.mu.TryLock()
+	if idle {
+		defer r.mu.Unlock()
+	}
+	lease := r.heldLease()
+	if lease.Token == "" {
 		r.timerAt(time.Time{})
 		return false, nil
 	}
-	// The lease may have lapsed since the last poll (an interval longer
-	// than its lifetime): take it again, or learn that another worker
-	// has the account now.
-	lease, err := r.cfg.Store.Acquire(ctx, r.ck, r.cfg.LeaseTTL)
-	if errors.Is(err, checkpoint.ErrLeaseHeld) {
-		r.lease = checkpoint.Lease{}
-		r.timerAt(time.Time{})
-		return false, nil
+	if idle {
+		// The lease may have lapsed since the last poll (an interval
+		// longer than its lifetime): take it again, or learn that
+		// another worker has the account now.
+		l, err := r.cfg.Store.Acquire(ctx, r.ck, r.cfg.LeaseTTL)
+		if errors.Is(err, checkpoint.ErrLeaseHeld) {
+			r.setLease(checkpoint.Lease{})
+			r.timerAt(time.Time{})
+			return false, nil
+		}
+		if err != nil {
+			return false, r.retryTimers(storeErr(err))
+		}
+		r.setLease(l)
+		lease = l
 	}
-	if err != nil {
-		return false, r.retryTimers(storeErr(err))
-	}
-	r.lease = lease
 	now := time.Now()
 	due, err := r.cfg.Store.DueTimers(ctx, r.ck, now, timerBatch)
 	if err != nil {
@@ -119,55 +130,66 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 	r.slaMu.Unlock()
 	var (
 		evs   []events.Event
-		fired []checkpoint.Timer
-		hold  time.Time // the earliest grace period a deferred breach waits out
+		fired []checkpoint.DueTimer
 		c     episodeCounts
+		// hold is when the earliest timer held back may go anyway;
+		// held, the earliest such timer.
+		hold, held time.Time
 		// The states that record what fired; a thread with both timers
 		// due is read twice, and its first copy records both.
 		states = map[string]*checkpoint.ThreadState{}
 	)
+	defer_ := func(at, until time.Time) {
+		if hold.IsZero() || until.Before(hold) {
+			hold = until
+		}
+		if held.IsZero() || at.Before(held) {
+			held = at
+		}
+	}
 	for _, t := range due {
 		st := t.State
 		if s, ok := states[t.Thread]; ok {
 			st = s
 		}
 		if !st.Open() || st.DueAt.IsZero() {
-			// The episode ended in a commit that raced nothing (commits
-			// cancel timers atomically); a timer left over is dropped.
-			fired = append(fired, t.Timer)
+			// Left over by an episode that ended: nothing to say.
+			fired = append(fired, t)
 			continue
 		}
 		s := episodeSLA(st)
+		grace := t.At.Add(r.cfg.SLAGrace)
+		if !idle && now.Before(grace) {
+			defer_(t.At, grace)
+			continue
+		}
 		switch t.Kind {
 		case checkpoint.Warning:
 			if !st.Warned {
 				evs = append(evs, events.NewReplySLAWarning(r.origin, t.Thread, st.ReplySince, s))
 				st.Warned, states[t.Thread] = true, st
 			}
-			fired = append(fired, t.Timer)
+			fired = append(fired, t)
 		case checkpoint.Breach:
-			grace := s.DueAt.Add(r.cfg.SLAGrace)
 			switch {
 			case st.Breached:
-				fired = append(fired, t.Timer)
+				fired = append(fired, t)
 			case !lastGood.Before(s.DueAt):
 				evs = append(evs, events.NewReplySLABreached(r.origin, t.Thread, st.ReplySince, s, true))
 				st.Breached, states[t.Thread] = true, st
-				fired = append(fired, t.Timer)
+				fired = append(fired, t)
 			case !now.Before(grace):
 				evs = append(evs, events.NewReplySLABreached(r.origin, t.Thread, st.ReplySince, s, false))
 				st.Breached, states[t.Thread] = true, st
-				fired = append(fired, t.Timer)
+				fired = append(fired, t)
 			default:
 				if lastTry.Before(s.DueAt) {
 					needPoll = true
 				}
-				if hold.IsZero() || grace.Before(hold) {
-					hold = grace
-				}
+				defer_(t.At, grace)
 			}
 		default:
-			fired = append(fired, t.Timer)
+			fired = append(fired, t)
 		}
 	}
 	if len(evs) > 0 {
@@ -176,28 +198,31 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		}
 		c.add(evs)
 	}
-	next, err := r.cfg.Store.DoneTimers(ctx, r.lease, fired, states, now)
+	next, err := r.cfg.Store.DoneTimers(ctx, lease, fired, states, now)
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLeaseLost) {
-			r.lease = checkpoint.Lease{}
 			r.timerAt(time.Time{})
 			return false, err
 		}
 		return false, r.retryTimers(storeErr(err))
 	}
 	r.tel.episodes(r.acct.Provider, c)
-	r.slaMu.Lock()
-	defer r.slaMu.Unlock()
-	wake := next
+	wake, known := next, next
 	if !hold.IsZero() && (wake.IsZero() || hold.Before(wake)) {
 		wake = hold
+	}
+	if !held.IsZero() {
+		known = held
 	}
 	if len(due) == timerBatch {
 		wake = now // more are due: go on at once
 	}
-	r.sla.wake = wake
+	r.slaMu.Lock()
+	r.sla.next = known
+	r.slaMu.Unlock()
+	r.timers.set(r, wake)
 	if len(due) > 0 {
-		r.log.Debug("SLA timers fired", "fired", len(fired), "events", len(evs), "deferred", len(due)-len(fired))
+		r.log.Debug("reply deadlines fired", "due", len(due), "events", len(evs), "held", len(due)-len(fired))
 	}
 	return needPoll, nil
 }
@@ -205,10 +230,23 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 // retryTimers schedules another firing soon after a failure to reach Redis
 // or NATS, and returns err.
 func (r *runner) retryTimers(err error) error {
-	r.slaMu.Lock()
-	r.sla.wake = time.Now().Add(r.cfg.MinBackoff)
-	r.slaMu.Unlock()
+	r.timers.set(r, time.Now().Add(r.cfg.MinBackoff))
 	return err
+}
+
+// heldLease is the lease the account's polls last held, readable while a
+// poll runs.
+func (r *runner) heldLease() checkpoint.Lease {
+	if l := r.held.Load(); l != nil {
+		return *l
+	}
+	return checkpoint.Lease{}
+}
+
+// setLease records the lease; r.mu is held.
+func (r *runner) setLease(l checkpoint.Lease) {
+	r.lease = l
+	r.held.Store(&l)
 }
 
 // episodeCounts counts a batch's reply events, for the metrics.

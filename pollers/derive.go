@@ -1,7 +1,9 @@
 package pollers
 
 import (
+	"cmp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -241,7 +243,21 @@ func observedAt(in deriveInput, st *checkpoint.ThreadState) time.Time {
 	return in.now.UTC()
 }
 
-func byTime(a, b events.Message) int { return a.CreatedAt.Compare(b.CreatedAt) }
+// byTime orders messages by time and, within one instant (providers that
+// keep whole seconds), by numeric id where both ids are numbers: such
+// providers number messages as they come. Other ties keep the provider's
+// order.
+func byTime(a, b events.Message) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	x, errA := strconv.ParseUint(a.ID, 10, 64)
+	y, errB := strconv.ParseUint(b.ID, 10, 64)
+	if errA != nil || errB != nil {
+		return 0
+	}
+	return cmp.Compare(x, y)
+}
 
 // unseen reports whether m is newer than what st has seen. A nil MsgIDs
 // means every message at MsgAt was seen.

@@ -27,7 +27,7 @@ type Store interface {
 	Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState, t checkpoint.TimerChanges) (time.Time, error)
 	// DueTimers and DoneTimers read and retire the reply deadlines.
 	DueTimers(ctx context.Context, a checkpoint.Account, now time.Time, n int) ([]checkpoint.DueTimer, error)
-	DoneTimers(ctx context.Context, l checkpoint.Lease, fired []checkpoint.Timer, states map[string]*checkpoint.ThreadState, after time.Time) (time.Time, error)
+	DoneTimers(ctx context.Context, l checkpoint.Lease, fired []checkpoint.DueTimer, states map[string]*checkpoint.ThreadState, after time.Time) (time.Time, error)
 	Acquire(ctx context.Context, a checkpoint.Account, ttl time.Duration) (checkpoint.Lease, error)
 	Extend(ctx context.Context, l checkpoint.Lease) error
 	Release(ctx context.Context, l checkpoint.Lease) error
@@ -164,6 +164,7 @@ type Engine struct {
 	byKey   map[string]*runner
 	running context.Context // Run's context while it runs, else nil
 	sem     chan struct{}   // bounds the polls under way at once
+	timers  *timerQueue     // fires the accounts' reply deadlines
 
 	memoBudget atomic.Int64 // bytes the accounts' memos may still take
 }
@@ -180,6 +181,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	e.tel = newTelemetry(cfg.MeterProvider)
 	e.share = &share{}
+	e.timers = newTimerQueue()
 	runners, err := e.build(accounts, nil)
 	if err != nil {
 		return nil, err
@@ -250,6 +252,12 @@ func byKey(runners []*runner) map[string]*runner {
 // replicas of a deployment) split the accounts among themselves.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.heartbeat(ctx)()
+	timersDone := make(chan struct{})
+	go func() {
+		defer close(timersDone)
+		e.timers.run(ctx, timerWorkers, func(ctx context.Context, r *runner) { r.fire(ctx) })
+	}()
+	defer func() { <-timersDone }()
 	e.mu.Lock()
 	e.running = ctx
 	for _, r := range e.runners {
@@ -400,9 +408,20 @@ type runner struct {
 	lease    checkpoint.Lease
 	failures int
 
-	// slaMu guards sla, which loop, polls and /status read.
-	slaMu sync.Mutex
-	sla   deadlines
+	// held is lease, for the timer firings that run beside a poll.
+	held atomic.Pointer[checkpoint.Lease]
+
+	// slaMu guards sla, which polls, firings and /status read. fireMu
+	// makes the account's firings one at a time. timers fires them;
+	// queueIdx and queueAt are its, under its lock. kick asks the loop
+	// to poll now.
+	slaMu    sync.Mutex
+	sla      deadlines
+	fireMu   sync.Mutex
+	timers   *timerQueue
+	queueIdx int
+	queueAt  time.Time
+	kick     chan struct{}
 }
 
 func newRunner(e *Engine, a Account) (*runner, error) {
@@ -421,6 +440,10 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		outages: e.outages,
 		share:   e.share,
 		status:  AccountStatus{Account: a.String(), State: "starting"},
+		timers:  e.timers,
+		kick:    make(chan struct{}, 1),
+
+		queueIdx: -1,
 	}
 	if err := r.origin.Validate(); err != nil {
 		return nil, fmt.Errorf("account %s: %w", a, err)
@@ -496,47 +519,29 @@ func (r *runner) wait() {
 	}
 }
 
-// loop polls the account on its interval until ctx is cancelled, and
-// fires its reply deadlines as they come due.
+// loop polls the account on its interval until ctx is cancelled, and at
+// once when a deadline asks for it.
 func (r *runner) loop(ctx context.Context, sem chan struct{}) {
 	defer r.release()
 	// Spread the first polls so thousands of accounts do not start at once.
-	nextPoll := time.Now().Add(time.Duration(rand.Int64N(int64(min(r.acct.PollInterval, 2*time.Second)) + 1)))
-	timer := time.NewTimer(time.Until(nextPoll))
+	wait := time.Duration(rand.Int64N(int64(min(r.acct.PollInterval, 2*time.Second)) + 1))
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-r.kick:
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case sem <- struct{}{}:
 		}
-		if !time.Now().Before(nextPoll) {
-			nextPoll = time.Now().Add(r.pollStep(ctx))
-		}
-		if ctx.Err() == nil && r.timersDue(time.Now()) {
-			needPoll, err := r.fireTimers(ctx)
-			if err != nil {
-				r.log.Warn("firing reply deadlines failed; will retry", "error", err)
-			}
-			if needPoll && ctx.Err() == nil {
-				// A breach is decided by a poll made at its deadline.
-				nextPoll = time.Now().Add(r.pollStep(ctx))
-				if _, err := r.fireTimers(ctx); err != nil {
-					r.log.Warn("firing reply deadlines failed; will retry", "error", err)
-				}
-			}
-		}
+		wait = r.pollStep(ctx)
 		<-sem
-		wake := nextPoll
-		if w := r.slaWake(); !w.IsZero() && w.Before(wake) {
-			wake = w
-		}
-		timer.Reset(time.Until(wake))
+		timer.Reset(wait)
 	}
 }
 
@@ -628,7 +633,7 @@ func (r *runner) release() {
 	if err := r.cfg.Store.Release(ctx, r.lease); err != nil {
 		r.log.Warn("release lease", "error", err)
 	}
-	r.lease = checkpoint.Lease{}
+	r.setLease(checkpoint.Lease{})
 }
 
 // drainContext stays alive for grace after parent is cancelled, so the page

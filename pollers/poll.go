@@ -30,12 +30,12 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	lease, err := r.cfg.Store.Acquire(work, r.ck, r.cfg.LeaseTTL)
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLeaseHeld) {
-			r.lease = checkpoint.Lease{}
+			r.setLease(checkpoint.Lease{})
 			return st, ErrStandby
 		}
 		return st, storeErr(err)
 	}
-	r.lease = lease
+	r.setLease(lease)
 	r.timerAt(lease.NextTimer)
 	r.pollBegan(began)
 	defer func() { r.pollEnded(began, st, err) }()

@@ -79,6 +79,7 @@ type Received struct {
 	MsgID    string // Nats-Msg-Id header
 	Envelope events.Envelope
 	Raw      []byte
+	Stored   time.Time // when JetStream stored it
 }
 
 // ReadAll reads every message in the stream, in stream order, and fails the
@@ -105,6 +106,13 @@ func (e *Env) ReadAll(tb testing.TB) []Received {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Tests read the stream again and again while they wait: a consumer
+	// left to expire on its own would pile up to the server's limit.
+	defer func() {
+		if name := c.CachedInfo().Name; name != "" {
+			_ = s.DeleteConsumer(context.Background(), name)
+		}
+	}()
 	for uint64(len(out)) < n {
 		batch, err := c.Fetch(int(min(n-uint64(len(out)), 1000)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
@@ -125,7 +133,11 @@ func (e *Env) ReadAll(tb testing.TB) []Received {
 			if id != env.ID {
 				tb.Fatalf("event %s: Nats-Msg-Id %q differs from id", env.ID, id)
 			}
-			out = append(out, Received{Subject: m.Subject(), MsgID: id, Envelope: env, Raw: raw})
+			r := Received{Subject: m.Subject(), MsgID: id, Envelope: env, Raw: raw}
+			if md, err := m.Metadata(); err == nil {
+				r.Stored = md.Timestamp
+			}
+			out = append(out, r)
 		}
 		if err := batch.Error(); err != nil {
 			tb.Fatal(err)

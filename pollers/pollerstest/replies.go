@@ -1,0 +1,294 @@
+package pollerstest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/sla"
+)
+
+// RealTimer is implemented by harnesses whose simulators run a clock of
+// their own for the other scenarios: NewRealTimeAccount returns an account
+// on a simulator keeping the real time. Reply deadlines are counted in the
+// provider's time, so the deadline scenarios need it.
+type RealTimer interface {
+	NewRealTimeAccount(tb testing.TB, id string, pageSize int) pollers.Account
+}
+
+// deadlineFixture is a fixture whose account's simulator keeps the real
+// time, with the policy p, polled an hour apart (only deadlines poll it).
+func deadlineFixture(t *testing.T, h Harness, p *sla.Policy) (*fixture, pollers.Account) {
+	f := newFixture(t, h, 1)
+	if rt, ok := h.(RealTimer); ok {
+		f.accts[0] = rt.NewRealTimeAccount(t, "acct-1", pageSize)
+	}
+	a := f.accts[0]
+	a.SLA, a.PollInterval = p, time.Hour
+	return f, a
+}
+
+// replyEvents are a thread's episode events read from the stream.
+type replyEvents struct {
+	needed   []*events.ReplyNeededData
+	warnings []eventstest.Received
+	breaches []eventstest.Received
+	resolved []*events.ReplyResolvedData
+}
+
+func repliesOf(tb testing.TB, got []eventstest.Received, thread string) replyEvents {
+	tb.Helper()
+	var r replyEvents
+	for _, g := range got {
+		if g.Envelope.Subject != thread {
+			continue
+		}
+		d, err := events.DecodeData(g.Envelope)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		switch g.Envelope.Type {
+		case events.ReplyNeeded:
+			r.needed = append(r.needed, d.(*events.ReplyNeededData))
+		case events.ReplySLAWarning:
+			r.warnings = append(r.warnings, g)
+		case events.ReplySLABreached:
+			r.breaches = append(r.breaches, g)
+		case events.ReplyResolved:
+			r.resolved = append(r.resolved, d.(*events.ReplyResolvedData))
+		}
+	}
+	return r
+}
+
+func (r replyEvents) String() string {
+	return fmt.Sprintf("%d ReplyNeeded, %d warnings, %d breaches, %d resolved", len(r.needed), len(r.warnings), len(r.breaches), len(r.resolved))
+}
+
+// testAnswerAndAskAgain: the owner answers and the other side writes again
+// between two polls. The answered episode is resolved and the new one is
+// announced with its own ReplyNeeded, for providers that state reply-needed
+// as for those whose messages tell it.
+func testAnswerAndAskAgain(t *testing.T, h Harness) {
+	f := newFixture(t, h, 1)
+	a := f.accts[0]
+	th := h.AddThread(t, a, "where is my parcel?")
+	e := f.engine(nil)
+	f.poll(e, a)
+	first := repliesOf(t, f.js.ReadAll(t), th)
+	if len(first.needed) != 1 {
+		t.Fatalf("after the question: %v, want one ReplyNeeded", first)
+	}
+	answer := h.AddMessage(t, a, th, events.Outbound, "shipped yesterday")
+	// An episode is known by its thread and when it began; providers
+	// that keep whole seconds cannot tell two apart within one second.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	again := h.AddMessage(t, a, th, events.Inbound, "it has not arrived")
+	f.poll(e, a)
+	got := f.js.ReadAll(t)
+	r := repliesOf(t, got, th)
+	if len(r.needed) != 2 || len(r.resolved) != 1 {
+		var b strings.Builder
+		for _, g := range got {
+			fmt.Fprintf(&b, "%s %s\n", g.Envelope.Type, g.Raw)
+		}
+		t.Fatalf("after answer and question between two polls: %v, want 2 ReplyNeeded and 1 ReplyResolved\n%s", r, &b)
+	}
+	res, next := r.resolved[0], r.needed[1]
+	if res.Resolution != events.Answered || res.AnswerMessageID != answer || !res.NeededSince.Equal(first.needed[0].NeededSince) ||
+		res.ResponseSeconds < 0 || res.ResolvedAt.Before(res.NeededSince) {
+		t.Fatalf("ReplyResolved %+v, want the first episode answered by %s", res, answer)
+	}
+	if !next.NeededSince.After(res.ResolvedAt) && !next.NeededSince.Equal(res.ResolvedAt) {
+		t.Fatalf("new episode since %v, before the answer at %v", next.NeededSince, res.ResolvedAt)
+	}
+	if h.Features().ReplyNeededStated {
+		// The provider names no message; the newest inbound one is it.
+		if next.LastInboundMessageID != again {
+			t.Fatalf("new episode's last inbound %s, want %s", next.LastInboundMessageID, again)
+		}
+	} else if next.LastInboundMessageID != again {
+		t.Fatalf("new episode opened by %s, want %s", next.LastInboundMessageID, again)
+	}
+	// Order: the answer, its resolution, the question, its ReplyNeeded.
+	var order []string
+	for _, g := range got {
+		if g.Envelope.Subject == th {
+			order = append(order, string(g.Envelope.Type))
+		}
+	}
+	want := "ThreadCreated MessageReceived ReplyNeeded MessageReceived ReplyResolved MessageReceived ReplyNeeded"
+	if strings.Join(order, " ") != want {
+		t.Fatalf("events %v, want %s", order, want)
+	}
+	// The second episode ends with its own resolution.
+	h.AddMessage(t, a, th, events.Outbound, "sent again")
+	f.poll(e, a)
+	if r := repliesOf(t, f.js.ReadAll(t), th); len(r.resolved) != 2 || !r.resolved[1].NeededSince.Equal(next.NeededSince) {
+		t.Fatalf("after the second answer: %v", r)
+	}
+}
+
+// policy returns a reply policy for the deadline scenarios.
+func policy(t *testing.T, within, warn time.Duration) *sla.Policy {
+	t.Helper()
+	spec := sla.Spec{ReplyWithin: within.String()}
+	if warn > 0 {
+		spec.WarnBefore = warn.String()
+	}
+	p, err := sla.Parse("suite", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// run runs e until the returned function is called.
+func run(t *testing.T, e *pollers.Engine) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// testDeadlines: with polls an hour apart, a policy's warning comes at
+// warn_at and its breach at due_at, decided by a poll made at the
+// deadline, so an answer written just before the deadline (and not seen
+// by any poll before it) resolves the episode in time, with no breach.
+func testDeadlines(t *testing.T, h Harness) {
+	f, a := deadlineFixture(t, h, policy(t, 6*time.Second, 3*time.Second))
+	late := h.AddThread(t, a, "anyone there?")
+	onTime := h.AddThread(t, a, "a quick question")
+	stop := run(t, f.engine(nil, a))
+	var due time.Time
+	Until(t, "both threads announced", func() bool {
+		got := f.js.ReadAll(t)
+		l, o := repliesOf(t, got, late), repliesOf(t, got, onTime)
+		if len(l.needed) == 1 && len(o.needed) == 1 {
+			due = *o.needed[0].DueAt
+			return true
+		}
+		return false
+	}, f.logs)
+	// The answer comes after the warning, before the deadline.
+	time.Sleep(time.Until(due.Add(-1500 * time.Millisecond)))
+	answer := h.AddMessage(t, a, onTime, events.Outbound, "here you are")
+	Until(t, "the breach and the resolution", func() bool {
+		got := f.js.ReadAll(t)
+		return len(repliesOf(t, got, late).breaches) == 1 && len(repliesOf(t, got, onTime).resolved) == 1
+	}, f.logs)
+	got := f.js.ReadAll(t)
+	l, o := repliesOf(t, got, late), repliesOf(t, got, onTime)
+	needed := l.needed[0]
+	if needed.Policy != "suite" || needed.DueAt == nil || needed.WarnAt == nil || !needed.DueAt.Equal(needed.NeededSince.Add(6*time.Second)) {
+		t.Fatalf("ReplyNeeded %+v, want the policy's deadlines", needed)
+	}
+	if len(l.warnings) != 1 || l.warnings[0].Stored.Before(*needed.WarnAt) {
+		t.Fatalf("late thread: %v; warning stored at %v, warn_at %v", l, stored(l.warnings), needed.WarnAt)
+	}
+	b, _ := events.DecodeData(l.breaches[0].Envelope)
+	if bd := b.(*events.ReplySLAData); bd.Confirmed == nil || !*bd.Confirmed || l.breaches[0].Stored.Before(*needed.DueAt) || len(l.resolved) != 0 {
+		t.Fatalf("late thread: breach %+v stored at %v, due %v; %v", bd, l.breaches[0].Stored, needed.DueAt, l)
+	}
+	res := o.resolved[0]
+	if len(o.breaches) != 0 || len(o.warnings) != 1 || res.AnswerMessageID != answer || res.WithinSLA == nil || !*res.WithinSLA ||
+		res.Policy != "suite" || res.DueAt == nil || !res.DueAt.Equal(due) {
+		t.Fatalf("thread answered in time: %v, resolution %+v", o, res)
+	}
+	// Answered late, after a restart: resolved outside the policy, and
+	// the breach already sent is not sent again.
+	stop()
+	// Providers that keep whole seconds would date an answer in the
+	// deadline's second at the deadline.
+	time.Sleep(time.Until(needed.DueAt.Add(time.Second)))
+	h.AddMessage(t, a, late, events.Outbound, "sorry for the wait")
+	run(t, f.engine(nil, a))
+	Until(t, "the late answer resolved", func() bool { return len(repliesOf(t, f.js.ReadAll(t), late).resolved) == 1 }, f.logs)
+	l = repliesOf(t, f.js.ReadAll(t), late)
+	if r := l.resolved[0]; *r.WithinSLA || len(l.breaches) != 1 || len(l.warnings) != 1 {
+		t.Fatalf("late answer: %+v; %v", r, l)
+	}
+}
+
+func stored(rs []eventstest.Received) []time.Time {
+	var out []time.Time
+	for _, r := range rs {
+		out = append(out, r.Stored)
+	}
+	return out
+}
+
+// testDeadlinesAfterDowntime: deadlines that passed while no worker ran
+// fire when one starts, each once, the breach decided by its first poll.
+func testDeadlinesAfterDowntime(t *testing.T, h Harness) {
+	f, a := deadlineFixture(t, h, policy(t, 4*time.Second, 2*time.Second))
+	th := h.AddThread(t, a, "hello?")
+	stop := run(t, f.engine(nil, a))
+	var due time.Time
+	Until(t, "the thread announced", func() bool {
+		if r := repliesOf(t, f.js.ReadAll(t), th); len(r.needed) == 1 {
+			due = *r.needed[0].DueAt
+			return true
+		}
+		return false
+	}, f.logs)
+	stop()
+	if r := repliesOf(t, f.js.ReadAll(t), th); len(r.breaches) != 0 {
+		t.Skipf("the breach came before the worker stopped (a loaded machine): %v", r)
+	}
+	time.Sleep(time.Until(due.Add(200 * time.Millisecond)))
+	run(t, f.engine(nil, a))
+	Until(t, "the overdue breach", func() bool { return len(repliesOf(t, f.js.ReadAll(t), th).breaches) == 1 }, f.logs)
+	r := repliesOf(t, f.js.ReadAll(t), th)
+	b, _ := events.DecodeData(r.breaches[0].Envelope)
+	if len(r.warnings) != 1 || !*b.(*events.ReplySLAData).Confirmed {
+		t.Fatalf("after downtime: %v, breach %+v", r, b)
+	}
+}
+
+// testUnconfirmedBreach: when the account cannot be polled at the
+// deadline, the breach goes out after the grace period, unconfirmed.
+func testUnconfirmedBreach(t *testing.T, h Harness) {
+	f, a := deadlineFixture(t, h, policy(t, 5*time.Second, 0))
+	th := h.AddThread(t, a, "hello?")
+	cfg := f.config(nil)
+	cfg.SLAGrace = time.Second
+	e, err := pollers.New(cfg, []pollers.Account{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, e)
+	var due time.Time
+	Until(t, "the thread announced", func() bool {
+		if r := repliesOf(t, f.js.ReadAll(t), th); len(r.needed) == 1 {
+			due = *r.needed[0].DueAt
+			return true
+		}
+		return false
+	}, f.logs)
+	h.Fail(t, a, Fault{Status: http.StatusServiceUnavailable}, 1_000_000)
+	Until(t, "the breach", func() bool { return len(repliesOf(t, f.js.ReadAll(t), th).breaches) == 1 }, f.logs)
+	r := repliesOf(t, f.js.ReadAll(t), th)
+	b, _ := events.DecodeData(r.breaches[0].Envelope)
+	if bd := b.(*events.ReplySLAData); *bd.Confirmed || r.breaches[0].Stored.Before(due.Add(time.Second)) {
+		t.Fatalf("breach %+v stored at %v; due %v, grace 1s", bd, r.breaches[0].Stored, due)
+	}
+}
