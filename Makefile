@@ -23,7 +23,8 @@ redis:
 # The demo: simulated provider accounts with live traffic, threadsync on an
 # embedded JetStream, and the events printed as they arrive. Ctrl-C stops all.
 # providersim's inboxes are new on every run, so the demo's stream and Redis
-# keys are too.
+# keys are too. Every demo account gets a reply policy of 2 minutes with a
+# warning a minute before, so warnings, breaches and resolutions show.
 run: build redis
 	@rm -rf $(DATA)/nats && mkdir -p $(DATA)
 	@set -e; \
@@ -31,6 +32,7 @@ run: build redis
 	trap stop EXIT; trap 'stop; trap - EXIT; exit 0' INT TERM; \
 	$(BIN)/providersim -listen $(SIM_LISTEN) -accounts-out $(DATA)/accounts.demo.yaml 2>$(DATA)/providersim.log & sim=$$!; \
 	for i in $$(seq 1 100); do curl -fs http://$(SIM_LISTEN)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
+	printf 'sla_policies:\n  demo:\n    reply_within: 2m\n    warn_before: 1m\ndefault_sla: demo\n' >> $(DATA)/accounts.demo.yaml; \
 	THREADSYNC_ACCOUNTS=$(DATA)/accounts.demo.yaml THREADSYNC_EMBEDDED_NATS=true \
 	THREADSYNC_EMBEDDED_NATS_LISTEN=$(DEMO_NATS_LISTEN) THREADSYNC_DATA_DIR=$(DATA)/nats \
 	THREADSYNC_KEY_PREFIX=threadsync-demo-$$(date +%s) THREADSYNC_STREAM=DEMO \

@@ -159,7 +159,7 @@ func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[st
 		if t.Kind != Warning && t.Kind != Breach {
 			return time.Time{}, fmt.Errorf("checkpoint: %s: thread %s: unknown timer kind %q", lease.Account, t.Thread, t.Kind)
 		}
-		args = append(args, t.member(), t.At.UnixMilli())
+		args = append(args, t.member(), t.score())
 	}
 	for id, st := range states {
 		b, err := st.marshal()

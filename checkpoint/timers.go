@@ -29,6 +29,16 @@ type Timer struct {
 
 func (t Timer) member() string { return string(t.Kind) + ":" + t.Thread }
 
+// score is the timer's time in Unix milliseconds, rounded up: a timer
+// never comes due before its time.
+func (t Timer) score() int64 {
+	ms := t.At.UnixMilli()
+	if t.At.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
+}
+
 // TimerChanges are what a page's commit does to the account's timers:
 // the timers of the Cancel threads go, then the Set timers are added.
 type TimerChanges struct {

@@ -49,8 +49,7 @@ func (r *runner) episodes(open int, c episodeCounts) {
 	r.tel.episodes(r.acct.Provider, c)
 }
 
-// pollBegan and pollEnded track the polls a breach is decided from; a
-// poll's end lets the timers it held back fire.
+// pollBegan and pollEnded track the polls a breach is decided from.
 func (r *runner) pollBegan(t time.Time) {
 	r.slaMu.Lock()
 	r.sla.lastTry = t
@@ -58,10 +57,18 @@ func (r *runner) pollBegan(t time.Time) {
 }
 
 func (r *runner) pollEnded(began time.Time, st Stats, err error) {
-	r.slaMu.Lock()
-	if err == nil && st.Completed {
-		r.sla.lastGood = began
+	if err != nil || !st.Completed {
+		return
 	}
+	r.slaMu.Lock()
+	r.sla.lastGood = began
+	r.slaMu.Unlock()
+}
+
+// afterPoll fires at once the timers that fell due during a poll, once
+// the poll has let go of the account.
+func (r *runner) afterPoll() {
+	r.slaMu.Lock()
 	next := r.sla.next
 	r.slaMu.Unlock()
 	if now := time.Now(); !next.IsZero() && !next.After(now) {

@@ -15,6 +15,7 @@ import (
 // each page before asking for the next. When ctx is cancelled it finishes the
 // page in hand, commits it and returns, leaving the cursor on the next page.
 func (r *runner) poll(ctx context.Context) (st Stats, err error) {
+	defer r.afterPoll()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	work, cancel := drainContext(ctx, r.cfg.ShutdownTimeout)

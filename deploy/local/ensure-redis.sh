@@ -36,7 +36,7 @@ install_redis() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   if command -v apt-get >/dev/null 2>&1; then
-    $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
+    $sudo apt-get update -qq >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
   elif command -v dnf >/dev/null 2>&1; then
     $sudo dnf install -y redis >&2
   elif command -v apk >/dev/null 2>&1; then

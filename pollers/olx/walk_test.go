@@ -189,7 +189,9 @@ func TestThreadMovingDuringWalk(t *testing.T) {
 			sent := st.Events
 			if c.rescans == 0 {
 				st = f.poll(t)
-				if st.Events != 1 || st.Fetches != 1 || st.Rescans != 0 {
+				// The new message, and the ReplyResolved of the episode it
+				// answers when the thread was waiting.
+				if st.Events < 1 || st.Events > 2 || st.Fetches != 1 || st.Rescans != 0 {
 					t.Fatalf("next poll: %+v, want the one new message", st)
 				}
 				sent += st.Events

@@ -281,8 +281,12 @@ func testInboundThenReply(t *testing.T, h Harness) {
 	out := h.AddMessage(t, a, th, events.Outbound, "here it is")
 	f.poll(e, a)
 	got = f.js.ReadAll(t)[base+2:]
-	if len(got) != 1 || got[0].Envelope.Type != events.MessageReceived {
-		t.Fatalf("after the shop's answer: %v, want one MessageReceived", types(got))
+	if len(got) != 2 || got[0].Envelope.Type != events.MessageReceived || got[1].Envelope.Type != events.ReplyResolved {
+		t.Fatalf("after the shop's answer: %v, want MessageReceived then ReplyResolved", types(got))
+	}
+	res, _ := events.DecodeData(got[1].Envelope)
+	if rd := res.(*events.ReplyResolvedData); rd.Resolution != events.Answered || rd.AnswerMessageID != out || rd.WithinSLA != nil || rd.Policy != "" {
+		t.Fatalf("ReplyResolved %+v, want answered by %s, no policy", rd, out)
 	}
 	d, _ = events.DecodeData(got[0].Envelope)
 	if m := d.(*events.MessageReceivedData).Message; m.ID != out || m.Direction != events.Outbound {
@@ -290,8 +294,8 @@ func testInboundThenReply(t *testing.T, h Harness) {
 	}
 	// Nothing changed: nothing published, no message fetched.
 	st := f.poll(e, a)
-	if n := len(f.js.ReadAll(t)); n != base+3 || st.Fetches != 0 {
-		t.Fatalf("idle poll: stream grew to %d (want %d), %d message fetches", n, base+3, st.Fetches)
+	if n := len(f.js.ReadAll(t)); n != base+4 || st.Fetches != 0 {
+		t.Fatalf("idle poll: stream grew to %d (want %d), %d message fetches", n, base+4, st.Fetches)
 	}
 }
 
@@ -450,9 +454,17 @@ func testFaults(t *testing.T, h Harness) {
 			key := checkpoint.Account{Provider: bad.Provider, ID: bad.ID}
 			cur, _ := f.store.Cursor(context.Background(), key)
 
-			th := h.Truth(t, bad)[0].ID
-			h.AddMessage(t, bad, th, events.Outbound, "answer")
-			h.AddMessage(t, good, h.Truth(t, good)[0].ID, events.Outbound, "answer")
+			// An answer is one event, two when it ends an announced
+			// episode (its ReplyResolved).
+			answer := func(a pollers.Account) uint64 {
+				th := h.Truth(t, a)[0]
+				h.AddMessage(t, a, th.ID, events.Outbound, "answer")
+				if Pending(th) {
+					return 2
+				}
+				return 1
+			}
+			wantBad, wantGood := answer(bad), answer(good)
 			h.Fail(t, bad, fc.f, fc.times)
 			before := h.Requests(t, bad)
 
@@ -468,8 +480,8 @@ func testFaults(t *testing.T, h Harness) {
 				if fc.f.RetryAfter == "1" && time.Since(began) < time.Second {
 					t.Fatalf("retried after %s, before the Retry-After of 1s", time.Since(began))
 				}
-				if n := f.js.Count(t); n != base+1 || st.Events != 1 {
-					t.Fatalf("poll healed in place published %d events (stream +%d), want 1", st.Events, n-base)
+				if n := f.js.Count(t); n != base+wantBad || uint64(st.Events) != wantBad {
+					t.Fatalf("poll healed in place published %d events (stream +%d), want %d", st.Events, n-base, wantBad)
 				}
 				return
 			}
@@ -505,8 +517,8 @@ func testFaults(t *testing.T, h Harness) {
 			// once the Retry-After it was given is over.
 			f.poll(e, good)
 			f.poll(e, bad)
-			if n := f.js.Count(t); n != base+2 {
-				t.Fatalf("after recovery the stream grew by %d, want 2", n-base)
+			if n := f.js.Count(t); n != base+wantBad+wantGood {
+				t.Fatalf("after recovery the stream grew by %d, want %d", n-base, wantBad+wantGood)
 			}
 		})
 	}
