@@ -180,9 +180,9 @@ type ReplySLAData struct {
 	NeededSince time.Time `json:"needed_since"`
 	DueAt       time.Time `json:"due_at"`
 	Policy      string    `json:"policy"`
-	// Confirmed (breaches only): a poll made at the deadline found the
-	// episode still open. False when that poll failed and the breach was
-	// published after the grace period on the last state known.
+	// Confirmed: a poll made at the warning's or the deadline's time
+	// found the episode still open. False when polls failed and the event
+	// was published after the grace period on the last state known.
 	Confirmed *bool `json:"confirmed,omitempty"`
 }
 
@@ -308,9 +308,9 @@ func episodeID(o Origin, t Type, threadID string, neededSince time.Time) string 
 }
 
 // NewReplySLAWarning builds the warning that an open episode nears its
-// deadline; its time is the warning's.
-func NewReplySLAWarning(o Origin, threadID string, neededSince time.Time, s SLA) Event {
-	return newSLAEvent(o, ReplySLAWarning, threadID, neededSince, s, s.WarnAt, nil)
+// deadline; its time is the warning's. confirmed as for a breach.
+func NewReplySLAWarning(o Origin, threadID string, neededSince time.Time, s SLA, confirmed bool) Event {
+	return newSLAEvent(o, ReplySLAWarning, threadID, neededSince, s, s.WarnAt, &confirmed)
 }
 
 // NewReplySLABreached builds the breach of an episode still open at its

@@ -95,7 +95,7 @@ func TestEpisodeEvents(t *testing.T) {
 	ids := map[string]events.Type{}
 	for _, e := range []events.Event{
 		events.NewReplyNeeded(origin, "t", since, "m"),
-		events.NewReplySLAWarning(origin, "t", since, s),
+		events.NewReplySLAWarning(origin, "t", since, s, true),
 		events.NewReplySLABreached(origin, "t", since, s, true),
 		events.NewReplyResolved(origin, "t", events.Resolved{NeededSince: since, At: since.Add(2 * time.Hour), How: events.Answered, Business: -1}),
 	} {
@@ -129,7 +129,7 @@ func TestEnvelopeMatchesSchema(t *testing.T) {
 		events.NewMessageReceived(origin, "t-1", events.Message{ID: "m-1", CreatedAt: at, Direction: events.Outbound}),
 		events.NewReplyNeeded(origin, "t-1", at, "m-0"),
 		events.NewReplyNeeded(origin, "t-1", at, "m-0").WithSLA(s),
-		events.NewReplySLAWarning(origin, "t-1", at, s),
+		events.NewReplySLAWarning(origin, "t-1", at, s, true),
 		events.NewReplySLABreached(origin, "t-1", at, s, false),
 		events.NewReplyResolved(origin, "t-1", events.Resolved{NeededSince: at, At: at, How: events.Answered, AnswerMessageID: "m-2", Business: -1}),
 		events.NewReplyResolved(origin, "t-1", events.Resolved{NeededSince: at, At: at, How: events.Closed, SLA: &s, Business: 90 * time.Minute}),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -27,8 +28,10 @@ const timerWorkers = 16
 type deadlines struct {
 	next     time.Time // the earliest timer known to be in Redis; zero: none
 	lastTry  time.Time // when the last poll began
-	lastGood time.Time // when the last poll that walked the whole list began
+	lastGood time.Time // when the walk of the last poll that walked the whole list began
 	open     int       // open announced episodes, as of the last commit
+	// inflight counts, per thread, the pages sent and not yet committed.
+	inflight map[string]int
 }
 
 // timerAt takes in the account's earliest timer, as a commit or the lease
@@ -56,13 +59,40 @@ func (r *runner) pollBegan(t time.Time) {
 	r.slaMu.Unlock()
 }
 
-func (r *runner) pollEnded(began time.Time, st Stats, err error) {
-	if err != nil || !st.Completed {
+// walkBegan is when the walk a completed poll finished began: another
+// worker's, for a walk resumed from its cursor.
+func (r *runner) pollEnded(walkBegan time.Time, st Stats, err error) {
+	r.slaMu.Lock()
+	defer r.slaMu.Unlock()
+	clear(r.sla.inflight)
+	if err != nil || !st.Completed || walkBegan.IsZero() {
 		return
 	}
+	if walkBegan.After(r.sla.lastGood) {
+		r.sla.lastGood = walkBegan
+	}
+}
+
+// sending and committed track the threads of the pages in flight.
+func (r *runner) sending(changed map[string]*checkpoint.ThreadState) {
 	r.slaMu.Lock()
-	r.sla.lastGood = began
-	r.slaMu.Unlock()
+	defer r.slaMu.Unlock()
+	if r.sla.inflight == nil {
+		r.sla.inflight = map[string]int{}
+	}
+	for id := range changed {
+		r.sla.inflight[id]++
+	}
+}
+
+func (r *runner) committed(changed map[string]*checkpoint.ThreadState) {
+	r.slaMu.Lock()
+	defer r.slaMu.Unlock()
+	for id := range changed {
+		if r.sla.inflight[id]--; r.sla.inflight[id] <= 0 {
+			delete(r.sla.inflight, id)
+		}
+	}
 }
 
 // afterPoll fires at once the timers that fell due during a poll, once
@@ -92,13 +122,13 @@ func (r *runner) fire(ctx context.Context) {
 }
 
 // fireTimers publishes the warnings and breaches that are due and retires
-// their timers, fenced by the lease. A breach is decided by a poll that
-// began at or after its deadline, so an answer written in time but seen
-// late resolves the episode instead; needPoll asks for that poll. When
-// polls keep failing, the breach goes out unconfirmed once the grace
-// period after the deadline has passed. While a poll is under way (it may
-// be about to end an episode), timers wait for it, up to that same grace
-// period.
+// their timers, fenced by the lease. Each is decided by a poll whose walk
+// began at or after its time, so an answer written in time but seen late
+// resolves the episode instead; needPoll asks for that poll. When polls
+// keep failing, it goes out unconfirmed, on the last state known, once the
+// grace period after its time has passed. A thread whose events a poll
+// under way has sent but not committed waits for that poll, up to the
+// same grace period.
 func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 	r.fireMu.Lock()
 	defer r.fireMu.Unlock()
@@ -154,6 +184,9 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 			held = at
 		}
 	}
+	r.slaMu.Lock()
+	inflight := maps.Clone(r.sla.inflight)
+	r.slaMu.Unlock()
 	for _, t := range due {
 		st := t.State
 		if s, ok := states[t.Thread]; ok {
@@ -164,40 +197,41 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 			fired = append(fired, t)
 			continue
 		}
-		s := episodeSLA(st)
+		done := t.Kind == checkpoint.Warning && st.Warned || t.Kind == checkpoint.Breach && st.Breached
+		if done || t.Kind != checkpoint.Warning && t.Kind != checkpoint.Breach {
+			fired = append(fired, t)
+			continue
+		}
 		grace := t.At.Add(r.cfg.SLAGrace)
-		if !idle && now.Before(grace) {
+		if inflight[t.Thread] > 0 && now.Before(grace) {
+			// A poll under way has sent this thread's events and not
+			// committed them yet: they may end the episode.
 			defer_(t.At, grace)
 			continue
 		}
-		switch t.Kind {
-		case checkpoint.Warning:
-			if !st.Warned {
-				evs = append(evs, events.NewReplySLAWarning(r.origin, t.Thread, st.ReplySince, s))
-				st.Warned, states[t.Thread] = true, st
-			}
-			fired = append(fired, t)
-		case checkpoint.Breach:
-			switch {
-			case st.Breached:
-				fired = append(fired, t)
-			case !lastGood.Before(s.DueAt):
-				evs = append(evs, events.NewReplySLABreached(r.origin, t.Thread, st.ReplySince, s, true))
-				st.Breached, states[t.Thread] = true, st
-				fired = append(fired, t)
-			case !now.Before(grace):
-				evs = append(evs, events.NewReplySLABreached(r.origin, t.Thread, st.ReplySince, s, false))
-				st.Breached, states[t.Thread] = true, st
-				fired = append(fired, t)
-			default:
-				if lastTry.Before(s.DueAt) {
-					needPoll = true
-				}
-				defer_(t.At, grace)
-			}
+		var confirmed bool
+		switch {
+		case !lastGood.Before(t.At):
+			confirmed = true
+		case !now.Before(grace):
+			// Polls kept failing: say what the last state known says.
 		default:
-			fired = append(fired, t)
+			if lastTry.Before(t.At) {
+				needPoll = true
+			}
+			defer_(t.At, grace)
+			continue
 		}
+		s := episodeSLA(st)
+		if t.Kind == checkpoint.Warning {
+			evs = append(evs, events.NewReplySLAWarning(r.origin, t.Thread, st.ReplySince, s, confirmed))
+			st.Warned = true
+		} else {
+			evs = append(evs, events.NewReplySLABreached(r.origin, t.Thread, st.ReplySince, s, confirmed))
+			st.Breached = true
+		}
+		states[t.Thread] = st
+		fired = append(fired, t)
 	}
 	if len(evs) > 0 {
 		if err := r.cfg.Publisher.Send(evs).Wait(ctx); err != nil {

@@ -215,7 +215,7 @@ func resolution(in deriveInput, st *checkpoint.ThreadState, how events.Resolutio
 		s := episodeSLA(st)
 		r.SLA = &s
 		if !s.WarnAt.IsZero() && at.After(s.WarnAt) && !st.Warned {
-			out = append(out, events.NewReplySLAWarning(in.origin, thread, st.ReplySince, s))
+			out = append(out, events.NewReplySLAWarning(in.origin, thread, st.ReplySince, s, true))
 		}
 		if at.After(s.DueAt) && !st.Breached {
 			out = append(out, events.NewReplySLABreached(in.origin, thread, st.ReplySince, s, true))

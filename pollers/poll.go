@@ -39,7 +39,8 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	r.setLease(lease)
 	r.timerAt(lease.NextTimer)
 	r.pollBegan(began)
-	defer func() { r.pollEnded(began, st, err) }()
+	var walkBegan time.Time
+	defer func() { r.pollEnded(walkBegan, st, err) }()
 	// A page can take longer than the lease lives (a provider asking the
 	// account to wait, again and again); the lease is kept while the poll
 	// works, so that no other worker takes the account and sends requests
@@ -52,7 +53,7 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		}
 	}()
 	for {
-		drift, err := r.walk(ctx, work, &st)
+		drift, err := r.walk(ctx, work, &st, &walkBegan)
 		if err == nil && st.Completed {
 			r.memo.clear()
 		}
@@ -101,7 +102,8 @@ const maxRescans = 2
 
 // walk runs or resumes one walk of the thread list. It reports drift when
 // the provider's offset pagination may have skipped a thread that moved.
-func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err error) {
+// began is set to when the walk began once it completes.
+func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (drift bool, err error) {
 	cur, err := r.cfg.Store.Cursor(work, r.ck)
 	if err != nil {
 		return false, storeErr(err)
@@ -112,6 +114,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 		cur.High = cur.Since
 		cur.Started = time.Now()
 	}
+	walkStarted := cur.Started
 	st.Walk = Walk(cur.Walk)
 	st.Completed = false
 	silent := st.Walk == WalkInitial && r.acct.InitialSync == SyncFromNow
@@ -196,7 +199,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats) (drift bool, err err
 			if err := r.settle(work, &inflight, st); err != nil {
 				return drift, err
 			}
-			st.Completed = true
+			st.Completed, *began = true, walkStarted
 			return drift, nil
 		}
 		if ctx.Err() != nil {
@@ -235,6 +238,7 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 		return storeErr(err)
 	}
 	r.memo.forget(p.changed)
+	r.committed(p.changed)
 	r.timerAt(first)
 	r.episodes(p.cursor.Open, p.counts)
 	st.Pages++
@@ -388,6 +392,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		next.Page = page.Next
 	}
 	*cur = next
+	r.sending(changed)
 	return &sentPage{ack: r.cfg.Publisher.Send(evs), events: len(evs), cursor: next, changed: changed, timers: timers, counts: counts}, nil
 }
 

@@ -260,13 +260,17 @@ func (t *tracker) alert(k kind, ev slaEvent) Alert {
 	if a.StartsAt.IsZero() {
 		a.StartsAt = d.DueAt.UTC()
 	}
+	confirmed := d.Confirmed == nil || *d.Confirmed
+	a.Annotations["confirmed"] = strconv.FormatBool(confirmed)
 	switch k {
 	case warning:
 		a.Annotations["summary"] = fmt.Sprintf("Reply due soon: %s/%s thread %s, due at %s", d.Provider, d.Account, d.ThreadID, due)
 		a.Annotations["description"] = fmt.Sprintf("The %s has waited for a reply since %s; %s gives it until %s.", where, since, policy, due)
+		if !confirmed {
+			a.Annotations["summary"] += " (unconfirmed)"
+			a.Annotations["description"] += " Unconfirmed: the account could not be polled at the warning's time, so this rests on the last state known; the thread may have been answered meanwhile."
+		}
 	case breach:
-		confirmed := d.Confirmed == nil || *d.Confirmed
-		a.Annotations["confirmed"] = strconv.FormatBool(confirmed)
 		a.Annotations["summary"] = fmt.Sprintf("Reply overdue: %s/%s thread %s, due at %s", d.Provider, d.Account, d.ThreadID, due)
 		desc := fmt.Sprintf("The %s has waited for a reply since %s, past the deadline %s of %s.", where, since, due, policy)
 		if confirmed {

@@ -26,7 +26,7 @@ func TestDecodeEvent(t *testing.T) {
 	t.Parallel()
 	since := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
 	sla := events.SLA{Policy: "p", DueAt: since.Add(time.Hour), WarnAt: since.Add(50 * time.Minute)}
-	warning := events.NewReplySLAWarning(testOrigin, "t", since, sla)
+	warning := events.NewReplySLAWarning(testOrigin, "t", since, sla, true)
 	needed := events.NewReplyNeeded(testOrigin, "t", since, "m")
 	noThread := events.NewReplySLABreached(testOrigin, "", since, sla, true)
 	for _, c := range []struct {
@@ -85,7 +85,7 @@ func TestResolveEndsAt(t *testing.T) {
 		{"between warning and deadline", now.Add(-90 * time.Minute), [2]time.Time{now.Add(-90 * time.Minute), sla.DueAt}},
 	} {
 		tr := newTracker(time.Minute, 24*time.Hour, "")
-		tr.apply(slaEventOf(t, events.NewReplySLAWarning(testOrigin, "t", since, sla)), now, false)
+		tr.apply(slaEventOf(t, events.NewReplySLAWarning(testOrigin, "t", since, sla, true)), now, false)
 		tr.apply(slaEventOf(t, events.NewReplySLABreached(testOrigin, "t", since, sla, false)), now, false)
 		res := slaEventOf(t, events.NewReplyResolved(testOrigin, "t", events.Resolved{NeededSince: since, At: c.resolvedAt, How: events.Answered, Business: -1}))
 		got := tr.apply(res, now, false)
@@ -137,14 +137,14 @@ func TestTrackerEpisodes(t *testing.T) {
 
 	since := now.Add(-3 * time.Hour)
 	tr.apply(resolved("late", since, now.Add(-time.Hour)), now, false) // unknown: nothing kept
-	tr.apply(slaEventOf(t, events.NewReplySLAWarning(testOrigin, "late", since, sla(since))), now, false)
+	tr.apply(slaEventOf(t, events.NewReplySLAWarning(testOrigin, "late", since, sla(since), true)), now, false)
 	tr.apply(resolved("late", since, now.Add(-time.Hour)), now, false)
 	if got := tr.apply(slaEventOf(t, events.NewReplySLABreached(testOrigin, "late", since, sla(since), true)), now, false); got != nil {
 		t.Errorf("a breach after its episode's resolution posts %v", got)
 	}
 
 	old := now.Add(-30 * 24 * time.Hour)
-	oldWarning := slaEventOf(t, events.NewReplySLAWarning(testOrigin, "old", old, sla(old)))
+	oldWarning := slaEventOf(t, events.NewReplySLAWarning(testOrigin, "old", old, sla(old), true))
 	if got := tr.apply(oldWarning, now, false); got != nil {
 		t.Errorf("a month-old warning of an unknown episode fires live: %v", got)
 	}

@@ -35,7 +35,7 @@ func newEpisode(env *eventstest.Env, thread string) episodeAt {
 }
 
 func (e episodeAt) warning() events.Event {
-	return events.NewReplySLAWarning(e.o, e.thread, e.since, e.sla)
+	return events.NewReplySLAWarning(e.o, e.thread, e.since, e.sla, true)
 }
 
 func (e episodeAt) breach(confirmed bool) events.Event {

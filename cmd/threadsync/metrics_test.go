@@ -18,6 +18,7 @@ import (
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+	"github.com/threadsync/threadsync/pollers/sla"
 )
 
 // TestMetricsEndpoint syncs one account and reads /metrics: what the engine
@@ -27,6 +28,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
 	h := mirakltest.NewHarness()
 	a := h.NewAccount(t, "metrics", 2)
+	policy, err := sla.Parse("day", sla.Spec{ReplyWithin: "24h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SLA = policy
 	for i := range 5 {
 		h.AddThread(t, a, fmt.Sprintf("question %d", i))
 	}
@@ -81,6 +87,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`threadsync_accounts{provider="mirakl",state="ok"} 1`,
 		`threadsync_sync_lag_seconds{provider="mirakl"} `,
 		`threadsync_workers 1`,
+		`threadsync_reply_open{provider="mirakl"} 5`,
 		`process_resident_memory_bytes `,
 		`go_goroutines `,
 		`target_info{service_name="threadsync",service_version=`,

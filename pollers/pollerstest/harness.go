@@ -6,6 +6,7 @@ package pollerstest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
@@ -56,12 +57,18 @@ type Harness interface {
 type Thread struct {
 	ID       string
 	Messages []Message // oldest first
+	// Closed: the thread is closed now (HubSpot's CLOSED), which ends an
+	// episode open at the time.
+	Closed bool
 }
 
 // Message is a message as the simulator knows it.
 type Message struct {
 	ID        string
 	Direction events.Direction
+	// At is when the message was written, as the provider's API states
+	// it (to the precision the API writes).
+	At time.Time
 }
 
 // Fault is a failure a simulator serves instead of a list page.
@@ -84,7 +91,7 @@ type Expected struct {
 
 // Expect computes what a full sync of threads publishes: one ThreadCreated
 // per thread, one MessageReceived per message, one ReplyNeeded per thread
-// whose newest owner message (if any) is followed by an inbound one.
+// with an episode still open (see Pending).
 func Expect(threads []Thread) Expected {
 	var e Expected
 	for _, th := range threads {
@@ -97,11 +104,10 @@ func Expect(threads []Thread) Expected {
 	return e
 }
 
-// Pending reports whether the thread awaits the owner's reply.
+// Pending reports whether the thread awaits the owner's reply: its last
+// episode is still open (its newest owner message, if any, is followed by
+// an inbound one, and it is not closed).
 func Pending(th Thread) bool {
-	pending := false
-	for _, m := range th.Messages {
-		pending = m.Direction == events.Inbound
-	}
-	return pending
+	eps := Episodes(th)
+	return len(eps) > 0 && eps[len(eps)-1].Open()
 }

@@ -94,16 +94,17 @@ func (h *Harness) Seed(tb testing.TB, a pollers.Account, threads, perThread int)
 }
 
 // Truth is what the account reads: archived threads are not listed without
-// include_archived, and only MESSAGE entries are messages.
+// include_archived, and only MESSAGE entries are messages. A thread's
+// Closed is its status now: the simulator keeps no history of closings.
 func (h *Harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
 	var out []pollerstest.Thread
 	for _, th := range h.Sim(a).Threads(Portal) {
 		if th.Archived {
 			continue
 		}
-		pt := pollerstest.Thread{ID: th.ID}
+		pt := pollerstest.Thread{ID: th.ID, Closed: th.Status == hubspotsim.StatusClosed}
 		for _, m := range th.Messages {
-			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction), At: m.At})
 		}
 		out = append(out, pt)
 	}

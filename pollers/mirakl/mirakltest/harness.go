@@ -89,7 +89,7 @@ func (h *Harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
 	for _, th := range h.Sim(a).Threads(ShopID) {
 		pt := pollerstest.Thread{ID: th.ID}
 		for _, m := range th.Messages {
-			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
+			pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction), At: m.At})
 		}
 		out = append(out, pt)
 	}

@@ -111,12 +111,28 @@ func (h *Harness) Seed(tb testing.TB, a pollers.Account, threads, perThread int)
 	h.Sim(a).Seed(VendorID, threads, perThread, time.Time{})
 }
 
+// Truth gives message times as the API writes them: to the precision of
+// the simulator's TimeLayout (whole seconds by default), finer than which
+// the client cannot know them.
 func (h *Harness) Truth(tb testing.TB, a pollers.Account) []pollerstest.Thread {
+	tb.Helper()
+	layout := h.cfg.TimeLayout
+	if layout == "" {
+		layout = time.RFC3339
+	}
 	var out []pollerstest.Thread
 	for _, th := range h.Sim(a).Threads(VendorID) {
 		pt := pollerstest.Thread{ID: strconv.FormatInt(th.ID, 10)}
 		for _, m := range th.Messages {
-			pt.Messages = append(pt.Messages, pollerstest.Message{ID: strconv.FormatInt(m.ID, 10), Direction: events.Direction(m.Direction)})
+			// Written and read in UTC: the instant is the one the API
+			// states in whatever zone, the layout's precision applied.
+			at, err := time.Parse(layout, m.At.UTC().Format(layout))
+			if err != nil {
+				tb.Fatalf("message %d: time %v in layout %q: %v", m.ID, m.At, layout, err)
+			}
+			pt.Messages = append(pt.Messages, pollerstest.Message{
+				ID: strconv.FormatInt(m.ID, 10), Direction: events.Direction(m.Direction), At: at,
+			})
 		}
 		out = append(out, pt)
 	}
