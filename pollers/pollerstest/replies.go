@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadsync/threadsync/checkpoint"
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
@@ -237,7 +239,9 @@ func stored(rs []eventstest.Received) []time.Time {
 }
 
 // testDeadlinesAfterDowntime: deadlines that passed while no worker ran
-// fire when one starts, each once, the breach decided by its first poll.
+// fire when one starts, each once, the breach decided by its first poll;
+// the worker that starts is another replica, which takes the account's
+// timers over with its lease.
 func testDeadlinesAfterDowntime(t *testing.T, h Harness) {
 	f, a := deadlineFixture(t, h, policy(t, 4*time.Second, 2*time.Second))
 	th := h.AddThread(t, a, "hello?")
@@ -255,7 +259,14 @@ func testDeadlinesAfterDowntime(t *testing.T, h Harness) {
 		t.Skipf("the breach came before the worker stopped (a loaded machine): %v", r)
 	}
 	time.Sleep(time.Until(due.Add(200 * time.Millisecond)))
-	run(t, f.engine(nil, a))
+	replica, err := checkpoint.New(checkpointtest.Redis(t), storePrefix(t, f.store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replica.Owner() == f.store.Owner() {
+		t.Fatal("the replica has the first worker's owner id")
+	}
+	run(t, f.engine(replica, a))
 	Until(t, "the overdue breach", func() bool { return len(repliesOf(t, f.js.ReadAll(t), th).breaches) == 1 }, f.logs)
 	r := repliesOf(t, f.js.ReadAll(t), th)
 	b, _ := events.DecodeData(r.breaches[0].Envelope)
