@@ -42,6 +42,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		RetryMaxWait:       time.Minute,
 		PageDeadline:       3 * time.Minute,
 		ShutdownTimeout:    30 * time.Second,
+		SLAGrace:           time.Minute,
 		LeaseTTL:           60 * time.Second,
 		SweepInterval:      24 * time.Hour,
 		AccountsReload:     30 * time.Second,
