@@ -110,6 +110,15 @@ func usageAccounts(w io.Writer) {
 		fmt.Fprintf(tw, "%s%s:\t# %s\n", lead, f.name, f.desc)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, `  sla_policies:                    # optional: named reply policies
+    <name>:
+      reply_within: 4h               # Go duration, counted in open hours with a calendar
+      warn_before: 30m               # optional: a warning when this much remains
+      calendar:                      # optional; without it the clock runs 24/7
+        timezone: Europe/Paris       # IANA zone
+        hours: {mon-fri: "09:00-18:00", sat: "10:00-13:00"}  # days absent are closed
+        holidays: ["2026-12-25"]
+  default_sla: <name>                # optional: the policy of accounts without sla`)
 }
 
 // wrap splits s into lines of at most width bytes, breaking at spaces.
