@@ -32,6 +32,9 @@ type deadlines struct {
 	open     int       // open announced episodes, as of the last commit
 	// inflight counts, per thread, the pages sent and not yet committed.
 	inflight map[string]int
+	// gen grows with every change a firing under way cannot have seen (a
+	// commit, a poll's end), so that it does not put off what those ask.
+	gen uint64
 }
 
 // timerAt takes in the account's earliest timer, as a commit or the lease
@@ -39,6 +42,7 @@ type deadlines struct {
 func (r *runner) timerAt(first time.Time) {
 	r.slaMu.Lock()
 	r.sla.next = first
+	r.sla.gen++
 	r.slaMu.Unlock()
 	r.timers.set(r, first)
 }
@@ -100,6 +104,7 @@ func (r *runner) committed(changed map[string]*checkpoint.ThreadState) {
 func (r *runner) afterPoll() {
 	r.slaMu.Lock()
 	next := r.sla.next
+	r.sla.gen++
 	r.slaMu.Unlock()
 	if now := time.Now(); !next.IsZero() && !next.After(now) {
 		r.timers.set(r, now)
@@ -163,7 +168,7 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		return false, r.retryTimers(storeErr(err))
 	}
 	r.slaMu.Lock()
-	lastTry, lastGood := r.sla.lastTry, r.sla.lastGood
+	lastTry, lastGood, gen := r.sla.lastTry, r.sla.lastGood, r.sla.gen
 	r.slaMu.Unlock()
 	var (
 		evs   []events.Event
@@ -259,7 +264,12 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		wake = now // more are due: go on at once
 	}
 	r.slaMu.Lock()
-	r.sla.next = known
+	if r.sla.gen != gen {
+		// A commit or a poll's end came meanwhile: look again at once.
+		wake = now
+	} else {
+		r.sla.next = known
+	}
 	r.slaMu.Unlock()
 	r.timers.set(r, wake)
 	if len(due) > 0 {

@@ -176,7 +176,7 @@ func run(t *testing.T, e *pollers.Engine) (stop func()) {
 // deadline, so an answer written just before the deadline (and not seen
 // by any poll before it) resolves the episode in time, with no breach.
 func testDeadlines(t *testing.T, h Harness) {
-	f, a := deadlineFixture(t, h, policy(t, 6*time.Second, 3*time.Second))
+	f, a := deadlineFixture(t, h, policy(t, 10*time.Second, 5*time.Second))
 	late := h.AddThread(t, a, "anyone there?")
 	onTime := h.AddThread(t, a, "a quick question")
 	stop := run(t, f.engine(nil, a))
@@ -191,7 +191,7 @@ func testDeadlines(t *testing.T, h Harness) {
 		return false
 	}, f.logs)
 	// The answer comes after the warning, before the deadline.
-	time.Sleep(time.Until(due.Add(-1500 * time.Millisecond)))
+	time.Sleep(time.Until(due.Add(-2 * time.Second)))
 	answer := h.AddMessage(t, a, onTime, events.Outbound, "here you are")
 	Until(t, "the breach and the resolution", func() bool {
 		got := f.js.ReadAll(t)
@@ -200,7 +200,7 @@ func testDeadlines(t *testing.T, h Harness) {
 	got := f.js.ReadAll(t)
 	l, o := repliesOf(t, got, late), repliesOf(t, got, onTime)
 	needed := l.needed[0]
-	if needed.Policy != "suite" || needed.DueAt == nil || needed.WarnAt == nil || !needed.DueAt.Equal(needed.NeededSince.Add(6*time.Second)) {
+	if needed.Policy != "suite" || needed.DueAt == nil || needed.WarnAt == nil || !needed.DueAt.Equal(needed.NeededSince.Add(10*time.Second)) {
 		t.Fatalf("ReplyNeeded %+v, want the policy's deadlines", needed)
 	}
 	if len(l.warnings) != 1 || l.warnings[0].Stored.Before(*needed.WarnAt) {
