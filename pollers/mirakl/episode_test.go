@@ -9,8 +9,8 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
+	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 )
 
 // TestNoReplyNeededResolves: the shop marks a waiting thread "no reply
