@@ -146,7 +146,16 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		r.timerAt(time.Time{})
 		return false, nil
 	}
-	if idle {
+	r.slaMu.Lock()
+	earliest, tried := r.sla.next, r.sla.lastTry
+	r.slaMu.Unlock()
+	if now := time.Now(); !earliest.IsZero() && !now.Before(earliest) && tried.Before(earliest) && now.Before(earliest.Add(r.cfg.SLAGrace)) {
+		// Nothing due can be decided before a poll made at its time:
+		// ask for one, and look again when it ends (or at the grace).
+		r.timers.set(r, earliest.Add(r.cfg.SLAGrace))
+		return true, nil
+	}
+	if idle && time.Since(time.Unix(0, r.leased.Load())) > r.cfg.LeaseTTL/3 {
 		// The lease may have lapsed since the last poll (an interval
 		// longer than its lifetime): take it again, or learn that
 		// another worker has the account now.
@@ -298,7 +307,12 @@ func (r *runner) heldLease() checkpoint.Lease {
 func (r *runner) setLease(l checkpoint.Lease) {
 	r.lease = l
 	r.held.Store(&l)
+	r.leaseKept()
 }
+
+// leaseKept notes that the lease was just taken or extended (a commit
+// extends it), so a firing soon after need not.
+func (r *runner) leaseKept() { r.leased.Store(time.Now().UnixNano()) }
 
 // episodeCounts counts a batch's reply events, for the metrics.
 type episodeCounts struct {

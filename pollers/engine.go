@@ -408,8 +408,10 @@ type runner struct {
 	lease    checkpoint.Lease
 	failures int
 
-	// held is lease, for the timer firings that run beside a poll.
-	held atomic.Pointer[checkpoint.Lease]
+	// held is lease, for the timer firings that run beside a poll;
+	// leased is when it was last taken or extended (Unix nanoseconds).
+	held   atomic.Pointer[checkpoint.Lease]
+	leased atomic.Int64
 
 	// slaMu guards sla, which polls, firings and /status read. fireMu
 	// makes the account's firings one at a time. timers fires them;

@@ -238,6 +238,7 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 		return storeErr(err)
 	}
 	r.memo.forget(p.changed)
+	r.leaseKept()
 	r.committed(p.changed)
 	r.timerAt(first)
 	r.episodes(p.cursor.Open, p.counts)
