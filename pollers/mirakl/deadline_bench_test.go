@@ -151,7 +151,7 @@ func benchDeadlines(b *testing.B, cfg dlConfig) {
 	}
 	js := eventstest.Start(b)
 	pub := &dlSends{next: js.Publisher, ids: make(map[string]int, want)}
-	col := newDLCollector(want)
+	col := newDLCollector(want, t0)
 	stopConsumer := col.consume(b, js)
 	defer stopConsumer()
 
@@ -253,6 +253,9 @@ func benchDeadlines(b *testing.B, cfg dlConfig) {
 	if dups > 0 {
 		b.Fatalf("%d warnings or breaches stored twice", dups)
 	}
+	if col.outside > 0 {
+		b.Errorf("%d warnings or breaches are dated outside the window, such as %s", col.outside, col.firstOutside)
+	}
 	stop()
 	if n := pollErrs.Load(); n > 0 {
 		b.Errorf("%d polls failed; the first: %s", n, *firstErr.Load())
@@ -345,6 +348,11 @@ type dlCollector struct {
 	bad         error
 	worst       dlLate
 	worstEvent  string // its subject and id
+	// outside counts the events dated outside the window; firstOutside
+	// names the first.
+	t0           time.Time
+	outside      int
+	firstOutside string
 }
 
 type dlLate struct {
@@ -352,8 +360,8 @@ type dlLate struct {
 	late time.Duration
 }
 
-func newDLCollector(want int) *dlCollector {
-	return &dlCollector{want: want, done: make(chan struct{}), seen: make(map[string]bool, want),
+func newDLCollector(want int, t0 time.Time) *dlCollector {
+	return &dlCollector{want: want, t0: t0, done: make(chan struct{}), seen: make(map[string]bool, want),
 		warn: make([]dlLate, 0, want/2), breach: make([]dlLate, 0, want/2)}
 }
 
@@ -412,6 +420,11 @@ func (c *dlCollector) handle(m jetstream.Msg) {
 		c.warn = append(c.warn, l)
 	case events.ReplySLABreached:
 		c.breach = append(c.breach, l)
+	}
+	if ev.Time.Before(c.t0) || ev.Time.After(c.t0.Add(dlWindow)) {
+		if c.outside++; c.outside == 1 {
+			c.firstOutside = fmt.Sprintf("%s %s dated %s", m.Subject(), ev.ID, ev.Time.Format(time.RFC3339Nano))
+		}
 	}
 	if ev.Data.Confirmed != nil && !*ev.Data.Confirmed {
 		c.unconfirmed++
