@@ -57,6 +57,11 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		if err == nil && st.Completed {
 			r.memo.clear()
 		}
+		if drift {
+			// A walk over a list that moved may have skipped a thread:
+			// it decides no reply deadline.
+			walkBegan = time.Time{}
+		}
 		if err != nil || !drift || ctx.Err() != nil {
 			return st, err
 		}
