@@ -171,14 +171,18 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		r.setLease(l)
 		lease = l
 	}
+	// What the polls have done is read before the states: a poll that
+	// completed by now committed everything it saw, so the states read
+	// after it show it. Read the other way round, a poll finishing in
+	// between would vouch for states read before its commits.
+	r.slaMu.Lock()
+	lastTry, lastGood, gen := r.sla.lastTry, r.sla.lastGood, r.sla.gen
+	r.slaMu.Unlock()
 	now := time.Now()
 	due, err := r.cfg.Store.DueTimers(ctx, r.ck, now, timerBatch)
 	if err != nil {
 		return false, r.retryTimers(storeErr(err))
 	}
-	r.slaMu.Lock()
-	lastTry, lastGood, gen := r.sla.lastTry, r.sla.lastGood, r.sla.gen
-	r.slaMu.Unlock()
 	var (
 		evs   []events.Event
 		fired []checkpoint.DueTimer
