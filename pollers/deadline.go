@@ -40,10 +40,12 @@ type deadlines struct {
 // timerAt takes in the account's earliest timer, as a commit or the lease
 // reported it, and queues the firing.
 func (r *runner) timerAt(first time.Time) {
+	// The queue is set under slaMu, as every setter does, so that a
+	// firing ending meanwhile cannot put back a later time over this one.
 	r.slaMu.Lock()
+	defer r.slaMu.Unlock()
 	r.sla.next = first
 	r.sla.gen++
-	r.slaMu.Unlock()
 	r.timers.set(r, first)
 }
 
@@ -103,10 +105,9 @@ func (r *runner) committed(changed map[string]*checkpoint.ThreadState) {
 // the poll has let go of the account.
 func (r *runner) afterPoll() {
 	r.slaMu.Lock()
-	next := r.sla.next
+	defer r.slaMu.Unlock()
 	r.sla.gen++
-	r.slaMu.Unlock()
-	if now := time.Now(); !next.IsZero() && !next.After(now) {
+	if now := time.Now(); !r.sla.next.IsZero() && !r.sla.next.After(now) {
 		r.timers.set(r, now)
 	}
 }
@@ -148,13 +149,14 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 	}
 	r.slaMu.Lock()
 	earliest, tried := r.sla.next, r.sla.lastTry
-	r.slaMu.Unlock()
 	if now := time.Now(); !earliest.IsZero() && !now.Before(earliest) && tried.Before(earliest) && now.Before(earliest.Add(r.cfg.SLAGrace)) {
 		// Nothing due can be decided before a poll made at its time:
 		// ask for one, and look again when it ends (or at the grace).
 		r.timers.set(r, earliest.Add(r.cfg.SLAGrace))
+		r.slaMu.Unlock()
 		return true, nil
 	}
+	r.slaMu.Unlock()
 	if idle && time.Since(time.Unix(0, r.leased.Load())) > r.cfg.LeaseTTL/3 {
 		// The lease may have lapsed since the last poll (an interval
 		// longer than its lifetime): take it again, or learn that
@@ -283,8 +285,8 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 	} else {
 		r.sla.next = known
 	}
-	r.slaMu.Unlock()
 	r.timers.set(r, wake)
+	r.slaMu.Unlock()
 	if len(due) > 0 {
 		r.log.Debug("reply deadlines fired", "due", len(due), "events", len(evs), "held", len(due)-len(fired))
 	}
@@ -294,7 +296,9 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 // retryTimers schedules another firing soon after a failure to reach Redis
 // or NATS, and returns err.
 func (r *runner) retryTimers(err error) error {
+	r.slaMu.Lock()
 	r.timers.set(r, time.Now().Add(r.cfg.MinBackoff))
+	r.slaMu.Unlock()
 	return err
 }
 
