@@ -44,16 +44,6 @@ func (q *timerQueue) set(r *runner, t time.Time) {
 	}
 }
 
-// at returns when r's timers next fire; zero when they are not queued.
-func (q *timerQueue) at(r *runner) time.Time {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if r.queueIdx < 0 {
-		return time.Time{}
-	}
-	return r.queueAt
-}
-
 // run fires the runners whose time has come, at most workers at once,
 // until ctx is cancelled.
 func (q *timerQueue) run(ctx context.Context, workers int, fire func(context.Context, *runner)) {

@@ -61,7 +61,13 @@ func (h *Harness) NewAccount(tb testing.TB, id string, pageSize int) pollers.Acc
 	// runs the simulator's clock ahead of threadsync's, and every walk
 	// would then look at them again. A simulator clock a minute behind
 	// keeps the suite's cost checks about threadsync, not about skew.
-	srv := hubspotsim.New(hubspotsim.Config{Now: func() time.Time { return time.Now().Add(-time.Minute) }})
+	return h.newAccount(tb, id, pageSize, hubspotsim.Config{Now: func() time.Time { return time.Now().Add(-time.Minute) }})
+}
+
+// newAccount serves a new simulator made with cfg and returns the account
+// that reads it.
+func (h *Harness) newAccount(tb testing.TB, id string, pageSize int, cfg hubspotsim.Config) pollers.Account {
+	srv := hubspotsim.New(cfg)
 	baseURL := h.sims.Serve(tb, srv)
 	tok := RandomToken()
 	srv.AddAccount(Portal, tok)
