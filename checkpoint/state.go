@@ -26,6 +26,9 @@ type Cursor struct {
 	// Open counts the threads whose reply-needed episode, announced with
 	// a ReplyNeeded, is still open.
 	Open int
+	// Recover is set while the account recovers from pages published
+	// without their commit: none of them was fetched before it.
+	Recover time.Time
 }
 
 // InWalk reports whether a walk was interrupted and continues from Page.
@@ -40,12 +43,14 @@ type cursorJSON struct {
 	LastSweep int64  `json:"l,omitempty"`
 	Started   int64  `json:"b,omitempty"`
 	Open      int    `json:"o,omitempty"`
+	Recover   int64  `json:"r,omitempty"`
 }
 
 func (c Cursor) marshal() ([]byte, error) {
 	return json.Marshal(cursorJSON{
 		Since: nanos(c.Since), High: nanos(c.High), Page: c.Page, Walk: c.Walk,
 		Synced: c.Synced, LastSweep: nanos(c.LastSweep), Started: nanos(c.Started), Open: c.Open,
+		Recover: nanos(c.Recover),
 	})
 }
 
@@ -57,6 +62,7 @@ func unmarshalCursor(b []byte) (Cursor, error) {
 	return Cursor{
 		Since: fromNanos(j.Since), High: fromNanos(j.High), Page: j.Page, Walk: j.Walk,
 		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep), Started: fromNanos(j.Started), Open: j.Open,
+		Recover: fromNanos(j.Recover),
 	}, nil
 }
 

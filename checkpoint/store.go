@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,13 @@ type Lease struct {
 	// NextTimer is the account's earliest SLA timer when the lease was
 	// taken; zero when it has none.
 	NextTimer time.Time
+	// Unfinished: the previous holder, another worker, let its lease
+	// lapse without releasing it (it crashed, or its commits were
+	// refused), or abandoned it, so pages it published may have no
+	// commit. PrevTaken is when that holder took the account (Redis's
+	// clock): none of its pages was fetched before.
+	Unfinished bool
+	PrevTaken  time.Time
 }
 
 // Store is the Redis checkpoint store. It is safe for concurrent use.
@@ -62,12 +70,12 @@ func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
 }
 
 // Keys are the Redis keys of one account.
-type Keys struct{ Cursor, Threads, Lease, Fence, Timers string }
+type Keys struct{ Cursor, Threads, Lease, Fence, Holder, Timers string }
 
 // Keys returns the account's keys, which share the hash tag {provider:id}.
 func (s *Store) Keys(a Account) Keys {
 	base := s.prefix + ":{" + a.Provider + ":" + a.ID + "}:"
-	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence", Timers: base + "timers"}
+	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence", Holder: base + "holder", Timers: base + "timers"}
 }
 
 // Cursor returns the account's cursor; the zero Cursor when it has none.
@@ -180,11 +188,16 @@ func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[st
 
 // acquireScript takes the lease when it is free, or extends it when this
 // owner already holds it. A new holder gets a token with a higher fence.
-// With the token comes the account's earliest timer, so a worker taking an
-// account over learns its deadlines without another round trip.
+// The holder key keeps the last holder's token and when it took the
+// account ("<token> <ms>") past the lease's expiry until it releases the
+// lease, so a new holder learns whether another worker left without doing
+// so, and since when that worker may have published pages. With the token comes the account's
+// earliest timer, so a worker taking an account over learns its deadlines
+// without another round trip.
 var acquireScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 local tok
+local unfinished = '0'
 if cur then
   if string.sub(cur, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. '#' then
     return false
@@ -195,26 +208,39 @@ else
   local fence = redis.call('INCR', KEYS[2])
   tok = ARGV[1] .. '#' .. fence
   redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
+  local prev = redis.call('GET', KEYS[3])
+  if prev and string.sub(prev, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. '#' then
+    unfinished = string.match(prev, ' (%d+)$') or '0'
+  end
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[3], tok .. ' ' .. (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
 end
-local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-return {tok, first[2] or ''}
+local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+return {tok, first[2] or '', unfinished}
 `)
 
 // Acquire takes or extends the account's lease for ttl. It returns
 // ErrLeaseHeld when another worker holds it.
 func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
 	k := s.Keys(a)
-	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Timers}, s.owner, ttl.Milliseconds()).StringSlice()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers}, s.owner, ttl.Milliseconds()).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
 	}
 	if err != nil {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: %w", a, err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: unexpected reply %q", a, res)
 	}
-	return Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1])}, nil
+	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1])}
+	if res[2] != "0" {
+		l.Unfinished = true
+		if ms, err := strconv.ParseInt(res[2], 10, 64); err == nil && ms > 0 {
+			l.PrevTaken = time.UnixMilli(ms)
+		}
+	}
+	return l, nil
 }
 
 var extendScript = redis.NewScript(`
@@ -241,14 +267,31 @@ func (s *Store) Extend(ctx context.Context, lease Lease) error {
 
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+end
+local holder = redis.call('GET', KEYS[2])
+if ARGV[2] == '0' and holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then
+  redis.call('DEL', KEYS[2])
 end
 return 0
 `)
 
-// Release gives the lease up so another worker can take the account at once.
+// Release gives the lease up so another worker can take the account at
+// once, and says that this holder left nothing published without its
+// commit.
 func (s *Store) Release(ctx context.Context, l Lease) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{s.Keys(l.Account).Lease}, l.Token).Err(); err != nil {
+	return s.release(ctx, l, "0")
+}
+
+// Abandon gives the lease up like Release, but tells the next holder that
+// pages this one published may have no commit.
+func (s *Store) Abandon(ctx context.Context, l Lease) error {
+	return s.release(ctx, l, "1")
+}
+
+func (s *Store) release(ctx context.Context, l Lease, unfinished string) error {
+	k := s.Keys(l.Account)
+	if err := releaseScript.Run(ctx, s.rdb, []string{k.Lease, k.Holder}, l.Token, unfinished).Err(); err != nil {
 		return fmt.Errorf("checkpoint: %s: release lease: %w", l.Account, err)
 	}
 	return nil

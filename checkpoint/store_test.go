@@ -226,3 +226,56 @@ func TestExtendIsFenced(t *testing.T) {
 		t.Fatalf("Extend with another token: %v, want ErrLeaseLost", err)
 	}
 }
+
+// A worker taking an account over learns whether the previous holder left
+// without releasing it, and so may have published pages it never committed.
+func TestAcquireTellsOfAnUnfinishedHolder(t *testing.T) {
+	t.Parallel()
+	a, rdb := checkpointtest.NewStore(t)
+	b, err := checkpoint.New(rdb, keyPrefix(t, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	acct := checkpoint.Account{Provider: "mirakl", ID: "unfinished"}
+	lapse := func(s *checkpoint.Store) {
+		t.Helper()
+		if err := rdb.Del(ctx, s.Keys(acct).Lease).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acquire := func(s *checkpoint.Store, want bool) checkpoint.Lease {
+		t.Helper()
+		l, err := s.Acquire(ctx, acct, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Unfinished != want {
+			t.Fatalf("Unfinished = %v, want %v", l.Unfinished, want)
+		}
+		// With it comes when the previous holder took the account.
+		if taken := time.Since(l.PrevTaken); want && (taken < 0 || taken > time.Minute) || !want && !l.PrevTaken.IsZero() {
+			t.Fatalf("PrevTaken = %v (%v ago)", l.PrevTaken, taken)
+		}
+		return l
+	}
+	acquire(a, false) // the first holder ever
+	acquire(a, false) // extending its own lease
+	lapse(a)
+	acquire(a, false) // its own lease lapsed: it knows what it left
+	lapse(a)
+	lb := acquire(b, true) // a's lease lapsed unreleased
+	if err := b.Release(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	la := acquire(a, false) // b released it cleanly
+	if err := a.Abandon(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	lb = acquire(b, true) // a abandoned it
+	lapse(b)
+	if err := b.Release(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	acquire(a, false) // b's release came after its lease lapsed, and still counts
+}

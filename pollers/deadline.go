@@ -30,8 +30,10 @@ type deadlines struct {
 	lastTry  time.Time // when the last poll began
 	lastGood time.Time // when the walk of the last poll that walked the whole list began
 	open     int       // open announced episodes, as of the last commit
-	// inflight counts, per thread, the pages sent and not yet committed.
+	// inflight counts, per thread, the pages sent and not yet committed;
+	// unsent holds the newest state such a page gives it.
 	inflight map[string]int
+	unsent   map[string]*checkpoint.ThreadState
 	// gen grows with every change a firing under way cannot have seen (a
 	// commit, a poll's end), so that it does not put off what those ask.
 	gen uint64
@@ -66,11 +68,20 @@ func (r *runner) pollBegan(t time.Time) {
 }
 
 // walkBegan is when the walk a completed poll finished began: another
-// worker's, for a walk resumed from its cursor.
-func (r *runner) pollEnded(walkBegan time.Time, st Stats, err error) {
+// worker's, for a walk resumed from its cursor. Pages the poll (begun at
+// began) sent and did not commit leave the account recovering until a walk
+// begun since completes; r.mu is held.
+func (r *runner) pollEnded(began, walkBegan time.Time, st Stats, err error) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
+	switch {
+	case len(r.sla.unsent) > 0:
+		r.rec.left(r.sla.unsent, began)
+	case err == nil && st.Completed:
+		r.rec.walked()
+	}
 	clear(r.sla.inflight)
+	clear(r.sla.unsent)
 	if err != nil || !st.Completed || walkBegan.IsZero() {
 		return
 	}
@@ -85,18 +96,23 @@ func (r *runner) sending(changed map[string]*checkpoint.ThreadState) {
 	defer r.slaMu.Unlock()
 	if r.sla.inflight == nil {
 		r.sla.inflight = map[string]int{}
+		r.sla.unsent = map[string]*checkpoint.ThreadState{}
 	}
-	for id := range changed {
+	for id, st := range changed {
 		r.sla.inflight[id]++
+		r.sla.unsent[id] = st
 	}
 }
 
 func (r *runner) committed(changed map[string]*checkpoint.ThreadState) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
-	for id := range changed {
+	for id, st := range changed {
 		if r.sla.inflight[id]--; r.sla.inflight[id] <= 0 {
 			delete(r.sla.inflight, id)
+		}
+		if r.sla.unsent[id] == st {
+			delete(r.sla.unsent, id)
 		}
 	}
 }
@@ -115,7 +131,7 @@ func (r *runner) afterPoll() {
 // fire fires the account's due timers; the timer queue calls it.
 func (r *runner) fire(ctx context.Context) {
 	needPoll, err := r.fireTimers(ctx)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		r.log.Warn("firing reply deadlines failed; will retry", "error", err)
 	}
 	if needPoll {

@@ -21,6 +21,12 @@ type deriveInput struct {
 	stated bool                    // the provider states reply-needed (Features.ReplyNeededStated)
 	policy *sla.Policy             // the account's reply policy; nil for none
 	now    time.Time               // when the thread was looked at
+	// Pages with this thread's events may have been published without
+	// their commit (see recovery), so an episode that opened and ended
+	// since prev may have been announced already: lost is when the one
+	// this worker's page announced began; any that ended after after may
+	// have been announced by a previous holder's. Zero: none.
+	lost, after time.Time
 }
 
 // derived is what one changed thread yields.
@@ -91,6 +97,35 @@ func derive(in deriveInput) derived {
 	// Where the ReplyNeeded of an episode opened by these messages goes,
 	// once it is known to stay open.
 	replyAt, opener := -1, ""
+	var openedAt time.Time
+	// An episode that opened and ended between two looks needs no reply
+	// any more and is not announced, unless it may have been already:
+	// then it is announced again (the same id) and resolved, so that no
+	// ReplyNeeded is left without its end. Where the provider states
+	// reply-needed, such an episode began when the lost page said, or
+	// else with its first unanswered customer message.
+	recovering := !in.lost.IsZero() || !in.after.IsZero()
+	quick := func(how events.Resolution, at time.Time, answer string) {
+		since := openedAt
+		switch {
+		case in.silent:
+			since = time.Time{}
+		case !in.lost.IsZero() && !in.lost.Before(openedAt) && !at.Before(in.lost):
+			since = in.lost
+		case !in.after.IsZero() && at.After(in.after):
+		default:
+			since = time.Time{}
+		}
+		if since.IsZero() {
+			next.ReplySince, replyAt = time.Time{}, -1
+			return
+		}
+		next.ReplySince = since
+		ev, _ := announce(in, next, opener)
+		d.events = slices.Insert(d.events, replyAt, ev)
+		replyAt = -1
+		resolve(how, at, answer)
+	}
 	var lastOut time.Time // the newest owner message among the new ones
 	for i := range msgs {
 		m := &msgs[i]
@@ -108,16 +143,17 @@ func derive(in deriveInput) derived {
 		switch m.Direction {
 		case events.Inbound:
 			next.LastInbound = m.ID
-			if !in.stated && next.ReplySince.IsZero() {
-				next.ReplySince = m.CreatedAt.UTC()
-				replyAt, opener = len(d.events), m.ID
+			if next.ReplySince.IsZero() && replyAt < 0 && (!in.stated || recovering) {
+				replyAt, opener, openedAt = len(d.events), m.ID, m.CreatedAt.UTC()
+				if !in.stated {
+					next.ReplySince = openedAt
+				}
 			}
 		case events.Outbound:
 			lastOut = m.CreatedAt
 			switch {
 			case replyAt >= 0:
-				// Opened and answered between two looks: never announced.
-				next.ReplySince, replyAt = time.Time{}, -1
+				quick(events.Answered, m.CreatedAt, m.ID)
 			case !next.ReplySince.IsZero() && (!in.stated || m.CreatedAt.After(next.ReplySince)):
 				// An owner message after the episode began answers it,
 				// even where the provider shows a reply needed again in
@@ -133,7 +169,7 @@ func derive(in deriveInput) derived {
 		stale := len(msgs) > 0 && msgs[len(msgs)-1].CreatedAt.After(in.item.LastMessageAt)
 		if in.item.Closed && !stale {
 			if replyAt >= 0 {
-				next.ReplySince, replyAt = time.Time{}, -1
+				quick(events.Closed, observedAt(in, next), "")
 			} else {
 				resolve(events.Closed, observedAt(in, next), "")
 			}

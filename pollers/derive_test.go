@@ -277,3 +277,111 @@ func FuzzParseTime(f *testing.F) {
 		}
 	})
 }
+
+// A page that announced an episode and whose commit was lost is looked at
+// again after the answer came: recovering, derive announces the same
+// episode again (the same id, which the stream drops as a duplicate) and
+// resolves it, so no ReplyNeeded is left without its end.
+func TestDeriveRecoveringEndsWhatALostPageAnnounced(t *testing.T) {
+	t.Parallel()
+	in, out := events.Inbound, events.Outbound
+	known := &checkpoint.ThreadState{Version: "v0", MsgAt: at(1), MsgIDs: []string{"m1"}, LastMsgID: "m1"}
+	ptr := func(t time.Time) *time.Time { return &t }
+	cases := []struct {
+		name       string
+		stated     bool
+		prev       *checkpoint.ThreadState
+		then, now  *Item
+		thenMsgs   []events.Message
+		nowMsgs    []events.Message
+		resolution events.Resolution
+	}{
+		{"derived, answered", false, known,
+			&Item{Thread: events.Thread{ID: "t"}, Version: "v1"}, &Item{Thread: events.Thread{ID: "t"}, Version: "v2"},
+			[]events.Message{msg("m1", 1, out), msg("m2", 2, in)},
+			[]events.Message{msg("m1", 1, out), msg("m2", 2, in), msg("m3", 3, in), msg("m4", 4, out)},
+			events.Answered},
+		{"derived, new thread, closed", false, nil,
+			&Item{Thread: events.Thread{ID: "t"}, Version: "v1"}, &Item{Thread: events.Thread{ID: "t"}, Version: "v2", Closed: true, LastMessageAt: at(2)},
+			[]events.Message{msg("m2", 2, in)},
+			[]events.Message{msg("m2", 2, in)},
+			events.Closed},
+		{"stated, answered", true, known,
+			&Item{Thread: events.Thread{ID: "t"}, Version: "v1", ReplyNeededSince: ptr(at(2))}, &Item{Thread: events.Thread{ID: "t"}, Version: "v2"},
+			[]events.Message{msg("m2", 2, in)},
+			[]events.Message{msg("m2", 2, in), msg("m3", 3, in), msg("m4", 4, out)},
+			events.Answered},
+		{"stated, answered and asked again", true, known,
+			&Item{Thread: events.Thread{ID: "t"}, Version: "v1", ReplyNeededSince: ptr(at(2))}, &Item{Thread: events.Thread{ID: "t"}, Version: "v2", ReplyNeededSince: ptr(at(5))},
+			[]events.Message{msg("m2", 2, in)},
+			[]events.Message{msg("m2", 2, in), msg("m4", 4, out), msg("m5", 5, in)},
+			events.Answered},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lost := derive(deriveInput{origin: testOrigin, item: c.then, prev: c.prev, msgs: c.thenMsgs, stated: c.stated, now: at(5)})
+			var announced *events.Event
+			for i := range lost.events {
+				if lost.events[i].Type == events.ReplyNeeded {
+					announced = &lost.events[i]
+				}
+			}
+			if announced == nil {
+				t.Fatalf("the lost page announced nothing: %v", kinds(lost.events))
+			}
+			quiet := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5)})
+			for _, e := range quiet.events {
+				if e.ID == announced.ID {
+					t.Fatalf("not recovering, the ended episode was announced: %v", kinds(quiet.events))
+				}
+			}
+			since := announced.Data.(*events.ReplyNeededData).NeededSince
+			// This worker's own page: it knows what the page announced.
+			// Another's: the episodes that ended after it took over.
+			for _, hint := range []struct {
+				name        string
+				lost, after time.Time
+			}{{"own page", since, time.Time{}}, {"previous holder's page", time.Time{}, at(0)}} {
+				d := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5), lost: hint.lost, after: hint.after})
+				checkRecovered(t, hint.name, d, announced, c.resolution, c.now.ReplyNeededSince != nil)
+			}
+			// Episodes the lost page cannot have announced stay
+			// unannounced: another episode's, one that ended before.
+			for _, hint := range []struct{ lost, after time.Time }{{at(9), time.Time{}}, {time.Time{}, at(9)}} {
+				d := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5), lost: hint.lost, after: hint.after})
+				for _, e := range d.events {
+					if e.ID == announced.ID {
+						t.Fatalf("hint %+v: an episode the lost page did not announce was announced: %v", hint, kinds(d.events))
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkRecovered checks that d announces the episode announced again and
+// resolves it.
+func checkRecovered(t *testing.T, name string, d derived, announced *events.Event, resolution events.Resolution, stillOpen bool) {
+	t.Helper()
+	var again, resolved bool
+	for _, e := range d.events {
+		switch data := e.Data.(type) {
+		case *events.ReplyNeededData:
+			again = again || e.ID == announced.ID
+		case *events.ReplyResolvedData:
+			if data.NeededSince.Equal(announced.Data.(*events.ReplyNeededData).NeededSince) {
+				if data.Resolution != resolution || resolved {
+					t.Fatalf("%s: resolution %+v", name, data)
+				}
+				resolved = true
+			}
+		}
+	}
+	if !again || !resolved {
+		t.Fatalf("%s: announced again %v, resolved %v: %v", name, again, resolved, kinds(d.events))
+	}
+	// Only the episode the provider still shows stays open.
+	if d.state.Open() != stillOpen || d.open != 0 && !stillOpen {
+		t.Fatalf("%s: open afterwards %v (%+d), want %v", name, d.state.Open(), d.open, stillOpen)
+	}
+}

@@ -31,6 +31,7 @@ type Store interface {
 	Acquire(ctx context.Context, a checkpoint.Account, ttl time.Duration) (checkpoint.Lease, error)
 	Extend(ctx context.Context, l checkpoint.Lease) error
 	Release(ctx context.Context, l checkpoint.Lease) error
+	Abandon(ctx context.Context, l checkpoint.Lease) error
 	// Owner, Heartbeat, Leave and LeaseFree let the workers given the same
 	// accounts split them among themselves.
 	Owner() string
@@ -407,6 +408,7 @@ type runner struct {
 	mu       sync.Mutex
 	lease    checkpoint.Lease
 	failures int
+	rec      recovery
 
 	// held is lease, for the timer firings that run beside a poll;
 	// leased is when it was last taken or extended (Unix nanoseconds).
@@ -632,7 +634,11 @@ func (r *runner) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := r.cfg.Store.Release(ctx, r.lease); err != nil {
+	release := r.cfg.Store.Release
+	if r.rec.active() {
+		release = r.cfg.Store.Abandon
+	}
+	if err := release(ctx, r.lease); err != nil {
 		r.log.Warn("release lease", "error", err)
 	}
 	r.setLease(checkpoint.Lease{})

@@ -37,10 +37,14 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		return st, storeErr(err)
 	}
 	r.setLease(lease)
+	if lease.Unfinished && !r.rec.inherit {
+		r.rec.inherit, r.rec.taken = true, lease.PrevTaken
+		r.log.Info("the account's previous holder left without releasing it; the next walk ends the episodes its last pages may have announced")
+	}
 	r.timerAt(lease.NextTimer)
 	r.pollBegan(began)
 	var walkBegan time.Time
-	defer func() { r.pollEnded(walkBegan, st, err) }()
+	defer func() { r.pollEnded(began, walkBegan, st, err) }()
 	// A page can take longer than the lease lives (a provider asking the
 	// account to wait, again and again); the lease is kept while the poll
 	// works, so that no other worker takes the account and sends requests
@@ -114,7 +118,9 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 		return false, storeErr(err)
 	}
 	r.episodes(cur.Open, episodeCounts{})
-	if !cur.InWalk() {
+	r.rec.inherited(cur)
+	r.rec.fresh = !cur.InWalk()
+	if r.rec.fresh {
 		cur.Walk = int(r.nextWalk(cur))
 		cur.High = cur.Since
 		cur.Started = time.Now()
@@ -361,7 +367,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		d := derive(deriveInput{
 			origin: r.origin, item: it, prev: prev, msgs: msgs,
 			silent: silent, stated: r.features.ReplyNeededStated,
-			policy: r.acct.SLA, now: now,
+			policy: r.acct.SLA, now: now, lost: r.rec.lost[it.Thread.ID], after: r.rec.after,
 		})
 		evs = append(evs, d.events...)
 		changed[it.Thread.ID] = &d.state
@@ -379,6 +385,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	next := *cur
 	next.High = high
 	next.Open = max(open, 0)
+	next.Recover = r.rec.bound()
 	if page.Next == "" {
 		// The next walk starts no later than this one did: a thread this
 		// walk passed before it changed may sort before threads that

@@ -639,14 +639,13 @@ func (c *chaosEpisodes) checkDeadlines(g *episodeGroup, e pollerstest.Episode, e
 	if e.Answer != nil {
 		answer = "answered at " + e.Answer.At.Format(time.RFC3339Nano)
 	}
-	resolved, breachAfter := false, false
+	resolved := false
 	for _, r := range ev.all {
 		switch r.Envelope.Type {
 		case events.ReplyResolved:
 			resolved = true
 		case events.ReplySLAWarning, events.ReplySLABreached:
 			if resolved {
-				breachAfter = breachAfter || r.Envelope.Type == events.ReplySLABreached
 				f.afterResolved++
 				answer += " (" + string(r.Envelope.Type) + " after the ReplyResolved)"
 			}
@@ -666,12 +665,8 @@ func (c *chaosEpisodes) checkDeadlines(g *episodeGroup, e pollerstest.Episode, e
 		// time; one unconfirmed went out on the last state known.
 		for _, w := range ev.warnings {
 			if w.Confirmed != nil && *w.Confirmed {
-				// Counted and printed, not failed: the contract is that
-				// no breach follows an answer in time; a warning that
-				// does is a known rare race (a worker killed between
-				// publishing a page and committing it).
 				f.wrongWarnings++
-				fmt.Printf("chaos: %s: a confirmed warning, though %s, by warn_at %s\n", g, answer, g.warnAt().Format(time.RFC3339Nano))
+				problem(g, "a confirmed warning, though %s, by warn_at %s", answer, g.warnAt().Format(time.RFC3339Nano))
 			} else {
 				f.wrongUnconfirmed++
 			}
@@ -684,15 +679,8 @@ func (c *chaosEpisodes) checkDeadlines(g *episodeGroup, e pollerstest.Episode, e
 	case !e.OpenAt(g.dueAt()):
 		for _, b := range ev.breaches {
 			switch {
-			case b.Confirmed != nil && *b.Confirmed && breachAfter:
-				// A known open fault (issue 9): with workers killed
-				// mid-page, a breach fired on a state read before the
-				// resolution's commit can reach the stream after the
-				// ReplyResolved. Counted and printed until fixed; any
-				// other confirmed breach after an answer in time fails.
-				f.wrongConfirmed++
-				fmt.Printf("chaos: %s: a confirmed breach after its ReplyResolved, though %s, by due_at %s\n", g, answer, g.dueAt().Format(time.RFC3339Nano))
 			case b.Confirmed != nil && *b.Confirmed:
+				f.wrongConfirmed++
 				problem(g, "a confirmed breach, though %s, by due_at %s", answer, g.dueAt().Format(time.RFC3339Nano))
 			default:
 				f.wrongUnconfirmed++

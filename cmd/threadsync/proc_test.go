@@ -77,6 +77,14 @@ func startProc(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
+		// THREADSYNC_TEST_LOGS keeps every process's output of a failed
+		// test, for a look at what led there.
+		if dir := os.Getenv("THREADSYNC_TEST_LOGS"); dir != "" && t.Failed() {
+			f := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()+"-"+name+".log"))
+			if err := os.WriteFile(f, []byte(p.logs.String()), 0o644); err != nil {
+				t.Log(err)
+			}
+		}
 	})
 	return p
 }

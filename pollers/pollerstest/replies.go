@@ -2,9 +2,11 @@ package pollerstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,5 +303,78 @@ func testUnconfirmedBreach(t *testing.T, h Harness) {
 	b, _ := events.DecodeData(r.breaches[0].Envelope)
 	if bd := b.(*events.ReplySLAData); *bd.Confirmed || r.breaches[0].Stored.Before(due.Add(time.Second)) {
 		t.Fatalf("breach %+v stored at %v; due %v, grace 1s", bd, r.breaches[0].Stored, due)
+	}
+}
+
+// lossyStore loses the next commit when lose is set: it refuses it, as a
+// Redis failing or a worker dying between publishing a page and
+// committing it would leave it.
+type lossyStore struct {
+	*checkpoint.Store
+	lose atomic.Bool
+}
+
+func (s *lossyStore) Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState, t checkpoint.TimerChanges) (time.Time, error) {
+	if s.lose.CompareAndSwap(true, false) {
+		return time.Time{}, errors.New("suite: commit lost")
+	}
+	return s.Store.Commit(ctx, l, c, states, t)
+}
+
+// testLostCommit: a page announces an episode and its commit is lost; the
+// owner answers before the next look, so that look sees an episode that
+// opened and ended since the state committed. The ReplyNeeded already on
+// the stream still gets its ReplyResolved: from the worker that lost the
+// commit, and from another that takes the account over from a worker
+// that died.
+func testLostCommit(t *testing.T, h Harness) {
+	for _, takeover := range []bool{false, true} {
+		name := "same worker"
+		if takeover {
+			name = "another worker after a crash"
+		}
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, h, 1)
+			a := f.accts[0]
+			th := h.AddThread(t, a, "where is my parcel?")
+			lossy := &lossyStore{Store: f.store}
+			e := f.engine(lossy, a)
+			lossy.lose.Store(true)
+			if _, err := e.PollOnce(context.Background(), a.Provider, a.ID); err == nil {
+				t.Fatal("the poll whose commit was lost succeeded")
+			}
+			first := repliesOf(t, f.js.ReadAll(t), th)
+			if len(first.needed) != 1 {
+				t.Fatalf("after the lost commit: %v, want the ReplyNeeded published", first)
+			}
+			answer := h.AddMessage(t, a, th, events.Outbound, "shipped yesterday")
+			if takeover {
+				// The worker died: its lease lapses unreleased and
+				// another worker takes the account.
+				if err := checkpointtest.Redis(t).Del(context.Background(), f.store.Keys(checkpoint.Account{Provider: a.Provider, ID: a.ID}).Lease).Err(); err != nil {
+					t.Fatal(err)
+				}
+				replica, err := checkpoint.New(checkpointtest.Redis(t), storePrefix(t, f.store))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e = f.engine(replica, a)
+			}
+			f.poll(e, a)
+			r := repliesOf(t, f.js.ReadAll(t), th)
+			if len(r.needed) != 1 || len(r.resolved) != 1 {
+				t.Fatalf("after the answer: %v, want the one ReplyNeeded and its ReplyResolved", r)
+			}
+			if res := r.resolved[0]; res.Resolution != events.Answered || res.AnswerMessageID != answer || !res.NeededSince.Equal(first.needed[0].NeededSince) {
+				t.Fatalf("ReplyResolved %+v, want the announced episode answered by %s", res, answer)
+			}
+			// Recovered: the next quick exchange is not announced.
+			q := h.AddMessage(t, a, th, events.Inbound, "thanks, and the invoice?")
+			h.AddMessage(t, a, th, events.Outbound, "attached")
+			f.poll(e, a)
+			if r := repliesOf(t, f.js.ReadAll(t), th); len(r.needed) != 1 {
+				t.Fatalf("a question (%s) answered between two polls, once recovered: %v", q, r)
+			}
+		})
 	}
 }

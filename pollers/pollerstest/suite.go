@@ -35,6 +35,7 @@ func Run(t *testing.T, h Harness) {
 		{"FromNow", testFromNow},
 		{"InboundThenReply", testInboundThenReply},
 		{"AnswerAndAskAgain", testAnswerAndAskAgain},
+		{"LostCommit", testLostCommit},
 		{"Deadlines", testDeadlines},
 		{"DeadlinesAfterDowntime", testDeadlinesAfterDowntime},
 		{"UnconfirmedBreach", testUnconfirmedBreach},
