@@ -43,8 +43,9 @@ type Lease struct {
 	// Unfinished: the previous holder, another worker, let its lease
 	// lapse without releasing it (it crashed, or its commits were
 	// refused), or abandoned it, so pages it published may have no
-	// commit. PrevTaken is when that holder took the account (Redis's
-	// clock): none of its pages was fetched before.
+	// commit. PrevTaken is when that holder, or the first of the holders
+	// before it that did not release the account either, took it
+	// (Redis's clock): none of their pages was fetched before.
 	Unfinished bool
 	PrevTaken  time.Time
 }
@@ -191,7 +192,9 @@ func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[st
 // The holder key keeps the last holder's token and when it took the
 // account ("<token> <ms>") past the lease's expiry until it releases the
 // lease, so a new holder learns whether another worker left without doing
-// so, and since when that worker may have published pages. With the token comes the account's
+// so, and since when that worker may have published pages. A holder
+// taking over from one that did not release keeps that one's time: the
+// pages of both may want ending. With the token comes the account's
 // earliest timer, so a worker taking an account over learns its deadlines
 // without another round trip.
 var acquireScript = redis.NewScript(`
@@ -209,11 +212,15 @@ else
   tok = ARGV[1] .. '#' .. fence
   redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
   local prev = redis.call('GET', KEYS[3])
+  local taken = prev and string.match(prev, ' (%d+)$')
   if prev and string.sub(prev, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. '#' then
-    unfinished = string.match(prev, ' (%d+)$') or '0'
+    unfinished = taken or '1'
   end
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[3], tok .. ' ' .. (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+  if not taken then
+    local t = redis.call('TIME')
+    taken = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
+  redis.call('SET', KEYS[3], tok .. ' ' .. taken)
 end
 local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 return {tok, first[2] or '', unfinished}

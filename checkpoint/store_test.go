@@ -273,6 +273,13 @@ func TestAcquireTellsOfAnUnfinishedHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	lb = acquire(b, true) // a abandoned it
+	first := lb.PrevTaken
+	lapse(b)
+	if again := acquire(a, true); !again.PrevTaken.Equal(first) { // b died too: a learns when a took it
+		t.Fatalf("after two holders that did not finish: PrevTaken %v, want the first's %v", again.PrevTaken, first)
+	}
+	lapse(a)
+	lb = acquire(b, true)
 	lapse(b)
 	if err := b.Release(ctx, lb); err != nil {
 		t.Fatal(err)

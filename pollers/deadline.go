@@ -68,18 +68,12 @@ func (r *runner) pollBegan(t time.Time) {
 }
 
 // walkBegan is when the walk a completed poll finished began: another
-// worker's, for a walk resumed from its cursor. Pages the poll (begun at
-// began) sent and did not commit leave the account recovering until a walk
-// begun since completes; r.mu is held.
-func (r *runner) pollEnded(began, walkBegan time.Time, st Stats, err error) {
+// worker's, for a walk resumed from its cursor. Pages the poll sent and
+// did not commit leave the account recovering (r.mu is held).
+func (r *runner) pollEnded(walkBegan time.Time, st Stats, err error) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
-	switch {
-	case len(r.sla.unsent) > 0:
-		r.rec.left(r.sla.unsent, began)
-	case err == nil && st.Completed:
-		r.rec.walked()
-	}
+	r.rec.left(r.sla.unsent, time.Now(), r.cfg.DuplicateWindow)
 	clear(r.sla.inflight)
 	clear(r.sla.unsent)
 	if err != nil || !st.Completed || walkBegan.IsZero() {

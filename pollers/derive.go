@@ -21,12 +21,10 @@ type deriveInput struct {
 	stated bool                    // the provider states reply-needed (Features.ReplyNeededStated)
 	policy *sla.Policy             // the account's reply policy; nil for none
 	now    time.Time               // when the thread was looked at
-	// Pages with this thread's events may have been published without
-	// their commit (see recovery), so an episode that opened and ended
-	// since prev may have been announced already: lost is when the one
-	// this worker's page announced began; any that ended after after may
-	// have been announced by a previous holder's. Zero: none.
-	lost, after time.Time
+	// recover: pages with this thread's events may have been published
+	// without their commit (see recovery), so an episode that opened and
+	// ended since prev may have been announced already.
+	recover recoveryHint
 }
 
 // derived is what one changed thread yields.
@@ -104,19 +102,10 @@ func derive(in deriveInput) derived {
 	// ReplyNeeded is left without its end. Where the provider states
 	// reply-needed, such an episode began when the lost page said, or
 	// else with its first unanswered customer message.
-	recovering := !in.lost.IsZero() || !in.after.IsZero()
+	recovering := in.recover.any()
 	quick := func(how events.Resolution, at time.Time, answer string) {
-		since := openedAt
-		switch {
-		case in.silent:
-			since = time.Time{}
-		case !in.lost.IsZero() && !in.lost.Before(openedAt) && !at.Before(in.lost):
-			since = in.lost
-		case !in.after.IsZero() && at.After(in.after):
-		default:
-			since = time.Time{}
-		}
-		if since.IsZero() {
+		since := in.recover.since(openedAt, at)
+		if since.IsZero() || in.silent {
 			next.ReplySince, replyAt = time.Time{}, -1
 			return
 		}

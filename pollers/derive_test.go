@@ -339,16 +339,17 @@ func TestDeriveRecoveringEndsWhatALostPageAnnounced(t *testing.T) {
 			// This worker's own page: it knows what the page announced.
 			// Another's: the episodes that ended after it took over.
 			for _, hint := range []struct {
-				name        string
-				lost, after time.Time
-			}{{"own page", since, time.Time{}}, {"previous holder's page", time.Time{}, at(0)}} {
-				d := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5), lost: hint.lost, after: hint.after})
+				name string
+				h    recoveryHint
+			}{{"own page", recoveryHint{lost: since}}, {"previous holder's page", recoveryHint{after: at(0), until: at(2)}}} {
+				d := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5), recover: hint.h})
 				checkRecovered(t, hint.name, d, announced, c.resolution, c.now.ReplyNeededSince != nil)
 			}
 			// Episodes the lost page cannot have announced stay
-			// unannounced: another episode's, one that ended before.
-			for _, hint := range []struct{ lost, after time.Time }{{at(9), time.Time{}}, {time.Time{}, at(9)}} {
-				d := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5), lost: hint.lost, after: hint.after})
+			// unannounced: another episode's, one that ended before the
+			// previous holder took over, one that began after it died.
+			for _, hint := range []recoveryHint{{lost: at(9)}, {after: at(9), until: at(10)}, {after: at(0), until: at(1)}} {
+				d := derive(deriveInput{origin: testOrigin, item: c.now, prev: c.prev, msgs: c.nowMsgs, stated: c.stated, now: at(5), recover: hint})
 				for _, e := range d.events {
 					if e.ID == announced.ID {
 						t.Fatalf("hint %+v: an episode the lost page did not announce was announced: %v", hint, kinds(d.events))

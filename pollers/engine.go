@@ -96,6 +96,11 @@ type Config struct {
 	// that can confirm it, when polls fail, before it is published
 	// unconfirmed (default 1m).
 	SLAGrace time.Duration
+	// DuplicateWindow is the stream's duplicate window (default 2h): a
+	// page published again within it is dropped as a copy, so the
+	// engine repeats what a page left uncommitted may have published no
+	// later than that.
+	DuplicateWindow time.Duration
 	// OnPoll, when set, is called by Run after every poll of an account,
 	// with what it did and its error; for metrics, status pages and tests.
 	OnPoll func(a Account, st Stats, err error)
@@ -122,6 +127,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxBackoff, 5*time.Minute)
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.SLAGrace, time.Minute)
+	def(&c.DuplicateWindow, 2*time.Hour)
 	if c.MaxPages <= 0 {
 		c.MaxPages = 100_000
 	}

@@ -44,7 +44,7 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	r.timerAt(lease.NextTimer)
 	r.pollBegan(began)
 	var walkBegan time.Time
-	defer func() { r.pollEnded(began, walkBegan, st, err) }()
+	defer func() { r.pollEnded(walkBegan, st, err) }()
 	// A page can take longer than the lease lives (a provider asking the
 	// account to wait, again and again); the lease is kept while the poll
 	// works, so that no other worker takes the account and sends requests
@@ -118,9 +118,8 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 		return false, storeErr(err)
 	}
 	r.episodes(cur.Open, episodeCounts{})
-	r.rec.inherited(cur)
-	r.rec.fresh = !cur.InWalk()
-	if r.rec.fresh {
+	r.rec.walking(cur, time.Now(), r.cfg.DuplicateWindow)
+	if !cur.InWalk() {
 		cur.Walk = int(r.nextWalk(cur))
 		cur.High = cur.Since
 		cur.Started = time.Now()
@@ -249,6 +248,7 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 		return storeErr(err)
 	}
 	r.memo.forget(p.changed)
+	r.rec.committed(p.changed)
 	r.leaseKept()
 	r.committed(p.changed)
 	r.timerAt(first)
@@ -367,7 +367,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		d := derive(deriveInput{
 			origin: r.origin, item: it, prev: prev, msgs: msgs,
 			silent: silent, stated: r.features.ReplyNeededStated,
-			policy: r.acct.SLA, now: now, lost: r.rec.lost[it.Thread.ID], after: r.rec.after,
+			policy: r.acct.SLA, now: now, recover: r.rec.hint(it.Thread.ID),
 		})
 		evs = append(evs, d.events...)
 		changed[it.Thread.ID] = &d.state

@@ -538,11 +538,23 @@ func (c *chaosEpisodes) check(t *testing.T, got []eventstest.Received, stopped t
 	t.Helper()
 	f := chaosFigures{episodes: c.total}
 	idx := c.index(t, got)
+	// Every event of a thread, for a problem's report.
+	byThread := map[string][]eventstest.Received{}
+	for _, r := range got {
+		if r.Envelope.Subject != "" {
+			k := r.Envelope.Source + " " + r.Envelope.Subject
+			byThread[k] = append(byThread[k], r)
+		}
+	}
 	problem := func(g *episodeGroup, format string, args ...any) {
 		f.problems++
 		if f.problemsLogged < 50 {
 			f.problemsLogged++
-			t.Errorf("%s: %s\n%s", g, fmt.Sprintf(format, args...), idx[g])
+			var all strings.Builder
+			for _, r := range byThread[g.origin.Source()+" "+g.thread] {
+				fmt.Fprintf(&all, "\t\t%s %s stored %s: %s\n", r.Envelope.Type, r.Envelope.ID, r.Stored.Format(time.RFC3339Nano), r.Raw)
+			}
+			t.Errorf("%s: %s\n%s\tthe thread's events:\n%s", g, fmt.Sprintf(format, args...), idx[g], &all)
 		}
 	}
 	for _, g := range c.groups {

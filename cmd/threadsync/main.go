@@ -216,7 +216,7 @@ func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub
 		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
 		Retry:      pollers.RetryPolicy{Attempts: cfg.RetryAttempts, MaxInPlace: cfg.RetryMaxWait, PageDeadline: cfg.PageDeadline},
 		Quotas:     quotas,
-		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, SLAGrace: cfg.SLAGrace, Logger: log, MeterProvider: mp,
+		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, SLAGrace: cfg.SLAGrace, DuplicateWindow: cfg.DuplicateWindow, Logger: log, MeterProvider: mp,
 	}, accounts)
 }
 
