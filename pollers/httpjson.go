@@ -27,61 +27,6 @@ var decodeOptions = json.JoinOptions(
 // any real one is an error, not an out-of-memory crash.
 const MaxBody = 32 << 20
 
-// ErrAuth marks a response saying the credentials are missing, wrong or
-// revoked (401, 403). The account backs off for long, never crashes.
-var ErrAuth = errors.New("credentials rejected")
-
-// ErrRateLimited marks a refusal for going too fast (429) that outlasted
-// the request's retries, or a request not sent because the provider paused
-// the account for longer than a request waits in place (a daily allowance
-// spent). The account resumes once the pause is over.
-var ErrRateLimited = errors.New("rate limited by the provider")
-
-// ErrMalformed marks a response whose body is not what the API documents.
-var ErrMalformed = errors.New("malformed response")
-
-// ErrTokenExpired marks a page token the provider no longer accepts; the
-// engine restarts the walk from its beginning.
-var ErrTokenExpired = errors.New("page token no longer accepted")
-
-// HTTPError is a response with a status the provider client did not expect.
-type HTTPError struct {
-	Method     string
-	URL        string // redacted: no user info
-	Status     int
-	RetryAfter time.Duration // from Retry-After; zero when absent
-	Body       string        // the start of the body (1 KiB), for providers to classify
-	Header     http.Header   // response headers, without cookies
-}
-
-func (e *HTTPError) Error() string {
-	s := fmt.Sprintf("%s %s: HTTP %d", e.Method, e.URL, e.Status)
-	if e.RetryAfter > 0 {
-		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
-	}
-	if e.Body != "" {
-		// Enough of the body to tell what went wrong, not a page of it.
-		b := e.Body
-		if len(b) > 200 {
-			b = b[:200] + "…"
-		}
-		s += ": " + b
-	}
-	return s
-}
-
-// Is makes 401, 403 and 419 (a session expired, in Laravel-built APIs)
-// match ErrAuth, and 429 ErrRateLimited.
-func (e *HTTPError) Is(target error) bool {
-	switch target {
-	case ErrAuth:
-		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == 419
-	case ErrRateLimited:
-		return e.Status == http.StatusTooManyRequests
-	}
-	return false
-}
-
 // RedactURL returns u without user info, for logs and errors.
 func RedactURL(u *url.URL) string {
 	if u == nil {

@@ -456,14 +456,3 @@ func dedupe(items []Item) []Item {
 	}
 	return out
 }
-
-// ErrStore marks a failure to reach the checkpoint store (Redis), as
-// opposed to a problem of one account.
-var ErrStore = errors.New("checkpoint store unavailable")
-
-func storeErr(err error) error {
-	if errors.Is(err, checkpoint.ErrLeaseLost) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ErrStore, err)
-}

@@ -53,7 +53,7 @@ func TestUpdateAccounts(t *testing.T) {
 	awaitEvents(2 * perAccount)
 	bStatus := statusOf(e, b)
 
-	added, removed, changed, err := e.Update([]pollers.Account{b, c})
+	added, removed, changed, err := e.Update(context.Background(), []pollers.Account{b, c})
 	if err != nil || added != 1 || removed != 1 || changed != 0 {
 		t.Fatalf("Update: added %d removed %d changed %d, %v; want 1 1 0", added, removed, changed, err)
 	}
@@ -73,12 +73,12 @@ func TestUpdateAccounts(t *testing.T) {
 
 	b2 := b
 	b2.Options = map[string]string{"shop_id": b.Options["shop_id"], "page_size": "2"}
-	if _, _, changed, err := e.Update([]pollers.Account{b2, c}); err != nil || changed != 1 {
+	if _, _, changed, err := e.Update(context.Background(), []pollers.Account{b2, c}); err != nil || changed != 1 {
 		t.Fatalf("Update with b's page size changed: changed %d, %v", changed, err)
 	}
 	bad := c
 	bad.ID = "no.dots"
-	if _, _, _, err := e.Update([]pollers.Account{b2, bad}); err == nil {
+	if _, _, _, err := e.Update(context.Background(), []pollers.Account{b2, bad}); err == nil {
 		t.Fatal("an invalid account list was accepted")
 	}
 	if n := len(e.Status()); n != 2 {

@@ -252,7 +252,7 @@ func watchAccounts(ctx context.Context, hup <-chan os.Signal, cfg *Config, engin
 		files, seen = src.files, src.sum
 		if err == nil {
 			var added, removed, changed int
-			if added, removed, changed, err = engine.Update(accounts); err == nil {
+			if added, removed, changed, err = engine.Update(ctx, accounts); err == nil {
 				if asked || added+removed+changed > 0 {
 					log.Info("accounts reloaded", "accounts", len(accounts), "added", added, "removed", removed, "changed", changed)
 				}
