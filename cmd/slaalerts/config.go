@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/internal/envconf"
 )
 
 // Config is the process configuration, read from the environment. Every
@@ -33,44 +31,19 @@ type Config struct {
 	LogFormat       string        `env:"SLAALERTS_LOG_FORMAT, default=text" desc:"log format: text or json"`
 }
 
-// setting is one environment variable of Config.
-type setting struct {
-	Field, Env, Default, Desc string
-}
-
-func settings() []setting {
-	t := reflect.TypeFor[Config]()
-	out := make([]setting, 0, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, ok := f.Tag.Lookup("env")
-		if !ok {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		s := setting{Field: f.Name, Env: strings.TrimSpace(name), Desc: f.Tag.Get("desc")}
-		if i := strings.Index(opts, "default="); i >= 0 {
-			s.Default = opts[i+len("default="):]
-		}
-		out = append(out, s)
-	}
-	return out
-}
+func settings() []envconf.Setting { return envconf.Settings[Config]() }
 
 // LoadConfig reads the configuration through l (the process environment
 // when l is nil) and validates it.
 func LoadConfig(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
-	if l == nil {
-		l = envconfig.OsLookuper()
-	}
-	var c Config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+	c, err := envconf.Load[Config](ctx, l)
+	if err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &c, nil
+	return c, nil
 }
 
 var (
@@ -81,10 +54,8 @@ var (
 // Validate reports every setting slaalerts cannot run with, naming its
 // variable. URLs are not echoed: they may carry credentials.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
-	}
+	var p envconf.Problems
+	bad := p.Add
 	if strings.TrimSpace(c.NATSURL) == "" {
 		bad("NATS_URL", "is empty")
 	}
@@ -94,11 +65,11 @@ func (c *Config) Validate() error {
 	if !subjectPrefixRE.MatchString(c.SubjectPrefix) {
 		bad("THREADSYNC_SUBJECT_PREFIX", "%q must be one or more dot-separated tokens matching %s", c.SubjectPrefix, streamRE)
 	}
-	if err := validHTTPURL(c.AlertmanagerURL); err != nil {
+	if err := envconf.ValidHTTPURL(c.AlertmanagerURL); err != nil {
 		bad("SLAALERTS_ALERTMANAGER_URL", "%v", err)
 	}
 	if c.GeneratorURL != "" {
-		if err := validHTTPURL(c.GeneratorURL); err != nil {
+		if err := envconf.ValidHTTPURL(c.GeneratorURL); err != nil {
 			bad("SLAALERTS_GENERATOR_URL", "%v", err)
 		}
 	}
@@ -111,48 +82,12 @@ func (c *Config) Validate() error {
 	if c.ForgetAfter <= 0 {
 		bad("SLAALERTS_FORGET_AFTER", "%s must be positive", c.ForgetAfter)
 	}
-	if _, ok := parseLevel(c.LogLevel); !ok {
-		bad("SLAALERTS_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
-	}
-	switch strings.ToLower(c.LogFormat) {
-	case "text", "json":
-	default:
-		bad("SLAALERTS_LOG_FORMAT", "%q must be text or json", c.LogFormat)
-	}
-	return errors.Join(errs...)
-}
-
-func validHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("is not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme %q must be http or https", u.Scheme)
-	}
-	if u.Host == "" {
-		return errors.New("has no host")
-	}
-	return nil
-}
-
-func parseLevel(s string) (slog.Level, bool) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, false
-	}
-	return l, true
+	p.Logging("SLAALERTS_LOG_LEVEL", c.LogLevel, "SLAALERTS_LOG_FORMAT", c.LogFormat)
+	return p.Err()
 }
 
 // Logger returns a logger writing to w at the configured level and format.
-func (c *Config) Logger(w io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(c.LogFormat, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
+func (c *Config) Logger(w io.Writer) *slog.Logger { return envconf.Logger(w, c.LogLevel, c.LogFormat) }
 
 // usage writes the help text, its environment section generated from Config.
 func usage(w io.Writer) {
@@ -169,34 +104,5 @@ Usage:
 
 Environment:
 `)
-	for _, s := range settings() {
-		fmt.Fprintf(w, "  %s", s.Env)
-		if s.Default != "" {
-			fmt.Fprintf(w, " (default %s)", s.Default)
-		}
-		fmt.Fprintln(w)
-		for _, line := range wrap(s.Desc, 72) {
-			fmt.Fprintf(w, "      %s\n", line)
-		}
-	}
-}
-
-// wrap splits s into lines of at most width bytes, breaking at spaces.
-func wrap(s string, width int) []string {
-	var lines []string
-	var line strings.Builder
-	for _, word := range strings.Fields(s) {
-		if line.Len() > 0 && line.Len()+1+len(word) > width {
-			lines = append(lines, line.String())
-			line.Reset()
-		}
-		if line.Len() > 0 {
-			line.WriteByte(' ')
-		}
-		line.WriteString(word)
-	}
-	if line.Len() > 0 {
-		lines = append(lines, line.String())
-	}
-	return lines
+	envconf.Usage(w, settings())
 }

@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +15,8 @@ import (
 	"unicode"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/threadsync/threadsync/internal/envconf"
 )
 
 // Config is the process configuration, read from the environment.
@@ -67,69 +67,22 @@ type Config struct {
 	RedisTLSKey        string        `env:"REDIS_TLS_KEY" desc:"PEM private key of REDIS_TLS_CERT"`
 }
 
-// setting is one environment variable of Config, as its tags declare it.
-type setting struct {
-	Field   string // Go field name
-	Env     string // variable name
-	Default string
-	Desc    string
-	Redact  string // "url": hide the password of each URL when printing
-}
-
 // settings lists Config's variables in field order; help, error messages and
 // LogValue all read it, so none of them can drift from the struct.
-func settings() []setting {
-	t := reflect.TypeFor[Config]()
-	out := make([]setting, 0, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, ok := f.Tag.Lookup("env")
-		if !ok {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		s := setting{Field: f.Name, Env: strings.TrimSpace(name), Desc: f.Tag.Get("desc"), Redact: f.Tag.Get("redact")}
-		// go-envconfig takes everything after "default=" verbatim, commas included.
-		if i := strings.Index(opts, "default="); i >= 0 {
-			s.Default = opts[i+len("default="):]
-		}
-		out = append(out, s)
-	}
-	return out
-}
+func settings() []envconf.Setting { return envconf.Settings[Config]() }
 
 // LoadConfig reads the configuration through l (the process environment when
 // l is nil) and validates it. It reports every malformed or invalid variable,
 // each under its own name.
 func LoadConfig(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
-	if l == nil {
-		l = envconfig.OsLookuper()
-	}
-	var c Config
-	v := reflect.ValueOf(&c).Elem()
-	var errs []error
-	for _, s := range settings() {
-		// Decoding one field at a time through a one-field struct lets every
-		// bad variable be reported, not just the first, and under its
-		// variable name rather than envconfig's Go field name.
-		f, _ := v.Type().FieldByName(s.Field)
-		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
-		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: one.Interface(), Lookuper: l}); err != nil {
-			if inner := errors.Unwrap(err); inner != nil {
-				err = inner
-			}
-			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
-			continue
-		}
-		v.FieldByIndex(f.Index).Set(one.Elem().Field(0))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	c, err := envconf.Load[Config](ctx, l)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &c, nil
+	return c, nil
 }
 
 var (
@@ -140,10 +93,8 @@ var (
 // Validate reports every setting threadsync cannot run with, naming its
 // variable. URLs are never echoed, since they may carry credentials.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
-	}
+	var p envconf.Problems
+	bad := p.Add
 
 	if c.EmbeddedNATS {
 		if err := validListen(c.EmbeddedNATSListen); err != nil {
@@ -235,15 +186,8 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight <= 0 {
 		bad("THREADSYNC_MAX_IN_FLIGHT", "%d must be positive", c.MaxInFlight)
 	}
-	if _, ok := parseLevel(c.LogLevel); !ok {
-		bad("THREADSYNC_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
-	}
-	switch strings.ToLower(c.LogFormat) {
-	case "text", "json":
-	default:
-		bad("THREADSYNC_LOG_FORMAT", "%q must be text or json", c.LogFormat)
-	}
-	return errors.Join(errs...)
+	p.Logging("THREADSYNC_LOG_LEVEL", c.LogLevel, "THREADSYNC_LOG_FORMAT", c.LogFormat)
+	return p.Err()
 }
 
 func validListen(hostport string) error {
@@ -271,7 +215,7 @@ func validNATSURLs(list string) error {
 		if !strings.Contains(s, "://") {
 			s = "nats://" + s
 		}
-		u, err := parseURL(s)
+		u, err := envconf.ParseURL(s)
 		if err != nil {
 			return fmt.Errorf("server %d: %w", i+1, err)
 		}
@@ -291,7 +235,7 @@ func validRedisURL(s string) error {
 	if s == "" {
 		return errors.New("is empty")
 	}
-	u, err := parseURL(s)
+	u, err := envconf.ParseURL(s)
 	if err != nil {
 		return err
 	}
@@ -310,97 +254,9 @@ func validRedisURL(s string) error {
 	return nil
 }
 
-// parseURL is url.Parse without the URL in its error, which may hold a password.
-func parseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return nil, fmt.Errorf("not a valid URL: %w", ue.Err)
-		}
-		return nil, errors.New("not a valid URL")
-	}
-	return u, nil
-}
-
-func parseLevel(s string) (slog.Level, bool) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, true
-	case "info":
-		return slog.LevelInfo, true
-	case "warn":
-		return slog.LevelWarn, true
-	case "error":
-		return slog.LevelError, true
-	}
-	return 0, false
-}
-
 // Logger returns a logger writing to w at the configured level and format.
-func (c *Config) Logger(w io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(c.LogFormat, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
+func (c *Config) Logger(w io.Writer) *slog.Logger { return envconf.Logger(w, c.LogLevel, c.LogFormat) }
 
 // LogValue lists every setting under its variable name, with the passwords
 // of URLs hidden, so the effective configuration can be logged or printed.
-func (c *Config) LogValue() slog.Value {
-	v := reflect.ValueOf(c).Elem()
-	ss := settings()
-	attrs := make([]slog.Attr, 0, len(ss))
-	for _, s := range ss {
-		f := v.FieldByName(s.Field)
-		var a slog.Attr
-		switch x := f.Interface().(type) {
-		case string:
-			switch {
-			case s.Redact == "url":
-				x = redactURLs(x)
-			case s.Redact == "secret" && x != "":
-				x = "[set]"
-			}
-			a = slog.String(s.Env, x)
-		case time.Duration:
-			a = slog.Duration(s.Env, x)
-		default:
-			a = slog.Any(s.Env, x)
-		}
-		attrs = append(attrs, a)
-	}
-	return slog.GroupValue(attrs...)
-}
-
-// redactURLs hides the password of each URL of a comma-separated list. An
-// unparsable entry is hidden whole, as it might be a password.
-func redactURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		s := p
-		if !strings.Contains(s, "://") {
-			s = "nats://" + s
-		}
-		u, err := url.Parse(s)
-		switch {
-		case err != nil:
-			parts[i] = "<invalid URL>"
-		case u.User != nil:
-			if _, has := u.User.Password(); !has {
-				// A user without a password is how nats:// carries a token.
-				u.User = url.User("xxxxx")
-			}
-			parts[i] = u.Redacted()
-		default:
-			parts[i] = p
-		}
-	}
-	return strings.Join(parts, ",")
-}
+func (c *Config) LogValue() slog.Value { return envconf.LogValue(c) }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/threadsync/threadsync/internal/envconf"
 )
 
 // command is one subcommand of threadsync.
@@ -86,16 +88,7 @@ Commands:
 
 func usageEnv(w io.Writer) {
 	fmt.Fprintln(w, "Environment:")
-	for _, s := range settings() {
-		fmt.Fprintf(w, "  %s", s.Env)
-		if s.Default != "" {
-			fmt.Fprintf(w, " (default %s)", s.Default)
-		}
-		fmt.Fprintln(w)
-		for _, line := range wrap(s.Desc, 72) {
-			fmt.Fprintf(w, "      %s\n", line)
-		}
-	}
+	envconf.Usage(w, settings())
 }
 
 func usageAccounts(w io.Writer) {
@@ -119,26 +112,6 @@ func usageAccounts(w io.Writer) {
         hours: {mon-fri: "09:00-18:00", sat: "10:00-13:00"}  # days absent are closed
         holidays: ["2026-12-25"]
   default_sla: <name>                # optional: the policy of accounts without sla`)
-}
-
-// wrap splits s into lines of at most width bytes, breaking at spaces.
-func wrap(s string, width int) []string {
-	var lines []string
-	var line strings.Builder
-	for _, word := range strings.Fields(s) {
-		if line.Len() > 0 && line.Len()+1+len(word) > width {
-			lines = append(lines, line.String())
-			line.Reset()
-		}
-		if line.Len() > 0 {
-			line.WriteByte(' ')
-		}
-		line.WriteString(word)
-	}
-	if line.Len() > 0 {
-		lines = append(lines, line.String())
-	}
-	return lines
 }
 
 func upperFirst(s string) string {

@@ -89,8 +89,11 @@ func bench(b *testing.B, h Harness, threads int) {
 		b.Fatalf("walk after changes saw %d changed threads, want %d", inc.Changed, changed)
 	}
 	req := float64(after.List-before.List+after.Messages-before.Messages) / float64(changed)
-	fmt.Printf("| %s | %d | %.0f | %.0f | %.3f |\n", h.Provider(), threads,
-		float64(initial.Events)/dInitial.Seconds(), float64(sweep.Threads)/dSweep.Seconds(), req)
+	evRate, sweepRate := float64(initial.Events)/dInitial.Seconds(), float64(sweep.Threads)/dSweep.Seconds()
+	b.ReportMetric(evRate, "events/s")
+	b.ReportMetric(sweepRate, "unchanged_threads/s")
+	b.ReportMetric(req, "requests/changed_thread")
+	fmt.Printf("| %s | %d | %.0f | %.0f | %.3f |\n", h.Provider(), threads, evRate, sweepRate, req)
 }
 
 // FaultTax measures what sustained throttling costs a provider: an initial
@@ -104,6 +107,10 @@ func FaultTax(b *testing.B, h Harness, threads int) {
 		clean := taxRun(b, h, threads, nil)
 		throttled := taxRun(b, h, threads, []sim.Rule{{Every: 5, Status: http.StatusTooManyRequests, RetryAfter: "1"}})
 		extra := float64(throttled.requests-throttled.refused) / float64(clean.requests)
+		b.ReportMetric(clean.took.Seconds(), "clean_s")
+		b.ReportMetric(throttled.took.Seconds(), "throttled_s")
+		b.ReportMetric(float64(throttled.refused), "refused")
+		b.ReportMetric(extra, "requests_ratio")
 		fmt.Printf("| %s | %d | %.1f | %d | %.1f | %d | %d | %.3f |\n", h.Provider(), threads,
 			clean.took.Seconds(), clean.requests, throttled.took.Seconds(), throttled.requests, throttled.refused, extra)
 		if extra > 1.25 {
