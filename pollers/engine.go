@@ -213,6 +213,34 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 
 // build returns the runners of accounts, reusing those of current whose
 // account is unchanged.
+// Check validates the accounts as New would, as if the quotas they name
+// had a shared store, without connecting to anything: what `threadsync
+// check` reports. Store and Publisher may be nil.
+func Check(cfg Config, accounts []Account) error {
+	cfg.setDefaults()
+	if len(cfg.Providers) == 0 {
+		return errors.New("pollers: Config.Providers is required")
+	}
+	if cfg.Quotas == nil {
+		cfg.Quotas = unusedQuotas{}
+	}
+	e := &Engine{cfg: cfg, tel: newTelemetry(cfg.MeterProvider)}
+	_, err := e.build(accounts, nil)
+	return err
+}
+
+// unusedQuotas stands for the shared store while accounts are checked;
+// nothing is polled then, so it is never asked.
+type unusedQuotas struct{}
+
+func (unusedQuotas) TakeQuota(context.Context, string, float64) (time.Duration, error) {
+	return 0, errors.New("pollers: no quota store while checking")
+}
+
+func (unusedQuotas) PauseQuota(context.Context, string, time.Duration) error {
+	return errors.New("pollers: no quota store while checking")
+}
+
 func (e *Engine) build(accounts []Account, current map[string]*runner) ([]*runner, error) {
 	out := make([]*runner, 0, len(accounts))
 	seen := make(map[string]bool, len(accounts))

@@ -138,7 +138,7 @@ func realMain(ctx context.Context, hup <-chan os.Signal, args []string, stdout, 
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		if _, err := newEngine(cfg, accounts, nil, nil, nil, log); err != nil {
+		if err := pollers.Check(engineConfig(cfg, log), accounts); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", cfg.AccountsFile, err)
 			return 1
 		}
@@ -204,20 +204,22 @@ func await[T any](ctx context.Context, step func() (T, error), undo func(T)) (T,
 }
 
 func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, mp metric.MeterProvider, log *slog.Logger) (*pollers.Engine, error) {
-	if store == nil {
-		// check builds the engine only to validate the accounts.
-		store, pub = (*checkpoint.Store)(nil), (*events.Publisher)(nil)
-	}
+	c := engineConfig(cfg, log)
+	c.Store, c.Publisher, c.MeterProvider = store, pub, mp
 	// The checkpoint store also keeps the quotas accounts share.
-	quotas, _ := store.(pollers.Quotas)
-	return pollers.New(pollers.Config{
-		Store: store, Publisher: pub, Providers: factories,
+	c.Quotas, _ = store.(pollers.Quotas)
+	return pollers.New(c, accounts)
+}
+
+// engineConfig is the engine's configuration from the process's.
+func engineConfig(cfg *Config, log *slog.Logger) pollers.Config {
+	return pollers.Config{
+		Providers:     factories,
 		SubjectPrefix: cfg.SubjectPrefix, PollInterval: cfg.PollInterval, Concurrency: cfg.Concurrency,
 		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
 		Retry:      pollers.RetryPolicy{Attempts: cfg.RetryAttempts, MaxInPlace: cfg.RetryMaxWait, PageDeadline: cfg.PageDeadline},
-		Quotas:     quotas,
-		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, SLAGrace: cfg.SLAGrace, DuplicateWindow: cfg.DuplicateWindow, Logger: log, MeterProvider: mp,
-	}, accounts)
+		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, SLAGrace: cfg.SLAGrace, DuplicateWindow: cfg.DuplicateWindow, Logger: log,
+	}
 }
 
 // watchAccounts reads the accounts file again on every SIGHUP and, when it
