@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
+	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -47,7 +49,8 @@ func TestWatchAccounts(t *testing.T) {
 	}
 	logs := &pollerstest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	engine, err := newEngine(cfg, accounts, nil, nil, nil, log)
+	store, _ := checkpointtest.NewStore(t)
+	engine, err := newEngine(cfg, accounts, store, eventstest.Start(t).Publisher, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
