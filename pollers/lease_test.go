@@ -14,7 +14,7 @@ import (
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // TestSlowPageKeepsItsLease: a page that sits out a Retry-After longer
@@ -23,9 +23,9 @@ import (
 func TestSlowPageKeepsItsLease(t *testing.T) {
 	t.Parallel()
 	sim := miraklsim.New(miraklsim.Config{})
-	key := mirakltest.RandomKey()
-	sim.AddShop(mirakltest.ShopID, key)
-	sim.Seed(mirakltest.ShopID, 3, 1, time.Time{})
+	key := pollerstest.Mirakl.Token()
+	sim.AddShop(pollerstest.MiraklShop, key)
+	sim.Seed(pollerstest.MiraklShop, 3, 1, time.Time{})
 	sim.InjectFault(miraklsim.Fault{Endpoint: "M11", Status: http.StatusTooManyRequests, RetryAfter: "1"})
 	refused := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -39,7 +39,7 @@ func TestSlowPageKeepsItsLease(t *testing.T) {
 	store, rdb := checkpointtest.NewStore(t)
 	js := eventstest.Start(t)
 	a := pollers.Account{Provider: mirakl.Name, ID: "slow", BaseURL: srv.URL, Token: key,
-		Options: map[string]string{"shop_id": mirakltest.ShopID}}
+		Options: map[string]string{"shop_id": pollerstest.MiraklShop}}
 	e, err := pollers.New(pollers.Config{
 		Store: store, Publisher: js.Publisher, LeaseTTL: 300 * time.Millisecond,
 		Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New},

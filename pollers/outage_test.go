@@ -17,7 +17,6 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -46,7 +45,7 @@ func TestOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	var accts []pollers.Account
 	threads := map[string][]string{}
 	for i := range 3 {

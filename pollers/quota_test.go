@@ -17,7 +17,6 @@ import (
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -43,9 +42,9 @@ func newQuotaWorld(t *testing.T, rps string, threads int) *quotaWorld {
 	w.store, w.rdb = store, rdb
 	for i := range 2 {
 		sim := miraklsim.New(miraklsim.Config{})
-		key := mirakltest.RandomKey()
-		sim.AddShop(mirakltest.ShopID, key)
-		sim.Seed(mirakltest.ShopID, threads, 1, time.Time{})
+		key := pollerstest.Mirakl.Token()
+		sim.AddShop(pollerstest.MiraklShop, key)
+		sim.Seed(pollerstest.MiraklShop, threads, 1, time.Time{})
 		w.sims[i] = sim
 		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			w.mu.Lock()
@@ -60,7 +59,7 @@ func newQuotaWorld(t *testing.T, rps string, threads int) *quotaWorld {
 		t.Cleanup(srv.Close)
 		w.accts = append(w.accts, pollers.Account{
 			Provider: mirakl.Name, ID: []string{"inbox-a", "inbox-b"}[i], BaseURL: srv.URL, Token: key,
-			Options: map[string]string{"shop_id": mirakltest.ShopID, "page_size": "1", "quota": "portal-7", "requests_per_second": rps},
+			Options: map[string]string{"shop_id": pollerstest.MiraklShop, "page_size": "1", "quota": "portal-7", "requests_per_second": rps},
 		})
 	}
 	e, err := pollers.New(pollers.Config{

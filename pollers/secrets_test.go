@@ -20,7 +20,6 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -34,7 +33,7 @@ func TestSecretsStayOut(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
 
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "secret", 3)
 	token := a.Token
 	for i := range 7 {

@@ -11,7 +11,6 @@ import (
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -21,7 +20,7 @@ import (
 // event once.
 func TestReplicasShareAccounts(t *testing.T) {
 	t.Parallel()
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	var accts []pollers.Account
 	for i := range 24 {
 		a := h.NewAccount(t, fmt.Sprintf("shop-%02d", i), 10)

@@ -11,7 +11,6 @@ import (
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -21,7 +20,7 @@ import (
 // list changes nothing.
 func TestUpdateAccounts(t *testing.T) {
 	t.Parallel()
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	newAccount := func(id string) pollers.Account {
 		a := h.NewAccount(t, id, 5)
 		a.PollInterval = 20 * time.Millisecond

@@ -63,9 +63,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	throttleEvery := fs.Int("throttle-every", 0, "answer every Nth request of each account 429 with Retry-After: 1, in the provider's format (0: never)")
 	slowEvery := fs.Int("slow-every", 0, "hold every Nth request of each account back for -slow (0: never)")
 	slow := fs.Duration("slow", 3*time.Second, "how long -slow-every holds a request back")
-	setups := make([]setupFunc, len(simulators))
+	counts := make([]*int, len(simulators))
+	builds := make([]func(options) (sim.Simulator, error), len(simulators))
 	for i, s := range simulators {
-		setups[i] = s.define(fs)
+		counts[i] = fs.Int(s.count, s.n, s.help)
+		builds[i] = s.define(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -106,7 +108,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	var traffic []func(context.Context) error
 	for i, s := range simulators {
 		prefix := "/" + s.provider
-		m, err := setups[i](options{
+		m, err := s.setup(builds[i], *counts[i], options{
 			baseURL:     base + prefix,
 			seedThreads: *seedThreads,
 			rate:        *rate,
@@ -120,10 +122,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		if len(m.accounts) == 0 {
 			continue
 		}
-		mux.Handle(prefix+"/", http.StripPrefix(prefix, m.handler))
-		if m.admin != nil {
-			mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, m.admin))
-		}
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, m.sim))
+		mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, adminHandler(m.sim, s.faults)))
 		accounts = append(accounts, m.accounts...)
 		traffic = append(traffic, m.traffic...)
 		ids := make([]string, len(m.accounts))

@@ -20,25 +20,12 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/hubspot/hubspottest"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
-	"github.com/threadsync/threadsync/pollers/olx/olxtest"
-	"github.com/threadsync/threadsync/pollers/partizap/partizaptest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
-	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitytest"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // chaosHarnesses are the providers the chaos test runs live traffic on.
-func chaosHarnesses() []pollerstest.Harness {
-	return []pollerstest.Harness{
-		mirakltest.NewHarness(),
-		olxtest.NewHarness(),
-		selfcommunitytest.NewHarness(),
-		partizaptest.NewHarness(),
-		hubspottest.NewHarness(),
-	}
-}
+func chaosHarnesses() []pollerstest.Harness { return pollerstest.Harnesses() }
 
 // TestChaos kills threadsync with SIGKILL at random moments while the
 // simulators take live traffic and a second worker shares the accounts,

@@ -10,7 +10,6 @@ import (
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -19,7 +18,7 @@ import (
 // the first stops, the second takes over.
 func TestTwoWorkersOneAccount(t *testing.T) {
 	t.Parallel()
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "shared", 5)
 	for i := range 30 {
 		th := h.AddThread(t, a, fmt.Sprintf("q%d", i))

@@ -17,7 +17,7 @@ import (
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 	"github.com/threadsync/threadsync/pollers/sla"
 )
 
@@ -26,7 +26,7 @@ import (
 // token.
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "metrics", 2)
 	policy, err := sla.Parse("day", sla.Spec{ReplyWithin: "24h"})
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // TestNoReplyNeededResolves: the shop marks a waiting thread "no reply
@@ -19,7 +19,7 @@ import (
 // new one.
 func TestNoReplyNeededResolves(t *testing.T) {
 	t.Parallel()
-	h := mirakltest.NewHarness()
+	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "no-reply", 10)
 	store, _ := checkpointtest.NewStore(t)
 	js := eventstest.Start(t)
@@ -36,7 +36,7 @@ func TestNoReplyNeededResolves(t *testing.T) {
 	}
 	th := h.AddThread(t, a, "thanks, all good")
 	poll()
-	h.Sim(a).MarkNoReplyNeeded(mirakltest.ShopID, th, miraklsim.Shop, time.Time{})
+	h.Sim(a).MarkNoReplyNeeded(pollerstest.MiraklShop, th, miraklsim.Shop, time.Time{})
 	poll()
 	h.AddMessage(t, a, th, events.Inbound, "one more thing")
 	poll()

@@ -3,16 +3,18 @@ package mirakl_test
 import (
 	"testing"
 
-	"github.com/threadsync/threadsync/pollers/mirakl/mirakltest"
+	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // shopID and randomKey serve the Mirakl-specific tests of this package.
-const shopID = mirakltest.ShopID
+const shopID = pollerstest.MiraklShop
 
-func randomKey() string { return mirakltest.RandomKey() }
+func randomKey() string { return pollerstest.Mirakl.Token() }
 
-func newHarness() *mirakltest.Harness { return mirakltest.NewHarness() }
+func newHarness() *pollerstest.SimHarness[*miraklsim.Server] {
+	return pollerstest.NewSimHarness(pollerstest.Mirakl)
+}
 
 func TestConformance(t *testing.T) {
 	t.Parallel()

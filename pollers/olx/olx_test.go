@@ -4,15 +4,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/pollers/olx/olxtest"
+	"github.com/threadsync/threadsync/pollers/olx/olxsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // simAccount, zone and randomToken serve the OLX-specific tests of this
 // package.
 const (
-	simAccount = olxtest.User
-	zone       = olxtest.Zone
+	simAccount = pollerstest.OLXUser
+	zone       = pollerstest.OLXZone
 )
 
 var warsaw = mustZone(zone)
@@ -25,9 +25,11 @@ func mustZone(name string) *time.Location {
 	return loc
 }
 
-func randomToken() string { return olxtest.RandomToken() }
+func randomToken() string { return pollerstest.OLX.Token() }
 
-func newHarness() *olxtest.Harness { return olxtest.NewHarness() }
+func newHarness() *pollerstest.SimHarness[*olxsim.Server] {
+	return pollerstest.NewSimHarness(pollerstest.OLX)
+}
 
 func TestConformance(t *testing.T) {
 	t.Parallel()

@@ -5,17 +5,18 @@ import (
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/partizap/partizapsim"
-	"github.com/threadsync/threadsync/pollers/partizap/partizaptest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // vendorID and randomSession serve the Partizap-specific tests of this
 // package.
-const vendorID = partizaptest.VendorID
+const vendorID = pollerstest.PartizapVendor
 
-func randomSession() string { return partizaptest.RandomSession() }
+func randomSession() string { return pollerstest.Partizap(partizapsim.Config{}, nil).Token() }
 
-func newHarness() *partizaptest.Harness { return partizaptest.NewHarness() }
+func newHarness() *pollerstest.SimHarness[*partizapsim.Server] {
+	return pollerstest.NewSimHarness(pollerstest.Partizap(partizapsim.Config{}, nil))
+}
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
@@ -28,12 +29,12 @@ func TestConformance(t *testing.T) {
 // path.
 func TestConformanceOtherShapes(t *testing.T) {
 	t.Parallel()
-	pollerstest.Run(t, partizaptest.NewHarnessWith(partizapsim.Config{
+	pollerstest.Run(t, pollerstest.NewSimHarness(pollerstest.Partizap(partizapsim.Config{
 		IDsAsStrings:  true,
 		TimeLayout:    time.DateTime,
 		OffsetCursor:  true,
 		Order:         partizapsim.OldestFirst,
 		MessagesOrder: partizapsim.OldestFirst,
 		MessagesPath:  "/vendor/chats/{id}/messages",
-	}, map[string]string{"messages_path": "/vendor/chats/{id}/messages", "messages_page_size": "2"}))
+	}, map[string]string{"messages_path": "/vendor/chats/{id}/messages", "messages_page_size": "2"})))
 }

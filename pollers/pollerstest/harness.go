@@ -6,7 +6,6 @@ package pollerstest
 
 import (
 	"testing"
-	"time"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
@@ -53,23 +52,12 @@ type Harness interface {
 	Observed(tb testing.TB, a pollers.Account) sim.Observed
 }
 
-// Thread is a thread as the simulator knows it.
-type Thread struct {
-	ID       string
-	Messages []Message // oldest first
-	// Closed: the thread is closed now (HubSpot's CLOSED), which ends an
-	// episode open at the time.
-	Closed bool
-}
-
-// Message is a message as the simulator knows it.
-type Message struct {
-	ID        string
-	Direction events.Direction
-	// At is when the message was written, as the provider's API states
-	// it (to the precision the API writes).
-	At time.Time
-}
+// Thread is a thread as the simulator knows it, and Message one of its
+// messages (see sim.Thread).
+type (
+	Thread  = sim.Thread
+	Message = sim.Message
+)
 
 // Fault is a failure a simulator serves instead of a list page.
 type Fault struct {

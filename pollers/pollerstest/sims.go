@@ -1,40 +1,186 @@
 package pollerstest
 
 import (
-	"net/http"
+	"crypto/rand"
+	"encoding/hex"
+	"maps"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
+
+// Sim describes a provider's simulator to SimHarness: what the harness
+// cannot learn from sim.Simulator.
+type Sim[S sim.Simulator] struct {
+	// Name is the provider and Factory its poller.
+	Name    string
+	Factory pollers.Factory
+	// New makes the simulator of one account. RealTime, when set, makes
+	// one that keeps the real time, for a provider whose New runs a clock
+	// of its own (see RealTimer and NewRealTimeHarness).
+	New, RealTime func() S
+	// Account is the simulator's key of every harness account, and Token
+	// makes the credentials it hands out.
+	Account string
+	Token   func() string
+	// Options are set on every account beside the ones sim.Register
+	// returns and page_size, and win over both.
+	Options map[string]string
+}
+
+// RandomToken returns a token of prefix and n random bytes in hex, the
+// shape of a provider's credentials.
+func RandomToken(prefix string, n int) func() string {
+	return func() string {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return prefix + hex.EncodeToString(b)
+	}
+}
+
+// SimHarness is the Harness of a provider over its simulator: the
+// conformance suite (and any test that needs a live inbox) gets one
+// simulator per account, driven through sim.Simulator.
+type SimHarness[S sim.Simulator] struct {
+	sim  Sim[S]
+	sims Sims[S]
+}
+
+var _ Harness = (*SimHarness[sim.Simulator])(nil)
+
+// NewSimHarness returns an empty harness over the simulator s describes.
+func NewSimHarness[S sim.Simulator](s Sim[S]) *SimHarness[S] { return &SimHarness[S]{sim: s} }
+
+// Desc is the description the harness was made with.
+func (h *SimHarness[S]) Desc() Sim[S] { return h.sim }
+
+func (h *SimHarness[S]) Provider() string         { return h.sim.Name }
+func (h *SimHarness[S]) Factory() pollers.Factory { return h.sim.Factory }
+
+func (h *SimHarness[S]) Features() pollers.Features {
+	s := h.sim.New()
+	p, err := h.sim.Factory(h.account("", "http://127.0.0.1", 10, s), nil)
+	if err != nil {
+		panic(err)
+	}
+	return p.Features()
+}
+
+// Sim returns the simulator serving the account.
+func (h *SimHarness[S]) Sim(a pollers.Account) S { return h.sims.Get(a) }
+
+func (h *SimHarness[S]) NewAccount(tb testing.TB, id string, pageSize int) pollers.Account {
+	return h.serve(tb, id, pageSize, h.sim.New())
+}
+
+func (h *SimHarness[S]) serve(tb testing.TB, id string, pageSize int, s S) pollers.Account {
+	return h.account(id, h.sims.Serve(tb, s), pageSize, s)
+}
+
+// account registers the harness's account on s and returns the account
+// that reads it at baseURL.
+func (h *SimHarness[S]) account(id, baseURL string, pageSize int, s S) pollers.Account {
+	tok := h.sim.Token()
+	opts := s.Register(h.sim.Account, tok)
+	opts["page_size"] = strconv.Itoa(pageSize)
+	maps.Copy(opts, h.sim.Options)
+	return pollers.Account{
+		Provider: h.sim.Name, ID: id, BaseURL: baseURL, Token: tok,
+		InitialSync: pollers.SyncFull, PollInterval: time.Minute, Options: opts,
+	}
+}
+
+func (h *SimHarness[S]) AddThread(tb testing.TB, a pollers.Account, text string) string {
+	return h.Sim(a).Open(h.sim.Account, text)
+}
+
+func (h *SimHarness[S]) AddMessage(tb testing.TB, a pollers.Account, threadID string, d events.Direction, text string) string {
+	return h.Sim(a).Write(h.sim.Account, threadID, d, text)
+}
+
+func (h *SimHarness[S]) Seed(tb testing.TB, a pollers.Account, threads, perThread int) {
+	h.Sim(a).Fill(h.sim.Account, threads, perThread)
+}
+
+func (h *SimHarness[S]) Truth(tb testing.TB, a pollers.Account) []Thread {
+	return h.Sim(a).Truth(h.sim.Account)
+}
+
+func (h *SimHarness[S]) Fail(tb testing.TB, a pollers.Account, f Fault, n int) {
+	s := h.Sim(a)
+	s.InjectFault(sim.Fault{Endpoint: s.ListEndpoint(), Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n})
+}
+
+func (h *SimHarness[S]) Requests(tb testing.TB, a pollers.Account) Requests {
+	list, messages := h.Sim(a).Requests()
+	return Requests{List: int(list), Messages: int(messages)}
+}
+
+func (h *SimHarness[S]) Sustain(tb testing.TB, a pollers.Account, rules ...sim.Rule) {
+	tb.Helper()
+	if err := sim.CheckRules(rules...); err != nil {
+		tb.Fatal(err)
+	}
+	h.Sim(a).SetSchedule(rules...)
+}
+
+func (h *SimHarness[S]) Observed(tb testing.TB, a pollers.Account) sim.Observed {
+	return h.Sim(a).ScheduleStats(h.sim.Account)
+}
+
+// RealTimeHarness is the SimHarness of a provider whose simulators run a
+// clock of their own: it is a RealTimer.
+type RealTimeHarness[S sim.Simulator] struct{ *SimHarness[S] }
+
+var _ RealTimer = RealTimeHarness[sim.Simulator]{}
+
+// NewRealTimeHarness returns an empty harness over the simulator s
+// describes, whose RealTime must be set.
+func NewRealTimeHarness[S sim.Simulator](s Sim[S]) RealTimeHarness[S] {
+	if s.RealTime == nil {
+		panic("pollerstest: NewRealTimeHarness of " + s.Name + " without RealTime")
+	}
+	return RealTimeHarness[S]{NewSimHarness(s)}
+}
+
+// NewRealTimeAccount is NewAccount on a simulator that stamps events with
+// the real time.
+func (h RealTimeHarness[S]) NewRealTimeAccount(tb testing.TB, id string, pageSize int) pollers.Account {
+	return h.serve(tb, id, pageSize, h.sim.RealTime())
+}
 
 // Sims keeps the simulators a Harness serves, one per account, by the
 // account's base URL. It is safe for concurrent use; the zero value is
 // ready to use.
-type Sims[S http.Handler] struct {
+type Sims[S sim.Simulator] struct {
 	mu   sync.Mutex
 	sims map[string]S // by base URL
 }
 
-// Serve serves sim on a local test server, closed when tb's test ends, and
+// Serve serves s on a local test server, closed when tb's test ends, and
 // returns the server's base URL.
-func (s *Sims[S]) Serve(tb testing.TB, sim S) (baseURL string) {
-	srv := httptest.NewServer(sim)
+func (ss *Sims[S]) Serve(tb testing.TB, s S) (baseURL string) {
+	srv := httptest.NewServer(s)
 	tb.Cleanup(srv.Close)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sims == nil {
-		s.sims = map[string]S{}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.sims == nil {
+		ss.sims = map[string]S{}
 	}
-	s.sims[srv.URL] = sim
+	ss.sims[srv.URL] = s
 	return srv.URL
 }
 
 // Get returns the simulator serving the account, or the zero S if Serve
 // never returned its base URL.
-func (s *Sims[S]) Get(a pollers.Account) S {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sims[a.BaseURL]
+func (ss *Sims[S]) Get(a pollers.Account) S {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.sims[a.BaseURL]
 }

@@ -4,16 +4,18 @@ import (
 	"testing"
 
 	"github.com/threadsync/threadsync/pollers/pollerstest"
-	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitytest"
+	"github.com/threadsync/threadsync/pollers/selfcommunity/selfcommunitysim"
 )
 
 // owner and randomToken serve the SelfCommunity-specific tests of this
 // package.
-const owner = selfcommunitytest.Owner
+const owner = pollerstest.SelfCommunityOwner
 
-func randomToken() string { return selfcommunitytest.RandomToken() }
+func randomToken() string { return pollerstest.SelfCommunity.Token() }
 
-func newHarness() *selfcommunitytest.Harness { return selfcommunitytest.NewHarness() }
+func newHarness() *pollerstest.SimHarness[*selfcommunitysim.Server] {
+	return pollerstest.NewSimHarness(pollerstest.SelfCommunity)
+}
 
 func TestConformance(t *testing.T) {
 	t.Parallel()

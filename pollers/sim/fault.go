@@ -8,13 +8,13 @@ import (
 )
 
 // Fault is a canned answer a simulator gives instead of the real one, to
-// test how a client copes with failures. Simulators whose faults need
-// nothing else use it as their own Fault type; the others keep their own
-// struct and still queue it in Faults and answer with Serve.
+// test how a client copes with failures. Every simulator takes it as its
+// own Fault type.
 type Fault struct {
 	// Endpoint is the simulator's name of an endpoint, or "" for any.
 	Endpoint string
-	// Account restricts the fault to requests of one account; "" for any.
+	// Account restricts the fault to requests of one account (by its
+	// key); "" for any.
 	Account string
 	// Status is the HTTP status; default 500. With 200 and a Body the body
 	// is served as a success, e.g. truncated JSON.
@@ -26,6 +26,10 @@ type Fault struct {
 	Body string
 	// Times is how many requests the fault answers; default 1.
 	Times int
+	// Policy picks, without Body, one of several error bodies a provider
+	// has for Status (HubSpot's policyName of a 429); "" is the
+	// provider's default.
+	Policy string
 }
 
 // Serve writes the fault's answer: the Retry-After header when there is

@@ -1,56 +1,6 @@
 package sim
 
-import (
-	"context"
-	"errors"
-	"math"
-	"math/rand/v2"
-	"time"
-)
-
-// ErrRate is Pace's answer to a rate that is not positive and finite.
-var ErrRate = errors.New("the rate must be positive and finite")
-
-// Pace calls event perSecond times a second until ctx is done, paced by
-// the wall clock, and then returns nil. Fast rates are served in batches:
-// a ticker fires at most every 10ms and each tick performs the events due
-// by then. After a stall (a slow event, a busy machine) it catches up by at
-// most one second of events rather than a burst of everything missed. It
-// returns ErrRate at once for a rate that is not positive and finite.
-func Pace(ctx context.Context, perSecond float64, event func()) error {
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return ErrRate
-	}
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
-	var done int64
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			due := int64(now.Sub(begin).Seconds() * perSecond)
-			done = max(done, due-int64(math.Ceil(perSecond)))
-			for ; done < due; done++ {
-				if ctx.Err() != nil {
-					return nil
-				}
-				event()
-			}
-		}
-	}
-}
-
-// Rand returns rnd, or a randomly seeded generator when rnd is nil: a
-// seeded rnd makes Traffic reproducible, nil just makes it run.
-func Rand(rnd *rand.Rand) *rand.Rand {
-	if rnd == nil {
-		return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	return rnd
-}
+import "time"
 
 // Spread places n seeded events: one second apart from start, or closer
 // when that is needed for the last to be no later than now, so that seeded
@@ -79,3 +29,30 @@ func Spread(start, now time.Time, n int64, unit time.Duration) (first time.Time,
 // thread ends with the other side whatever the alternation gives, so that
 // with an even n some threads still await a reply.
 func SeedAnswer(i, msg, n int) bool { return msg%2 == 1 && !(msg == n-1 && i%3 == 2) }
+
+// Seed lays out seeded history: threads threads of perThread messages
+// each (none when negative), one step apart as Spread places them from
+// start to now in units of unit: one second apart, or closer when that is
+// needed for the last to be no later than now, so that seeded history
+// stays behind the clock and live events sort after it. It calls thread
+// for thread i (from 0) at the time of its first message, then message for
+// message j of it, which is the account's answer when answer: the other
+// side and the account alternate, the other side first, and every third
+// thread ends with the other side whatever the alternation gives (see
+// SeedAnswer). A thread without messages still takes a step.
+func Seed(start, now time.Time, threads, perThread int, unit time.Duration, thread func(i int, at time.Time), message func(i, j int, answer bool, at time.Time)) {
+	perThread = max(perThread, 0)
+	start, step := Spread(start, now, int64(threads)*int64(max(perThread, 1)), unit)
+	var k int64
+	at := func() time.Time { return start.Add(time.Duration(k) * step) }
+	for i := range threads {
+		thread(i, at())
+		for j := range perThread {
+			message(i, j, SeedAnswer(i, j, perThread), at())
+			k++
+		}
+		if perThread == 0 {
+			k++
+		}
+	}
+}

@@ -12,6 +12,10 @@ type Stamps struct {
 	// Unit is the resolution of the times, the finest the provider writes;
 	// 0 means a nanosecond.
 	Unit time.Duration
+	// Ties lets a time taken from the clock equal the latest handed out
+	// (never precede it), for providers that write times so coarse that
+	// events share them.
+	Ties bool
 	last time.Time
 }
 
@@ -26,7 +30,10 @@ func (s *Stamps) Next(at time.Time, now func() time.Time) time.Time {
 	}
 	if at.IsZero() {
 		at = now().Round(0).UTC().Truncate(unit)
-		if !at.After(s.last) {
+		switch {
+		case s.Ties && at.Before(s.last):
+			at = s.last
+		case !s.Ties && !at.After(s.last):
 			at = s.last.Add(unit)
 		}
 	} else {

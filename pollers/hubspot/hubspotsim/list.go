@@ -187,7 +187,7 @@ func (s *Server) handleThreads(w http.ResponseWriter, r *http.Request, a *accoun
 		s.writeError(w, http.StatusBadRequest, catValidation, "Invalid input: "+bad.msg, errorDetail{Message: bad.msg, In: bad.in})
 		return
 	}
-	a.mu.RLock()
+	a.RLock()
 	rows, more := a.page(&q)
 	resp := listResponse[wireThread]{Results: make([]wireThread, len(rows))}
 	for i, t := range rows {
@@ -197,8 +197,8 @@ func (s *Server) handleThreads(w http.ResponseWriter, r *http.Request, a *accoun
 		after := threadCursor(rows[len(rows)-1], q.byLatest)
 		resp.Paging = &wirePaging{Next: wireNext{After: after, Link: link(r, after)}}
 	}
-	a.mu.RUnlock()
-	s.stats.listed.Add(int64(len(rows)))
+	a.RUnlock()
+	s.Add("listed", int64(len(rows)))
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -215,12 +215,13 @@ func (a *account) page(q *threadQuery) (rows []*thread, more bool) {
 	if q.archived {
 		k = 1
 	}
-	idx := a.byID[k]
-	lower := func(ns, id int64) int { return lowerID(idx, id) }
+	x := &a.byID[k]
+	lower := func(_, id int64) int { return x.Search(id, 0) }
 	if q.byLatest {
-		idx = a.byLatest[k]
-		lower = func(ns, id int64) int { return lowerLatest(idx, ns, id) }
+		x = &a.byLatest[k]
+		lower = x.Search
 	}
+	idx := x.Items()
 	rows = make([]*thread, 0, min(q.limit, len(idx)))
 	if !q.desc {
 		start := 0

@@ -202,9 +202,9 @@ func TestDescendingPages(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	f.sim.Seed(portalA, 3, 1, t0)
-	a := f.sim.mustAccount(portalA)
-	a.mu.RLock()
-	defer a.mu.RUnlock()
+	a := f.sim.accounts.Must(portalA)
+	a.RLock()
+	defer a.RUnlock()
 	q := threadQuery{limit: 2, desc: true, since: minKey}
 	rows, more := a.page(&q)
 	if len(rows) != 2 || !more || rows[0].id < rows[1].id {

@@ -64,10 +64,10 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *accou
 	}
 
 	id := r.PathValue("threadId")
-	a.mu.RLock()
+	a.RLock()
 	t := a.threads[id]
 	if t == nil {
-		a.mu.RUnlock()
+		a.RUnlock()
 		s.writeError(w, http.StatusNotFound, catNotFound, "Thread "+strconv.Quote(id)+" not found")
 		return
 	}
@@ -96,12 +96,12 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *accou
 			more = i >= 0
 		}
 	}
-	a.mu.RUnlock()
+	a.RUnlock()
 	if more && len(resp.Results) > 0 {
 		after := messageCursor(last)
 		resp.Paging = &wirePaging{Next: wireNext{After: after, Link: link(r, after)}}
 	}
-	s.stats.msgsListed.Add(int64(len(resp.Results)))
+	s.Add("messages_listed", int64(len(resp.Results)))
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -110,13 +110,13 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *accou
 // inferred (text and richText, as in the message).
 func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request, a *account) {
 	threadID, msgID := r.PathValue("threadId"), r.PathValue("messageId")
-	a.mu.RLock()
+	a.RLock()
 	m := a.msgs[msgID]
 	var t *thread
 	if m != nil {
 		t = a.threads[threadID]
 	}
-	a.mu.RUnlock()
+	a.RUnlock()
 	if m == nil || t == nil || m.wire.ConversationsThreadID != t.idStr {
 		s.writeError(w, http.StatusNotFound, catNotFound, "Message "+strconv.Quote(msgID)+" not found in thread "+strconv.Quote(threadID))
 		return

@@ -1,6 +1,7 @@
 package hubspotsim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"html"
@@ -27,15 +28,8 @@ const (
 )
 
 // String returns the sender's direction as HubSpot writes it.
-func (f Sender) String() string {
-	switch f {
-	case Visitor:
-		return "INCOMING"
-	case Agent:
-		return "OUTGOING"
-	}
-	return "Sender(" + strconv.Itoa(int(f)) + ")"
-}
+
+func (f Sender) String() string { return sim.Name("Sender", int(f), "", "INCOMING", "OUTGOING") }
 
 // Entry types of a thread's history, as the type field says them. Only
 // MESSAGE entries are conversation messages.
@@ -59,13 +53,6 @@ const (
 
 // threadIDBase makes thread ids look like HubSpot's numeric ones.
 const threadIDBase = 7_509_711_000
-
-var (
-	errUnknownAccount = errors.New("hubspotsim: unknown account")
-	errUnknownThread  = errors.New("hubspotsim: unknown thread")
-	errBadSender      = errors.New("hubspotsim: invalid sender")
-	errBadStatus      = errors.New("hubspotsim: status must be OPEN or CLOSED")
-)
 
 var (
 	clientHubSpot = &wireClient{ClientType: "HUBSPOT"}
@@ -132,6 +119,12 @@ type MessageInfo struct {
 	Attachments []Attachment
 }
 
+var (
+	errUnknownThread = errors.New("hubspotsim: unknown thread")
+	errBadSender     = errors.New("hubspotsim: invalid sender")
+	errBadStatus     = errors.New("hubspotsim: status must be OPEN or CLOSED")
+)
+
 type account struct {
 	portal         string
 	inbox          string
@@ -140,16 +133,15 @@ type account struct {
 	channelAccount string
 	daily          *daily
 
-	mu      sync.RWMutex
-	threads map[string]*thread
-	msgs    map[string]*message
+	sync.RWMutex // guards what follows
+	threads      map[string]*thread
+	msgs         map[string]*message
 	// byID and byLatest index the threads, active ones at [0] and archived
 	// ones at [1]: by id (the default order) and by (latest entry, id).
-	byID     [2][]*thread
-	byLatest [2][]*thread
-	// pending holds the threads awaiting a reply, so Traffic picks one in
-	// O(1); thread.pendingIdx is the position in it, -1 when absent.
-	pending []*thread
+	byID     [2]sim.Index[int64, *thread]
+	byLatest [2]sim.Index[int64, *thread]
+	// pending holds the threads awaiting a reply, for Traffic.
+	pending sim.Set[*thread]
 	stamps  sim.Stamps // see stamp
 }
 
@@ -181,7 +173,6 @@ type thread struct {
 	receivedNs  int64
 	receivedStr string
 	msgs        []*message // sorted by time
-	pendingIdx  int
 	indexed     bool
 }
 
@@ -209,23 +200,9 @@ func newAccount(portal string, n, dailyLimit int) *account {
 		stamps:         sim.Stamps{Unit: time.Millisecond},
 	}
 	a.fromAgent = []wireActor{a.agent}
-	return a
-}
-
-func (s *Server) account(portal string) (*account, error) {
-	s.mu.RLock()
-	a := s.accounts[portal]
-	s.mu.RUnlock()
-	if a == nil {
-		return nil, fmt.Errorf("%w %q", errUnknownAccount, portal)
-	}
-	return a, nil
-}
-
-func (s *Server) mustAccount(portal string) *account {
-	a, err := s.account(portal)
-	if err != nil {
-		panic(err)
+	for k := range 2 {
+		a.byID[k].Key = func(t *thread) (int64, int64) { return t.id, 0 }
+		a.byLatest[k].Key = func(t *thread) (int64, int64) { return t.latestNs, t.id }
 	}
 	return a
 }
@@ -246,77 +223,28 @@ func arch(t *thread) int {
 	return 0
 }
 
-// cmpLatest orders threads by (latest entry, id).
-func cmpLatest(t *thread, ns, id int64) int {
-	switch {
-	case t.latestNs < ns:
-		return -1
-	case t.latestNs > ns:
-		return 1
-	case t.id < id:
-		return -1
-	case t.id > id:
-		return 1
-	}
-	return 0
-}
-
-// lowerLatest returns the position of the first thread >= (ns, id).
-func lowerLatest(idx []*thread, ns, id int64) int {
-	i, _ := slices.BinarySearchFunc(idx, 0, func(t *thread, _ int) int { return cmpLatest(t, ns, id) })
-	return i
-}
-
-// lowerID returns the position of the first thread whose id is >= id.
-func lowerID(idx []*thread, id int64) int {
-	i, _ := slices.BinarySearchFunc(idx, id, func(t *thread, id int64) int {
-		switch {
-		case t.id < id:
-			return -1
-		case t.id > id:
-			return 1
-		}
-		return 0
-	})
-	return i
-}
-
 // index adds t to the indexes of its archived state.
 func (a *account) index(t *thread) {
-	k := arch(t)
-	a.byID[k] = slices.Insert(a.byID[k], lowerID(a.byID[k], t.id), t)
-	a.byLatest[k] = slices.Insert(a.byLatest[k], lowerLatest(a.byLatest[k], t.latestNs, t.id), t)
+	a.byID[arch(t)].Insert(t)
+	a.byLatest[arch(t)].Insert(t)
 	t.indexed = true
 }
 
 // unindex removes t from the indexes of its archived state.
 func (a *account) unindex(t *thread) {
-	k := arch(t)
-	if i := lowerID(a.byID[k], t.id); i < len(a.byID[k]) && a.byID[k][i] == t {
-		a.byID[k] = slices.Delete(a.byID[k], i, i+1)
-	}
-	a.unindexLatest(t)
+	a.byID[arch(t)].Remove(t)
+	a.byLatest[arch(t)].Remove(t)
 }
 
-func (a *account) unindexLatest(t *thread) {
-	k := arch(t)
-	if i := lowerLatest(a.byLatest[k], t.latestNs, t.id); i < len(a.byLatest[k]) && a.byLatest[k][i] == t {
-		a.byLatest[k] = slices.Delete(a.byLatest[k], i, i+1)
-	}
-}
-
-// setLatest moves t in the latest-entry index. New times are usually the
-// latest, so the insert is mostly an append; the removal is a memmove of
-// the tail, cheap for tens of thousands of threads. Threads not indexed yet
+// setLatest moves t in the latest-entry index. Threads not indexed yet
 // (Seed builds them in bulk and sorts once) only get their new time.
 func (a *account) setLatest(t *thread, m *message) {
 	if t.indexed {
-		a.unindexLatest(t)
+		a.byLatest[arch(t)].Remove(t)
 	}
 	t.latestNs, t.hasLatest, t.latestStr = m.ns, true, m.wire.CreatedAt
 	if t.indexed {
-		k := arch(t)
-		a.byLatest[k] = slices.Insert(a.byLatest[k], lowerLatest(a.byLatest[k], t.latestNs, t.id), t)
+		a.byLatest[arch(t)].Insert(t)
 	}
 }
 
@@ -324,21 +252,7 @@ func (t *thread) replyNeeded() bool {
 	return t.status == StatusOpen && t.receivedStr != "" && (t.sentStr == "" || t.receivedNs > t.sentNs)
 }
 
-func (a *account) setPending(t *thread) {
-	pending := t.replyNeeded()
-	switch {
-	case pending && t.pendingIdx < 0:
-		t.pendingIdx = len(a.pending)
-		a.pending = append(a.pending, t)
-	case !pending && t.pendingIdx >= 0:
-		last := a.pending[len(a.pending)-1]
-		a.pending[t.pendingIdx] = last
-		last.pendingIdx = t.pendingIdx
-		a.pending[len(a.pending)-1] = nil
-		a.pending = a.pending[:len(a.pending)-1]
-		t.pendingIdx = -1
-	}
-}
+func (a *account) setPending(t *thread) { a.pending.Put(t, t.replyNeeded()) }
 
 // newThread builds a thread, with its welcome entry if any, without putting
 // it in the indexes. Call with a.mu held.
@@ -371,7 +285,6 @@ func (s *Server) newThread(a *account, in NewThread, at time.Time) *thread {
 		createdStr:     formatTime(at),
 		status:         StatusOpen,
 		latestNs:       at.UnixNano(),
-		pendingIdx:     -1,
 	}
 	t.idStr = strconv.FormatInt(t.id, 10)
 	a.threads[t.idStr] = t
@@ -501,10 +414,7 @@ func (t *thread) info() ThreadInfo {
 			ti.Activity = append(ti.Activity, mi)
 			continue
 		}
-		mi.Direction = "inbound"
-		if m.from == Agent {
-			mi.Direction = "outbound"
-		}
+		mi.Direction = string(sim.Direction(m.from == Agent))
 		ti.Messages = append(ti.Messages, mi)
 	}
 	return ti
@@ -514,12 +424,11 @@ func (t *thread) info() ThreadInfo {
 // a welcome entry) and returns its id. It panics if the account is
 // unknown: that is a mistake in the test.
 func (s *Server) AddThread(portal string, in NewThread) string {
-	a := s.mustAccount(portal)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t := s.newThread(a, in, a.stamp(in.At, s.now))
-	a.index(t)
-	return t.idStr
+	return sim.Edit(&s.accounts, portal, func(a *account) string {
+		t := s.newThread(a, in, a.stamp(in.At, s.now))
+		a.index(t)
+		return t.idStr
+	})
 }
 
 // AddMessage appends a message (type MESSAGE) to a thread and returns its
@@ -543,24 +452,25 @@ func (s *Server) AddMessageWithAttachments(portal, threadID string, from Sender,
 	if from != Visitor && from != Agent {
 		panic(errBadSender)
 	}
-	return s.addEntry(portal, threadID, TypeMessage, from, text, at, files)
+	return s.edit(portal, threadID, func(a *account, t *thread) string { return s.appendEntry(a, t, TypeMessage, from, text, files, at).id })
 }
 
 // AddComment adds an internal note (type COMMENT) by the account's agent:
 // it moves latestMessageTimestamp but is no conversation message.
 func (s *Server) AddComment(portal, threadID, text string, at time.Time) string {
-	return s.addEntry(portal, threadID, TypeComment, Agent, text, at, nil)
+	return s.edit(portal, threadID, func(a *account, t *thread) string { return s.appendEntry(a, t, TypeComment, Agent, text, nil, at).id })
 }
 
-func (s *Server) addEntry(portal, threadID, typ string, from Sender, text string, at time.Time, files []Attachment) string {
-	a := s.mustAccount(portal)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t := a.threads[threadID]
-	if t == nil {
-		panic(fmt.Errorf("%w %q in account %q", errUnknownThread, threadID, portal))
-	}
-	return s.appendEntry(a, t, typ, from, text, files, at).id
+// edit runs f on a thread with its account's lock held; it panics on an
+// unknown account or thread.
+func (s *Server) edit(portal, threadID string, f func(a *account, t *thread) string) string {
+	return sim.Edit(&s.accounts, portal, func(a *account) string {
+		t := a.threads[threadID]
+		if t == nil {
+			panic(fmt.Errorf("%w %q in account %q", errUnknownThread, threadID, portal))
+		}
+		return f(a, t)
+	})
 }
 
 // SetStatus opens or closes a thread (StatusOpen, StatusClosed). Closing
@@ -570,77 +480,57 @@ func (s *Server) SetStatus(portal, threadID, status string, at time.Time) {
 	if status != StatusOpen && status != StatusClosed {
 		panic(errBadStatus)
 	}
-	a := s.mustAccount(portal)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t := a.threads[threadID]
-	if t == nil {
-		panic(fmt.Errorf("%w %q in account %q", errUnknownThread, threadID, portal))
-	}
-	if t.status == status {
-		return
-	}
-	t.status, t.closedStr = status, ""
-	if status == StatusClosed {
-		t.closedStr = formatTime(a.stamp(at, s.now))
-	}
-	a.setPending(t)
+	s.edit(portal, threadID, func(a *account, t *thread) string {
+		if t.status != status {
+			t.status, t.closedStr = status, ""
+			if status == StatusClosed {
+				t.closedStr = formatTime(a.stamp(at, s.now))
+			}
+			a.setPending(t)
+		}
+		return ""
+	})
 }
 
 // SetArchived moves a thread to the trash (true) or back (false). Archived
 // threads are listed only with archived=true. It panics on an unknown
 // account or thread.
 func (s *Server) SetArchived(portal, threadID string, archived bool) {
-	a := s.mustAccount(portal)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t := a.threads[threadID]
-	if t == nil {
-		panic(fmt.Errorf("%w %q in account %q", errUnknownThread, threadID, portal))
-	}
-	if t.archived == archived {
-		return
-	}
-	a.unindex(t)
-	t.archived = archived
-	a.index(t)
+	s.edit(portal, threadID, func(a *account, t *thread) string {
+		if t.archived != archived {
+			a.unindex(t)
+			t.archived = archived
+			a.index(t)
+		}
+		return ""
+	})
 }
 
 // Threads returns the ground truth of an account's inbox in id order
 // (creation order), archived threads included, or nil for an unknown
 // account.
 func (s *Server) Threads(portal string) []ThreadInfo {
-	a, err := s.account(portal)
-	if err != nil {
-		return nil
-	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	act, trash := a.byID[0], a.byID[1]
-	out := make([]ThreadInfo, 0, len(act)+len(trash))
-	for len(act) > 0 || len(trash) > 0 {
-		if len(trash) == 0 || (len(act) > 0 && act[0].id < trash[0].id) {
-			out, act = append(out, act[0].info()), act[1:]
-		} else {
-			out, trash = append(out, trash[0].info()), trash[1:]
+	out, _ := sim.View(&s.accounts, portal, func(a *account) []ThreadInfo {
+		all := slices.Concat(a.byID[0].Items(), a.byID[1].Items())
+		slices.SortFunc(all, func(x, y *thread) int { return cmp.Compare(x.id, y.id) })
+		out := make([]ThreadInfo, len(all))
+		for i, t := range all {
+			out[i] = t.info()
 		}
-	}
+		return out
+	})
 	return out
 }
 
 // Thread returns the ground truth of one thread.
 func (s *Server) Thread(portal, threadID string) (ThreadInfo, bool) {
-	a, err := s.account(portal)
-	if err != nil {
-		return ThreadInfo{}, false
-	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	t := a.threads[threadID]
-	if t == nil {
-		return ThreadInfo{}, false
-	}
-	return t.info(), true
+	return sim.Lookup(&s.accounts, portal, func(a *account) (ThreadInfo, bool) {
+		t := a.threads[threadID]
+		if t == nil {
+			return ThreadInfo{}, false
+		}
+		return t.info(), true
+	})
 }
 
 // minKey is below every (time, id) key.

@@ -27,7 +27,7 @@ func newWindow(max int, span time.Duration) *window {
 // take admits a request at now if the window has room. It returns the room
 // left after it and, when refused, how long until a request leaves the
 // window.
-func (w *window) take(now time.Time) (remaining int, wait time.Duration, ok bool) {
+func (w *window) Take(now time.Time) (remaining int, wait time.Duration, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t := now.UnixNano()

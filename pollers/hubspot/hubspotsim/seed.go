@@ -2,9 +2,7 @@ package hubspotsim
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
 
@@ -34,25 +32,17 @@ var (
 	welcomeText = "Hi! How can we help you today?"
 )
 
-// Seed bulk-creates threads in an account, thread after thread, each with
-// messagesPerThread messages alternating visitor and agent, starting with
-// the visitor. Every third thread ends with a visitor message whatever the
-// alternation gives, so that with an even count some threads still await a
-// reply. Some variety on top, none of it a conversation message: every
-// fourth thread opens with a WELCOME_MESSAGE, every fifth has a ticket,
-// every seventh came by e-mail, and every other thread where the agent had
-// the last word is CLOSED.
-//
-// Entries are one second apart from start, or closer when that is needed to
-// keep the last one no later than Config.Now, so that seeded history stays
-// behind the clock and later messages sort after it. A zero start means
-// "so that the history ends now".
-//
-// Seed sorts the index once at the end instead of moving threads message
-// by message: 10,000 threads of 4 messages take a few tens of milliseconds.
-// It panics on an unknown account.
+// Seed bulk-creates threads in an account, laid out from start (zero:
+// ending now) as sim.Seed lays out history: visitor and agent alternate,
+// the visitor first, and every third thread ends with the visitor. Some
+// variety on top, none of it a conversation message: every fourth thread
+// opens with a WELCOME_MESSAGE (an entry of its own), every fifth has a
+// ticket, every seventh came by e-mail, and every other thread where the
+// agent had the last word is CLOSED. The index is sorted once at the end:
+// 10,000 threads of 4 messages take a few tens of milliseconds. It panics
+// on an unknown account.
 func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.Time) {
-	a := s.mustAccount(portal)
+	a := s.accounts.Must(portal)
 	if threads <= 0 {
 		return
 	}
@@ -63,8 +53,8 @@ func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.
 	}
 	start, step := sim.Spread(start, s.now(), steps, time.Millisecond)
 
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.Lock()
+	defer a.Unlock()
 	created := make([]*thread, 0, threads)
 	var k int64
 	at := func() time.Time { k++; return start.Add(time.Duration(k-1) * step) }
@@ -98,12 +88,12 @@ func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.
 		created = append(created, t)
 	}
 	// Seeded ids are the newest, so they go at the end of the id index.
-	a.byID[0] = append(a.byID[0], created...)
-	a.byLatest[0] = append(a.byLatest[0], created...)
+	a.byID[0].Append(created...)
+	a.byLatest[0].Append(created...)
 	for _, t := range created {
 		t.indexed = true
 	}
-	sortLatest(a.byLatest[0])
+	a.byLatest[0].Sort()
 }
 
 // welcomes is how many welcome entries Seed gives thread i.
@@ -114,37 +104,14 @@ func welcomes(i int) int {
 	return 0
 }
 
-func sortLatest(idx []*thread) {
-	// Usually already sorted (seeded times increase), and then this is one
-	// linear pass.
-	for i := 1; i < len(idx); i++ {
-		if cmpLatest(idx[i-1], idx[i].latestNs, idx[i].id) > 0 {
-			slices.SortFunc(idx, func(x, y *thread) int { return cmpLatest(x, y.latestNs, y.id) })
-			return
-		}
-	}
-}
-
-// Traffic makes the account's inbox live until ctx is done, at perSecond
-// events per second, like a support desk: about 20% of events are a visitor
-// opening a thread with a first message, 45% a visitor writing in an
-// existing thread (which reopens it when closed), 30% the agent answering a
-// thread that awaits a reply, 5% the agent closing an answered thread
-// (nothing happens when there is none to answer or close). Messages take
-// their times from Config.Now; pacing follows the wall clock. rnd drives
-// every choice, so a seeded rnd gives a reproducible sequence of actions;
-// nil means a randomly seeded one. Traffic returns nil when ctx is done, and
-// an error for an unknown account or a rate that is not positive.
+// Traffic makes the account's inbox live (see Kit.Live) like a support
+// desk: about 20% of events are a visitor opening a thread with a first
+// message, 45% a visitor writing in an existing thread (which reopens it
+// when closed), 30% the agent answering a thread that awaits a reply, 5%
+// the agent closing an answered thread (nothing happens when there is none
+// to answer or close). Messages take their times from Config.Now.
 func (s *Server) Traffic(ctx context.Context, portal string, perSecond float64, rnd *rand.Rand) error {
-	a, err := s.account(portal)
-	if err != nil {
-		return err
-	}
-	rnd = sim.Rand(rnd)
-	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(a, rnd) }); err != nil {
-		return fmt.Errorf("hubspotsim: Traffic: %w", err)
-	}
-	return nil
+	return sim.Run(s.Kit, &s.accounts, ctx, portal, perSecond, rnd, s.trafficStep)
 }
 
 // Traffic actions, as trafficStep reports them.
@@ -158,41 +125,27 @@ const (
 
 // trafficStep performs one Traffic event.
 func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
-	p := rnd.Float64()
-	name := visitorNames[rnd.IntN(len(visitorNames))]
-	vtext := visitorTexts[rnd.IntN(len(visitorTexts))]
-	atext := agentTexts[rnd.IntN(len(agentTexts))]
-	pick := rnd.Uint64()
-
-	a.mu.Lock()
-	defer func() {
-		a.mu.Unlock()
-		if s.onTraffic != nil {
-			s.onTraffic()
-		}
-	}()
-	active := a.byID[0]
-	switch {
-	case p < 0.20 || len(active) == 0:
+	p, name, vtext, atext, pick := rnd.Float64(), sim.Pick(rnd, visitorNames), sim.Pick(rnd, visitorTexts), sim.Pick(rnd, agentTexts), rnd.Uint64()
+	active := &a.byID[0]
+	anyThread := func() *thread { return active.At(int(pick % uint64(active.Len()))) }
+	write := func(t *thread, from Sender, text string) bool {
+		s.appendEntry(a, t, TypeMessage, from, text, nil, time.Time{})
+		return true
+	}
+	return sim.Step(a, p, func() bool { return active.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
 		t := s.newThread(a, NewThread{Visitor: name}, a.stamp(time.Time{}, s.now))
 		a.index(t)
-		s.appendEntry(a, t, TypeMessage, Visitor, vtext, nil, time.Time{})
-		return actNewThread
-	case p < 0.65:
-		s.appendEntry(a, active[pick%uint64(len(active))], TypeMessage, Visitor, vtext, nil, time.Time{})
-		return actVisitor
-	case p < 0.95:
-		if len(a.pending) == 0 {
-			return actNone
-		}
-		s.appendEntry(a, a.pending[pick%uint64(len(a.pending))], TypeMessage, Agent, atext, nil, time.Time{})
-		return actAnswer
-	default:
-		t := active[pick%uint64(len(active))]
+		return write(t, Visitor, vtext)
+	}}, sim.Event{Name: actVisitor, Share: 0.45, Do: func() bool {
+		return write(anyThread(), Visitor, vtext)
+	}}, sim.Event{Name: actAnswer, Share: 0.30, Do: func() bool {
+		return a.pending.Len() > 0 && write(a.pending.At(int(pick%uint64(a.pending.Len()))), Agent, atext)
+	}}, sim.Event{Name: actClose, Share: 0.05, Do: func() bool {
+		t := anyThread()
 		if t.status != StatusOpen || t.replyNeeded() || t.sentStr == "" {
-			return actNone
+			return false
 		}
 		t.status, t.closedStr = StatusClosed, formatTime(a.stamp(time.Time{}, s.now))
-		return actClose
-	}
+		return true
+	}})
 }

@@ -58,8 +58,8 @@ func TestSeed(t *testing.T) {
 	if last.After(f.clock.Now()) {
 		t.Fatalf("seeded history ends at %v, after now %v", last, f.clock.Now())
 	}
-	if a := f.sim.mustAccount(portalA); len(a.pending) != pending {
-		t.Fatalf("pending set has %d threads, %d need a reply", len(a.pending), pending)
+	if a := f.sim.accounts.Must(portalA); a.pending.Len() != pending {
+		t.Fatalf("pending set has %d threads, %d need a reply", a.pending.Len(), pending)
 	}
 	// Later messages sort after the seeded ones.
 	f.sim.AddMessage(portalA, ths[0].ID, Visitor, "again", time.Time{})
@@ -79,7 +79,7 @@ func TestTrafficStepIsASupportDesk(t *testing.T) {
 	run := func(seed uint64) (*Server, map[string]int) {
 		sim := New(Config{})
 		sim.AddAccount(portalA, tokA)
-		a := sim.mustAccount(portalA)
+		a := sim.accounts.Must(portalA)
 		rnd := rand.New(rand.NewPCG(seed, 1))
 		acts := map[string]int{}
 		for range 2000 {
@@ -97,8 +97,8 @@ func TestTrafficStepIsASupportDesk(t *testing.T) {
 			pending++
 		}
 	}
-	if a := sim.mustAccount(portalA); len(a.pending) != pending {
-		t.Fatalf("pending set has %d threads, %d need a reply", len(a.pending), pending)
+	if a := sim.accounts.Must(portalA); a.pending.Len() != pending {
+		t.Fatalf("pending set has %d threads, %d need a reply", a.pending.Len(), pending)
 	}
 	again, _ := run(42)
 	a, b := sim.Threads(portalA), again.Threads(portalA)
@@ -112,7 +112,7 @@ func TestTrafficRunsUntilCancelled(t *testing.T) {
 	sim := New(Config{})
 	sim.AddAccount(portalA, tokA)
 	events := make(chan struct{}, 64)
-	sim.onTraffic = func() {
+	sim.OnTraffic = func() {
 		select {
 		case events <- struct{}{}:
 		default:
@@ -197,7 +197,7 @@ func TestConcurrentWalksSeeEveryThread(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		a := f.sim.mustAccount(portalA)
+		a := f.sim.accounts.Must(portalA)
 		rnd := rand.New(rand.NewPCG(3, 3))
 		for range 300 {
 			f.sim.trafficStep(a, rnd)

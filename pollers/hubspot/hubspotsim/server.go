@@ -1,15 +1,15 @@
 package hubspotsim
 
 import (
-	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
@@ -69,66 +69,56 @@ type Stats struct {
 	ThreadsListed, MessagesListed int64
 }
 
-type counters struct {
-	threads, messages, original, unauthorized, rateLimited, dailyLimited, faults, listed, msgsListed atomic.Int64
-}
+// Fault is a canned answer the server gives instead of the real one (see
+// sim.Fault): Endpoint is EndpointThreads, EndpointMessages,
+// EndpointOriginalContent or "" for any, Account a portal, and without a
+// Body it answers with HubSpot's JSON error body for the status; for 429
+// the rate-limit body with policyName Policy, PolicyBurst (the default) or
+// PolicyDaily.
+type Fault = sim.Fault
 
 // Server simulates the HubSpot Conversations v3 inbox API. Create it with
-// New; it is an http.Handler.
+// New; it is an http.Handler, and its embedded Kit injects faults and
+// counts. Accounts are the Kit's accounts by portal.
 type Server struct {
-	cfg   Config
-	mux   *http.ServeMux
-	now   func() time.Time
-	stats counters
+	*sim.Kit
+	cfg      Config
+	now      func() time.Time
+	accounts sim.Accounts[*account]
 
 	threadSeq, msgSeq, contactSeq, corrSeq atomic.Uint64
-
-	mu       sync.RWMutex
-	accounts map[string]*account
-	tokens   map[string]*token
-
-	faults   sim.Faults[Fault]
-	schedule sim.Schedule
-
-	// onTraffic, when set before Traffic starts, runs after each Traffic
-	// event: tests wait on it instead of sleeping.
-	onTraffic func()
 }
 
-type token struct {
-	acct *account
-	read bool    // has conversations.read
-	lim  *window // nil when unlimited
-}
+var _ sim.Simulator = (*Server)(nil)
 
 // New returns a Server without accounts.
 func New(cfg Config) *Server {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 10 * time.Second
 	}
-	s := &Server{
-		cfg:      cfg,
-		now:      cfg.Now,
-		accounts: make(map[string]*account),
-		tokens:   make(map[string]*token),
-	}
+	s := &Server{cfg: cfg, now: cfg.Now, accounts: sim.Accounts[*account]{Prefix: "hubspotsim"}}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	const threads = "GET /conversations/v3/conversations/threads"
-	mux := http.NewServeMux()
-	mux.Handle(threads, s.endpoint(EndpointThreads, &s.stats.threads, s.handleThreads))
-	mux.Handle(threads+"/{threadId}/messages", s.endpoint(EndpointMessages, &s.stats.messages, s.handleMessages))
-	mux.Handle(threads+"/{threadId}/messages/{messageId}/original-content", s.endpoint(EndpointOriginalContent, &s.stats.original, s.handleOriginal))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, http.StatusNotFound, catNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	s.Kit = sim.NewKit(sim.API{
+		Endpoints: []string{EndpointThreads, EndpointMessages, EndpointOriginalContent},
+		List:      EndpointThreads, Messages: []string{EndpointMessages, EndpointOriginalContent},
+		Counters:    []string{"daily_limited", "listed", "messages_listed"},
+		ContentType: "application/json;charset=utf-8",
+		Error:       s.faultError,
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, http.StatusNotFound, catNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		},
+		Stats: func() any { return s.Stats() },
 	})
-	s.mux = mux
+	route := func(pattern, endpoint string, h func(http.ResponseWriter, *http.Request, *account)) {
+		s.Handle("GET /conversations/v3/conversations/threads"+pattern, sim.Endpoint(s.Kit, endpoint, s.authenticate, s.limit, h))
+	}
+	route("", EndpointThreads, s.handleThreads)
+	route("/{threadId}/messages", EndpointMessages, s.handleMessages)
+	route("/{threadId}/messages/{messageId}/original-content", EndpointOriginalContent, s.handleOriginal)
 	return s
 }
-
-// ServeHTTP serves the API relative to the handler's root.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // AddAccount registers an account (a HubSpot portal, if new) and a token
 // for it with the conversations.read scope; call it again to give an
@@ -139,30 +129,12 @@ func (s *Server) AddAccount(portal, tok string) { s.AddToken(portal, tok, ScopeR
 // AddToken is AddAccount with the token's scopes given: a token without
 // conversations.read gets 403 MISSING_SCOPES.
 func (s *Server) AddToken(portal, tok string, scopes ...string) {
-	if portal == "" || tok == "" {
-		panic("hubspotsim: AddToken needs an account and a token")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.accounts[portal]
-	if a == nil {
-		a = newAccount(portal, len(s.accounts), s.cfg.DailyLimit)
-		s.accounts[portal] = a
-	}
-	if t, ok := s.tokens[tok]; ok {
-		if t.acct != a {
-			panic(fmt.Sprintf("hubspotsim: token already belongs to account %q", t.acct.portal))
-		}
-		return
-	}
-	t := &token{acct: a}
-	for _, sc := range scopes {
-		t.read = t.read || sc == ScopeRead
-	}
+	var burst func() sim.Limiter
 	if s.cfg.RequestsPerSecond > 0 {
-		t.lim = newWindow(max(1, int(math.Ceil(s.cfg.RequestsPerSecond*s.cfg.Interval.Seconds()))), s.cfg.Interval)
+		n := max(1, int(math.Ceil(s.cfg.RequestsPerSecond*s.cfg.Interval.Seconds())))
+		burst = func() sim.Limiter { return newWindow(n, s.cfg.Interval) }
 	}
-	s.tokens[tok] = t
+	s.accounts.Add(portal, tok, func(n int) *account { return newAccount(portal, n, s.cfg.DailyLimit) }, burst, scopes...)
 }
 
 // SetTimeZone sets the account's time zone, where its daily limit resets
@@ -171,115 +143,111 @@ func (s *Server) SetTimeZone(portal string, loc *time.Location) {
 	if loc == nil {
 		panic("hubspotsim: SetTimeZone needs a location")
 	}
-	s.mustAccount(portal).daily.setLocation(loc)
+	s.accounts.Must(portal).daily.setLocation(loc)
 }
 
 // InboxID is the account's default inbox, where threads go unless
 // NewThread says otherwise.
-func (s *Server) InboxID(portal string) string { return s.mustAccount(portal).inbox }
+func (s *Server) InboxID(portal string) string { return s.accounts.Must(portal).inbox }
 
 // Stats returns the request counters.
 func (s *Server) Stats() Stats {
-	c := &s.stats
 	return Stats{
-		ThreadsCalls: c.threads.Load(), MessagesCalls: c.messages.Load(), OriginalContentCalls: c.original.Load(),
-		Unauthorized: c.unauthorized.Load(), RateLimited: c.rateLimited.Load(), DailyLimited: c.dailyLimited.Load(),
-		Faults: c.faults.Load(), ThreadsListed: c.listed.Load(), MessagesListed: c.msgsListed.Load(),
+		ThreadsCalls: s.Count(EndpointThreads), MessagesCalls: s.Count(EndpointMessages), OriginalContentCalls: s.Count(EndpointOriginalContent),
+		Unauthorized: s.Count(sim.Unauthorized), RateLimited: s.Count(sim.RateLimited), DailyLimited: s.Count("daily_limited"),
+		Faults: s.Count(sim.Faulted), ThreadsListed: s.Count("listed"), MessagesListed: s.Count("messages_listed"),
 	}
 }
 
-// ResetStats sets every counter back to zero, ScheduleStats' included.
-func (s *Server) ResetStats() {
-	c := &s.stats
-	for _, n := range []*atomic.Int64{
-		&c.threads, &c.messages, &c.original, &c.unauthorized, &c.rateLimited,
-		&c.dailyLimited, &c.faults, &c.listed, &c.msgsListed,
-	} {
-		n.Store(0)
-	}
-	s.schedule.ResetObserved()
-}
-
-type accountHandler func(w http.ResponseWriter, r *http.Request, a *account)
-
-// endpoint wraps a handler in what every call goes through, in this order:
-// authentication (401), scope (403), the call counter, injected faults,
-// sustained faults, the daily limit and the burst window (429, with the
-// X-HubSpot-RateLimit-* headers on every answer from here on).
-func (s *Server) endpoint(name string, calls *atomic.Int64, h accountHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		calls.Add(1)
-		portal := tok.acct.portal
-		s.schedule.Handle(w, r, portal, sim.Chain{
-			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, portal) },
-			Error: s.scheduledError,
-			Next:  func(w http.ResponseWriter) { s.limit(w, r, tok, h) },
-		})
-	})
-}
-
-// limit runs the daily limit and the burst window, then the handler.
-func (s *Server) limit(w http.ResponseWriter, r *http.Request, tok *token, h accountHandler) {
+// limit runs the daily limit and the burst window, with the
+// X-HubSpot-RateLimit-* headers on every answer from here on.
+func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*account]) bool {
 	now := s.now()
 	hdr := w.Header()
 	hdr.Set("X-HubSpot-Correlation-Id", s.uuid())
-	if d := tok.acct.daily; d.limit > 0 {
+	if d := c.Account.daily; d.limit > 0 {
 		remaining, ok := d.take(now)
 		hdr.Set("X-HubSpot-RateLimit-Daily", strconv.Itoa(d.limit))
 		hdr.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(remaining))
 		if !ok {
-			s.stats.dailyLimited.Add(1)
+			s.Add("daily_limited", 1)
 			s.writeRateLimited(w, PolicyDaily)
-			return
+			return false
 		}
 	}
-	if l := tok.lim; l != nil {
-		remaining, wait, ok := l.take(now)
+	if l, ok := c.Limit.(*window); ok {
+		remaining, wait, ok := l.Take(now)
 		hdr.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(l.span.Milliseconds(), 10))
 		hdr.Set("X-HubSpot-RateLimit-Max", strconv.Itoa(l.max))
 		hdr.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(remaining))
 		if !ok {
-			s.stats.rateLimited.Add(1)
+			s.Add(sim.RateLimited, 1)
 			if s.cfg.RetryAfter {
 				hdr.Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
 			}
 			s.writeRateLimited(w, PolicyBurst)
-			return
+			return false
 		}
 	}
-	h(w, r, tok.acct)
+	return true
 }
 
 // authenticate checks the Bearer token and its scope. Error messages never
 // echo the token.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*account] {
 	raw := r.Header.Get("Authorization")
 	scheme, secret, _ := strings.Cut(raw, " ")
-	var tok *token
+	var c *sim.Cred[*account]
 	msg := "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 	if raw != "" {
 		msg = "Authentication credentials are invalid: send a private app or OAuth access token as Authorization: Bearer <token>."
 		if strings.EqualFold(scheme, "Bearer") {
-			s.mu.RLock()
-			tok = s.tokens[strings.TrimSpace(secret)]
-			s.mu.RUnlock()
+			c = s.accounts.Token(strings.TrimSpace(secret))
 		}
 	}
-	if tok == nil {
-		s.stats.unauthorized.Add(1)
+	if c == nil {
 		s.writeError(w, http.StatusUnauthorized, catAuth, msg)
-		return nil, false
+		return nil
 	}
-	if !tok.read {
-		s.stats.unauthorized.Add(1)
+	if !slices.Contains(c.Scopes, ScopeRead) {
 		s.writeError(w, http.StatusForbidden, catScopes,
 			"This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
 			errorDetail{Message: "One or more of the following scopes are required.", Context: map[string]any{"requiredScopes": []string{ScopeRead}}})
-		return nil, false
+		return nil
 	}
-	return tok, true
+	return c
+}
+
+// The sim.Simulator methods, by portal.
+
+// Register is AddAccount: a poller needs no option to read the account.
+func (s *Server) Register(portal, token string) map[string]string {
+	s.AddAccount(portal, token)
+	return map[string]string{}
+}
+
+// Open adds a thread in which a visitor writes text.
+func (s *Server) Open(portal, text string) string {
+	th := s.AddThread(portal, NewThread{Visitor: "Jane"})
+	s.AddMessage(portal, th, Visitor, text, time.Time{})
+	return th
+}
+
+// Write adds a message by the visitor (inbound) or the agent (outbound).
+func (s *Server) Write(portal, threadID string, d events.Direction, text string) string {
+	return s.AddMessage(portal, threadID, sim.By(d, Visitor, Agent), text, time.Time{})
+}
+
+// Fill is Seed ending now.
+func (s *Server) Fill(portal string, threads, perThread int) {
+	s.Seed(portal, threads, perThread, time.Time{})
+}
+
+// Truth is what the account reads: archived threads are not listed without
+// include_archived, and only MESSAGE entries are messages. A thread's
+// Closed is its status now: the simulator keeps no history of closings.
+func (s *Server) Truth(portal string) []sim.Thread {
+	threads := slices.DeleteFunc(s.Threads(portal), func(t ThreadInfo) bool { return t.Archived })
+	return sim.Truth(threads, func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, t.Status == StatusClosed, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
 }

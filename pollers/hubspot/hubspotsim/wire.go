@@ -1,8 +1,10 @@
 package hubspotsim
 
 import (
+	"cmp"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,4 +221,15 @@ func (s *Server) messageID() string {
 		b[i] = byte(x >> (56 - 8*i))
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// faultError is HubSpot's body for an injected fault or a scheduled one:
+// the rate-limit body with policyName policy (default PolicyBurst) for
+// 429, the error body of the status's category otherwise.
+func (s *Server) faultError(w http.ResponseWriter, status int, policy string) {
+	if status != http.StatusTooManyRequests {
+		s.writeError(w, status, defaultCategory(status), "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
+		return
+	}
+	s.writeRateLimited(w, cmp.Or(policy, PolicyBurst))
 }

@@ -13,13 +13,13 @@ import (
 // handleThread serves M10: one thread with all its messages.
 func (s *Server) handleThread(w http.ResponseWriter, r *http.Request, sh *shop) {
 	id := r.PathValue("thread_id")
-	sh.mu.RLock()
+	sh.RLock()
 	t := sh.threads[id]
 	var wt wireThread
 	if t != nil {
 		wt = t.wire(true, 0)
 	}
-	sh.mu.RUnlock()
+	sh.RUnlock()
 	if t == nil {
 		// 404 for an unknown thread is what Mirakl is understood to do; it
 		// is also what a thread of another shop looks like.
@@ -72,8 +72,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, sh *shop) {
 		atts = append(atts, Attachment{Name: fh.Filename, Size: fh.Size})
 	}
 
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.Lock()
+	defer sh.Unlock()
 	t := sh.threads[id]
 	if t == nil {
 		writeError(w, http.StatusNotFound, "thread "+strconv.Quote(id)+" not found")

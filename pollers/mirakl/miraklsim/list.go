@@ -1,8 +1,6 @@
 package miraklsim
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"math"
 	"net/http"
 	"net/url"
@@ -10,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 const (
@@ -50,14 +50,12 @@ const tokenVersion = 1
 
 func encodeToken(t pageToken) string {
 	t.V = tokenVersion
-	b, _ := json.Marshal(t) // plain data: cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
+	return sim.EncodeToken(t)
 }
 
 func decodeToken(s, shopID string) (pageToken, string) {
 	var t pageToken
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &t) != nil || t.V != tokenVersion || (t.Back && !t.Key) {
+	if !sim.DecodeToken(s, &t) || t.V != tokenVersion || (t.Back && !t.Key) {
 		return t, "invalid page_token"
 	}
 	if t.Shop != shopID {
@@ -154,10 +152,10 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, sh *shop) {
 		tok = pageToken{Shop: sh.id, Q: q}
 	}
 
-	sh.mu.RLock()
+	sh.RLock()
 	resp := sh.page(&tok)
-	sh.mu.RUnlock()
-	s.stats.listed.Add(int64(len(resp.Data)))
+	sh.RUnlock()
+	s.Add("listed", int64(len(resp.Data)))
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -170,10 +168,10 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, sh *shop) {
 // decides whether next_page_token is needed.
 func (sh *shop) page(tok *pageToken) listResponse {
 	q := &tok.Q
-	idx := sh.index
+	idx := sh.index.Items()
 	from := 0
 	if q.Since != "" {
-		from = sh.lowerBound(q.sinceNs, "")
+		from = sh.index.Search(q.sinceNs, "")
 	}
 	resp := listResponse{Data: make([]wireThread, 0, min(q.Limit, len(idx)))}
 	var rows []*thread
@@ -181,7 +179,7 @@ func (sh *shop) page(tok *pageToken) listResponse {
 	if !tok.Back {
 		start := from
 		if tok.Key {
-			start = max(start, sh.upperBound(tok.Ns, tok.ID))
+			start = max(start, sh.index.After(tok.Ns, tok.ID))
 		}
 		i := start
 		for ; i < len(idx) && len(rows) < q.Limit; i++ {
@@ -198,7 +196,7 @@ func (sh *shop) page(tok *pageToken) listResponse {
 			resp.PreviousPageToken = encodeToken(pageToken{Shop: tok.Shop, Q: *q, Back: true, Key: true, Ns: first.updNs, ID: first.id})
 		}
 	} else {
-		end := max(from, sh.lowerBound(tok.Ns, tok.ID))
+		end := max(from, sh.index.Search(tok.Ns, tok.ID))
 		i := end - 1
 		for ; i >= from && len(rows) < q.Limit; i-- {
 			if q.match(idx[i]) {
@@ -234,7 +232,7 @@ func (sh *shop) anyMatch(q *listQuery, from, to int) bool {
 		return from < to // since is already applied through from
 	}
 	for i := from; i < to; i++ {
-		if q.match(sh.index[i]) {
+		if q.match(sh.index.At(i)) {
 			return true
 		}
 	}

@@ -3,7 +3,6 @@ package miraklsim
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -35,16 +34,9 @@ const (
 )
 
 // String returns the sender type as Mirakl writes it in from.type.
+
 func (t SenderType) String() string {
-	switch t {
-	case Customer:
-		return "CUSTOMER_USER"
-	case Shop:
-		return "SHOP_USER"
-	case Operator:
-		return "OPERATOR_USER"
-	}
-	return "SenderType(" + strconv.Itoa(int(t)) + ")"
+	return sim.Name("SenderType", int(t), "", "CUSTOMER_USER", "SHOP_USER", "OPERATOR_USER")
 }
 
 // Participant types, as Mirakl writes them in participants and recipients.
@@ -57,15 +49,6 @@ const (
 // EntitySellerOperator is the entity type of shop↔operator threads, which
 // have no customer.
 const EntitySellerOperator = "SELLER_OPERATOR"
-
-var (
-	errUnknownShop    = errors.New("miraklsim: unknown shop")
-	errUnknownThread  = errors.New("miraklsim: unknown thread")
-	errThreadFull     = errors.New("miraklsim: thread has reached the maximum of 1000 messages")
-	errNoCustomer     = errors.New("miraklsim: thread has no customer participant")
-	errBadSender      = errors.New("miraklsim: invalid sender type")
-	errTooManyAttachs = errors.New("miraklsim: more than 50 attachments for this entity")
-)
 
 var (
 	operatorPart   = wireParticipant{DisplayName: "Marketplace", Type: partOperator}
@@ -122,19 +105,26 @@ type MessageInfo struct {
 	Attachments []Attachment
 }
 
+var (
+	errUnknownThread  = errors.New("miraklsim: unknown thread")
+	errThreadFull     = errors.New("miraklsim: thread has reached the maximum of 1000 messages")
+	errNoCustomer     = errors.New("miraklsim: thread has no customer participant")
+	errBadSender      = errors.New("miraklsim: invalid sender type")
+	errTooManyAttachs = errors.New("miraklsim: more than 50 attachments for this entity")
+)
+
 type shop struct {
 	id     string
 	part   wireParticipant
 	sender *wireSender
 	toShop []wireParticipant // shared default recipients, never modified
 
-	mu      sync.RWMutex
-	threads map[string]*thread
+	sync.RWMutex // guards what follows
+	threads      map[string]*thread
 	// index holds every thread sorted by (date_updated, id): the M11 order.
-	index []*thread
-	// pending holds the threads awaiting a shop reply, so Traffic can pick
-	// one in O(1); thread.pendingIdx is the position in it, -1 when absent.
-	pending     []*thread
+	index sim.Index[string, *thread]
+	// pending holds the threads awaiting a shop reply, for Traffic.
+	pending     sim.Set[*thread]
 	customers   map[string]string // display name -> customer id
 	attachments map[string]int    // entity -> attachments posted through M12
 	seq         int               // generated names and entity ids
@@ -169,7 +159,6 @@ type thread struct {
 	replyNeeded  time.Time  // zero: no reply needed
 	replyStr     *string
 	noReply      []wireNoReply
-	pendingIdx   int
 	indexed      bool
 	toCustomer   []wireParticipant // shared default recipients, never modified
 }
@@ -186,6 +175,7 @@ func newShop(id string) *shop {
 		id:          id,
 		part:        wireParticipant{DisplayName: name, ID: id, Type: partShop},
 		threads:     make(map[string]*thread),
+		index:       sim.Index[string, *thread]{Key: func(t *thread) (int64, string) { return t.updNs, t.id }},
 		customers:   make(map[string]string),
 		attachments: make(map[string]int),
 		stamps:      sim.Stamps{Unit: time.Microsecond},
@@ -195,76 +185,29 @@ func newShop(id string) *shop {
 	return sh
 }
 
-func (s *Server) shop(shopID string) (*shop, error) {
-	s.mu.RLock()
-	sh := s.shops[shopID]
-	s.mu.RUnlock()
-	if sh == nil {
-		return nil, fmt.Errorf("%w %q", errUnknownShop, shopID)
-	}
-	return sh, nil
-}
+// newID returns a UUID-shaped id. Ids come from a counter run through a
+// mixing function rather than from crypto/rand: they look like Mirakl's,
+// sort in no particular order (so the id tie-break of the M11 order is
+// exercised), and a test that creates the same data in the same order gets
+// the same ids every run.
+func (s *Server) newID() string { return sim.UUID(s.idSeq.Add(1)) }
 
-func (s *Server) mustShop(shopID string) *shop {
-	sh, err := s.shop(shopID)
-	if err != nil {
-		panic(err)
-	}
-	return sh
-}
-
-// cmpKey orders threads as M11 returns them.
-func cmpKey(aNs int64, aID string, bNs int64, bID string) int {
-	switch {
-	case aNs < bNs:
-		return -1
-	case aNs > bNs:
-		return 1
-	case aID < bID:
-		return -1
-	case aID > bID:
-		return 1
-	}
-	return 0
-}
-
-// lowerBound returns the position of the first thread whose key is >= (ns, id).
-func (sh *shop) lowerBound(ns int64, id string) int {
-	i, _ := slices.BinarySearchFunc(sh.index, 0, func(t *thread, _ int) int {
-		return cmpKey(t.updNs, t.id, ns, id)
-	})
-	return i
-}
-
-// upperBound returns the position of the first thread whose key is > (ns, id).
-func (sh *shop) upperBound(ns int64, id string) int {
-	i := sh.lowerBound(ns, id)
-	if i < len(sh.index) && sh.index[i].updNs == ns && sh.index[i].id == id {
-		i++
-	}
-	return i
-}
-
-// setUpdated moves t in the index to its new date_updated. New times are
-// usually the latest, so the insert is mostly an append; the removal is a
-// memmove of the tail, which stays cheap for tens of thousands of threads.
-// Threads not indexed yet (Seed builds them in bulk and sorts once) only get
-// their new time.
+// setUpdated moves t in the index to its new date_updated. Threads not
+// indexed yet (Seed builds them in bulk and sorts once) only get their new
+// time.
 func (sh *shop) setUpdated(t *thread, at time.Time) {
 	if !t.indexed {
 		t.touch(at)
 		return
 	}
-	if i := sh.lowerBound(t.updNs, t.id); i < len(sh.index) && sh.index[i] == t {
-		sh.index = slices.Delete(sh.index, i, i+1)
-	}
+	sh.index.Remove(t)
 	t.touch(at)
-	sh.insert(t)
+	sh.index.Insert(t)
 }
 
 // insert adds t to the index at its place.
 func (sh *shop) insert(t *thread) {
-	sh.index = slices.Insert(sh.index, sh.lowerBound(t.updNs, t.id), t)
+	sh.index.Insert(t)
 	t.indexed = true
 }
 
@@ -272,21 +215,6 @@ func (t *thread) touch(at time.Time) {
 	t.updated = at
 	t.updNs = at.UnixNano()
 	t.updatedStr = formatTime(at)
-}
-
-func (sh *shop) setPending(t *thread, pending bool) {
-	switch {
-	case pending && t.pendingIdx < 0:
-		t.pendingIdx = len(sh.pending)
-		sh.pending = append(sh.pending, t)
-	case !pending && t.pendingIdx >= 0:
-		last := sh.pending[len(sh.pending)-1]
-		sh.pending[t.pendingIdx] = last
-		last.pendingIdx = t.pendingIdx
-		sh.pending[len(sh.pending)-1] = nil
-		sh.pending = sh.pending[:len(sh.pending)-1]
-		t.pendingIdx = -1
-	}
 }
 
 func (sh *shop) customerID(name string) string {
@@ -318,16 +246,13 @@ func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
 		id:         s.newID(),
 		created:    at,
 		createdStr: formatTime(at),
-		updated:    at,
-		updNs:      at.UnixNano(),
 		topic:      wireTopic{Type: in.TopicType, Value: in.Topic},
 		entityType: in.EntityType,
 		entityID:   in.EntityID,
 		entities:   []wireEntity{{ID: in.EntityID, Label: in.EntityID, Type: in.EntityType}},
 		current:    []wireParticipant{},
-		pendingIdx: -1,
 	}
-	t.updatedStr = t.createdStr
+	t.touch(at)
 	t.authorized = []wireParticipant{operatorPart, sh.part}
 	if in.EntityType != EntitySellerOperator {
 		if in.Customer == "" {
@@ -453,7 +378,7 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 	} else if t.replyNeeded.IsZero() || s.cfg.ReplyNeededLatest {
 		t.setReplyNeeded(at)
 	}
-	sh.setPending(t, !t.replyNeeded.IsZero())
+	sh.pending.Put(t, !t.replyNeeded.IsZero())
 	sh.setUpdated(t, at)
 	return m, nil
 }
@@ -526,10 +451,7 @@ func (t *thread) info() ThreadInfo {
 		ti.ReplyNeededSince = &at
 	}
 	for i, m := range t.msgs {
-		mi := MessageInfo{ID: m.ID, At: m.at, From: m.from, Direction: "inbound", Body: m.Body}
-		if m.from == Shop {
-			mi.Direction = "outbound"
-		}
+		mi := MessageInfo{ID: m.ID, At: m.at, From: m.from, Direction: string(sim.Direction(m.from == Shop)), Body: m.Body}
 		for _, a := range m.Attachments {
 			mi.Attachments = append(mi.Attachments, Attachment(a))
 		}
@@ -541,12 +463,11 @@ func (t *thread) info() ThreadInfo {
 // AddThread creates a thread without messages in the shop's inbox and returns
 // its id. It panics if the shop is unknown: that is a mistake in the test.
 func (s *Server) AddThread(shopID string, in NewThread) string {
-	sh := s.mustShop(shopID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	t := s.newThread(sh, in, sh.stamps.Next(in.At, s.now))
-	sh.insert(t)
-	return t.id
+	return sim.Edit(&s.shops, shopID, func(sh *shop) string {
+		t := s.newThread(sh, in, sh.stamps.Next(in.At, s.now))
+		sh.insert(t)
+		return t.id
+	})
 }
 
 // AddMessage appends a message to a thread and returns the message's id. The
@@ -567,18 +488,13 @@ func (s *Server) AddMessage(shopID, threadID string, from SenderType, body strin
 
 // AddMessageWithAttachments is AddMessage with attachments on the message.
 func (s *Server) AddMessageWithAttachments(shopID, threadID string, from SenderType, body string, at time.Time, files ...Attachment) string {
-	sh := s.mustShop(shopID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	t := sh.threads[threadID]
-	if t == nil {
-		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, threadID, shopID))
-	}
-	m, err := s.appendMessage(sh, t, from, body, nil, files, at)
-	if err != nil {
-		panic(err)
-	}
-	return m.ID
+	return sim.Edit(&s.shops, shopID, func(sh *shop) string {
+		m, err := s.appendMessage(sh, sh.mustThread(threadID), from, body, nil, files, at)
+		if err != nil {
+			panic(err)
+		}
+		return m.ID
+	})
 }
 
 // MarkNoReplyNeeded records a "no reply needed" action by the shop or the
@@ -586,59 +502,51 @@ func (s *Server) AddMessageWithAttachments(shopID, threadID string, from SenderT
 // shop_reply_needed_since and updates date_updated. It panics on an unknown
 // shop or thread or a sender other than Shop or Operator.
 func (s *Server) MarkNoReplyNeeded(shopID, threadID string, by SenderType, at time.Time) {
-	var userType string
-	switch by {
-	case Shop:
-		userType = partShop
-	case Operator:
-		userType = partOperator
-	default:
+	if by != Shop && by != Operator {
 		panic(errBadSender)
 	}
-	sh := s.mustShop(shopID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	t := sh.threads[threadID]
+	sim.Edit(&s.shops, shopID, func(sh *shop) error {
+		t := sh.mustThread(threadID)
+		at = sh.stamps.Next(at, s.now)
+		// Copy on write: responses may hold the old slice.
+		nr := make([]wireNoReply, len(t.noReply), len(t.noReply)+1)
+		copy(nr, t.noReply)
+		t.noReply = append(nr, wireNoReply{Date: formatTime(at), UserType: map[SenderType]string{Shop: partShop, Operator: partOperator}[by]})
+		t.setReplyNeeded(time.Time{})
+		sh.pending.Put(t, false)
+		sh.setUpdated(t, at)
+		return nil
+	})
+}
+
+func (sh *shop) mustThread(id string) *thread {
+	t := sh.threads[id]
 	if t == nil {
-		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, threadID, shopID))
+		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, id, sh.id))
 	}
-	at = sh.stamps.Next(at, s.now)
-	// Copy on write: responses may hold the old slice.
-	nr := make([]wireNoReply, len(t.noReply), len(t.noReply)+1)
-	copy(nr, t.noReply)
-	t.noReply = append(nr, wireNoReply{Date: formatTime(at), UserType: userType})
-	t.setReplyNeeded(time.Time{})
-	sh.setPending(t, false)
-	sh.setUpdated(t, at)
+	return t
 }
 
 // Threads returns the ground truth of a shop's inbox in the M11 order
 // (date_updated, then id), or nil for an unknown shop.
 func (s *Server) Threads(shopID string) []ThreadInfo {
-	sh, err := s.shop(shopID)
-	if err != nil {
-		return nil
-	}
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	out := make([]ThreadInfo, len(sh.index))
-	for i, t := range sh.index {
-		out[i] = t.info()
-	}
+	out, _ := sim.View(&s.shops, shopID, func(sh *shop) []ThreadInfo {
+		out := make([]ThreadInfo, sh.index.Len())
+		for i, t := range sh.index.Items() {
+			out[i] = t.info()
+		}
+		return out
+	})
 	return out
 }
 
 // Thread returns the ground truth of one thread.
 func (s *Server) Thread(shopID, threadID string) (ThreadInfo, bool) {
-	sh, err := s.shop(shopID)
-	if err != nil {
-		return ThreadInfo{}, false
-	}
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	t := sh.threads[threadID]
-	if t == nil {
-		return ThreadInfo{}, false
-	}
-	return t.info(), true
+	return sim.Lookup(&s.shops, shopID, func(sh *shop) (ThreadInfo, bool) {
+		t := sh.threads[threadID]
+		if t == nil {
+			return ThreadInfo{}, false
+		}
+		return t.info(), true
+	})
 }

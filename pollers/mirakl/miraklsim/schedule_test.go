@@ -48,7 +48,7 @@ func TestSchedule(t *testing.T) {
 	// limiter's bucket, refilled here.
 	f.clock.Advance(time.Second)
 	f.sim.SetSchedule(sim.Rule{Every: 1, Status: http.StatusServiceUnavailable})
-	f.sim.InjectFault(Fault{Shop: shopB, Status: http.StatusBadGateway})
+	f.sim.InjectFault(Fault{Account: shopB, Status: http.StatusBadGateway})
 	for _, want := range []int{502, 503, 503} {
 		resp, body := f.get(keyB, "/api/inbox/threads")
 		wantStatus(t, resp, body, want)

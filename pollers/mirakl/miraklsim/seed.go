@@ -1,10 +1,7 @@
 package miraklsim
 
 import (
-	"context"
-	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
 
@@ -33,90 +30,40 @@ var (
 	}
 )
 
-// Seed bulk-creates threads in a shop, thread after thread, each with
-// messagesPerThread messages alternating customer and shop, starting with the
-// customer. Every third thread ends with a customer message whatever the
-// alternation gives, so that with an even count some threads still need a
-// reply (and show the first-versus-latest difference of
-// shop_reply_needed_since). One thread in ten is about an offer (MMP_OFFER),
-// the others about orders (MMP_ORDER).
-//
-// Messages are one second apart from start, or closer when that is needed to
-// keep the last one no later than Config.Now, so that seeded history stays
-// behind the clock and later messages sort after it. A zero start means "so
-// that the history ends now".
-//
-// Seed sorts the index once at the end instead of moving threads message by
-// message: 20,000 threads of 5 messages take about 0.15 s. It panics on an
-// unknown shop.
+// Seed bulk-creates threads in a shop, laid out from start (zero: ending
+// now) as sim.Seed lays out history: customer and shop alternate, the
+// customer first, and every third thread ends with the customer, so that
+// with an even count some threads still need a reply (and show the
+// first-versus-latest difference of shop_reply_needed_since). One thread
+// in ten is about an offer (MMP_OFFER), the others about orders
+// (MMP_ORDER). The index is sorted once at the end: 20,000 threads of 5
+// messages take about 0.15 s. It panics on an unknown shop.
 func (s *Server) Seed(shopID string, threads, messagesPerThread int, start time.Time) {
-	sh := s.mustShop(shopID)
-	if threads <= 0 {
-		return
-	}
-	mpt := min(max(messagesPerThread, 0), MaxMessagesPerThread)
-	start, step := sim.Spread(start, s.now(), int64(threads)*int64(max(mpt, 1)), time.Microsecond)
-
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	created := make([]*thread, 0, threads)
-	var k int64
-	for i := range threads {
+	sh := s.shops.Must(shopID)
+	sh.Lock()
+	defer sh.Unlock()
+	created := make([]*thread, 0, max(threads, 0))
+	sim.Seed(start, s.now(), threads, min(messagesPerThread, MaxMessagesPerThread), time.Microsecond, func(i int, at time.Time) {
 		in := NewThread{EntityType: "MMP_ORDER", Customer: customerNames[i%len(customerNames)] + " #" + strconv.Itoa(i+1)}
 		if i%10 == 9 {
 			in.EntityType = "MMP_OFFER"
 			in.EntityID = "OFFER-" + sh.id + "-" + strconv.Itoa(sh.seq+1)
 		}
-		t := s.newThread(sh, in, sh.stamps.Next(start.Add(time.Duration(k)*step), s.now))
-		created = append(created, t)
-		for j := range mpt {
-			from, body := Customer, customerBodies[(i+j)%len(customerBodies)]
-			if sim.SeedAnswer(i, j, mpt) {
-				from, body = Shop, shopBodies[(i+j)%len(shopBodies)]
-			}
-			// Cannot fail: at most MaxMessagesPerThread messages, and seeded
-			// threads have a customer.
-			_, _ = s.appendMessage(sh, t, from, body, nil, nil, start.Add(time.Duration(k)*step))
-			k++
+		created = append(created, s.newThread(sh, in, sh.stamps.Next(at, s.now)))
+	}, func(i, j int, answer bool, at time.Time) {
+		from, body := Customer, customerBodies[(i+j)%len(customerBodies)]
+		if answer {
+			from, body = Shop, shopBodies[(i+j)%len(shopBodies)]
 		}
-		if mpt == 0 {
-			k++
-		}
-	}
-	sh.index = append(sh.index, created...)
+		// Cannot fail: at most MaxMessagesPerThread messages, and seeded
+		// threads have a customer.
+		_, _ = s.appendMessage(sh, created[i], from, body, nil, nil, at)
+	})
 	for _, t := range created {
 		t.indexed = true
 	}
-	sortIndex(sh.index)
-}
-
-func sortIndex(idx []*thread) {
-	cmp := func(a, b *thread) int { return cmpKey(a.updNs, a.id, b.updNs, b.id) }
-	// Usually already sorted (seeded times increase): then one linear pass.
-	if !slices.IsSortedFunc(idx, cmp) {
-		slices.SortFunc(idx, cmp)
-	}
-}
-
-// Traffic makes the shop's inbox live until ctx is done, at perSecond events
-// per second, like a marketplace: about 20% of events are a customer opening a
-// thread with a first message, 45% a customer writing in an existing thread,
-// 35% the shop answering a thread that awaits its reply (nothing happens when
-// none does). Messages take their times from Config.Now; pacing follows the
-// wall clock. rnd drives every choice, so a seeded rnd gives a reproducible
-// sequence of actions; nil means a randomly seeded one. Traffic returns nil
-// when ctx is done, and an error for an unknown shop or a rate that is not
-// positive.
-func (s *Server) Traffic(ctx context.Context, shopID string, perSecond float64, rnd *rand.Rand) error {
-	sh, err := s.shop(shopID)
-	if err != nil {
-		return err
-	}
-	rnd = sim.Rand(rnd)
-	if err := sim.Pace(ctx, perSecond, func() { s.trafficStep(sh, rnd) }); err != nil {
-		return fmt.Errorf("miraklsim: Traffic: %w", err)
-	}
-	return nil
+	sh.index.Append(created...)
+	sh.index.Sort()
 }
 
 // traffic actions, as trafficStep reports them.
@@ -129,21 +76,8 @@ const (
 
 // trafficStep performs one Traffic event.
 func (s *Server) trafficStep(sh *shop, rnd *rand.Rand) string {
-	p := rnd.Float64()
-	name := customerNames[rnd.IntN(len(customerNames))]
-	cbody := customerBodies[rnd.IntN(len(customerBodies))]
-	sbody := shopBodies[rnd.IntN(len(shopBodies))]
-	offer := rnd.IntN(10) == 0
-
-	sh.mu.Lock()
-	defer func() {
-		sh.mu.Unlock()
-		if s.onTraffic != nil {
-			s.onTraffic()
-		}
-	}()
-	switch {
-	case p < 0.20 || len(sh.index) == 0:
+	p, name, cbody, sbody, offer := rnd.Float64(), sim.Pick(rnd, customerNames), sim.Pick(rnd, customerBodies), sim.Pick(rnd, shopBodies), rnd.IntN(10) == 0
+	return sim.Step(sh, p, func() bool { return sh.index.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
 		at := sh.stamps.Next(time.Time{}, s.now)
 		in := NewThread{EntityType: "MMP_ORDER", Customer: name}
 		if offer {
@@ -153,25 +87,20 @@ func (s *Server) trafficStep(sh *shop, rnd *rand.Rand) string {
 		t := s.newThread(sh, in, at)
 		sh.insert(t)
 		_, _ = s.appendMessage(sh, t, Customer, cbody, nil, nil, at)
-		return actNewThread
-	case p < 0.65:
-		t := sh.index[rnd.IntN(len(sh.index))]
+		return true
+	}}, sim.Event{Name: actCustomer, Share: 0.45, Do: func() bool {
+		t := sh.index.At(rnd.IntN(sh.index.Len()))
 		from := Customer
 		if t.customer == nil {
 			from = Operator
 		}
-		if _, err := s.appendMessage(sh, t, from, cbody, nil, nil, time.Time{}); err != nil {
-			return actNone // the thread is full
+		_, err := s.appendMessage(sh, t, from, cbody, nil, nil, time.Time{})
+		return err == nil // else the thread is full
+	}}, sim.Event{Name: actShopAnswer, Share: 0.35, Do: func() bool {
+		if sh.pending.Len() == 0 {
+			return false
 		}
-		return actCustomer
-	default:
-		if len(sh.pending) == 0 {
-			return actNone
-		}
-		t := sh.pending[rnd.IntN(len(sh.pending))]
-		if _, err := s.appendMessage(sh, t, Shop, sbody, nil, nil, time.Time{}); err != nil {
-			return actNone
-		}
-		return actShopAnswer
-	}
+		_, err := s.appendMessage(sh, sh.pending.At(rnd.IntN(sh.pending.Len())), Shop, sbody, nil, nil, time.Time{})
+		return err == nil
+	}})
 }

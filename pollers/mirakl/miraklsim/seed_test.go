@@ -107,7 +107,7 @@ func TestTrafficStepIsAMarketplace(t *testing.T) {
 		sim := New(Config{Now: clock.Now})
 		sim.AddShop(shopA, keyA)
 		sim.Seed(shopA, 20, 4, time.Time{})
-		sh := sim.mustShop(shopA)
+		sh := sim.shops.Must(shopA)
 		rnd := rand.New(rand.NewPCG(seed, 1))
 		acts := map[string]int{}
 		for range 3000 {
@@ -140,8 +140,8 @@ func TestTrafficStepIsAMarketplace(t *testing.T) {
 			pending++
 		}
 	}
-	if sh := sim.mustShop(shopA); len(sh.pending) != pending {
-		t.Fatalf("pending set has %d threads, %d need a reply", len(sh.pending), pending)
+	if sh := sim.shops.Must(shopA); sh.pending.Len() != pending {
+		t.Fatalf("pending set has %d threads, %d need a reply", sh.pending.Len(), pending)
 	}
 
 	// The same seed gives the same inbox, ids included.
@@ -157,7 +157,7 @@ func TestTrafficRunsUntilCancelled(t *testing.T) {
 	sim := New(Config{})
 	sim.AddShop(shopA, keyA)
 	events := make(chan struct{}, 64)
-	sim.onTraffic = func() {
+	sim.OnTraffic = func() {
 		select {
 		case events <- struct{}{}:
 		default:
@@ -245,7 +245,7 @@ func TestConcurrentWalksSeeEveryThread(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		sh := f.sim.mustShop(shopA)
+		sh := f.sim.shops.Must(shopA)
 		rnd := rand.New(rand.NewPCG(3, 3))
 		for range 300 {
 			f.sim.trafficStep(sh, rnd)

@@ -1,14 +1,15 @@
 package miraklsim
 
 import (
-	"fmt"
+	"context"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
@@ -29,6 +30,11 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Fault is a canned answer the server gives instead of the real one (see
+// sim.Fault): Endpoint is "M10", "M11", "M12" or "" for any, Account a
+// shop id, and without a Body it answers with a Mirakl-style JSON error.
+type Fault = sim.Fault
+
 // Stats counts requests since New or the last ResetStats.
 type Stats struct {
 	// M10Calls, M11Calls and M12Calls count authenticated requests per
@@ -44,160 +50,66 @@ type Stats struct {
 	ThreadsListed int64
 }
 
-type counters struct {
-	m10, m11, m12, unauthorized, rateLimited, faults, listed atomic.Int64
-}
-
 // Server simulates a Mirakl instance's seller inbox API. Create it with New;
-// it is an http.Handler.
+// it is an http.Handler, and its embedded Kit injects faults and counts.
 type Server struct {
+	*sim.Kit
 	cfg   Config
-	mux   *http.ServeMux
+	now   func() time.Time
 	idSeq atomic.Uint64
-	stats counters
-
-	mu    sync.RWMutex
-	shops map[string]*shop
-	keys  map[string]*apiKey
-
-	faults   sim.Faults[Fault]
-	schedule sim.Schedule
-	clockNow func() time.Time
-
-	// onTraffic, when set before Traffic starts, runs after each Traffic
-	// event: tests wait on it instead of sleeping.
-	onTraffic func()
+	shops sim.Accounts[*shop]
 }
 
-type apiKey struct {
-	shop *shop
-	lim  *sim.Bucket // nil when unlimited
-}
+var _ sim.Simulator = (*Server)(nil)
 
 // New returns a Server without shops.
 func New(cfg Config) *Server {
-	s := &Server{
-		cfg:      cfg,
-		shops:    make(map[string]*shop),
-		keys:     make(map[string]*apiKey),
-		clockNow: cfg.Now,
+	s := &Server{cfg: cfg, now: cfg.Now, shops: sim.Accounts[*shop]{Noun: "shop", Prefix: "miraklsim"}}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	if s.clockNow == nil {
-		s.clockNow = time.Now
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/inbox/threads", s.endpoint("M11", s.handleList))
-	mux.Handle("GET /api/inbox/threads/{thread_id}", s.endpoint("M10", s.handleThread))
-	mux.Handle("POST /api/inbox/threads/{thread_id}/message", s.endpoint("M12", s.handlePost))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	s.Kit = sim.NewKit(sim.API{
+		Endpoints: []string{"M10", "M11", "M12"}, List: "M11", Messages: []string{"M10"},
+		Counters: []string{"listed"},
+		Error: func(w http.ResponseWriter, status int, _ string) {
+			writeError(w, status, "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
+		},
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		},
+		Stats: func() any { return s.Stats() },
 	})
-	s.mux = mux
+	route := func(pattern, endpoint string, h func(http.ResponseWriter, *http.Request, *shop)) {
+		s.Handle(pattern, sim.Endpoint(s.Kit, endpoint, s.authenticate, s.limit, h))
+	}
+	route("GET /api/inbox/threads", "M11", s.handleList)
+	route("GET /api/inbox/threads/{thread_id}", "M10", s.handleThread)
+	route("POST /api/inbox/threads/{thread_id}/message", "M12", s.handlePost)
 	return s
 }
-
-func (s *Server) now() time.Time { return s.clockNow() }
-
-// ServeHTTP serves the API relative to the handler's root.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // AddShop registers a shop (if new) and an API key for it; call it again to
 // give a shop more keys. It panics if the key already belongs to another
 // shop or an argument is empty.
 func (s *Server) AddShop(shopID, key string) {
-	if shopID == "" || key == "" {
-		panic("miraklsim: AddShop needs a shop id and an API key")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh := s.shops[shopID]
-	if sh == nil {
-		sh = newShop(shopID)
-		s.shops[shopID] = sh
-	}
-	if k, ok := s.keys[key]; ok {
-		if k.shop != sh {
-			panic(fmt.Sprintf("miraklsim: API key already belongs to shop %q", k.shop.id))
-		}
-		return
-	}
-	k := &apiKey{shop: sh}
-	if s.cfg.RequestsPerSecond > 0 {
-		k.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
-	}
-	s.keys[key] = k
+	s.shops.Add(shopID, key, func(int) *shop { return newShop(shopID) }, sim.Buckets(s.cfg.RequestsPerSecond, s.cfg.Burst))
 }
 
 // Stats returns the request counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		M10Calls:      s.stats.m10.Load(),
-		M11Calls:      s.stats.m11.Load(),
-		M12Calls:      s.stats.m12.Load(),
-		Unauthorized:  s.stats.unauthorized.Load(),
-		RateLimited:   s.stats.rateLimited.Load(),
-		Faults:        s.stats.faults.Load(),
-		ThreadsListed: s.stats.listed.Load(),
+		M10Calls: s.Count("M10"), M11Calls: s.Count("M11"), M12Calls: s.Count("M12"),
+		Unauthorized: s.Count(sim.Unauthorized), RateLimited: s.Count(sim.RateLimited),
+		Faults: s.Count(sim.Faulted), ThreadsListed: s.Count("listed"),
 	}
-}
-
-// ResetStats sets every counter back to zero, ScheduleStats' included.
-func (s *Server) ResetStats() {
-	for _, c := range []*atomic.Int64{
-		&s.stats.m10, &s.stats.m11, &s.stats.m12, &s.stats.unauthorized,
-		&s.stats.rateLimited, &s.stats.faults, &s.stats.listed,
-	} {
-		c.Store(0)
-	}
-	s.schedule.ResetObserved()
-}
-
-type shopHandler func(w http.ResponseWriter, r *http.Request, sh *shop)
-
-// endpoint wraps a handler in what every Mirakl call goes through, in this
-// order: authentication (401), the shop_id check (403), the call counter,
-// injected faults, sustained faults, the rate limiter (429).
-func (s *Server) endpoint(name string, h shopHandler) http.Handler {
-	var calls *atomic.Int64
-	switch name {
-	case "M10":
-		calls = &s.stats.m10
-	case "M11":
-		calls = &s.stats.m11
-	default:
-		calls = &s.stats.m12
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		calls.Add(1)
-		id := key.shop.id
-		s.schedule.Handle(w, r, id, sim.Chain{
-			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, id) },
-			Error: faultError,
-			Next: func(w http.ResponseWriter) {
-				if key.lim != nil {
-					if _, wait, ok := key.lim.Take(s.now()); !ok {
-						s.stats.rateLimited.Add(1)
-						w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
-						writeError(w, http.StatusTooManyRequests, "too many requests")
-						return
-					}
-				}
-				h(w, r, key.shop)
-			},
-		})
-	})
 }
 
 // authenticate checks the raw API key in Authorization and the optional
 // shop_id parameter. Error messages never echo the key.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*apiKey, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*shop] {
 	raw := r.Header.Get("Authorization")
-	var msg string
-	var key *apiKey
+	var c *sim.Cred[*shop]
+	msg := "invalid API key"
 	switch {
 	case raw == "":
 		msg = "missing API key in the Authorization header"
@@ -206,25 +118,64 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*apiKey, 
 		// Mirakl product's auth and is refused.
 		msg = "invalid API key: send the raw key, without a Bearer prefix"
 	default:
-		s.mu.RLock()
-		key = s.keys[raw]
-		s.mu.RUnlock()
-		if key == nil {
-			msg = "invalid API key"
-		}
+		c = s.shops.Token(raw)
 	}
-	if key == nil {
-		s.stats.unauthorized.Add(1)
+	if c == nil {
 		writeError(w, http.StatusUnauthorized, msg)
-		return nil, false
+		return nil
 	}
 	// The real API serves a user's other shops here; in the simulator a key
 	// has one shop, so any other shop_id is refused. 403 is a choice: the
 	// reference does not say.
-	if id := r.URL.Query().Get("shop_id"); id != "" && id != key.shop.id {
-		s.stats.unauthorized.Add(1)
+	if id := r.URL.Query().Get("shop_id"); id != "" && id != c.Key {
 		writeError(w, http.StatusForbidden, "API key has no access to shop "+strconv.Quote(id))
-		return nil, false
+		return nil
 	}
-	return key, true
+	return c
+}
+
+func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*shop]) bool {
+	return s.Throttle(w, c.Limit, s.now(), true, func(w http.ResponseWriter, _ int) {
+		writeError(w, http.StatusTooManyRequests, "too many requests")
+	})
+}
+
+// The sim.Simulator methods, by shop id.
+
+// Register is AddShop; a poller reads the shop with the shop_id option.
+func (s *Server) Register(shopID, key string) map[string]string {
+	s.AddShop(shopID, key)
+	return map[string]string{"shop_id": shopID}
+}
+
+// Open adds a thread in which the customer writes text.
+func (s *Server) Open(shopID, text string) string {
+	th := s.AddThread(shopID, NewThread{Customer: "Jane"})
+	s.AddMessage(shopID, th, Customer, text, time.Time{})
+	return th
+}
+
+// Write adds a message by the customer (inbound) or the shop (outbound).
+func (s *Server) Write(shopID, threadID string, d events.Direction, text string) string {
+	return s.AddMessage(shopID, threadID, sim.By(d, Customer, Shop), text, time.Time{})
+}
+
+// Fill is Seed ending now.
+func (s *Server) Fill(shopID string, threads, perThread int) {
+	s.Seed(shopID, threads, perThread, time.Time{})
+}
+
+// Truth is the shop's threads in the M11 order.
+func (s *Server) Truth(shopID string) []sim.Thread {
+	return sim.Truth(s.Threads(shopID), func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, false, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
+}
+
+// Traffic makes the shop's inbox live (see Kit.Live) like a marketplace:
+// about 20% of events are a customer opening a thread with a first
+// message, 45% a customer writing in an existing thread, 35% the shop
+// answering a thread that awaits its reply (nothing happens when none
+// does). Messages take their times from Config.Now.
+func (s *Server) Traffic(ctx context.Context, shopID string, perSecond float64, rnd *rand.Rand) error {
+	return sim.Run(s.Kit, &s.shops, ctx, shopID, perSecond, rnd, s.trafficStep)
 }

@@ -181,7 +181,7 @@ func TestFaultsApplyInOrderToMatchingAuthenticatedRequests(t *testing.T) {
 func TestFaultForAnyEndpointAndShop(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	f.sim.InjectFault(Fault{Shop: shopB, Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	f.sim.InjectFault(Fault{Account: shopB, Status: http.StatusTooManyRequests, RetryAfter: "2"})
 	f.sim.InjectFault(Fault{})
 
 	resp, body := f.get(keyA, "/api/inbox/threads/none")

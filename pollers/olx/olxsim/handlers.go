@@ -59,16 +59,17 @@ func (s *Server) handleThreads(w http.ResponseWriter, r *http.Request, a *accoun
 		}
 	}
 	withAdvert := !s.cfg.OmitAdvertID
-	a.mu.RLock()
-	out := make([]wireThread, 0, min(limit, len(a.order)))
+	a.RLock()
+	order := a.order.Items()
+	out := make([]wireThread, 0, min(limit, len(order)))
 	if advert == 0 && person == 0 {
-		for i := len(a.order) - 1 - offset; i >= 0 && len(out) < limit; i-- {
-			out = append(out, a.order[i].wire(withAdvert))
+		for i := len(order) - 1 - offset; i >= 0 && len(out) < limit; i-- {
+			out = append(out, order[i].wire(withAdvert))
 		}
 	} else {
 		skip := offset
-		for i := len(a.order) - 1; i >= 0 && len(out) < limit; i-- {
-			t := a.order[i]
+		for i := len(order) - 1; i >= 0 && len(out) < limit; i-- {
+			t := order[i]
 			if (advert != 0 && t.advertID != advert) || (person != 0 && t.interlocutorID != person) {
 				continue
 			}
@@ -79,8 +80,8 @@ func (s *Server) handleThreads(w http.ResponseWriter, r *http.Request, a *accoun
 			out = append(out, t.wire(withAdvert))
 		}
 	}
-	a.mu.RUnlock()
-	s.stats.threadsListed.Add(int64(len(out)))
+	a.RUnlock()
+	s.Add("threads_listed", int64(len(out)))
 	s.writeData(w, http.StatusOK, out)
 }
 
@@ -100,13 +101,13 @@ func threadNotFound(w http.ResponseWriter, r *http.Request) {
 
 // handleThread serves GET /threads/{id}.
 func (s *Server) handleThread(w http.ResponseWriter, r *http.Request, a *account) {
-	a.mu.RLock()
+	a.RLock()
 	t := a.thread(r)
 	var wt wireThread
 	if t != nil {
 		wt = t.wire(true)
 	}
-	a.mu.RUnlock()
+	a.RUnlock()
 	if t == nil {
 		threadNotFound(w, r)
 		return
@@ -122,7 +123,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *accou
 		writeValidation(w, "Invalid query parameters", *bad)
 		return
 	}
-	a.mu.RLock()
+	a.RLock()
 	t := a.thread(r)
 	var out []wireMessage
 	if t != nil {
@@ -136,19 +137,19 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *accou
 			out = append(out, t.msgs[i].wire())
 		}
 	}
-	a.mu.RUnlock()
+	a.RUnlock()
 	if t == nil {
 		threadNotFound(w, r)
 		return
 	}
-	s.stats.messagesListed.Add(int64(len(out)))
+	s.Add("messages_listed", int64(len(out)))
 	s.writeData(w, http.StatusOK, out)
 }
 
 // handleMessage serves GET /threads/{id}/messages/{msg}.
 func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request, a *account) {
 	id, err := strconv.ParseInt(r.PathValue("message"), 10, 64)
-	a.mu.RLock()
+	a.RLock()
 	t := a.thread(r)
 	var wm wireMessage
 	found := false
@@ -160,7 +161,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request, a *accoun
 			wm, found = t.msgs[i].wire(), true
 		}
 	}
-	a.mu.RUnlock()
+	a.RUnlock()
 	switch {
 	case t == nil:
 		threadNotFound(w, r)
@@ -204,14 +205,14 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, a *account) 
 		}
 		files = append(files, Attachment{Name: pathBase(u.Path), URL: f.URL})
 	}
-	a.mu.Lock()
+	a.Lock()
 	t := a.thread(r)
 	var wm wireMessage
 	if t != nil {
 		m, _ := s.appendMessage(a, t, Owner, in.Text, files, time.Time{}, true) // Owner is valid
 		wm = m.wire()
 	}
-	a.mu.Unlock()
+	a.Unlock()
 	if t == nil {
 		threadNotFound(w, r)
 		return
@@ -250,7 +251,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, a *accoun
 		writeValidation(w, "Unknown command", validationError{Field: "command", Title: "invalid", Detail: "command must be mark-as-read, set-favourite or unset-favourite"})
 		return
 	}
-	a.mu.Lock()
+	a.Lock()
 	t := a.thread(r)
 	if t != nil {
 		switch in.Command {
@@ -262,7 +263,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, a *accoun
 			t.favourite = false
 		}
 	}
-	a.mu.Unlock()
+	a.Unlock()
 	if t == nil {
 		threadNotFound(w, r)
 		return

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // SenderType is who writes a message.
@@ -24,21 +26,8 @@ const (
 )
 
 // String returns the message type as OLX writes it.
-func (t SenderType) String() string {
-	switch t {
-	case Interlocutor:
-		return "received"
-	case Owner:
-		return "sent"
-	}
-	return "SenderType(" + strconv.Itoa(int(t)) + ")"
-}
 
-var (
-	errUnknownAccount = errors.New("olxsim: unknown account")
-	errUnknownThread  = errors.New("olxsim: unknown thread")
-	errBadSender      = errors.New("olxsim: invalid sender type")
-)
+func (t SenderType) String() string { return sim.Name("SenderType", int(t), "", "received", "sent") }
 
 // NewThread describes a thread for AddThread. Every field is optional.
 type NewThread struct {
@@ -84,23 +73,30 @@ type MessageInfo struct {
 	Attachments []Attachment
 }
 
+var (
+	errUnknownThread = errors.New("olxsim: unknown thread")
+	errBadSender     = errors.New("olxsim: invalid sender type")
+)
+
 type account struct {
 	id     string
 	userID int64
 
-	mu      sync.RWMutex
-	threads map[int64]*thread
+	sync.RWMutex // guards what follows
+	threads      map[int64]*thread
 	// order holds the listed threads by activity sequence, oldest first:
 	// GET /threads reads it from the end, newest activity first.
-	order []*thread
+	order sim.Index[int64, *thread]
 	seq   int64 // last activity sequence number handed out
 	// pending holds the threads whose last message is the interlocutor's,
-	// so Traffic can pick one in O(1); thread.pendingIdx is the position
-	// in it, -1 when absent.
-	pending []*thread
-	last    time.Time // latest time handed out, see stamp
-	people  int64     // generated interlocutor ids
-	adverts int64     // generated advert ids
+	// for Traffic.
+	pending sim.Set[*thread]
+	// stamps times events in whole seconds, as OLX writes them, and never
+	// earlier than a time handed out before, even when the clock steps
+	// back, so a thread's messages keep their order in time.
+	stamps  sim.Stamps
+	people  int64 // generated interlocutor ids
+	adverts int64 // generated advert ids
 }
 
 // thread is guarded by its account's mu. msgs is append-only; a message's
@@ -116,7 +112,6 @@ type thread struct {
 	msgs           []*message
 	unread         int
 	favourite      bool
-	pendingIdx     int
 }
 
 type message struct {
@@ -135,27 +130,11 @@ func newAccount(id string, n int64) *account {
 		id:      id,
 		userID:  1000 + n,
 		threads: make(map[int64]*thread),
+		order:   sim.Index[int64, *thread]{Key: func(t *thread) (int64, int64) { return t.seq, 0 }},
+		stamps:  sim.Stamps{Unit: time.Second, Ties: true},
 		people:  5000 + 1000*n,
 		adverts: 880000 + 10000*n,
 	}
-}
-
-func (s *Server) account(id string) (*account, error) {
-	s.mu.RLock()
-	a := s.accounts[id]
-	s.mu.RUnlock()
-	if a == nil {
-		return nil, fmt.Errorf("%w %q", errUnknownAccount, id)
-	}
-	return a, nil
-}
-
-func (s *Server) mustAccount(id string) *account {
-	a, err := s.account(id)
-	if err != nil {
-		panic(err)
-	}
-	return a
 }
 
 // mustThread returns a thread of the account. Call with a.mu held.
@@ -172,66 +151,20 @@ func (a *account) mustThread(threadID string) *thread {
 // zone, no zone, whole seconds.
 func (s *Server) formatTime(t time.Time) string { return t.In(s.loc).Format(time.DateTime) }
 
-// stamp returns the time of a new event, in whole seconds as OLX writes
-// them. A zero at means now, and then never earlier than a time handed out
-// before, even when the clock steps back, so a thread's messages keep
-// their order in time. An explicit at is taken as given. Call with a.mu
-// held.
+// stamp returns the time of a new event: a zero at means now, an explicit
+// one is taken as given, in whole seconds. Call with a.mu held.
 func (s *Server) stamp(a *account, at time.Time) time.Time {
-	if at.IsZero() {
-		at = s.now().UTC().Truncate(time.Second)
-		if at.Before(a.last) {
-			at = a.last
-		}
-	} else {
-		at = at.UTC().Truncate(time.Second)
-	}
-	if at.After(a.last) {
-		a.last = at
-	}
-	return at
+	return a.stamps.Next(at.Truncate(time.Second), s.now)
 }
 
-// position returns t's index in order. Call with a.mu held.
-func (a *account) position(t *thread) (int, bool) {
-	return slices.BinarySearchFunc(a.order, t.seq, func(x *thread, seq int64) int {
-		switch {
-		case x.seq < seq:
-			return -1
-		case x.seq > seq:
-			return 1
-		}
-		return 0
-	})
-}
-
-// touch records activity on t: it moves to the top of GET /threads. New
-// threads are appended; a known one is cut out first, a memmove of the
-// threads above it, which stays cheap for tens of thousands of threads.
+// touch records activity on t: it moves to the top of GET /threads.
 func (a *account) touch(t *thread, listed bool) {
 	if listed {
-		if i, ok := a.position(t); ok {
-			a.order = slices.Delete(a.order, i, i+1)
-		}
+		a.order.Remove(t)
 	}
 	a.seq++
 	t.seq = a.seq
-	a.order = append(a.order, t)
-}
-
-func (a *account) setPending(t *thread, pending bool) {
-	switch {
-	case pending && t.pendingIdx < 0:
-		t.pendingIdx = len(a.pending)
-		a.pending = append(a.pending, t)
-	case !pending && t.pendingIdx >= 0:
-		last := a.pending[len(a.pending)-1]
-		a.pending[t.pendingIdx] = last
-		last.pendingIdx = t.pendingIdx
-		a.pending[len(a.pending)-1] = nil
-		a.pending = a.pending[:len(a.pending)-1]
-		t.pendingIdx = -1
-	}
+	a.order.Insert(t)
 }
 
 // newThread builds a thread without listing it. Call with a.mu held.
@@ -251,7 +184,6 @@ func (s *Server) newThread(a *account, in NewThread, at time.Time) *thread {
 		created:        at,
 		createdStr:     s.formatTime(at),
 		favourite:      in.Favourite,
-		pendingIdx:     -1,
 	}
 	a.threads[t.id] = t
 	return t
@@ -280,7 +212,7 @@ func (s *Server) appendMessage(a *account, t *thread, from SenderType, text stri
 		t.unread++
 	}
 	t.msgs = append(t.msgs, m)
-	a.setPending(t, from == Interlocutor)
+	a.pending.Put(t, from == Interlocutor)
 	if listed {
 		a.touch(t, true)
 	}
@@ -312,10 +244,7 @@ func (s *Server) threadInfo(t *thread) ThreadInfo {
 	for i, m := range t.msgs {
 		mi := MessageInfo{
 			ID: strconv.FormatInt(m.id, 10), At: m.at, From: m.from, Type: m.from.String(),
-			Direction: "inbound", Text: m.text, IsRead: m.read,
-		}
-		if m.from == Owner {
-			mi.Direction = "outbound"
+			Direction: string(sim.Direction(m.from == Owner)), Text: m.text, IsRead: m.read,
 		}
 		for _, f := range m.attachments {
 			mi.Attachments = append(mi.Attachments, Attachment(f))
@@ -329,12 +258,11 @@ func (s *Server) threadInfo(t *thread) ThreadInfo {
 // list and returns its id. OLX threads start with a message; add one right
 // after. It panics if the account is unknown: that is a mistake in the test.
 func (s *Server) AddThread(accountID string, in NewThread) string {
-	a := s.mustAccount(accountID)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t := s.newThread(a, in, s.stamp(a, in.At))
-	a.touch(t, false)
-	return strconv.FormatInt(t.id, 10)
+	return sim.Edit(&s.accounts, accountID, func(a *account) string {
+		t := s.newThread(a, in, s.stamp(a, in.At))
+		a.touch(t, false)
+		return strconv.FormatInt(t.id, 10)
+	})
 }
 
 // AddMessage appends a message to a thread, moves the thread to the top of
@@ -354,72 +282,56 @@ func (s *Server) AddMessage(accountID, threadID string, from SenderType, text st
 
 // AddMessageWithAttachments is AddMessage with attachments on the message.
 func (s *Server) AddMessageWithAttachments(accountID, threadID string, from SenderType, text string, at time.Time, files ...Attachment) string {
-	a := s.mustAccount(accountID)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	m, err := s.appendMessage(a, a.mustThread(threadID), from, text, files, at, true)
-	if err != nil {
-		panic(err)
-	}
-	return strconv.FormatInt(m.id, 10)
+	return sim.Edit(&s.accounts, accountID, func(a *account) string {
+		m, err := s.appendMessage(a, a.mustThread(threadID), from, text, files, at, true)
+		if err != nil {
+			panic(err)
+		}
+		return strconv.FormatInt(m.id, 10)
+	})
 }
 
 // MarkRead does what the mark-as-read command does: the thread's unread
 // count drops to zero. The thread keeps its place in the list. It panics
 // on an unknown account or thread.
 func (s *Server) MarkRead(accountID, threadID string) {
-	a := s.mustAccount(accountID)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.mustThread(threadID).markRead()
+	sim.Edit(&s.accounts, accountID, func(a *account) error { a.mustThread(threadID).markRead(); return nil })
 }
 
 // DeleteThread removes a thread from the account, as when OLX removes a
 // conversation: the threads listed after it move up by one. It panics on
 // an unknown account or thread.
 func (s *Server) DeleteThread(accountID, threadID string) {
-	a := s.mustAccount(accountID)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t := a.mustThread(threadID)
-	if i, ok := a.position(t); ok {
-		a.order = slices.Delete(a.order, i, i+1)
-	}
-	a.setPending(t, false)
-	delete(a.threads, t.id)
+	sim.Edit(&s.accounts, accountID, func(a *account) error {
+		t := a.mustThread(threadID)
+		a.order.Remove(t)
+		a.pending.Put(t, false)
+		delete(a.threads, t.id)
+		return nil
+	})
 }
 
 // Threads returns the ground truth of an account's inbox in the order GET
 // /threads lists it (newest activity first), or nil for an unknown account.
 func (s *Server) Threads(accountID string) []ThreadInfo {
-	a, err := s.account(accountID)
-	if err != nil {
-		return nil
-	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	out := make([]ThreadInfo, 0, len(a.order))
-	for i := len(a.order) - 1; i >= 0; i-- {
-		out = append(out, s.threadInfo(a.order[i]))
-	}
+	out, _ := sim.View(&s.accounts, accountID, func(a *account) []ThreadInfo {
+		out := make([]ThreadInfo, 0, a.order.Len())
+		for _, t := range slices.Backward(a.order.Items()) {
+			out = append(out, s.threadInfo(t))
+		}
+		return out
+	})
 	return out
 }
 
 // Thread returns the ground truth of one thread.
 func (s *Server) Thread(accountID, threadID string) (ThreadInfo, bool) {
-	a, err := s.account(accountID)
-	if err != nil {
-		return ThreadInfo{}, false
-	}
 	id, err := strconv.ParseInt(threadID, 10, 64)
-	if err != nil {
-		return ThreadInfo{}, false
-	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	t := a.threads[id]
-	if t == nil {
-		return ThreadInfo{}, false
-	}
-	return s.threadInfo(t), true
+	return sim.Lookup(&s.accounts, accountID, func(a *account) (ThreadInfo, bool) {
+		t := a.threads[id]
+		if t == nil || err != nil {
+			return ThreadInfo{}, false
+		}
+		return s.threadInfo(t), true
+	})
 }

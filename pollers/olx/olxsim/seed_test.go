@@ -109,17 +109,17 @@ func BenchmarkListPage(b *testing.B) {
 	sim := New(Config{})
 	sim.AddAccount(acctA, tokenA)
 	sim.Seed(acctA, 50000, 2, time.Time{})
-	a := sim.mustAccount(acctA)
+	a := sim.accounts.Must(acctA)
 	b.ResetTimer()
 	for i := range b.N {
-		a.mu.RLock()
-		n := len(a.order)
+		a.RLock()
+		n := a.order.Len()
 		off := (i * 7919) % n
 		out := make([]wireThread, 0, 100)
 		for j := n - 1 - off; j >= 0 && len(out) < 100; j-- {
-			out = append(out, a.order[j].wire(true))
+			out = append(out, a.order.At(j).wire(true))
 		}
-		a.mu.RUnlock()
+		a.RUnlock()
 	}
 }
 
@@ -135,7 +135,7 @@ func TestTraffic(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
 	reached := make(chan struct{})
-	sim.onTraffic = func() {
+	sim.OnTraffic = func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if n++; n == steps {
@@ -158,10 +158,10 @@ func TestTraffic(t *testing.T) {
 	if len(truth) <= 20 {
 		t.Fatalf("no new thread in %d steps", steps)
 	}
-	a := sim.mustAccount(acctA)
-	a.mu.RLock()
-	pending := len(a.pending)
-	a.mu.RUnlock()
+	a := sim.accounts.Must(acctA)
+	a.RLock()
+	pending := a.pending.Len()
+	a.RUnlock()
 	want := 0
 	for _, th := range truth {
 		if len(th.Messages) > 0 && th.Messages[len(th.Messages)-1].From == Interlocutor {
@@ -189,7 +189,7 @@ func TestTrafficStepDeterministic(t *testing.T) {
 		rnd := rand.New(rand.NewPCG(7, 8))
 		var acts []string
 		for range 200 {
-			acts = append(acts, sim.trafficStep(sim.mustAccount(acctA), rnd))
+			acts = append(acts, sim.trafficStep(sim.accounts.Must(acctA), rnd))
 		}
 		return acts
 	}

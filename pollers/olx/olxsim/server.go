@@ -1,14 +1,15 @@
 package olxsim
 
 import (
-	"fmt"
+	"cmp"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
@@ -63,6 +64,11 @@ const (
 	EndpointCommands = "commands" // POST /threads/{id}/commands
 )
 
+// Fault is a canned answer the server gives instead of the real one (see
+// sim.Fault): Endpoint is one of the Endpoint constants, Account an
+// account id, and without a Body it answers with an OLX-style JSON error.
+type Fault = sim.Fault
+
 // Stats counts requests since New or the last ResetStats.
 type Stats struct {
 	// Calls counts authenticated requests per endpoint (EndpointThreads,
@@ -88,41 +94,20 @@ type Stats struct {
 	ThreadsListed, MessagesListed int64
 }
 
-var endpoints = []string{EndpointThreads, EndpointThread, EndpointMessages, EndpointMessage, EndpointSend, EndpointCommands}
-
-type counters struct {
-	calls                                           map[string]*atomic.Int64 // fixed keys: endpoints
-	unauthorized, version, contentType, rateLimited atomic.Int64
-	faults, threadsListed, messagesListed           atomic.Int64
-}
-
 // Server simulates the OLX Partner API's chat endpoints. Create it with
-// New; it is an http.Handler.
+// New; it is an http.Handler, and its embedded Kit injects faults and
+// counts.
 type Server struct {
-	cfg     Config
-	loc     *time.Location
-	mux     *http.ServeMux
-	stats   counters
-	now     func() time.Time
-	threadN atomic.Int64 // last thread id handed out
-	msgN    atomic.Int64 // last message id handed out
-
-	mu       sync.RWMutex
-	accounts map[string]*account
-	tokens   map[string]*token
-
-	faults   sim.Faults[Fault]
-	schedule sim.Schedule
-
-	// onTraffic, when set before Traffic starts, runs after each Traffic
-	// event: tests wait on it instead of sleeping.
-	onTraffic func()
+	*sim.Kit
+	cfg      Config
+	loc      *time.Location
+	now      func() time.Time
+	threadN  atomic.Int64 // last thread id handed out
+	msgN     atomic.Int64 // last message id handed out
+	accounts sim.Accounts[*account]
 }
 
-type token struct {
-	acct *account
-	lim  *sim.Bucket // nil when unlimited
-}
+var _ sim.Simulator = (*Server)(nil)
 
 // First ids: OLX ids are plain growing integers; distinct ranges make a
 // thread id easy to tell from a message id in logs.
@@ -143,160 +128,91 @@ func New(cfg Config) *Server {
 	if cfg.MaxLimit <= 0 {
 		cfg.MaxLimit = 1000
 	}
-	s := &Server{
-		cfg:      cfg,
-		loc:      cfg.Location,
-		now:      cfg.Now,
-		accounts: make(map[string]*account),
-		tokens:   make(map[string]*token),
-	}
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
+	s := &Server{cfg: cfg, loc: cmp.Or(cfg.Location, time.UTC), now: cfg.Now, accounts: sim.Accounts[*account]{Prefix: "olxsim"}}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	s.threadN.Store(firstThreadID)
 	s.msgN.Store(firstMessageID)
-	s.stats.calls = make(map[string]*atomic.Int64, len(endpoints))
-	for _, e := range endpoints {
-		s.stats.calls[e] = new(atomic.Int64)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/partner/threads", s.endpoint(EndpointThreads, s.handleThreads))
-	mux.Handle("GET /api/partner/threads/{thread}", s.endpoint(EndpointThread, s.handleThread))
-	mux.Handle("GET /api/partner/threads/{thread}/messages", s.endpoint(EndpointMessages, s.handleMessages))
-	mux.Handle("GET /api/partner/threads/{thread}/messages/{message}", s.endpoint(EndpointMessage, s.handleMessage))
-	mux.Handle("POST /api/partner/threads/{thread}/messages", s.endpoint(EndpointSend, s.handleSend))
-	mux.Handle("POST /api/partner/threads/{thread}/commands", s.endpoint(EndpointCommands, s.handleCommand))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	s.Kit = sim.NewKit(sim.API{
+		Endpoints: []string{EndpointThreads, EndpointThread, EndpointMessages, EndpointMessage, EndpointSend, EndpointCommands},
+		List:      EndpointThreads, Messages: []string{EndpointMessages},
+		Counters: []string{"version", "content_type", "threads_listed", "messages_listed"},
+		Error: func(w http.ResponseWriter, status int, _ string) {
+			writeError(w, status, http.StatusText(status), "injected fault: "+strconv.Itoa(status))
+		},
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+		},
+		Stats: func() any { return s.Stats() },
 	})
-	s.mux = mux
+	for _, e := range []struct {
+		pattern, endpoint string
+		h                 func(http.ResponseWriter, *http.Request, *account)
+	}{
+		{"GET /api/partner/threads", EndpointThreads, s.handleThreads},
+		{"GET /api/partner/threads/{thread}", EndpointThread, s.handleThread},
+		{"GET /api/partner/threads/{thread}/messages", EndpointMessages, s.handleMessages},
+		{"GET /api/partner/threads/{thread}/messages/{message}", EndpointMessage, s.handleMessage},
+		{"POST /api/partner/threads/{thread}/messages", EndpointSend, s.handleSend},
+		{"POST /api/partner/threads/{thread}/commands", EndpointCommands, s.handleCommand},
+	} {
+		s.Handle(e.pattern, sim.Endpoint(s.Kit, e.endpoint, s.authenticate, s.limit, e.h))
+	}
 	return s
 }
-
-// ServeHTTP serves the API relative to the handler's root.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // AddAccount registers an account (an OLX user, if new) and an access token
 // for it; call it again to give an account more tokens. It panics if the
 // token already belongs to another account or an argument is empty.
 func (s *Server) AddAccount(accountID, accessToken string) {
-	if accountID == "" || accessToken == "" {
-		panic("olxsim: AddAccount needs an account id and an access token")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.accounts[accountID]
-	if a == nil {
-		a = newAccount(accountID, int64(len(s.accounts)+1))
-		s.accounts[accountID] = a
-	}
-	if t, ok := s.tokens[accessToken]; ok {
-		if t.acct != a {
-			panic(fmt.Sprintf("olxsim: access token already belongs to account %q", t.acct.id))
-		}
-		return
-	}
-	t := &token{acct: a}
-	if s.cfg.RequestsPerSecond > 0 {
-		t.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
-	}
-	s.tokens[accessToken] = t
+	s.accounts.Add(accountID, accessToken, func(n int) *account { return newAccount(accountID, int64(n+1)) },
+		sim.Buckets(s.cfg.RequestsPerSecond, s.cfg.Burst))
 }
 
 // Stats returns the request counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Calls:          make(map[string]int64, len(endpoints)),
-		Unauthorized:   s.stats.unauthorized.Load(),
-		MissingVersion: s.stats.version.Load(),
-		GETContentType: s.stats.contentType.Load(),
-		RateLimited:    s.stats.rateLimited.Load(),
-		Faults:         s.stats.faults.Load(),
-		ThreadsListed:  s.stats.threadsListed.Load(),
-		MessagesListed: s.stats.messagesListed.Load(),
+		Calls:          make(map[string]int64),
+		Unauthorized:   s.Count(sim.Unauthorized),
+		MissingVersion: s.Count("version"),
+		GETContentType: s.Count("content_type"),
+		RateLimited:    s.Count(sim.RateLimited),
+		Faults:         s.Count(sim.Faulted),
+		ThreadsListed:  s.Count("threads_listed"),
+		MessagesListed: s.Count("messages_listed"),
 	}
-	for e, c := range s.stats.calls {
-		st.Calls[e] = c.Load()
+	for _, e := range s.Endpoints() {
+		st.Calls[e] = s.Count(e)
 	}
 	st.Threads, st.Messages = st.Calls[EndpointThreads], st.Calls[EndpointMessages]
 	return st
 }
 
-// ResetStats sets every counter back to zero, ScheduleStats' included.
-func (s *Server) ResetStats() {
-	for _, c := range s.stats.calls {
-		c.Store(0)
+// authenticate checks, in this order, the Version header (400), that a GET
+// carries no Content-Type (400) and "Authorization: Bearer <token>" (401);
+// which of the header checks OLX makes first is not documented. The answer
+// never echoes the token.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*account] {
+	if v := r.Header.Get("Version"); v != "2.0" {
+		s.Add("version", 1)
+		if v == "" {
+			writeError(w, http.StatusBadRequest, "Missing required header", "the Version header is required")
+		} else {
+			writeError(w, http.StatusBadRequest, "Unsupported version", "Version must be 2.0")
+		}
+		return nil
 	}
-	for _, c := range []*atomic.Int64{
-		&s.stats.unauthorized, &s.stats.version, &s.stats.contentType, &s.stats.rateLimited,
-		&s.stats.faults, &s.stats.threadsListed, &s.stats.messagesListed,
-	} {
-		c.Store(0)
+	if r.Method == http.MethodGet && r.Header.Get("Content-Type") != "" {
+		s.Add("content_type", 1)
+		if !s.cfg.AllowGETContentType {
+			writeError(w, http.StatusBadRequest, "Bad Request", "GET requests must not carry a Content-Type")
+			return nil
+		}
 	}
-	s.schedule.ResetObserved()
-}
-
-type accountHandler func(w http.ResponseWriter, r *http.Request, a *account)
-
-// endpoint wraps a handler in what every OLX call goes through, in this
-// order: the Version header (400), no Content-Type on GET (400), the bearer
-// token (401), the call counter, injected faults, sustained faults, the
-// rate limiter (429). Which of the header checks OLX makes first is not
-// documented.
-func (s *Server) endpoint(name string, h accountHandler) http.Handler {
-	calls := s.stats.calls[name]
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v := r.Header.Get("Version"); v != "2.0" {
-			s.stats.version.Add(1)
-			if v == "" {
-				writeError(w, http.StatusBadRequest, "Missing required header", "the Version header is required")
-			} else {
-				writeError(w, http.StatusBadRequest, "Unsupported version", "Version must be 2.0")
-			}
-			return
-		}
-		if r.Method == http.MethodGet && r.Header.Get("Content-Type") != "" {
-			s.stats.contentType.Add(1)
-			if !s.cfg.AllowGETContentType {
-				writeError(w, http.StatusBadRequest, "Bad Request", "GET requests must not carry a Content-Type")
-				return
-			}
-		}
-		tok, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		calls.Add(1)
-		id := tok.acct.id
-		s.schedule.Handle(w, r, id, sim.Chain{
-			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, id) },
-			Error: faultError,
-			Next: func(w http.ResponseWriter) {
-				if tok.lim != nil {
-					if _, wait, ok := tok.lim.Take(s.now()); !ok {
-						s.stats.rateLimited.Add(1)
-						if s.cfg.RetryAfter {
-							w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
-						}
-						writeError(w, http.StatusTooManyRequests, "Too Many Requests", "request limit exceeded")
-						return
-					}
-				}
-				h(w, r, tok.acct)
-			},
-		})
-	})
-}
-
-// authenticate checks "Authorization: Bearer <token>". The answer never
-// echoes the token.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, bool) {
 	raw := r.Header.Get("Authorization")
 	scheme, secret, _ := strings.Cut(raw, " ")
-	var tok *token
+	var c *sim.Cred[*account]
 	desc := "The access token provided is invalid"
 	switch {
 	case raw == "":
@@ -304,15 +220,53 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, b
 	case !strings.EqualFold(scheme, "Bearer"):
 		desc = "The access token must be sent as a Bearer token"
 	default:
-		s.mu.RLock()
-		tok = s.tokens[strings.TrimSpace(secret)]
-		s.mu.RUnlock()
+		c = s.accounts.Token(strings.TrimSpace(secret))
 	}
-	if tok == nil {
-		s.stats.unauthorized.Add(1)
+	if c == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="OLX"`)
 		writeJSON(w, http.StatusUnauthorized, oauthError{Error: "invalid_token", Description: desc, HumanTitle: "Unauthorized"})
-		return nil, false
 	}
-	return tok, true
+	return c
+}
+
+func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*account]) bool {
+	return s.Throttle(w, c.Limit, s.now(), s.cfg.RetryAfter, func(w http.ResponseWriter, _ int) {
+		writeError(w, http.StatusTooManyRequests, "Too Many Requests", "request limit exceeded")
+	})
+}
+
+// The sim.Simulator methods.
+
+// Register is AddAccount; a poller reads the account's times in the
+// simulator's zone.
+func (s *Server) Register(accountID, token string) map[string]string {
+	s.AddAccount(accountID, token)
+	return map[string]string{"timezone": s.loc.String()}
+}
+
+// Open adds a thread in which the interlocutor writes text.
+func (s *Server) Open(accountID, text string) string {
+	th := s.AddThread(accountID, NewThread{})
+	s.AddMessage(accountID, th, Interlocutor, text, time.Time{})
+	return th
+}
+
+// Write adds a message by the interlocutor (inbound) or the owner
+// (outbound).
+func (s *Server) Write(accountID, threadID string, d events.Direction, text string) string {
+	return s.AddMessage(accountID, threadID, sim.By(d, Interlocutor, Owner), text, time.Time{})
+}
+
+// Fill is Seed ending now.
+func (s *Server) Fill(accountID string, threads, perThread int) {
+	s.Seed(accountID, threads, perThread, time.Time{})
+}
+
+// Truth lists the threads least recently active first, so the suite's
+// "first" thread is the one at the bottom of OLX's list.
+func (s *Server) Truth(accountID string) []sim.Thread {
+	threads := s.Threads(accountID)
+	slices.Reverse(threads)
+	return sim.Truth(threads, func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, false, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
 }

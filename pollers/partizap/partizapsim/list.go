@@ -1,12 +1,12 @@
 package partizapsim
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 const (
@@ -42,8 +42,28 @@ const cursorVersion = 1
 
 func encodeCursor(c cursor) string {
 	c.V = cursorVersion
-	b, _ := json.Marshal(c) // plain data: cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
+	return sim.EncodeToken(c)
+}
+
+// pageQuery reads limit (def when absent) and the cursor of kind, if
+// any, answering 422 and ok false for either when bad.
+func pageQuery(w http.ResponseWriter, q url.Values, def int, kind string, vendorID, convID int64) (limit int, c cursor, present, ok bool) {
+	if limit, ok = parseLimit(w, q, def); ok {
+		if c, present, ok = decodeCursor(q, kind, vendorID, convID); !ok {
+			invalidCursor(w)
+		}
+	}
+	return limit, c, present, ok
+}
+
+// writeList answers a list: rows appends the rows to the opened data
+// array and returns the next cursor, "" on the last page.
+func writeList(w http.ResponseWriter, rows func(b []byte) ([]byte, string)) {
+	buf := getBuf()
+	defer putBuf(buf)
+	b, next := rows(append(*buf, `{"data":[`...))
+	*buf = appendMeta(b, next)
+	writeBody(w, http.StatusOK, *buf)
 }
 
 // decodeCursor reads the cursor parameter, if any; ok is false when it is
@@ -53,8 +73,7 @@ func decodeCursor(q url.Values, kind string, vendorID, convID int64) (c cursor, 
 	if raw == "" {
 		return c, false, true
 	}
-	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.V != cursorVersion ||
+	if !sim.DecodeToken(raw, &c) || c.V != cursorVersion ||
 		c.Kind != kind || c.Vendor != vendorID || c.Conv != convID || c.Off < 0 {
 		return c, true, false
 	}
@@ -81,42 +100,33 @@ func parseLimit(w http.ResponseWriter, q url.Values, def int) (int, bool) {
 
 // handleList serves GET /vendor/conversations.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, v *vendor) {
-	q := r.URL.Query()
-	limit, ok := parseLimit(w, q, defaultConvLimit)
-	if !ok {
-		return
-	}
 	kind := kindKeyset
 	if s.cfg.OffsetCursor {
 		kind = kindOffset
 	}
-	cur, present, ok := decodeCursor(q, kind, v.id, 0)
+	limit, cur, present, ok := pageQuery(w, r.URL.Query(), defaultConvLimit, kind, v.id, 0)
 	if !ok {
-		invalidCursor(w)
 		return
 	}
-	buf := getBuf()
-	defer putBuf(buf)
-	b := append(*buf, `{"data":[`...)
-	v.mu.RLock()
-	rows, next := s.listPage(v, cur, present, limit)
-	for i, c := range rows {
-		if i > 0 {
-			b = append(b, ',')
+	writeList(w, func(b []byte) ([]byte, string) {
+		v.RLock()
+		defer v.RUnlock()
+		rows, next := s.listPage(v, cur, present, limit)
+		for i, c := range rows {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = s.appendConv(b, v, c)
 		}
-		b = s.appendConv(b, v, c)
-	}
-	v.mu.RUnlock()
-	b = appendMeta(b, next)
-	*buf = b
-	s.stats.conversationsListed.Add(int64(len(rows)))
-	writeBody(w, http.StatusOK, b)
+		s.Add("conversations_listed", int64(len(rows)))
+		return b, next
+	})
 }
 
 // listPage picks one page of conversations and the cursor of the next, ""
 // on the last page. Call with v.mu read-locked. O(log n + limit).
 func (s *Server) listPage(v *vendor, cur cursor, present bool, limit int) ([]*conv, string) {
-	idx := v.index
+	idx := v.index.Items()
 	n := len(idx)
 	rows := make([]*conv, 0, min(limit, n))
 	if s.cfg.OffsetCursor {
@@ -140,7 +150,7 @@ func (s *Server) listPage(v *vendor, cur cursor, present bool, limit int) ([]*co
 	if s.cfg.Order == OldestFirst {
 		start := 0
 		if present {
-			start = v.upperBound(cur.Ns, cur.ID)
+			start = v.index.After(cur.Ns, cur.ID)
 		}
 		end := min(n, start+limit)
 		rows = append(rows, idx[start:end]...)
@@ -148,7 +158,7 @@ func (s *Server) listPage(v *vendor, cur cursor, present bool, limit int) ([]*co
 	} else {
 		end := n
 		if present {
-			end = v.lowerBound(cur.Ns, cur.ID)
+			end = v.index.Search(cur.Ns, cur.ID)
 		}
 		start := max(0, end-limit)
 		for i := end - 1; i >= start; i-- {
@@ -168,9 +178,9 @@ func (s *Server) listPage(v *vendor, cur cursor, present bool, limit int) ([]*co
 func convFromPath(w http.ResponseWriter, r *http.Request, v *vendor) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err == nil {
-		v.mu.RLock()
+		v.RLock()
 		_, ok := v.convs[id]
-		v.mu.RUnlock()
+		v.RUnlock()
 		if ok {
 			return id, true
 		}
@@ -187,20 +197,16 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, v *vendo
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
-	limit, ok := parseLimit(w, q, defaultMsgLimit)
-	if !ok {
-		return
+	limit, cur, present, ok := pageQuery(w, r.URL.Query(), defaultMsgLimit, kindMessage, v.id, id)
+	if ok {
+		writeList(w, func(b []byte) ([]byte, string) { return s.messagePage(b, v, id, cur, present, limit) })
 	}
-	cur, present, ok := decodeCursor(q, kindMessage, v.id, id)
-	if !ok {
-		invalidCursor(w)
-		return
-	}
-	buf := getBuf()
-	defer putBuf(buf)
-	b := append(*buf, `{"data":[`...)
-	v.mu.RLock()
+}
+
+// messagePage appends one page of a conversation's messages to b and
+// returns the next cursor.
+func (s *Server) messagePage(b []byte, v *vendor, id int64, cur cursor, present bool, limit int) ([]byte, string) {
+	v.RLock()
 	c := v.convs[id]
 	msgs := c.msgs
 	n := len(msgs)
@@ -232,13 +238,11 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, v *vendo
 		rows++
 		lastID = msgs[i].id
 	}
-	v.mu.RUnlock()
+	v.RUnlock()
 	next := ""
 	if more && rows > 0 {
 		next = encodeCursor(cursor{Kind: kindMessage, Vendor: v.id, Conv: id, ID: lastID})
 	}
-	b = appendMeta(b, next)
-	*buf = b
-	s.stats.messagesListed.Add(int64(rows))
-	writeBody(w, http.StatusOK, b)
+	s.Add("messages_listed", int64(rows))
+	return b, next
 }

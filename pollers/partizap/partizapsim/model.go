@@ -3,7 +3,6 @@ package partizapsim
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -24,21 +23,8 @@ const (
 )
 
 // String names the sender.
-func (s Sender) String() string {
-	switch s {
-	case Buyer:
-		return "buyer"
-	case Vendor:
-		return "vendor"
-	}
-	return "Sender(" + strconv.Itoa(int(s)) + ")"
-}
 
-var (
-	errUnknownVendor = errors.New("partizapsim: unknown vendor")
-	errUnknownConv   = errors.New("partizapsim: unknown conversation")
-	errBadSender     = errors.New("partizapsim: invalid sender")
-)
+func (s Sender) String() string { return sim.Name("Sender", int(s), "", "buyer", "vendor") }
 
 // NewThread describes a conversation for AddThread. Every field is optional.
 type NewThread struct {
@@ -84,6 +70,11 @@ type MessageInfo struct {
 	ImageURL  string
 }
 
+var (
+	errUnknownConv = errors.New("partizapsim: unknown conversation")
+	errBadSender   = errors.New("partizapsim: invalid sender")
+)
+
 // user is a Partizap user as the API shows it; its JSON never changes.
 type user struct {
 	id   int64
@@ -124,7 +115,6 @@ type conv struct {
 	// vendorRead and buyerRead: msgs[:n] are read by that side.
 	vendorRead, buyerRead int
 	unread                int // buyer messages the vendor has not read
-	pendingIdx            int // position in vendor.pending, -1 when absent
 	indexed               bool
 }
 
@@ -132,16 +122,16 @@ type vendor struct {
 	id   int64
 	user *user
 
-	mu    sync.RWMutex
-	convs map[int64]*conv
+	sync.RWMutex // guards what follows
+	convs        map[int64]*conv
 	// byID holds the conversations in creation order, for Threads.
 	byID []*conv
 	// index holds every conversation sorted by (updated_at, id) ascending:
 	// the list order read from one end or the other.
-	index []*conv
+	index sim.Index[int64, *conv]
 	// pending holds the conversations whose last message is the buyer's,
-	// so Traffic picks one in O(1).
-	pending  []*conv
+	// for Traffic.
+	pending  sim.Set[*conv]
 	buyers   map[string]*user
 	products map[string]*product
 	seq      int // generated names
@@ -156,29 +146,17 @@ func (s *Server) newVendor(id int64) *vendor {
 		convs:    make(map[int64]*conv),
 		buyers:   make(map[string]*user),
 		products: make(map[string]*product),
+		index:    sim.Index[int64, *conv]{Key: func(c *conv) (int64, int64) { return c.updNs, c.id }},
 		stamps:   sim.Stamps{Unit: time.Microsecond},
 	}
 	v.user = s.newUser(id, "Vendor "+strconv.FormatInt(id, 10), 127, 342, time.Date(2022, 6, 1, 7, 0, 0, 0, time.UTC))
 	return v
 }
 
-func (s *Server) vendor(userID int64) (*vendor, error) {
-	s.mu.RLock()
-	v := s.vendors[userID]
-	s.mu.RUnlock()
-	if v == nil {
-		return nil, fmt.Errorf("%w %d", errUnknownVendor, userID)
-	}
-	return v, nil
-}
+// key is the Kit's name of a vendor (or any id): its decimal form.
+func key(id int64) string { return strconv.FormatInt(id, 10) }
 
-func (s *Server) mustVendor(userID int64) *vendor {
-	v, err := s.vendor(userID)
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
+func (s *Server) mustVendor(userID int64) *vendor { return s.vendors.Must(key(userID)) }
 
 func (v *vendor) mustConv(id int64) *conv {
 	c := v.convs[id]
@@ -188,80 +166,22 @@ func (v *vendor) mustConv(id int64) *conv {
 	return c
 }
 
-func cmpKey(aNs, aID, bNs, bID int64) int {
-	switch {
-	case aNs < bNs:
-		return -1
-	case aNs > bNs:
-		return 1
-	case aID < bID:
-		return -1
-	case aID > bID:
-		return 1
-	}
-	return 0
-}
-
-// lowerBound returns the position of the first conversation whose key is
-// >= (ns, id).
-func (v *vendor) lowerBound(ns, id int64) int {
-	i, _ := slices.BinarySearchFunc(v.index, 0, func(c *conv, _ int) int {
-		return cmpKey(c.updNs, c.id, ns, id)
-	})
-	return i
-}
-
-// upperBound returns the position of the first conversation whose key is
-// > (ns, id).
-func (v *vendor) upperBound(ns, id int64) int {
-	i := v.lowerBound(ns, id)
-	if i < len(v.index) && v.index[i].updNs == ns && v.index[i].id == id {
-		i++
-	}
-	return i
-}
-
-// setUpdated moves c in the index to its new updated_at. New times are
-// usually the latest, so the insert is mostly an append; the removal is a
-// memmove of the tail, cheap for tens of thousands of conversations.
-// Conversations not indexed yet (Seed builds them in bulk and sorts once)
-// only get their new time.
+// setUpdated moves c in the index to its new updated_at. Conversations not
+// indexed yet (Seed builds them in bulk and sorts once) only get their new
+// time.
 func (s *Server) setUpdated(v *vendor, c *conv, at time.Time) {
-	if !c.indexed {
-		s.touch(c, at)
-		return
+	if c.indexed {
+		v.index.Remove(c)
 	}
-	if i := v.lowerBound(c.updNs, c.id); i < len(v.index) && v.index[i] == c {
-		v.index = slices.Delete(v.index, i, i+1)
+	c.updated, c.updNs, c.updatedJSON = at, at.UnixNano(), s.timeJSON(at)
+	if c.indexed {
+		v.index.Insert(c)
 	}
-	s.touch(c, at)
-	v.insert(c)
 }
 
 func (v *vendor) insert(c *conv) {
-	v.index = slices.Insert(v.index, v.lowerBound(c.updNs, c.id), c)
+	v.index.Insert(c)
 	c.indexed = true
-}
-
-func (s *Server) touch(c *conv, at time.Time) {
-	c.updated = at
-	c.updNs = at.UnixNano()
-	c.updatedJSON = s.timeJSON(at)
-}
-
-func (v *vendor) setPending(c *conv, pending bool) {
-	switch {
-	case pending && c.pendingIdx < 0:
-		c.pendingIdx = len(v.pending)
-		v.pending = append(v.pending, c)
-	case !pending && c.pendingIdx >= 0:
-		last := v.pending[len(v.pending)-1]
-		v.pending[c.pendingIdx] = last
-		last.pendingIdx = c.pendingIdx
-		v.pending[len(v.pending)-1] = nil
-		v.pending = v.pending[:len(v.pending)-1]
-		c.pendingIdx = -1
-	}
 }
 
 func (s *Server) buyer(v *vendor, name string) *user {
@@ -308,9 +228,8 @@ func (s *Server) newConv(v *vendor, in NewThread, at time.Time) *conv {
 		buyer:       s.buyer(v, in.Buyer),
 		created:     at,
 		createdJSON: s.timeJSON(at),
-		pendingIdx:  -1,
 	}
-	s.touch(c, at)
+	s.setUpdated(v, c, at)
 	v.convs[c.id] = c
 	v.byID = append(v.byID, c)
 	return c
@@ -343,7 +262,7 @@ func (s *Server) appendMessage(v *vendor, c *conv, from Sender, text, imageURL s
 		c.buyerRead = len(c.msgs)
 		c.unread++
 	}
-	v.setPending(c, !m.outbound)
+	v.pending.Put(c, !m.outbound)
 	s.setUpdated(v, c, at)
 	return m, nil
 }
@@ -365,10 +284,9 @@ func (c *conv) info(v *vendor) ThreadInfo {
 	}
 	var since time.Time
 	for i, m := range c.msgs {
-		mi := MessageInfo{ID: m.id, At: m.at, From: Buyer, SenderID: m.sender, Direction: "inbound", Text: m.text, ImageURL: m.imageURL}
+		mi := MessageInfo{ID: m.id, At: m.at, From: Buyer, SenderID: m.sender, Direction: string(sim.Direction(m.outbound)), Text: m.text, ImageURL: m.imageURL}
 		if m.outbound {
-			mi.From, mi.Direction = Vendor, "outbound"
-			since = time.Time{}
+			mi.From, since = Vendor, time.Time{}
 		} else if since.IsZero() {
 			since = m.at
 		}
@@ -384,12 +302,11 @@ func (c *conv) info(v *vendor) ThreadInfo {
 // and returns its id. It panics if the vendor is unknown: that is a mistake
 // in the test.
 func (s *Server) AddThread(userID int64, in NewThread) int64 {
-	v := s.mustVendor(userID)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	c := s.newConv(v, in, v.stamps.Next(in.At, s.now))
-	v.insert(c)
-	return c.id
+	return sim.Edit(&s.vendors, key(userID), func(v *vendor) int64 {
+		c := s.newConv(v, in, v.stamps.Next(in.At, s.now))
+		v.insert(c)
+		return c.id
+	})
 }
 
 // AddMessage appends a text message to a conversation and returns the
@@ -411,14 +328,13 @@ func (s *Server) AddMessage(userID, convID int64, from Sender, text string, at t
 // AddImageMessage is AddMessage with an image attachment (image_url); text
 // may be empty, as it is for images sent through the API.
 func (s *Server) AddImageMessage(userID, convID int64, from Sender, text, imageURL string, at time.Time) int64 {
-	v := s.mustVendor(userID)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	m, err := s.appendMessage(v, v.mustConv(convID), from, text, imageURL, at)
-	if err != nil {
-		panic(err)
-	}
-	return m.id
+	return sim.Edit(&s.vendors, key(userID), func(v *vendor) int64 {
+		m, err := s.appendMessage(v, v.mustConv(convID), from, text, imageURL, at)
+		if err != nil {
+			panic(err)
+		}
+		return m.id
+	})
 }
 
 // MarkRead records that the vendor read the conversation: unread_count
@@ -426,10 +342,10 @@ func (s *Server) AddImageMessage(userID, convID int64, from Sender, text, imageU
 // (partizap.md does not say whether reads touch it; a poller must not
 // mistake a read for news). It panics on an unknown vendor or conversation.
 func (s *Server) MarkRead(userID, convID int64, at time.Time) {
-	v := s.mustVendor(userID)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	c := v.mustConv(convID)
+	sim.Edit(&s.vendors, key(userID), func(v *vendor) error { s.markRead(v, v.mustConv(convID), at); return nil })
+}
+
+func (s *Server) markRead(v *vendor, c *conv, at time.Time) {
 	c.vendorRead, c.unread = len(c.msgs), 0
 	s.setUpdated(v, c, v.stamps.Next(at, s.now))
 }
@@ -437,30 +353,23 @@ func (s *Server) MarkRead(userID, convID int64, at time.Time) {
 // Threads returns the ground truth of a vendor's inbox in creation order
 // (conversation id), or nil for an unknown vendor.
 func (s *Server) Threads(userID int64) []ThreadInfo {
-	v, err := s.vendor(userID)
-	if err != nil {
-		return nil
-	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	out := make([]ThreadInfo, len(v.byID))
-	for i, c := range v.byID {
-		out[i] = c.info(v)
-	}
+	out, _ := sim.View(&s.vendors, key(userID), func(v *vendor) []ThreadInfo {
+		out := make([]ThreadInfo, len(v.byID))
+		for i, c := range v.byID {
+			out[i] = c.info(v)
+		}
+		return out
+	})
 	return out
 }
 
 // Thread returns the ground truth of one conversation.
 func (s *Server) Thread(userID, convID int64) (ThreadInfo, bool) {
-	v, err := s.vendor(userID)
-	if err != nil {
-		return ThreadInfo{}, false
-	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	c := v.convs[convID]
-	if c == nil {
-		return ThreadInfo{}, false
-	}
-	return c.info(v), true
+	return sim.Lookup(&s.vendors, key(userID), func(v *vendor) (ThreadInfo, bool) {
+		c := v.convs[convID]
+		if c == nil {
+			return ThreadInfo{}, false
+		}
+		return c.info(v), true
+	})
 }

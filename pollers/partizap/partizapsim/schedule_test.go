@@ -44,7 +44,7 @@ func TestSchedule(t *testing.T) {
 	if r := f.get(sessionA, "/vendor/conversations"); r.status != http.StatusTooManyRequests || message(r) != "Too Many Attempts." {
 		t.Fatalf("request 3: %d %s", r.status, r.body)
 	}
-	o := f.sim.ScheduleStats(vendorA)
+	o := f.sim.ScheduleStats(strconv.Itoa(vendorA))
 	if o.Requests != 3 || o.Status[429] != 1 || o.Throttled != 2 || o.Early != 1 || o.MaxInFlight != 1 || o.InFlight != 0 {
 		t.Fatalf("A observed %+v", o)
 	}
@@ -56,7 +56,7 @@ func TestSchedule(t *testing.T) {
 	// limiter's bucket, refilled here.
 	f.clock.Advance(time.Second)
 	f.sim.SetSchedule(sim.Rule{Every: 1, Status: http.StatusServiceUnavailable})
-	f.sim.InjectFault(Fault{Account: vendorB, Status: http.StatusBadGateway})
+	f.sim.InjectFault(Fault{Account: strconv.Itoa(vendorB), Status: http.StatusBadGateway})
 	for _, want := range []int{502, 503, 503} {
 		if r := f.get(sessionB, "/vendor/conversations"); r.status != want {
 			t.Fatalf("B with a fault and a schedule: %d, want %d", r.status, want)
@@ -71,12 +71,12 @@ func TestSchedule(t *testing.T) {
 	if st := f.sim.Stats(); st.RateLimited != 2 || st.Faults != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if o := f.sim.ScheduleStats(vendorB); o.Requests != 6 || o.Status[503] != 2 {
+	if o := f.sim.ScheduleStats(strconv.Itoa(vendorB)); o.Requests != 6 || o.Status[503] != 2 {
 		t.Fatalf("B observed %+v", o)
 	}
 
 	f.sim.ResetStats()
-	if o := f.sim.ScheduleStats(vendorA); o.Requests != 0 || len(o.Status) != 0 {
+	if o := f.sim.ScheduleStats(strconv.Itoa(vendorA)); o.Requests != 0 || len(o.Status) != 0 {
 		t.Fatalf("A observed after ResetStats %+v", o)
 	}
 }

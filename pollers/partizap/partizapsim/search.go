@@ -16,15 +16,12 @@ func searchQuery(w http.ResponseWriter, q url.Values, vendorID, convID int64, de
 		writeValidation(w, "q", "The q field must be at least 2 characters.")
 		return "", 0, 0, false
 	}
-	if limit, ok = parseLimit(w, q, def); !ok {
-		return "", 0, 0, false
-	}
-	cur, present, ok := decodeCursor(q, kindSearch, vendorID, convID)
-	if !ok || (present && cur.Query != term) {
+	limit, cur, present, ok := pageQuery(w, q, def, kindSearch, vendorID, convID)
+	if ok && present && cur.Query != term {
 		invalidCursor(w)
-		return "", 0, 0, false
+		ok = false
 	}
-	return term, limit, cur.Off, true
+	return term, limit, cur.Off, ok
 }
 
 func matches(m *message, lowerTerm string) bool {
@@ -45,7 +42,7 @@ func (s *Server) handleSearchConversation(w http.ResponseWriter, r *http.Request
 	}
 	lower := strings.ToLower(term)
 	b := []byte(`{"data":[`)
-	v.mu.RLock()
+	v.RLock()
 	c := v.convs[id]
 	skipped, rows, more := 0, 0, false
 	for i := len(c.msgs) - 1; i >= 0; i-- {
@@ -66,7 +63,7 @@ func (s *Server) handleSearchConversation(w http.ResponseWriter, r *http.Request
 		b = appendMessage(b, c, i)
 		rows++
 	}
-	v.mu.RUnlock()
+	v.RUnlock()
 	next := ""
 	if more {
 		next = encodeCursor(cursor{Kind: kindSearch, Vendor: v.id, Conv: id, Off: off + limit, Query: term})
@@ -89,8 +86,8 @@ func (s *Server) handleSearchAll(w http.ResponseWriter, r *http.Request, v *vend
 		i int
 	}
 	var hits []hit
-	v.mu.RLock()
-	defer v.mu.RUnlock()
+	v.RLock()
+	defer v.RUnlock()
 	for _, c := range v.byID {
 		for i, m := range c.msgs {
 			if matches(m, lower) {

@@ -96,9 +96,9 @@ func TestTrafficStepIsAMarketplace(t *testing.T) {
 		}
 	}
 	// The ground truth agrees with the pending set Traffic answers from.
-	v.mu.RLock()
-	pending := len(v.pending)
-	v.mu.RUnlock()
+	v.RLock()
+	pending := v.pending.Len()
+	v.RUnlock()
 	n := 0
 	for _, th := range sim.Threads(vendorA) {
 		if th.ReplyNeededSince != nil {
@@ -128,7 +128,7 @@ func TestTrafficRunsUntilCancelled(t *testing.T) {
 	sim := New(Config{})
 	sim.AddVendor(vendorA, sessionA)
 	events := make(chan struct{}, 64)
-	sim.onTraffic = func() {
+	sim.OnTraffic = func() {
 		select {
 		case events <- struct{}{}:
 		default:
@@ -136,7 +136,7 @@ func TestTrafficRunsUntilCancelled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sim.Traffic(ctx, vendorA, 1000, rand.New(rand.NewPCG(1, 2))) }()
+	go func() { done <- sim.Traffic(ctx, strconv.Itoa(vendorA), 1000, rand.New(rand.NewPCG(1, 2))) }()
 
 	timeout := time.After(10 * time.Second) // a failure guard, not synchronisation
 	for range 20 {
@@ -158,10 +158,10 @@ func TestTrafficRunsUntilCancelled(t *testing.T) {
 	if len(sim.Threads(vendorA)) == 0 {
 		t.Fatal("traffic created no thread")
 	}
-	if err := sim.Traffic(context.Background(), 99, 1, nil); err == nil {
+	if err := sim.Traffic(context.Background(), "99", 1, nil); err == nil {
 		t.Fatal("Traffic on an unknown vendor: no error")
 	}
-	if err := sim.Traffic(context.Background(), vendorA, 0, nil); err == nil {
+	if err := sim.Traffic(context.Background(), strconv.Itoa(vendorA), 0, nil); err == nil {
 		t.Fatal("Traffic at rate 0: no error")
 	}
 }

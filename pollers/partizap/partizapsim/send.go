@@ -15,15 +15,21 @@ const (
 	maxImageBody = 16 << 20
 )
 
+// writable finds the conversation a write goes to, once the write passed
+// the CSRF check (419 otherwise).
+func writable(w http.ResponseWriter, r *http.Request, v *vendor) (int64, bool) {
+	if !csrfOK(r) {
+		writeError(w, 419, "CSRF token mismatch.")
+		return 0, false
+	}
+	return convFromPath(w, r, v)
+}
+
 // handleSend serves POST /vendor/conversations/{id}/messages (assumed by
 // partizap.md, body {"text": "..."}): the vendor writes. Like every write
 // it needs the CSRF header. It answers 201 with {"data": Message}.
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, v *vendor) {
-	if !csrfOK(r) {
-		writeError(w, 419, "CSRF token mismatch.")
-		return
-	}
-	id, ok := convFromPath(w, r, v)
+	id, ok := writable(w, r, v)
 	if !ok {
 		return
 	}
@@ -46,13 +52,13 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, v *vendor) {
 		return
 	}
 	b := []byte(`{"data":`)
-	v.mu.Lock()
+	v.Lock()
 	c := v.convs[id]
 	_, err := s.appendMessage(v, c, Vendor, in.Text, "", time.Time{})
 	if err == nil {
 		b = appendMessage(b, c, len(c.msgs)-1)
 	}
-	v.mu.Unlock()
+	v.Unlock()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -64,11 +70,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, v *vendor) {
 // (partizap.md §2 [C]): multipart/form-data with the file in "image". The
 // documented response body is empty: {}.
 func (s *Server) handleSendImage(w http.ResponseWriter, r *http.Request, v *vendor) {
-	if !csrfOK(r) {
-		writeError(w, 419, "CSRF token mismatch.")
-		return
-	}
-	id, ok := convFromPath(w, r, v)
+	id, ok := writable(w, r, v)
 	if !ok {
 		return
 	}
@@ -82,11 +84,11 @@ func (s *Server) handleSendImage(w http.ResponseWriter, r *http.Request, v *vend
 		writeValidation(w, "image", "The image field is required.")
 		return
 	}
-	v.mu.Lock()
+	v.Lock()
 	c := v.convs[id]
 	url := "https://s3.partizap.invalid/chat/" + strconv.FormatInt(c.id, 10) + "/" + strconv.Itoa(len(c.msgs)+1) + ".jpg"
 	_, err := s.appendMessage(v, c, Vendor, "", url, time.Time{})
-	v.mu.Unlock()
+	v.Unlock()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

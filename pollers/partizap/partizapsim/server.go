@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
@@ -94,51 +94,33 @@ type Stats struct {
 	ConversationsListed, MessagesListed int64
 }
 
-type counters struct {
-	conversations, messages, send, search atomic.Int64
-	unauthorized, rateLimited, faults     atomic.Int64
-	conversationsListed, messagesListed   atomic.Int64
-}
+// Fault is a canned answer the server gives instead of the real one (see
+// sim.Fault): Endpoint is one of the Endpoint constants, Account a
+// vendor's user id in decimal, and without a Body it answers with a
+// Laravel-style {"message": ...} error.
+type Fault = sim.Fault
 
 // Server simulates Partizap's vendor API. Create it with New; it is an
-// http.Handler.
+// http.Handler, and its embedded Kit injects faults and counts. Vendors
+// are the Kit's accounts by their user id in decimal.
 type Server struct {
+	*sim.Kit
 	cfg    Config
-	mux    *http.ServeMux
-	stats  counters
 	loc    *time.Location
 	layout string
 
 	// Ids come from server-wide sequences, like database auto-increments.
 	convSeq, msgSeq, userSeq, productSeq atomic.Int64
 
-	mu       sync.RWMutex
-	vendors  map[int64]*vendor
-	sessions map[string]*session
-
-	faults   sim.Faults[Fault]
-	schedule sim.Schedule // by vendor id in decimal
-
-	// onTraffic, when set before Traffic starts, runs after each Traffic
-	// event: tests wait on it instead of sleeping.
-	onTraffic func()
+	vendors sim.Accounts[*vendor]
 }
 
-type session struct {
-	vendor *vendor
-	lim    *sim.Bucket // nil when unlimited
-}
+var _ sim.Simulator = (*Server)(nil)
 
 // New returns a Server without vendors. It panics on an invalid
 // Config.MessagesPath: that is a mistake in the test.
 func New(cfg Config) *Server {
-	s := &Server{
-		cfg:      cfg,
-		vendors:  make(map[int64]*vendor),
-		sessions: make(map[string]*session),
-		loc:      cfg.Location,
-		layout:   cfg.TimeLayout,
-	}
+	s := &Server{cfg: cfg, loc: cfg.Location, layout: cfg.TimeLayout, vendors: sim.Accounts[*vendor]{Noun: "vendor", Prefix: "partizapsim"}}
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
@@ -159,19 +141,29 @@ func New(cfg Config) *Server {
 	s.userSeq.Store(900)
 	s.productSeq.Store(88000)
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /vendor/conversations", s.endpoint(EndpointConversations, s.handleList))
-	if !s.cfg.NoMessagesEndpoint {
-		mux.Handle("GET "+s.cfg.MessagesPath, s.endpoint(EndpointMessages, s.handleMessages))
-	}
-	mux.Handle("POST /vendor/conversations/{id}/messages", s.endpoint(EndpointSend, s.handleSend))
-	mux.Handle("POST /vendor/conversations/{id}/messages/image", s.endpoint(EndpointSend, s.handleSendImage))
-	mux.Handle("GET /vendor/conversations/{id}/messages/search", s.endpoint(EndpointSearch, s.handleSearchConversation))
-	mux.Handle("GET /vendor/messages/search", s.endpoint(EndpointSearch, s.handleSearchAll))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "The route "+strings.TrimPrefix(r.URL.Path, "/")+" could not be found.")
+	s.Kit = sim.NewKit(sim.API{
+		Endpoints: []string{EndpointConversations, EndpointMessages, EndpointSend, EndpointSearch},
+		List:      EndpointConversations, Messages: []string{EndpointMessages},
+		Counters: []string{"conversations_listed", "messages_listed"},
+		Error: func(w http.ResponseWriter, status int, _ string) {
+			writeError(w, status, "Injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status)+".")
+		},
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "The route "+strings.TrimPrefix(r.URL.Path, "/")+" could not be found.")
+		},
+		Stats: func() any { return s.Stats() },
 	})
-	s.mux = mux
+	route := func(pattern, endpoint string, h func(http.ResponseWriter, *http.Request, *vendor)) {
+		s.Handle(pattern, sim.Endpoint(s.Kit, endpoint, s.authenticate, s.limit, h))
+	}
+	route("GET /vendor/conversations", EndpointConversations, s.handleList)
+	if !s.cfg.NoMessagesEndpoint {
+		route("GET "+s.cfg.MessagesPath, EndpointMessages, s.handleMessages)
+	}
+	route("POST /vendor/conversations/{id}/messages", EndpointSend, s.handleSend)
+	route("POST /vendor/conversations/{id}/messages/image", EndpointSend, s.handleSendImage)
+	route("GET /vendor/conversations/{id}/messages/search", EndpointSearch, s.handleSearchConversation)
+	route("GET /vendor/messages/search", EndpointSearch, s.handleSearchAll)
 	return s
 }
 
@@ -186,9 +178,6 @@ func moscow() *time.Location {
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
-// ServeHTTP serves the API relative to the handler's root.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
 // AddVendor registers a vendor (if new) by its Partizap user id, and a
 // session token (the PARTIZAP_SESSION cookie value) logged in as it; call it
 // again to give a vendor more sessions. It panics if the session already
@@ -198,24 +187,8 @@ func (s *Server) AddVendor(userID int64, sessionToken string) {
 	if userID <= 0 || sessionToken == "" || !validCookieValue(sessionToken) {
 		panic("partizapsim: AddVendor needs a positive user id and a session token valid as a cookie value")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v := s.vendors[userID]
-	if v == nil {
-		v = s.newVendor(userID)
-		s.vendors[userID] = v
-	}
-	if ss, ok := s.sessions[sessionToken]; ok {
-		if ss.vendor != v {
-			panic(fmt.Sprintf("partizapsim: session already belongs to vendor %d", ss.vendor.id))
-		}
-		return
-	}
-	ss := &session{vendor: v}
-	if s.cfg.RequestsPerSecond > 0 {
-		ss.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
-	}
-	s.sessions[sessionToken] = ss
+	s.vendors.Add(key(userID), sessionToken, func(int) *vendor { return s.newVendor(userID) },
+		sim.Buckets(s.cfg.RequestsPerSecond, s.cfg.Burst))
 }
 
 // validCookieValue reports whether v can be sent as a cookie value unquoted:
@@ -233,90 +206,42 @@ func validCookieValue(v string) bool {
 // Stats returns the request counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		ConversationsCalls:  s.stats.conversations.Load(),
-		MessagesCalls:       s.stats.messages.Load(),
-		SendCalls:           s.stats.send.Load(),
-		SearchCalls:         s.stats.search.Load(),
-		Unauthorized:        s.stats.unauthorized.Load(),
-		RateLimited:         s.stats.rateLimited.Load(),
-		Faults:              s.stats.faults.Load(),
-		ConversationsListed: s.stats.conversationsListed.Load(),
-		MessagesListed:      s.stats.messagesListed.Load(),
+		ConversationsCalls: s.Count(EndpointConversations), MessagesCalls: s.Count(EndpointMessages),
+		SendCalls: s.Count(EndpointSend), SearchCalls: s.Count(EndpointSearch),
+		Unauthorized: s.Count(sim.Unauthorized), RateLimited: s.Count(sim.RateLimited), Faults: s.Count(sim.Faulted),
+		ConversationsListed: s.Count("conversations_listed"), MessagesListed: s.Count("messages_listed"),
 	}
 }
 
-// ResetStats sets every counter back to zero, ScheduleStats' included.
-func (s *Server) ResetStats() {
-	for _, c := range []*atomic.Int64{
-		&s.stats.conversations, &s.stats.messages, &s.stats.send, &s.stats.search,
-		&s.stats.unauthorized, &s.stats.rateLimited, &s.stats.faults,
-		&s.stats.conversationsListed, &s.stats.messagesListed,
-	} {
-		c.Store(0)
+// limit is Laravel's throttle middleware, which counts per minute and
+// says so on every answer.
+func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*vendor]) bool {
+	if c.Limit == nil {
+		return true
 	}
-	s.schedule.ResetObserved()
-}
-
-type vendorHandler func(w http.ResponseWriter, r *http.Request, v *vendor)
-
-// endpoint wraps a handler in what every call goes through, in this order:
-// authentication (401), the call counter, injected faults, sustained
-// faults, the rate limiter (429).
-func (s *Server) endpoint(name string, h vendorHandler) http.Handler {
-	var calls *atomic.Int64
-	switch name {
-	case EndpointConversations:
-		calls = &s.stats.conversations
-	case EndpointMessages:
-		calls = &s.stats.messages
-	case EndpointSend:
-		calls = &s.stats.send
-	default:
-		calls = &s.stats.search
+	remaining, wait, ok := c.Limit.Take(s.now())
+	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(int(math.Ceil(s.cfg.RequestsPerSecond*60))))
+	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	if !ok {
+		s.Add(sim.RateLimited, 1)
+		w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
+		writeError(w, http.StatusTooManyRequests, "Too Many Attempts.")
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ss := s.authenticate(r)
-		if ss == nil {
-			s.stats.unauthorized.Add(1)
-			// Laravel's answer to a JSON request without a valid session.
-			writeError(w, http.StatusUnauthorized, "Unauthenticated.")
-			return
-		}
-		calls.Add(1)
-		id := ss.vendor.id
-		s.schedule.Handle(w, r, strconv.FormatInt(id, 10), sim.Chain{
-			Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, name, id) },
-			Error: faultError,
-			Next: func(w http.ResponseWriter) {
-				if ss.lim != nil {
-					limit := strconv.Itoa(int(math.Ceil(s.cfg.RequestsPerSecond * 60)))
-					remaining, wait, ok := ss.lim.Take(s.now())
-					// Per minute, as Laravel's throttle middleware counts.
-					w.Header().Set("X-RateLimit-Limit", limit)
-					w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-					if !ok {
-						s.stats.rateLimited.Add(1)
-						w.Header().Set("Retry-After", strconv.Itoa(sim.RetrySeconds(wait)))
-						writeError(w, http.StatusTooManyRequests, "Too Many Attempts.")
-						return
-					}
-				}
-				h(w, r, ss.vendor)
-			},
-		})
-	})
+	return ok
 }
 
 // authenticate finds the session of the PARTIZAP_SESSION cookie. An
 // Authorization header is not a way in: the API knows only the cookie.
-func (s *Server) authenticate(r *http.Request) *session {
-	c, err := r.Cookie("PARTIZAP_SESSION")
-	if err != nil || c.Value == "" {
-		return nil
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*vendor] {
+	var c *sim.Cred[*vendor]
+	if cookie, err := r.Cookie("PARTIZAP_SESSION"); err == nil && cookie.Value != "" {
+		c = s.vendors.Token(cookie.Value)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.sessions[c.Value]
+	if c == nil {
+		// Laravel's answer to a JSON request without a valid session.
+		writeError(w, http.StatusUnauthorized, "Unauthenticated.")
+	}
+	return c
 }
 
 // csrfOK is the double-submit check of writes: the X-CSRF-TOKEN header
@@ -325,4 +250,54 @@ func csrfOK(r *http.Request) bool {
 	c, err := r.Cookie("CSRF_TOKEN")
 	h := r.Header.Get("X-CSRF-TOKEN")
 	return err == nil && c.Value != "" && h == c.Value
+}
+
+// The sim.Simulator methods, by the vendor's user id in decimal.
+
+func (s *Server) vendorID(key string) int64 {
+	id, err := strconv.ParseInt(key, 10, 64)
+	if err != nil {
+		panic("partizapsim: a vendor is named by its user id, not " + strconv.Quote(key))
+	}
+	return id
+}
+
+// Register is AddVendor; a poller reads the vendor with the user_id
+// option.
+func (s *Server) Register(vendorID, session string) map[string]string {
+	s.AddVendor(s.vendorID(vendorID), session)
+	return map[string]string{"user_id": vendorID}
+}
+
+// Open adds a conversation in which a buyer writes text.
+func (s *Server) Open(vendorID, text string) string {
+	id := s.AddThread(s.vendorID(vendorID), NewThread{Buyer: "Ivan"})
+	s.AddMessage(s.vendorID(vendorID), id, Buyer, text, time.Time{})
+	return key(id)
+}
+
+// Write adds a message by the buyer (inbound) or the vendor (outbound).
+func (s *Server) Write(vendorID, convID string, d events.Direction, text string) string {
+	return key(s.AddMessage(s.vendorID(vendorID), s.vendorID(convID), sim.By(d, Buyer, Vendor), text, time.Time{}))
+}
+
+// Fill is Seed ending now.
+func (s *Server) Fill(vendorID string, threads, perThread int) {
+	s.Seed(s.vendorID(vendorID), threads, perThread, time.Time{})
+}
+
+// Truth gives message times as the API writes them: to the precision of
+// Config.TimeLayout (whole seconds by default), finer than which a client
+// cannot know them.
+func (s *Server) Truth(vendorID string) []sim.Thread {
+	return sim.Truth(s.Threads(s.vendorID(vendorID)), func(t ThreadInfo) (string, bool, []MessageInfo) { return key(t.ID), false, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) {
+			// Written and read in UTC: the instant is the one the API
+			// states in whatever zone, the layout's precision applied.
+			at, err := time.Parse(s.layout, m.At.UTC().Format(s.layout))
+			if err != nil {
+				panic(fmt.Sprintf("partizapsim: message %d: time %v in layout %q: %v", m.ID, m.At, s.layout, err))
+			}
+			return key(m.ID), m.Direction, at
+		})
 }

@@ -75,7 +75,7 @@ func TestFaults(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	f.sim.InjectFault(Fault{Endpoint: EndpointMessages, Status: 503})
-	f.sim.InjectFault(Fault{Endpoint: EndpointConversations, Account: vendorB, Status: 502})
+	f.sim.InjectFault(Fault{Endpoint: EndpointConversations, Account: strconv.Itoa(vendorB), Status: 502})
 	f.sim.InjectFault(Fault{Endpoint: EndpointConversations, Status: 429, RetryAfter: "3", Times: 2})
 	f.sim.InjectFault(Fault{Status: 200, Body: `{"data": [`})
 

@@ -1,6 +1,7 @@
 package selfcommunitysim
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,15 +39,16 @@ func (s *Server) links(r *http.Request, limit, offset, count int) (next, prev *s
 func (s *Server) handleSnippets(w http.ResponseWriter, r *http.Request, a *account) {
 	limit, offset := s.limitOffset(r.URL.Query())
 	s.mu.RLock()
-	n := len(a.index)
+	idx := a.index.Items()
+	n := len(idx)
 	resp := page[wireSnippet]{Count: n, Results: make([]wireSnippet, 0, max(0, min(limit, n-offset)))}
 	for k := offset; k < n && k < offset+limit; k++ {
-		t := a.index[n-1-k]
+		t := idx[n-1-k]
 		resp.Results = append(resp.Results, t.snippet(t.side(a.user)))
 	}
 	s.mu.RUnlock()
 	resp.Next, resp.Previous = s.links(r, limit, offset, n)
-	s.stats.snippetsListed.Add(int64(len(resp.Results)))
+	s.Add("snippets_listed", int64(len(resp.Results)))
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -98,22 +100,18 @@ func (s *Server) handleThread(w http.ResponseWriter, r *http.Request, a *account
 		writeFieldErrors(w, "group", "Groups are not enabled in this community.")
 		return
 	}
-	threadID, byThread, ok := intParam(w, q, "thread")
-	if !ok {
-		return
+	var p [4]struct {
+		v   int64
+		set bool
 	}
-	userID, _, ok := intParam(w, q, "user")
-	if !ok {
-		return
+	for i, name := range []string{"thread", "user", "from_message", "before_message"} {
+		var ok bool
+		if p[i].v, p[i].set, ok = intParam(w, q, name); !ok {
+			return
+		}
 	}
-	from, hasFrom, ok := intParam(w, q, "from_message")
-	if !ok {
-		return
-	}
-	before, hasBefore, ok := intParam(w, q, "before_message")
-	if !ok {
-		return
-	}
+	threadID, byThread, userID := p[0].v, p[0].set, p[1].v
+	from, hasFrom, before, hasBefore := p[2].v, p[2].set, p[3].v, p[3].set
 	limit, offset := s.limitOffset(q)
 
 	s.mu.RLock()
@@ -159,14 +157,14 @@ func (s *Server) handleThread(w http.ResponseWriter, r *http.Request, a *account
 		}
 	}
 	resp.Next, resp.Previous = s.links(r, limit, offset, count)
-	s.stats.messagesListed.Add(int64(len(resp.Results)))
+	s.Add("messages_listed", int64(len(resp.Results)))
 	writeJSON(w, http.StatusOK, resp)
 }
 
 // msgIndex is the position of the first message whose id is >= id.
 func msgIndex(msgs []*message, id int64) int {
 	i, _ := slices.BinarySearchFunc(msgs, id, func(m *message, id int64) int {
-		return cmpKey(m.ID, 0, id, 0)
+		return cmp.Compare(m.ID, id)
 	})
 	return i
 }

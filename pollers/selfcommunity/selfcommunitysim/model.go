@@ -1,12 +1,15 @@
 package selfcommunitysim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // From says who writes a message, seen from an account.
@@ -22,22 +25,8 @@ const (
 )
 
 // String names the writer.
-func (f From) String() string {
-	switch f {
-	case Other:
-		return "other"
-	case Owner:
-		return "owner"
-	}
-	return "From(" + strconv.Itoa(int(f)) + ")"
-}
 
-var (
-	errUnknownAccount = errors.New("selfcommunitysim: unknown account")
-	errUnknownThread  = errors.New("selfcommunitysim: unknown thread")
-	errBadFrom        = errors.New("selfcommunitysim: invalid From")
-	errSelf           = errors.New("selfcommunitysim: a user cannot write to themself")
-)
+func (f From) String() string { return sim.Name("From", int(f), "", "other", "owner") }
 
 // NewThread describes the first message of a thread for AddThread. Every
 // field is optional.
@@ -86,6 +75,12 @@ type MessageInfo struct {
 	Text      string
 }
 
+var (
+	errUnknownThread = errors.New("selfcommunitysim: unknown thread")
+	errBadFrom       = errors.New("selfcommunitysim: invalid From")
+	errSelf          = errors.New("selfcommunitysim: a user cannot write to themself")
+)
+
 type user struct {
 	id   int64
 	name string
@@ -104,9 +99,8 @@ type thread struct {
 	lastStr    string
 	// seen is how many messages each side has fetched or written; more
 	// than that means thread_status "new".
-	seen       [2]atomic.Int64
-	hidden     [2]bool
-	pendingIdx [2]int // position in the side's account.pending; -1 when absent
+	seen   [2]atomic.Int64
+	hidden [2]bool
 }
 
 // side returns u's index in t.users, or -1.
@@ -146,13 +140,7 @@ func (s *Server) stampLocked(at time.Time) time.Time {
 	return s.stamps.Next(at.Truncate(time.Microsecond), s.now)
 }
 
-func (s *Server) mustAccount(name string) *account {
-	a := s.accounts[name]
-	if a == nil {
-		panic(fmt.Errorf("%w %q", errUnknownAccount, name))
-	}
-	return a
-}
+func (s *Server) mustAccount(name string) *account { return s.accounts.Must(name) }
 
 func (s *Server) mustThread(a *account, threadID string) (*thread, int) {
 	id, err := strconv.ParseInt(threadID, 10, 64)
@@ -173,7 +161,7 @@ func (s *Server) pairThread(first, second *user, at time.Time) *thread {
 	s.thrSeq++
 	t := &thread{
 		id: s.thrSeq, users: [2]*user{first, second},
-		created: at, createdStr: s.formatTime(at), pendingIdx: [2]int{-1, -1},
+		created: at, createdStr: s.formatTime(at),
 	}
 	s.threads[t.id] = t
 	s.pairs[key] = t
@@ -195,7 +183,7 @@ func (s *Server) appendMessage(t *thread, side int, text string, at time.Time, r
 	}
 	for i, u := range t.users {
 		if a := u.acct; a != nil && reindex && len(t.msgs) > 0 && !t.hidden[i] {
-			a.remove(t)
+			a.index.Remove(t)
 		}
 	}
 	t.msgs = append(t.msgs, m)
@@ -207,9 +195,9 @@ func (s *Server) appendMessage(t *thread, side int, text string, at time.Time, r
 		if a := u.acct; a != nil {
 			switch {
 			case reindex:
-				a.insert(t)
+				a.index.Insert(t)
 			case len(t.msgs) == 1:
-				a.index = append(a.index, t)
+				a.index.Append(t)
 			}
 			s.setPending(a, t)
 		}
@@ -225,60 +213,7 @@ func (s *Server) nextMsgID() int64 {
 // setPending puts t in or out of a's pending set after its last message.
 func (s *Server) setPending(a *account, t *thread) {
 	i := t.side(a.user)
-	pending := len(t.msgs) > 0 && t.msgs[len(t.msgs)-1].side != i && !t.hidden[i]
-	switch {
-	case pending && t.pendingIdx[i] < 0:
-		t.pendingIdx[i] = len(a.pending)
-		a.pending = append(a.pending, t)
-	case !pending && t.pendingIdx[i] >= 0:
-		last := a.pending[len(a.pending)-1]
-		j := t.pendingIdx[i]
-		a.pending[j] = last
-		last.pendingIdx[last.side(a.user)] = j
-		a.pending[len(a.pending)-1] = nil
-		a.pending = a.pending[:len(a.pending)-1]
-		t.pendingIdx[i] = -1
-	}
-}
-
-func cmpKey(ans int64, aid int64, bns int64, bid int64) int {
-	switch {
-	case ans < bns:
-		return -1
-	case ans > bns:
-		return 1
-	case aid < bid:
-		return -1
-	case aid > bid:
-		return 1
-	}
-	return 0
-}
-
-// lowerBound is the first index position whose key is >= (ns, id).
-func (a *account) lowerBound(ns, id int64) int {
-	i, _ := slices.BinarySearchFunc(a.index, struct{ ns, id int64 }{ns, id}, func(t *thread, k struct{ ns, id int64 }) int {
-		return cmpKey(t.lastNs, t.id, k.ns, k.id)
-	})
-	return i
-}
-
-// remove takes t out of the index at its current key. The removal is a
-// memmove of the tail, cheap for tens of thousands of threads.
-func (a *account) remove(t *thread) {
-	if i := a.lowerBound(t.lastNs, t.id); i < len(a.index) && a.index[i] == t {
-		a.index = slices.Delete(a.index, i, i+1)
-	}
-}
-
-// insert puts t at its place: usually the end, since new messages are the
-// latest.
-func (a *account) insert(t *thread) {
-	a.index = slices.Insert(a.index, a.lowerBound(t.lastNs, t.id), t)
-}
-
-func sortIndex(idx []*thread) {
-	slices.SortFunc(idx, func(a, b *thread) int { return cmpKey(a.lastNs, a.id, b.lastNs, b.id) })
+	a.pending.Put(t, len(t.msgs) > 0 && t.msgs[len(t.msgs)-1].side != i && !t.hidden[i])
 }
 
 // AddThread writes the first message of a thread between the account and
@@ -364,7 +299,7 @@ func (s *Server) HideThread(account, threadID string) {
 	if t.hidden[side] {
 		return
 	}
-	a.remove(t)
+	a.index.Remove(t)
 	t.hidden[side] = true
 	s.setPending(a, t)
 }
@@ -374,12 +309,12 @@ func (s *Server) HideThread(account, threadID string) {
 func (s *Server) Threads(account string) []ThreadInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	a := s.accounts[account]
-	if a == nil {
+	a, err := s.accounts.Get(account)
+	if err != nil {
 		return nil
 	}
-	ts := slices.Clone(a.index)
-	slices.SortFunc(ts, func(x, y *thread) int { return cmpKey(x.id, 0, y.id, 0) })
+	ts := slices.Clone(a.index.Items())
+	slices.SortFunc(ts, func(x, y *thread) int { return cmp.Compare(x.id, y.id) })
 	out := make([]ThreadInfo, len(ts))
 	for i, t := range ts {
 		out[i] = t.info(t.side(a.user))
@@ -392,7 +327,7 @@ func (s *Server) Threads(account string) []ThreadInfo {
 func (s *Server) Thread(account, threadID string) (ThreadInfo, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	a := s.accounts[account]
+	a, _ := s.accounts.Get(account)
 	id, err := strconv.ParseInt(threadID, 10, 64)
 	if a == nil || err != nil {
 		return ThreadInfo{}, false
@@ -415,11 +350,11 @@ func (t *thread) info(side int) ThreadInfo {
 	}
 	for i, m := range t.msgs {
 		mi := MessageInfo{
-			ID: strconv.FormatInt(m.ID, 10), At: m.at, From: Other, Direction: "inbound",
+			ID: strconv.FormatInt(m.ID, 10), At: m.at, From: Other, Direction: string(sim.Direction(m.side == side)),
 			SenderID: strconv.FormatInt(m.Sender.ID, 10), Text: m.Message,
 		}
 		if m.side == side {
-			mi.From, mi.Direction = Owner, "outbound"
+			mi.From = Owner
 		}
 		ti.Messages[i] = mi
 	}

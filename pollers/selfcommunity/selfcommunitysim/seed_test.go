@@ -91,7 +91,7 @@ func BenchmarkSeed(b *testing.B) {
 func TestTrafficStep(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	a := f.sim.accounts[userA]
+	a := f.sim.accounts.Must(userA)
 	rnd := rand.New(rand.NewPCG(7, 8))
 	counts := map[string]int{}
 	for range 2000 {
@@ -107,15 +107,15 @@ func TestTrafficStep(t *testing.T) {
 			pending++
 		}
 	}
-	if pending != len(a.pending) {
-		t.Fatalf("%d threads await a reply, pending set holds %d", pending, len(a.pending))
+	if pending != a.pending.Len() {
+		t.Fatalf("%d threads await a reply, pending set holds %d", pending, a.pending.Len())
 	}
 	// The same seed, the same actions.
 	g := newFixture(t, Config{})
 	rnd = rand.New(rand.NewPCG(7, 8))
 	again := map[string]int{}
 	for range 2000 {
-		again[g.sim.trafficStep(g.sim.accounts[userA], rnd)]++
+		again[g.sim.trafficStep(g.sim.accounts.Must(userA), rnd)]++
 	}
 	if len(again) != len(counts) || again[actMember] != counts[actMember] || again[actNewThread] != counts[actNewThread] {
 		t.Fatalf("seeded traffic differs: %v vs %v", again, counts)
@@ -127,7 +127,7 @@ func TestTrafficRunsUntilCancelled(t *testing.T) {
 	sim := New(Config{})
 	sim.AddAccount(userA, tokenA)
 	steps := make(chan struct{}, 64)
-	sim.onTraffic = func() {
+	sim.OnTraffic = func() {
 		select {
 		case steps <- struct{}{}:
 		default:
@@ -177,7 +177,7 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		wg.Go(func() {
 			rnd := rand.New(rand.NewPCG(uint64(w), 1))
 			for range 300 {
-				f.sim.trafficStep(f.sim.accounts[userA], rnd)
+				f.sim.trafficStep(f.sim.accounts.Must(userA), rnd)
 			}
 		})
 	}

@@ -1,15 +1,13 @@
 package selfcommunitysim
 
 import (
-	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
@@ -68,24 +66,30 @@ type Stats struct {
 	SnippetsListed, MessagesListed int64
 }
 
-type counters struct {
-	snippets, thread, message, send, unauthorized, rateLimited, faults, snippetsListed, messagesListed atomic.Int64
-}
+// Fault is a canned answer the server gives instead of the real one (see
+// sim.Fault): Endpoint is EndpointSnippets, EndpointThread,
+// EndpointMessage or EndpointSend, Account an account's username. With
+// Status 200 a Body is served as a success: truncated JSON, or a page
+// whose next link points to another host. Without a Body it answers with a
+// DRF-style {"detail": ...} error.
+type Fault = sim.Fault
 
 // Server simulates a SelfCommunity community's private-message API. Create
-// it with New; it is an http.Handler.
+// it with New; it is an http.Handler, and its embedded Kit injects faults
+// and counts. Accounts are the Kit's accounts by username.
 type Server struct {
-	cfg   Config
-	loc   *time.Location
-	now   func() time.Time
-	stats counters
+	*sim.Kit
+	cfg Config
+	loc *time.Location
+	now func() time.Time
+	// endpoints are the Kit's handlers: the query decides which serves.
+	endpoints map[string]http.Handler
+	accounts  sim.Accounts[*account]
 
 	// mu guards the whole community: a thread may sit in two inboxes.
 	mu       sync.RWMutex
 	users    map[int64]*user
 	byName   map[string]*user
-	tokens   map[string]*account
-	accounts map[string]*account // by username
 	threads  map[int64]*thread
 	pairs    map[[2]int64]*thread
 	messages map[int64]*message
@@ -93,26 +97,22 @@ type Server struct {
 	thrSeq   int64
 	msgSeq   int64
 	stamps   sim.Stamps // see stampLocked
-
-	faults   sim.Faults[Fault]
-	schedule sim.Schedule
-
-	// onTraffic, when set before Traffic starts, runs after each Traffic
-	// event: tests wait on it instead of sleeping.
-	onTraffic func()
 }
 
-// account is a user who polls: a token, a rate limiter, an inbox index.
+var _ sim.Simulator = (*Server)(nil)
+
+// account is a user who polls: a rate limiter (DRF throttles per user), an
+// inbox index.
 type account struct {
 	user *user
 	lim  *sim.Bucket // nil when unlimited
 	// index holds the account's visible threads sorted by (last message
 	// time, id) ascending: the snippet list read backwards, so the thread
 	// that just got a message is appended rather than inserted in front.
-	index []*thread
+	index sim.Index[int64, *thread]
 	// pending holds the threads whose last message is the other side's,
-	// so Traffic can answer one in O(1).
-	pending []*thread
+	// for Traffic.
+	pending sim.Set[*thread]
 }
 
 // New returns a Server without users.
@@ -128,10 +128,9 @@ func New(cfg Config) *Server {
 		cfg:      cfg,
 		loc:      cfg.Location,
 		now:      cfg.Now,
+		accounts: sim.Accounts[*account]{Prefix: "selfcommunitysim"},
 		users:    make(map[int64]*user),
 		byName:   make(map[string]*user),
-		tokens:   make(map[string]*account),
-		accounts: make(map[string]*account),
 		threads:  make(map[int64]*thread),
 		pairs:    make(map[[2]int64]*thread),
 		messages: make(map[int64]*message),
@@ -146,6 +145,20 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.Kit = sim.NewKit(sim.API{
+		Endpoints: []string{EndpointSnippets, EndpointThread, EndpointMessage, EndpointSend},
+		List:      EndpointSnippets, Messages: []string{EndpointThread},
+		Counters: []string{"snippets_listed", "messages_listed"},
+		Error:    faultError,
+		Stats:    func() any { return s.Stats() },
+	})
+	s.endpoints = map[string]http.Handler{}
+	for e, h := range map[string]func(http.ResponseWriter, *http.Request, *account){
+		EndpointSnippets: s.handleSnippets, EndpointThread: s.handleThread,
+		EndpointMessage: s.handleMessage, EndpointSend: s.handleSend,
+	} {
+		s.endpoints[e] = sim.Endpoint(s.Kit, e, s.authenticate, s.limit, h)
 	}
 	return s
 }
@@ -162,56 +175,34 @@ func (s *Server) AddAccount(username, token string) (userID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.userNamed(username)
-	a := s.accounts[username]
-	if a == nil {
-		a = &account{user: u}
+	s.accounts.Add(username, token, func(int) *account {
+		a := &account{user: u, index: sim.Index[int64, *thread]{Key: func(t *thread) (int64, int64) { return t.lastNs, t.id }}}
 		if s.cfg.RequestsPerSecond > 0 {
 			a.lim = sim.NewBucket(s.cfg.RequestsPerSecond, s.cfg.Burst)
 		}
-		s.accounts[username] = a
 		u.acct = a
 		// Threads this user already takes part in (with another account)
 		// are in the new inbox too.
 		for _, t := range s.threads {
 			if t.side(u) >= 0 && len(t.msgs) > 0 {
-				a.index = append(a.index, t)
+				a.index.Append(t)
 				s.setPending(a, t)
 			}
 		}
-		sortIndex(a.index)
-	}
-	if b, ok := s.tokens[token]; ok && b != a {
-		panic(fmt.Sprintf("selfcommunitysim: token already belongs to account %q", b.user.name))
-	}
-	s.tokens[token] = a
+		a.index.Sort()
+		return a
+	}, nil)
 	return strconv.FormatInt(u.id, 10)
 }
 
 // Stats returns the request counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		Snippets:       s.stats.snippets.Load(),
-		Thread:         s.stats.thread.Load(),
-		Message:        s.stats.message.Load(),
-		Send:           s.stats.send.Load(),
-		Unauthorized:   s.stats.unauthorized.Load(),
-		RateLimited:    s.stats.rateLimited.Load(),
-		Faults:         s.stats.faults.Load(),
-		SnippetsListed: s.stats.snippetsListed.Load(),
-		MessagesListed: s.stats.messagesListed.Load(),
+		Snippets: s.Count(EndpointSnippets), Thread: s.Count(EndpointThread),
+		Message: s.Count(EndpointMessage), Send: s.Count(EndpointSend),
+		Unauthorized: s.Count(sim.Unauthorized), RateLimited: s.Count(sim.RateLimited), Faults: s.Count(sim.Faulted),
+		SnippetsListed: s.Count("snippets_listed"), MessagesListed: s.Count("messages_listed"),
 	}
-}
-
-// ResetStats sets every counter back to zero, ScheduleStats' included.
-func (s *Server) ResetStats() {
-	for _, c := range []*atomic.Int64{
-		&s.stats.snippets, &s.stats.thread, &s.stats.message, &s.stats.send,
-		&s.stats.unauthorized, &s.stats.rateLimited, &s.stats.faults,
-		&s.stats.snippetsListed, &s.stats.messagesListed,
-	} {
-		c.Store(0)
-	}
-	s.schedule.ResetObserved()
 }
 
 const pmPath = "/api/v2/pm/"
@@ -220,16 +211,15 @@ const pmPath = "/api/v2/pm/"
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	var endpoint string
-	var h func(w http.ResponseWriter, r *http.Request, a *account)
 	switch {
 	case p == pmPath && r.Method == http.MethodGet:
-		endpoint, h = EndpointSnippets, s.handleSnippets
+		endpoint = EndpointSnippets
 		q := r.URL.Query()
 		if q.Has("thread") || q.Has("user") || q.Has("group") {
-			endpoint, h = EndpointThread, s.handleThread
+			endpoint = EndpointThread
 		}
 	case p == pmPath && r.Method == http.MethodPost:
-		endpoint, h = EndpointSend, s.handleSend
+		endpoint = EndpointSend
 	case p == pmPath:
 		w.Header().Set("Allow", "GET, POST, DELETE, HEAD, OPTIONS")
 		writeDetail(w, http.StatusMethodNotAllowed, `Method "`+r.Method+`" not allowed.`)
@@ -240,7 +230,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeDetail(w, http.StatusMethodNotAllowed, `Method "`+r.Method+`" not allowed.`)
 			return
 		}
-		endpoint, h = EndpointMessage, s.handleMessage
+		endpoint = EndpointMessage
 	case (p+"/" == pmPath || strings.HasPrefix(p, pmPath) && isDigits(p[len(pmPath):])) && r.Method == http.MethodGet:
 		// Django's APPEND_SLASH: a GET without the trailing slash is
 		// redirected, which a client that refuses redirects sees as 301.
@@ -253,48 +243,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeDetail(w, http.StatusNotFound, "Not found.")
 		return
 	}
-	s.serve(w, r, endpoint, h)
+	s.endpoints[endpoint].ServeHTTP(w, r)
 }
 
-// serve runs what every call goes through, in this order: authentication
-// (401), the call counter, injected faults, sustained faults, the rate
-// limiter (429).
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, h func(http.ResponseWriter, *http.Request, *account)) {
-	a := s.authenticate(r)
-	if a == nil {
-		s.stats.unauthorized.Add(1)
-		// What DRF answers with OAuth2 authentication, for a missing token
-		// and for one it does not know alike.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
-		writeDetail(w, http.StatusUnauthorized, "Authentication credentials were not provided.")
-		return
+func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*account]) bool {
+	var l sim.Limiter
+	if c.Account.lim != nil {
+		l = c.Account.lim
 	}
-	switch endpoint {
-	case EndpointSnippets:
-		s.stats.snippets.Add(1)
-	case EndpointThread:
-		s.stats.thread.Add(1)
-	case EndpointMessage:
-		s.stats.message.Add(1)
-	default:
-		s.stats.send.Add(1)
-	}
-	name := a.user.name
-	s.schedule.Handle(w, r, name, sim.Chain{
-		Fault: func(w http.ResponseWriter) bool { return s.serveFault(w, endpoint, name) },
-		Error: faultError,
-		Next: func(w http.ResponseWriter) {
-			if a.lim != nil {
-				if _, wait, ok := a.lim.Take(s.now()); !ok {
-					s.stats.rateLimited.Add(1)
-					secs := sim.RetrySeconds(wait)
-					w.Header().Set("Retry-After", strconv.Itoa(secs))
-					writeDetail(w, http.StatusTooManyRequests, throttled(secs))
-					return
-				}
-			}
-			h(w, r, a)
-		},
+	return s.Throttle(w, l, s.now(), true, func(w http.ResponseWriter, secs int) {
+		writeDetail(w, http.StatusTooManyRequests, throttled(secs))
 	})
 }
 
@@ -309,15 +267,18 @@ func throttled(secs int) string {
 
 // authenticate reads "Authorization: Bearer <token>". Answers never echo
 // the token.
-func (s *Server) authenticate(r *http.Request) *account {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return nil
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*account] {
+	var c *sim.Cred[*account]
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") && tok != "" {
+		c = s.accounts.Token(strings.TrimSpace(tok))
 	}
-	s.mu.RLock()
-	a := s.tokens[strings.TrimSpace(tok)]
-	s.mu.RUnlock()
-	return a
+	if c == nil {
+		// What DRF answers with OAuth2 authentication, for a missing token
+		// and for one it does not know alike.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+		writeDetail(w, http.StatusUnauthorized, "Authentication credentials were not provided.")
+	}
+	return c
 }
 
 // link is the absolute URL of the request with limit and offset replaced,
@@ -331,21 +292,7 @@ func (s *Server) link(r *http.Request, limit, offset int, dropOffset bool) *stri
 	} else {
 		q.Set("offset", strconv.Itoa(offset))
 	}
-	// RequestURI keeps a prefix that http.StripPrefix removed from
-	// URL.Path, so links work under providersim's mount points.
-	path := r.URL.EscapedPath()
-	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
-		path = u.EscapedPath()
-	}
-	base := s.cfg.LinkBase
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	l := strings.TrimRight(base, "/") + path + "?" + q.Encode()
+	l := sim.Link(r, s.cfg.LinkBase, q)
 	return &l
 }
 
@@ -359,4 +306,32 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// The sim.Simulator methods, by username.
+
+// Register is AddAccount; a poller reads the account with the user_id
+// option.
+func (s *Server) Register(username, token string) map[string]string {
+	return map[string]string{"user_id": s.AddAccount(username, token)}
+}
+
+// Open writes text to the account from a new member.
+func (s *Server) Open(username, text string) string {
+	return s.AddThread(username, NewThread{Text: text})
+}
+
+// Write adds a message by the other member (inbound) or the account's
+// user (outbound).
+func (s *Server) Write(username, threadID string, d events.Direction, text string) string {
+	return s.AddMessage(username, threadID, sim.By(d, Other, Owner), text, time.Time{})
+}
+
+// Fill is Seed.
+func (s *Server) Fill(username string, threads, perThread int) { s.Seed(username, threads, perThread) }
+
+// Truth is the account's inbox by thread id.
+func (s *Server) Truth(username string) []sim.Thread {
+	return sim.Truth(s.Threads(username), func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, false, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
 }

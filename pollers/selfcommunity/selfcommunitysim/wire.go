@@ -2,6 +2,7 @@ package selfcommunitysim
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,4 +114,20 @@ func writeDetail(w http.ResponseWriter, status int, detail string) {
 // writeFieldErrors writes DRF's validation error body: field -> messages.
 func writeFieldErrors(w http.ResponseWriter, field, msg string) {
 	writeJSON(w, http.StatusBadRequest, map[string][]string{field: {msg}})
+}
+
+// faultError is the DRF-style body of an injected fault or a scheduled
+// one: for 429, DRF's throttling detail, whose wait is the Retry-After
+// already in w's header (1 second when there is none or it is not whole
+// seconds).
+func faultError(w http.ResponseWriter, status int, _ string) {
+	detail := "Injected fault: " + strconv.Itoa(status) + " " + http.StatusText(status) + "."
+	if status == http.StatusTooManyRequests {
+		secs, err := strconv.Atoi(w.Header().Get("Retry-After"))
+		if err != nil || secs < 1 {
+			secs = 1
+		}
+		detail = throttled(secs)
+	}
+	writeDetail(w, status, detail)
 }
