@@ -22,16 +22,14 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/providers"
 	"github.com/threadsync/threadsync/pollers/sla"
 )
-
-// providers are the providers threadsync has a client for.
-var providers = []string{"olx", "selfcommunity", "partizap", "hubspot", "mirakl"}
 
 // accountFields are the fields of one entry of the accounts file. The loader
 // rejects any other field and the help text is printed from this table.
 var accountFields = []struct{ name, desc string }{
-	{"provider", strings.Join(providers, " | ")},
+	{"provider", strings.Join(providers.Names(), " | ")},
 	{"id", "unique per provider; 1-64 letters, digits, _ or -"},
 	{"base_url", "the provider API's http(s) base URL"},
 	{"token", "the API secret; ${VAR} expands from the environment"},
@@ -334,15 +332,16 @@ func (l *accountsLoader) account(index int, n *yaml.Node) (a pollers.Account, ok
 	// Validate checks in their place so that each problem is reported once.
 	var standIn pollers.Account
 
+	known := providers.Names()
 	switch {
 	case bad["provider"]:
-		standIn.Provider = providers[0]
+		standIn.Provider = known[0]
 	case a.Provider == "":
-		l.failf(index, lbl, "provider", "missing; want one of %s", strings.Join(providers, ", "))
-		standIn.Provider = providers[0]
-	case !slices.Contains(providers, a.Provider):
-		l.failf(index, lbl, "provider", "%q is not one of %s", a.Provider, strings.Join(providers, ", "))
-		standIn.Provider = providers[0]
+		l.failf(index, lbl, "provider", "missing; want one of %s", strings.Join(known, ", "))
+		standIn.Provider = known[0]
+	case !slices.Contains(known, a.Provider):
+		l.failf(index, lbl, "provider", "%q is not one of %s", a.Provider, strings.Join(known, ", "))
+		standIn.Provider = known[0]
 	}
 	if bad["id"] {
 		standIn.ID = "stand-in"

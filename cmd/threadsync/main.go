@@ -27,24 +27,11 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/embedded"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/hubspot"
-	"github.com/threadsync/threadsync/pollers/mirakl"
-	"github.com/threadsync/threadsync/pollers/olx"
-	"github.com/threadsync/threadsync/pollers/partizap"
-	"github.com/threadsync/threadsync/pollers/selfcommunity"
+	"github.com/threadsync/threadsync/pollers/providers"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
-
-// factories maps provider names to their pollers.
-var factories = map[string]pollers.Factory{
-	hubspot.Name:       hubspot.New,
-	mirakl.Name:        mirakl.New,
-	olx.Name:           olx.New,
-	partizap.Name:      partizap.New,
-	selfcommunity.Name: selfcommunity.New,
-}
 
 func main() {
 	// Signals are caught before anything else is done (reading the
@@ -214,7 +201,7 @@ func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub
 // engineConfig is the engine's configuration from the process's.
 func engineConfig(cfg *Config, log *slog.Logger) pollers.Config {
 	return pollers.Config{
-		Providers:     factories,
+		Providers:     providers.Factories(),
 		SubjectPrefix: cfg.SubjectPrefix, PollInterval: cfg.PollInterval, Concurrency: cfg.Concurrency,
 		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
 		Retry:      pollers.RetryPolicy{Attempts: cfg.RetryAttempts, MaxInPlace: cfg.RetryMaxWait, PageDeadline: cfg.PageDeadline},

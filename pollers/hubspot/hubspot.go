@@ -27,19 +27,7 @@
 // and the X-HubSpot-RateLimit-* headers slow the account before either
 // runs out (the engine reads them; DailyReset says when the day ends).
 //
-// Options:
-//   - inbox_ids: comma-separated inbox ids; only threads of those inboxes
-//     are read (sent as repeated inboxId). Default: every inbox.
-//   - include_archived: "true" also walks archived (trashed) threads, which
-//     the API lists only when asked with archived=true, after the active
-//     ones in every walk. Default false: archived threads are not read.
-//   - page_size: threads per list page, 1-100 (default 100).
-//   - message_page_size: messages per message page, 1-100 (default 100).
-//   - timezone: the HubSpot account's IANA time zone, where the daily limit
-//     resets at midnight (default UTC).
-//   - original_content: "false" keeps the truncated text of long messages
-//     instead of fetching .../original-content (default true).
-//   - overlap, requests_per_second: see package pollers.
+// Its options are declared in Options; Provider registers it.
 package hubspot
 
 import (
@@ -55,6 +43,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // Name is the provider's name in accounts files, subjects and keys.
@@ -75,16 +64,57 @@ const DefaultRequestsPerSecond = 9
 // no Retry-After: by then the rolling window has passed entirely.
 const BurstRetry = 10 * time.Second
 
-// maxMessagePages bounds the message pages of one thread, against a cursor
-// that never ends.
-const maxMessagePages = 1000
-
 const threadsPath = "/conversations/v3/conversations/threads"
 
-var knownOptions = []string{
-	"inbox_ids", "include_archived", "page_size", "message_page_size",
-	"timezone", "original_content", "overlap", "requests_per_second", "quota",
+// Options are the settings of HubSpot accounts.
+var Options = api.Options{optInboxIDs, optIncludeArchived, optPageSize, optMessagePageSize, optZone, optOriginalContent}
+
+var (
+	optInboxIDs = &api.Option[[]string]{
+		Name: "inbox_ids", Doc: "only threads of these inboxes, sent as repeated `inboxId`; without it, every inbox",
+		Want: "comma-separated inbox ids", Parse: inboxIDs,
+	}
+	optIncludeArchived = api.BoolOption("include_archived", false,
+		"`true` also reads the archived threads, which the API lists only with `archived=true`, after the active ones")
+	optPageSize        = api.IntOption("page_size", 100, 1, 100, "threads per list page")
+	optMessagePageSize = api.IntOption("message_page_size", 100, 1, 100, "messages per message page")
+	optZone            = api.ZoneOption("timezone", "UTC", "the HubSpot account's zone, where the daily limit resets at midnight")
+	optOriginalContent = api.BoolOption("original_content", true,
+		"`false` keeps the truncated text of long messages instead of reading `…/original-content`")
+)
+
+// inboxIDs reads inbox_ids: integers, repeats and blanks dropped.
+func inboxIDs(v string) ([]string, error) {
+	var ids []string
+	for id := range strings.SplitSeq(v, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(id, 10, 63); err != nil {
+			return nil, fmt.Errorf("%q is not an inbox id", id)
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("names no inbox")
+	}
+	return ids, nil
 }
+
+// features: incremental by latestMessageTimestamp, keyset-like cursors,
+// messages after a cursor, reply-needed derived from directions.
+var features = pollers.Features{
+	IncrementalList:   true,
+	Overlap:           DefaultOverlap,
+	MessageCursor:     true,
+	RequestsPerSecond: DefaultRequestsPerSecond,
+}
+
+// Provider registers HubSpot.
+var Provider = api.Registration{Name: Name, Title: "HubSpot", Options: Options, Features: features, Build: build}
 
 // Client reads one HubSpot account's conversations inbox.
 type Client struct {
@@ -100,83 +130,22 @@ type Client struct {
 	now             func() time.Time
 }
 
-var _ pollers.Provider = (*Client)(nil)
+// New is the pollers.Factory of HubSpot accounts: Provider's, which
+// validates the options before it builds the client.
+var New pollers.Factory = Provider.New
 
-// New is the pollers.Factory of HubSpot accounts. It rejects unknown or
-// invalid options.
-func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
-	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("base_url: %w", err)
-	}
-	c := &Client{
-		base: base, token: a.Token, http: client,
-		pageSize: 100, msgPageSize: 100, loc: time.UTC, originalContent: true,
-		now: time.Now,
-	}
-	for k, v := range a.Options {
-		switch k {
-		case "inbox_ids":
-			for id := range strings.SplitSeq(v, ",") {
-				id = strings.TrimSpace(id)
-				if id == "" {
-					continue
-				}
-				if _, err := strconv.ParseUint(id, 10, 63); err != nil {
-					return nil, fmt.Errorf("option inbox_ids %q: %q is not an inbox id (an integer)", v, id)
-				}
-				if !slices.Contains(c.inboxIDs, id) {
-					c.inboxIDs = append(c.inboxIDs, id)
-				}
-			}
-			if len(c.inboxIDs) == 0 {
-				return nil, fmt.Errorf("option inbox_ids %q names no inbox", v)
-			}
-		case "include_archived", "original_content":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("option %s %q must be true or false", k, v)
-			}
-			if k == "include_archived" {
-				c.includeArchived = b
-			} else {
-				c.originalContent = b
-			}
-		case "page_size", "message_page_size":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100 {
-				return nil, fmt.Errorf("option %s %q must be an integer from 1 to 100", k, v)
-			}
-			if k == "page_size" {
-				c.pageSize = n
-			} else {
-				c.msgPageSize = n
-			}
-		case "timezone":
-			loc, err := time.LoadLocation(v)
-			if err != nil || v == "" || strings.EqualFold(v, "local") {
-				return nil, fmt.Errorf("option timezone %q must be an IANA time zone such as Europe/Berlin", v)
-			}
-			c.loc = loc
-		case "overlap", "requests_per_second", "quota":
-			// Read by the engine.
-		default:
-			return nil, fmt.Errorf("unknown option %q (known: %s)", k, strings.Join(knownOptions, ", "))
-		}
-	}
-	return c, nil
+func build(a api.Account) (pollers.Provider, error) {
+	o := a.Values
+	return &Client{
+		base: a.Base, token: a.Token, http: a.HTTP, now: time.Now,
+		inboxIDs: optInboxIDs.Get(o), includeArchived: optIncludeArchived.Get(o),
+		pageSize: optPageSize.Get(o), msgPageSize: optMessagePageSize.Get(o),
+		loc: optZone.Get(o), originalContent: optOriginalContent.Get(o),
+	}, nil
 }
 
-// Features: incremental by latestMessageTimestamp, keyset-like cursors,
-// messages after a cursor, reply-needed derived from directions.
-func (c *Client) Features() pollers.Features {
-	return pollers.Features{
-		IncrementalList:   true,
-		Overlap:           DefaultOverlap,
-		MessageCursor:     true,
-		RequestsPerSecond: DefaultRequestsPerSecond,
-	}
-}
+// Features are those of every HubSpot account.
+func (c *Client) Features() pollers.Features { return features }
 
 // get sends one GET and decodes its JSON body. It returns where the request
 // went (method and redacted URL), for errors about the body.
@@ -221,12 +190,8 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	var body threadList
 	where, err := c.get(ctx, c.threadsURL(), v, &body)
 	if err != nil {
-		var he *pollers.HTTPError
-		if v.Get("after") != "" && errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			// HubSpot answers 400 to a cursor it no longer knows.
-			return pollers.Page{}, fmt.Errorf("%w: %w", pollers.ErrTokenExpired, err)
-		}
-		return pollers.Page{}, err
+		// HubSpot answers 400 to a cursor it no longer knows.
+		return pollers.Page{}, api.TokenRefused(err, v.Get("after"), http.StatusBadRequest)
 	}
 	if body.Results == nil {
 		return pollers.Page{}, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
@@ -289,24 +254,24 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.M
 	v.Set("limit", strconv.Itoa(c.msgPageSize))
 	var got []fetched
 	newestFirst := true
-	for page := 0; ; page++ {
-		if page == maxMessagePages {
-			return nil, fmt.Errorf("thread %s: %w: more than %d message pages (an endless cursor?)", id, pollers.ErrMalformed, maxMessagePages)
+	err := api.Pages(func(tok string) (string, string, error) {
+		if tok != "" {
+			v.Set("after", tok)
 		}
 		var body messageList
 		where, err := c.get(ctx, c.threadsURL(url.PathEscape(id), "messages"), v, &body)
 		if err != nil {
-			return nil, err
+			return "", where, err
 		}
 		if body.Results == nil {
-			return nil, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
+			return "", where, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
 		}
 		start := len(got)
 		for i := range body.Results {
 			m := &body.Results[i]
 			at, err := parseTime(m.CreatedAt)
 			if err != nil {
-				return nil, fmt.Errorf("%s: message %d (%q): createdAt: %w", where, i, m.ID, err)
+				return "", where, fmt.Errorf("%s: message %d (%q): createdAt: %w", where, i, m.ID, err)
 			}
 			got = append(got, fetched{m: m, at: at, where: where, index: i})
 		}
@@ -315,17 +280,13 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.M
 				newestFirst = false
 			}
 		}
-		next := body.after()
-		if next == "" {
-			break
-		}
-		if next == v.Get("after") {
-			return nil, fmt.Errorf("%s: %w: paging.next.after repeats the cursor just sent", where, pollers.ErrMalformed)
-		}
 		if newestFirst && !after.At.IsZero() && len(got) > 0 && got[len(got)-1].at.Before(after.At) {
-			break // this page reached messages already seen
+			return "", where, nil // this page reached messages already seen
 		}
-		v.Set("after", next)
+		return body.after(), where, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if newestFirst {
 		slices.Reverse(got)

@@ -6,42 +6,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // The response shapes of hubspot.md §3. Only the fields threadsync uses
 // are decoded; unknown fields are ignored, because HubSpot adds fields
-// without notice. Ids and times are read with str, which takes a JSON string
-// or number alike: HubSpot documents ids as strings but they are numbers in
-// older APIs.
-
-// str is a JSON string, number or null, kept as text.
-type str string
-
-// UnmarshalJSONFrom reads a string as is, a number as its literal text and
-// null as "".
-func (s *str) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch tok.Kind() {
-	case '"', '0':
-		*s = str(tok.String())
-	case 'n':
-		*s = ""
-	default:
-		return fmt.Errorf("want a string or a number, got %s", tok.Kind())
-	}
-	return nil
-}
+// without notice. HubSpot documents ids as strings but they are numbers in
+// older APIs, so ids are api.ID; times and cursors are api.Text, kept as
+// sent (a cursor goes back as it came, and a time may be epoch
+// milliseconds).
 
 type paging struct {
 	Next *struct {
-		After str `json:"after"`
+		After api.Text `json:"after"`
 	} `json:"next"`
 }
 
@@ -62,18 +41,18 @@ type threadList struct {
 func (l *threadList) after() string { return afterOf(l.Paging) }
 
 type thread struct {
-	ID                             str    `json:"id"`
-	InboxID                        str    `json:"inboxId"`
-	Status                         string `json:"status"`
-	AssociatedContactID            str    `json:"associatedContactId"`
-	AssignedTo                     str    `json:"assignedTo"`
-	OriginalChannelID              str    `json:"originalChannelId"`
-	CreatedAt                      str    `json:"createdAt"`
-	LatestMessageTimestamp         str    `json:"latestMessageTimestamp"`
-	LatestMessageSentTimestamp     str    `json:"latestMessageSentTimestamp"`
-	LatestMessageReceivedTimestamp str    `json:"latestMessageReceivedTimestamp"`
+	ID                             api.ID   `json:"id"`
+	InboxID                        api.ID   `json:"inboxId"`
+	Status                         string   `json:"status"`
+	AssociatedContactID            api.ID   `json:"associatedContactId"`
+	AssignedTo                     api.ID   `json:"assignedTo"`
+	OriginalChannelID              api.ID   `json:"originalChannelId"`
+	CreatedAt                      api.Text `json:"createdAt"`
+	LatestMessageTimestamp         api.Text `json:"latestMessageTimestamp"`
+	LatestMessageSentTimestamp     api.Text `json:"latestMessageSentTimestamp"`
+	LatestMessageReceivedTimestamp api.Text `json:"latestMessageReceivedTimestamp"`
 	ThreadAssociations             *struct {
-		AssociatedTicketID str `json:"associatedTicketId"`
+		AssociatedTicketID api.ID `json:"associatedTicketId"`
 	} `json:"threadAssociations"`
 }
 
@@ -86,9 +65,9 @@ func (l *messageList) after() string { return afterOf(l.Paging) }
 
 type message struct {
 	Type             string       `json:"type"`
-	ID               str          `json:"id"`
-	CreatedAt        str          `json:"createdAt"`
-	CreatedBy        str          `json:"createdBy"`
+	ID               api.ID       `json:"id"`
+	CreatedAt        api.Text     `json:"createdAt"`
+	CreatedBy        api.ID       `json:"createdBy"`
 	Senders          []actor      `json:"senders"`
 	Text             string       `json:"text"`
 	Attachments      []attachment `json:"attachments"`
@@ -97,12 +76,12 @@ type message struct {
 }
 
 type actor struct {
-	ActorID str    `json:"actorId"`
+	ActorID api.ID `json:"actorId"`
 	Name    string `json:"name"`
 }
 
 type attachment struct {
-	FileID str    `json:"fileId"`
+	FileID api.ID `json:"fileId"`
 	Name   string `json:"name"`
 	URL    string `json:"url"`
 }
@@ -146,7 +125,7 @@ func (t *thread) item() (pollers.Item, error) {
 	}
 	for _, f := range []struct {
 		name string
-		v    str
+		v    api.Text
 	}{{"latestMessageSentTimestamp", t.LatestMessageSentTimestamp}, {"latestMessageReceivedTimestamp", t.LatestMessageReceivedTimestamp}} {
 		if f.v != "" {
 			if _, err := parseTime(f.v); err != nil {
@@ -259,7 +238,7 @@ func actorKind(id string) byte {
 
 // parseTime reads HubSpot's ISO 8601 times leniently, and epoch
 // milliseconds, which older HubSpot APIs use.
-func parseTime(s str) (time.Time, error) {
+func parseTime(s api.Text) (time.Time, error) {
 	if s != "" && strings.Trim(string(s), "0123456789") == "" {
 		if ms, err := strconv.ParseInt(string(s), 10, 64); err == nil {
 			return time.UnixMilli(ms).UTC(), nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // docThreads is hubspot.md §3.5's thread page, the first id a number as
@@ -142,10 +143,12 @@ func TestThreadMappingErrors(t *testing.T) {
 	}
 }
 
-func TestStrTakesStringsNumbersAndNull(t *testing.T) {
-	var v struct{ A, B, C, D str }
+// Ids are api.ID: strings, numbers of any size and null; an integral
+// number in exponent form is the integer it denotes.
+func TestIDsTakeStringsNumbersAndNull(t *testing.T) {
+	var v struct{ A, B, C, D api.ID }
 	decode(t, `{"A": "x-1", "B": 12345678901234567890, "C": null, "D": 1.5e3}`, &v)
-	if v.A != "x-1" || v.B != "12345678901234567890" || v.C != "" || v.D != "1.5e3" {
+	if v.A != "x-1" || v.B != "12345678901234567890" || v.C != "" || v.D != "1500" {
 		t.Fatalf("%+v", v)
 	}
 	if err := json.Unmarshal([]byte(`{"A": {"id": 1}}`), &v); err == nil {
@@ -247,7 +250,7 @@ func TestDirection(t *testing.T) {
 }
 
 func TestParseTime(t *testing.T) {
-	for in, want := range map[str]time.Time{
+	for in, want := range map[api.Text]time.Time{
 		"2023-11-07T05:31:56Z":          time.Date(2023, 11, 7, 5, 31, 56, 0, time.UTC),
 		"2023-11-07T05:31:56.123Z":      time.Date(2023, 11, 7, 5, 31, 56, 123e6, time.UTC),
 		"2023-11-07T06:31:56.123+01:00": time.Date(2023, 11, 7, 5, 31, 56, 123e6, time.UTC),
@@ -259,7 +262,7 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("parseTime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []str{"", "yesterday", "2023-13-07T05:31:56Z"} {
+	for _, in := range []api.Text{"", "yesterday", "2023-13-07T05:31:56Z"} {
 		if _, err := parseTime(in); !errors.Is(err, pollers.ErrMalformed) {
 			t.Errorf("parseTime(%q): %v, want ErrMalformed", in, err)
 		}

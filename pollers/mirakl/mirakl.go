@@ -4,23 +4,20 @@
 // (GET /api/inbox/threads/{id}). Mirakl states when a shop reply is needed
 // (metadata.shop_reply_needed_since), so ReplyNeeded follows it.
 //
-// Options: shop_id (sent as shop_id on every call), page_size (1-100,
-// default 100), entity_type (only threads of that type), overlap and
-// requests_per_second (see package pollers).
+// Its options are declared in Options; Provider registers it.
 package mirakl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // Name is the provider's name in accounts files, subjects and keys.
@@ -29,6 +26,36 @@ const Name = "mirakl"
 // DefaultOverlap is how far behind the newest update seen a walk starts,
 // for threads updated at the same instant or written late.
 const DefaultOverlap = time.Minute
+
+// Options are the settings of Mirakl accounts.
+var Options = api.Options{optShopID, optPageSize, optEntityType}
+
+var (
+	optShopID = &api.Option[string]{
+		Name: "shop_id", Doc: "sent on every call", Want: "an integer",
+		Parse: func(v string) (string, error) {
+			if _, err := strconv.ParseUint(v, 10, 63); err != nil {
+				return "", api.ErrInvalidOption
+			}
+			return v, nil
+		},
+	}
+	optPageSize   = api.IntOption("page_size", 100, 1, 100, "threads per M11 page")
+	optEntityType = api.StringOption("entity_type", "only threads of that entity type")
+)
+
+// features: incremental by updated_since, full message lists, stated
+// reply-needed.
+var features = pollers.Features{
+	IncrementalList:   true,
+	Overlap:           DefaultOverlap,
+	ReplyNeededStated: true,
+	// M10/M11 are meant for on-page use; stay well below any limit.
+	RequestsPerSecond: 20,
+}
+
+// Provider registers Mirakl.
+var Provider = api.Registration{Name: Name, Title: "Mirakl", Options: Options, Features: features, Build: build}
 
 // Client reads one shop's inbox.
 type Client struct {
@@ -40,48 +67,20 @@ type Client struct {
 	http       *http.Client
 }
 
-var _ pollers.Provider = (*Client)(nil)
+// New is the pollers.Factory of Mirakl accounts: Provider's, which
+// validates the options before it builds the client.
+var New pollers.Factory = Provider.New
 
-// New is the pollers.Factory of Mirakl accounts.
-func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
-	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("base_url: %w", err)
-	}
-	c := &Client{base: base, key: a.Token, pageSize: 100, http: client}
-	for k, v := range a.Options {
-		switch k {
-		case "shop_id":
-			if _, err := strconv.ParseUint(v, 10, 63); err != nil {
-				return nil, fmt.Errorf("option shop_id %q must be an integer", v)
-			}
-			c.shopID = v
-		case "page_size":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100 {
-				return nil, fmt.Errorf("option page_size %q must be an integer from 1 to 100", v)
-			}
-			c.pageSize = n
-		case "entity_type":
-			c.entityType = v
-		case "overlap", "requests_per_second", "quota":
-		default:
-			return nil, fmt.Errorf("unknown option %q (known: shop_id, page_size, entity_type, overlap, requests_per_second, quota)", k)
-		}
-	}
-	return c, nil
+func build(a api.Account) (pollers.Provider, error) {
+	o := a.Values
+	return &Client{
+		base: a.Base, key: a.Token, http: a.HTTP,
+		shopID: optShopID.Get(o), pageSize: optPageSize.Get(o), entityType: optEntityType.Get(o),
+	}, nil
 }
 
-// Features: incremental by updated_since, full message lists, stated reply-needed.
-func (c *Client) Features() pollers.Features {
-	return pollers.Features{
-		IncrementalList:   true,
-		Overlap:           DefaultOverlap,
-		ReplyNeededStated: true,
-		// M10/M11 are meant for on-page use; stay well below any limit.
-		RequestsPerSecond: 20,
-	}
-}
+// Features are those of every Mirakl account.
+func (c *Client) Features() pollers.Features { return features }
 
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
 	u := *c.base
@@ -120,11 +119,8 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	}
 	var body threadList
 	if err := c.get(ctx, "/api/inbox/threads", v, &body); err != nil {
-		var he *pollers.HTTPError
-		if q.Token != "" && errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			return pollers.Page{}, fmt.Errorf("%w: %w", pollers.ErrTokenExpired, err)
-		}
-		return pollers.Page{}, err
+		// Mirakl answers 400 to a page token it no longer accepts.
+		return pollers.Page{}, api.TokenRefused(err, q.Token, http.StatusBadRequest)
 	}
 	if body.Data == nil {
 		return pollers.Page{}, fmt.Errorf("GET %s/api/inbox/threads: %w: no data array", pollers.RedactURL(c.base), pollers.ErrMalformed)

@@ -15,19 +15,8 @@
 // ("received" is inbound, "sent" outbound).
 //
 // The base URL is the country site, https://www.olx.pl; /api/partner is
-// added unless the base URL already ends with it. Options:
-//   - timezone: IANA zone of OLX's zone-less times such as
-//     "2018-01-30 08:26:36" (default UTC; probably the site's own zone,
-//     Europe/Warsaw for olx.pl).
-//   - page_size: the limit of each thread-list request, 2 to 1000 (default
-//     50; OLX's maximum is not documented).
-//   - message_page_size: the limit of each message request, 1 to 1000
-//     (default 100).
-//   - end_of_list: "short" (default) ends a list at the first page shorter
-//     than its limit, as olx.md infers; "empty" only at a page that brings
-//     nothing new, for an API that would cap the limit silently.
-//   - offset_base: 0 (default) or 1, the offset of a list's first element.
-//   - overlap and requests_per_second: see package pollers.
+// added unless the base URL already ends with it. Its options are declared
+// in Options; Provider registers it.
 package olx
 
 import (
@@ -42,6 +31,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // Name is the provider's name in accounts files, subjects and keys.
@@ -56,9 +46,27 @@ const (
 	DefaultRequestsPerSecond = 10
 )
 
-// maxMessages bounds the messages read from one thread, against a server
-// that ignores offset and answers full pages for ever.
-const maxMessages = 100_000
+// Options are the settings of OLX accounts.
+var Options = api.Options{optZone, optPageSize, optMessagePageSize, optEndOfList, optOffsetBase}
+
+var (
+	optZone            = api.ZoneOption("timezone", "UTC", "zone of OLX's zone-less times, e.g. `Europe/Warsaw` for olx.pl")
+	optPageSize        = api.IntOption("page_size", DefaultPageSize, 2, 1000, "threads per list request")
+	optMessagePageSize = api.IntOption("message_page_size", DefaultMessagePageSize, 1, 1000, "messages per message request")
+	optEndOfList       = api.ChoiceOption("end_of_list", "short", []string{"short", "empty"},
+		"`short` ends a list at its first page shorter than its limit, as olx.md infers, `empty` only at a page that brings nothing new, for an API that caps the limit silently")
+	optOffsetBase = api.IntOption("offset_base", 0, 0, 1, "the offset of a list's first element")
+)
+
+// features: full scans of an offset-paginated list that moves, all
+// messages of a thread at once, reply-needed derived by the engine.
+var features = pollers.Features{
+	OffsetPagination:  true,
+	RequestsPerSecond: DefaultRequestsPerSecond,
+}
+
+// Provider registers OLX.
+var Provider = api.Registration{Name: Name, Title: "OLX", Options: Options, Features: features, Build: build}
 
 // Client reads one OLX user's threads.
 type Client struct {
@@ -72,79 +80,24 @@ type Client struct {
 	http        *http.Client
 }
 
-var _ pollers.Provider = (*Client)(nil)
+// New is the pollers.Factory of OLX accounts: Provider's, which
+// validates the options before it builds the client.
+var New pollers.Factory = Provider.New
 
-// New is the pollers.Factory of OLX accounts. It rejects unknown options and
-// names the option at fault.
-func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
-	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("base_url: %w", err)
-	}
+func build(a api.Account) (pollers.Provider, error) {
+	o, base := a.Values, a.Base
 	if !strings.HasSuffix(base.Path, "/api/partner") {
 		base = base.JoinPath("api", "partner")
 	}
-	base.RawQuery, base.Fragment = "", ""
-	c := &Client{
-		base: base, token: a.Token, loc: time.UTC,
-		pageSize: DefaultPageSize, msgPageSize: DefaultMessagePageSize, http: client,
-	}
-	for k, v := range a.Options {
-		switch k {
-		case "timezone":
-			if v == "" || v == "Local" {
-				return nil, fmt.Errorf("option timezone %q must be an IANA zone name such as Europe/Warsaw", v)
-			}
-			loc, err := time.LoadLocation(v)
-			if err != nil {
-				return nil, fmt.Errorf("option timezone %q is not an IANA zone name: %w", v, err)
-			}
-			c.loc = loc
-		case "page_size":
-			if c.pageSize, err = intOption(k, v, 2, 1000); err != nil {
-				return nil, err
-			}
-		case "message_page_size":
-			if c.msgPageSize, err = intOption(k, v, 1, 1000); err != nil {
-				return nil, err
-			}
-		case "end_of_list":
-			switch v {
-			case "short":
-				c.endOnEmpty = false
-			case "empty":
-				c.endOnEmpty = true
-			default:
-				return nil, fmt.Errorf("option end_of_list %q must be \"short\" or \"empty\"", v)
-			}
-		case "offset_base":
-			if c.offsetBase, err = intOption(k, v, 0, 1); err != nil {
-				return nil, err
-			}
-		case "overlap", "requests_per_second", "quota":
-		default:
-			return nil, fmt.Errorf("unknown option %q (known: timezone, page_size, message_page_size, end_of_list, offset_base, overlap, requests_per_second, quota)", k)
-		}
-	}
-	return c, nil
+	return &Client{
+		base: base, token: a.Token, http: a.HTTP,
+		loc: optZone.Get(o), pageSize: optPageSize.Get(o), msgPageSize: optMessagePageSize.Get(o),
+		endOnEmpty: optEndOfList.Get(o) == "empty", offsetBase: optOffsetBase.Get(o),
+	}, nil
 }
 
-func intOption(name, v string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("option %s %q must be an integer from %d to %d", name, v, lo, hi)
-	}
-	return n, nil
-}
-
-// Features: full scans of an offset-paginated list that moves, all
-// messages of a thread at once, reply-needed derived by the engine.
-func (c *Client) Features() pollers.Features {
-	return pollers.Features{
-		OffsetPagination:  true,
-		RequestsPerSecond: DefaultRequestsPerSecond,
-	}
-}
+// Features are those of every OLX account.
+func (c *Client) Features() pollers.Features { return features }
 
 // get sends one GET with OLX's headers and decodes the JSON answer.
 func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
@@ -235,7 +188,9 @@ const versionGone = "gone:"
 // listing it; returning no messages under the list's version would record
 // them as seen. So the thread counts as having no messages yet, under a
 // version no list item has, and the next poll asks again while the thread
-// is listed. The engine reads the item's version once Messages returns.
+// is listed. This relies on the engine reading the item's version once
+// Messages returns, which pollers.Provider does not state: Messages has no
+// other way to say "announce the thread, but do not record it as read".
 func (c *Client) gone(it *pollers.Item) []events.Message {
 	if !strings.HasPrefix(it.Version, versionGone) {
 		it.Version = versionGone + it.Version
@@ -250,17 +205,16 @@ func (c *Client) gone(it *pollers.Item) []events.Message {
 func (c *Client) Messages(ctx context.Context, it *pollers.Item, _ pollers.MessageCursor) ([]events.Message, error) {
 	total, _ := strconv.Atoi(it.Ref)
 	var all []message
-	seen := make(map[flexID]struct{})
-	var u *url.URL
-	for offset := 0; ; {
-		u = c.pageURL([]string{"threads", it.Thread.ID, "messages"}, offset, c.msgPageSize)
+	seen := make(map[api.ID]struct{})
+	var where string
+	// The page token is the offset of the next page.
+	err := api.Pages(func(tok string) (string, string, error) {
+		offset, _ := strconv.Atoi(tok)
+		u := c.pageURL([]string{"threads", it.Thread.ID, "messages"}, offset, c.msgPageSize)
+		where = "GET " + pollers.RedactURL(u)
 		var body list[message]
 		if err := c.get(ctx, u, &body); err != nil {
-			var he *pollers.HTTPError
-			if errors.As(err, &he) && he.Status == http.StatusNotFound {
-				return c.gone(it), nil
-			}
-			return nil, err
+			return "", where, err
 		}
 		added := 0
 		for _, m := range body.Items {
@@ -272,19 +226,23 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, _ pollers.Messa
 		all = append(all, body.Items...)
 		n := len(body.Items)
 		if n == 0 || (n < c.msgPageSize && !c.endOnEmpty) || (total > 0 && len(seen) >= total) {
-			break
+			return "", where, nil
 		}
 		if added == 0 {
-			return nil, fmt.Errorf("GET %s: %w: thread %s: the page repeats messages already read (offset ignored?)", pollers.RedactURL(u), pollers.ErrMalformed, it.Thread.ID)
+			return "", where, fmt.Errorf("%s: %w: thread %s: the page repeats messages already read (offset ignored?)", where, pollers.ErrMalformed, it.Thread.ID)
 		}
-		if len(seen) > maxMessages {
-			return nil, fmt.Errorf("GET %s: %w: thread %s: more than %d messages", pollers.RedactURL(u), pollers.ErrMalformed, it.Thread.ID, maxMessages)
+		return strconv.Itoa(offset + n), where, nil
+	})
+	if err != nil {
+		var he *pollers.HTTPError
+		if errors.As(err, &he) && he.Status == http.StatusNotFound {
+			return c.gone(it), nil
 		}
-		offset += n
+		return nil, err
 	}
 	msgs, err := mapMessages(all, c.loc, interlocutor(it))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: thread %s: %w", pollers.RedactURL(u), it.Thread.ID, err)
+		return nil, fmt.Errorf("%s: thread %s: %w", where, it.Thread.ID, err)
 	}
 	// A list item without created_at: the thread began with its first
 	// message. The engine builds ThreadCreated from this item after the

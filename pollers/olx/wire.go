@@ -1,7 +1,6 @@
 package olx
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // The shapes of olx.md §3. Every field but the ids is optional: integrators
@@ -22,16 +22,16 @@ import (
 // are ignored.
 
 type thread struct {
-	ID             flexID  `json:"id"`
-	AdvertID       flexID  `json:"advert_id"`
-	InterlocutorID flexID  `json:"interlocutor_id"`
-	TotalCount     flexInt `json:"total_count"`
-	UnreadCount    flexInt `json:"unread_count"`
+	ID             api.ID  `json:"id"`
+	AdvertID       api.ID  `json:"advert_id"`
+	InterlocutorID api.ID  `json:"interlocutor_id"`
+	TotalCount     api.Int `json:"total_count"`
+	UnreadCount    api.Int `json:"unread_count"`
 	CreatedAt      string  `json:"created_at"`
 }
 
 type message struct {
-	ID          flexID       `json:"id"`
+	ID          api.ID       `json:"id"`
 	CreatedAt   string       `json:"created_at"`
 	Type        string       `json:"type"`
 	Text        string       `json:"text"`
@@ -75,7 +75,7 @@ func (l *list[T]) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 			continue
 		}
 		if k := d.PeekKind(); k != '[' {
-			return fmt.Errorf("data is a JSON %s, not an array", kindName(k))
+			return fmt.Errorf("data is a JSON %s, not an array", api.KindName(k))
 		}
 		if err := l.items(d); err != nil {
 			return err
@@ -99,98 +99,8 @@ func (l *list[T]) items(d *jsontext.Decoder) error {
 	return json.UnmarshalDecode(d, &l.Items)
 }
 
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case '{':
-		return "object"
-	case '"':
-		return "string"
-	case '0':
-		return "number"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "value"
-}
-
-// flexID is an id sent as a number (as documented) or a string (as some
-// clients model it); it is always a string in events. Integral numbers in
-// exponent or fraction form are written as plain integers.
-type flexID string
-
-func (id *flexID) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	v, err := d.ReadValue()
-	if err != nil {
-		return err
-	}
-	switch v.Kind() {
-	case 'n':
-		*id = ""
-	case '"':
-		s, err := jsontext.AppendUnquote(nil, v)
-		if err != nil {
-			return err
-		}
-		*id = flexID(strings.TrimSpace(string(s)))
-	case '0':
-		s := string(v)
-		if strings.ContainsAny(s, ".eE") {
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil || f != float64(int64(f)) {
-				return fmt.Errorf("id %s is not an integer", s)
-			}
-			s = strconv.FormatInt(int64(f), 10)
-		}
-		*id = flexID(s)
-	default:
-		return fmt.Errorf("id is a JSON %s, not a number or a string", kindName(v.Kind()))
-	}
-	return nil
-}
-
-// flexInt is a count sent as a number or a numeric string; null or absent
-// is 0 and known is false.
-type flexInt struct {
-	N     int64
-	Known bool
-}
-
-func (n *flexInt) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	v, err := d.ReadValue()
-	if err != nil {
-		return err
-	}
-	var s string
-	switch v.Kind() {
-	case 'n':
-		*n = flexInt{}
-		return nil
-	case '"':
-		b, err := jsontext.AppendUnquote(nil, v)
-		if err != nil {
-			return err
-		}
-		s = strings.TrimSpace(string(b))
-	case '0':
-		s = string(v)
-	default:
-		return fmt.Errorf("count is a JSON %s, not a number", kindName(v.Kind()))
-	}
-	i, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != float64(int64(f)) {
-			return fmt.Errorf("count %q is not an integer", s)
-		}
-		i = int64(f)
-	}
-	*n = flexInt{N: i, Known: true}
-	return nil
-}
-
-func (n flexInt) String() string {
+// count writes a count for a version: "-" when the list left it out.
+func count(n api.Int) string {
 	if !n.Known {
 		return "-"
 	}
@@ -217,8 +127,8 @@ func (t *thread) item(loc *time.Location) (pollers.Item, error) {
 			ID:           string(t.ID),
 			Participants: make([]events.Participant, 0, 1),
 		},
-		Version: "t" + t.TotalCount.String() + "u" + t.UnreadCount.String(),
-		Ref:     t.TotalCount.String(),
+		Version: "t" + count(t.TotalCount) + "u" + count(t.UnreadCount),
+		Ref:     count(t.TotalCount),
 	}
 	if t.CreatedAt != "" {
 		at, err := localTime(t.CreatedAt, loc, time.Time{})
@@ -267,7 +177,7 @@ func mapMessages(ms []message, loc *time.Location, from events.Participant) ([]e
 		}
 	}
 	ms = slices.Clone(ms)
-	slices.SortStableFunc(ms, func(a, b message) int { return cmpID(string(a.ID), string(b.ID)) })
+	slices.SortStableFunc(ms, func(a, b message) int { return api.CompareIDs(string(a.ID), string(b.ID)) })
 	ms = slices.CompactFunc(ms, func(a, b message) bool { return a.ID == b.ID })
 
 	out := make([]events.Message, 0, len(ms))
@@ -312,34 +222,6 @@ func mapMessages(ms []message, loc *time.Location, from events.Participant) ([]e
 	}
 	slices.SortStableFunc(out, func(a, b events.Message) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
-}
-
-// cmpID orders ids numerically when both are integers, otherwise as text
-// (integers first).
-func cmpID(a, b string) int {
-	na, nb := isDigits(a), isDigits(b)
-	switch {
-	case na && nb:
-		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
-	case na:
-		return -1
-	case nb:
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // localTime reads a time. OLX writes local wall-clock times without a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 func zone(t *testing.T, name string) *time.Location {
@@ -27,13 +28,13 @@ func TestFlexID(t *testing.T) {
 		`91234`: "91234", `"91234"`: "91234", `" 42 "`: "42", `"abc-1"`: "abc-1",
 		`1e3`: "1000", `12.0`: "12", `null`: "", `-7`: "-7",
 	} {
-		var id flexID
+		var id api.ID
 		if err := json.Unmarshal([]byte(in), &id); err != nil || string(id) != want {
 			t.Errorf("%s: got %q, %v; want %q", in, id, err, want)
 		}
 	}
 	for _, in := range []string{`1.5`, `true`, `{}`, `[1]`} {
-		var id flexID
+		var id api.ID
 		if err := json.Unmarshal([]byte(in), &id); err == nil {
 			t.Errorf("%s: got %q, want an error", in, id)
 		}
@@ -42,16 +43,16 @@ func TestFlexID(t *testing.T) {
 
 func TestFlexInt(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]flexInt{
-		`4`: {4, true}, `"4"`: {4, true}, `4.0`: {4, true}, `0`: {0, true}, `null`: {},
+	for in, want := range map[string]api.Int{
+		`4`: {N: 4, Known: true}, `"4"`: {N: 4, Known: true}, `4.0`: {N: 4, Known: true}, `0`: {N: 0, Known: true}, `null`: {},
 	} {
-		var n flexInt
+		var n api.Int
 		if err := json.Unmarshal([]byte(in), &n); err != nil || n != want {
 			t.Errorf("%s: got %+v, %v; want %+v", in, n, err, want)
 		}
 	}
 	for _, in := range []string{`"four"`, `4.5`, `false`, `[]`} {
-		var n flexInt
+		var n api.Int
 		if err := json.Unmarshal([]byte(in), &n); err == nil {
 			t.Errorf("%s: got %+v, want an error", in, n)
 		}
@@ -309,8 +310,8 @@ func TestCmpID(t *testing.T) {
 		a, b string
 		want int
 	}{{"9", "10", -1}, {"10", "9", 1}, {"009", "9", 0}, {"100", "a", -1}, {"a", "b", -1}, {"b", "100", 1}} {
-		if got := cmpID(c.a, c.b); got != c.want {
-			t.Errorf("%d: cmpID(%q, %q) = %d, want %d", i, c.a, c.b, got, c.want)
+		if got := api.CompareIDs(c.a, c.b); got != c.want {
+			t.Errorf("%d: CompareIDs(%q, %q) = %d, want %d", i, c.a, c.b, got, c.want)
 		}
 	}
 }

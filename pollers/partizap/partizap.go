@@ -11,19 +11,7 @@
 // The token is the PARTIZAP_SESSION cookie value of a logged-in vendor
 // session; it is sent as that cookie and nowhere else.
 //
-// Options:
-//   - user_id (required): the vendor's Partizap user id.
-//   - page_size: conversations per page, 1-100, default 100.
-//   - messages_path: path of a conversation's message list under the base
-//     URL, with one {id} placeholder; default
-//     /vendor/conversations/{id}/messages.
-//   - messages_page_size: messages per page, 1-100, default 100.
-//   - timezone: IANA zone of times sent without an offset; default
-//     Europe/Moscow.
-//   - offset_pagination: true (default) makes the engine walk again when a
-//     conversation shows up twice in one walk, the sign that the cursor is
-//     an offset into a list that moved; false trusts the cursor.
-//   - requests_per_second and overlap: see package pollers.
+// Its options are declared in Options; Provider registers it.
 package partizap
 
 import (
@@ -35,10 +23,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // Name is the provider's name in accounts files, subjects and keys.
@@ -52,9 +40,50 @@ const DefaultMessagesPath = "/vendor/conversations/{id}/messages"
 // documents no limit, and its API serves a web front end.
 const DefaultRequestsPerSecond = 5
 
-// maxMessagePages bounds the message pages of one conversation, against a
-// next_cursor that never ends.
-const maxMessagePages = 10_000
+// Options are the settings of Partizap accounts.
+var Options = api.Options{optUserID, optPageSize, optMessagesPath, optMessagesPageSize, optZone, optOffsetPagination}
+
+var (
+	optUserID = &api.Option[string]{
+		Name: "user_id", Required: true,
+		Doc:  "the vendor's Partizap user id: their messages are outbound, the buyers' inbound",
+		Want: "a user id without spaces",
+		Parse: func(v string) (string, error) {
+			if v = strings.TrimSpace(v); v == "" || strings.ContainsAny(v, " \t\r\n") {
+				return "", api.ErrInvalidOption
+			}
+			return v, nil
+		},
+	}
+	optPageSize     = api.IntOption("page_size", 100, 1, 100, "conversations per page")
+	optMessagesPath = &api.Option[string]{
+		Name: "messages_path", Default: DefaultMessagesPath,
+		Doc:   "the path of a conversation's message list under the base URL, which partizap.md only infers",
+		Want:  "an absolute path with one {id}",
+		Parse: validMessagesPath,
+	}
+	optMessagesPageSize = api.IntOption("messages_page_size", 100, 1, 100, "messages per page")
+	optZone             = api.ZoneOption("timezone", "Europe/Moscow", "zone of times sent without an offset")
+	optOffsetPagination = api.BoolOption("offset_pagination", true,
+		"`true` walks again when a conversation is listed twice in one walk, the sign of an offset cursor over a list that moved; `false` trusts the cursor")
+)
+
+// features with the default options: full scans (no incremental filter),
+// derived reply-needed.
+var features = pollers.Features{
+	// A message list read newest first stops at the cursor.
+	MessageCursor: true,
+	// The cursor is opaque and the order undocumented: if the cursor
+	// is an offset, a conversation that moves during a walk shows up
+	// twice and may push another past the walk, so the engine walks
+	// again when it sees one twice. A keyset cursor never lists one
+	// twice, so this costs nothing there. Option offset_pagination.
+	OffsetPagination:  true,
+	RequestsPerSecond: DefaultRequestsPerSecond,
+}
+
+// Provider registers Partizap.
+var Provider = api.Registration{Name: Name, Title: "Partizap", Options: Options, Features: features, Build: build}
 
 // Client reads one vendor's inbox.
 type Client struct {
@@ -68,113 +97,44 @@ type Client struct {
 	http        *http.Client
 }
 
-var _ pollers.Provider = (*Client)(nil)
+// New is the pollers.Factory of Partizap accounts: Provider's, which
+// validates the options before it builds the client.
+var New pollers.Factory = Provider.New
 
-const knownOptions = "user_id, page_size, messages_path, messages_page_size, timezone, offset_pagination, overlap, requests_per_second, quota"
-
-// New is the pollers.Factory of Partizap accounts.
-func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
-	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("base_url: %w", err)
-	}
-	base.RawQuery, base.Fragment = "", ""
+func build(a api.Account) (pollers.Provider, error) {
+	o := a.Values
 	if !validCookieValue(a.Token) {
 		// Anything else would end the cookie early or smuggle another one.
 		return nil, errors.New("token is not a valid cookie value (it must be the raw PARTIZAP_SESSION value, without spaces, quotes or semicolons)")
 	}
-	c := &Client{
-		base: base, cookie: "PARTIZAP_SESSION=" + a.Token,
-		pageSize: 100, msgPageSize: 100, msgPath: DefaultMessagesPath,
-		offsetPages: true, http: client,
-	}
-	var errs []error
-	zone := "Europe/Moscow"
-	for k, v := range a.Options {
-		switch k {
-		case "user_id":
-			if v = strings.TrimSpace(v); v == "" || strings.ContainsAny(v, " \t\r\n") {
-				errs = append(errs, fmt.Errorf("option user_id %q must be the vendor's Partizap user id", v))
-			}
-			c.mp.userID = v
-		case "page_size":
-			c.pageSize, err = pageSize(k, v)
-			errs = append(errs, err)
-		case "messages_page_size":
-			c.msgPageSize, err = pageSize(k, v)
-			errs = append(errs, err)
-		case "messages_path":
-			errs = append(errs, validMessagesPath(v))
-			c.msgPath = v
-		case "timezone":
-			zone = v
-		case "offset_pagination":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("option offset_pagination %q must be true or false", v))
-			}
-			c.offsetPages = b
-		case "overlap", "requests_per_second", "quota":
-		default:
-			errs = append(errs, fmt.Errorf("unknown option %q (known: %s)", k, knownOptions))
-		}
-	}
-	if _, ok := a.Options["user_id"]; !ok {
-		errs = append(errs, errors.New("option user_id is required: the vendor's Partizap user id, which tells the vendor's own messages from the buyers'"))
-	}
-	if c.mp.loc, err = loadZone(zone); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return &Client{
+		base: a.Base, cookie: "PARTIZAP_SESSION=" + a.Token, http: a.HTTP,
+		mp:       mapper{userID: optUserID.Get(o), loc: optZone.Get(o)},
+		pageSize: optPageSize.Get(o), msgPageSize: optMessagesPageSize.Get(o), msgPath: optMessagesPath.Get(o),
+		offsetPages: optOffsetPagination.Get(o),
+	}, nil
 }
 
-func pageSize(name, v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 100 {
-		return 0, fmt.Errorf("option %s %q must be an integer from 1 to 100", name, v)
-	}
-	return n, nil
-}
-
-// validMessagesPath checks a messages_path option: an absolute path with
+// validMessagesPath reads a messages_path option: an absolute path with
 // exactly one {id}, no query, no dot segments.
-func validMessagesPath(p string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("option messages_path %q %s (e.g. %s)", p, why, DefaultMessagesPath)
-	}
+func validMessagesPath(p string) (string, error) {
 	switch {
 	case !strings.HasPrefix(p, "/"):
-		return bad("must start with /")
+		return "", errors.New("must start with /")
 	case strings.Count(p, "{id}") != 1:
-		return bad("must contain {id} exactly once")
+		return "", errors.New("must contain {id} exactly once")
 	case strings.ContainsAny(p, "?# \t\r\n\\"):
-		return bad("must be a plain path, without query, fragment or spaces")
+		return "", errors.New("must be a plain path, without query, fragment or spaces")
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "." || seg == ".." {
-			return bad("must not contain . or .. segments")
+			return "", errors.New("must not contain . or .. segments")
 		}
 	}
 	if _, err := url.PathUnescape(strings.Replace(p, "{id}", "1", 1)); err != nil {
-		return bad("has an invalid escape")
+		return "", errors.New("has an invalid escape")
 	}
-	return nil
-}
-
-// loadZone loads an IANA zone. Europe/Moscow, the default, falls back to
-// its fixed offset (UTC+3 since 2014) on systems without a zone database.
-func loadZone(name string) (*time.Location, error) {
-	loc, err := time.LoadLocation(name)
-	if err == nil {
-		return loc, nil
-	}
-	if name == "Europe/Moscow" {
-		return time.FixedZone("MSK", 3*60*60), nil
-	}
-	return nil, fmt.Errorf("option timezone %q: %w", name, err)
+	return p, nil
 }
 
 // validCookieValue accepts what a Cookie header can carry unquoted. Commas
@@ -193,19 +153,11 @@ func validCookieValue(v string) bool {
 	return true
 }
 
-// Features: full scans (no incremental filter), derived reply-needed.
+// Features are those of features, with the account's offset_pagination.
 func (c *Client) Features() pollers.Features {
-	return pollers.Features{
-		// A message list read newest first stops at the cursor.
-		MessageCursor: true,
-		// The cursor is opaque and the order undocumented: if the cursor
-		// is an offset, a conversation that moves during a walk shows up
-		// twice and may push another past the walk, so the engine walks
-		// again when it sees one twice. A keyset cursor never lists one
-		// twice, so this costs nothing there.
-		OffsetPagination:  c.offsetPages,
-		RequestsPerSecond: DefaultRequestsPerSecond,
-	}
+	f := features
+	f.OffsetPagination = c.offsetPages
+	return f
 }
 
 // get sends one GET with the session cookie and decodes the body.
@@ -247,11 +199,9 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	where := "GET " + pollers.RedactURL(u)
 	var body list[conversation]
 	if err := c.get(ctx, u, &body); err != nil {
-		var he *pollers.HTTPError
-		if q.Token != "" && errors.As(err, &he) && cursorRefused(he.Status) {
-			return pollers.Page{}, fmt.Errorf("%w: %w", pollers.ErrTokenExpired, err)
-		}
-		return pollers.Page{}, err
+		// Partizap documents no refusal of a cursor; these are the
+		// plausible ones.
+		return pollers.Page{}, api.TokenRefused(err, q.Token, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusGone)
 	}
 	next, err := nextCursor(body.Data == nil, body.Meta)
 	if err != nil {
@@ -267,12 +217,6 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	}
 	// A cursor that comes back within a walk is caught by the engine.
 	return page, nil
-}
-
-// cursorRefused: statuses with which an API refuses a cursor it no longer
-// knows (Partizap documents none; these are the plausible ones).
-func cursorRefused(status int) bool {
-	return status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusGone
 }
 
 // nextCursor reads the end of a list: has_more decides; a page that says
@@ -301,38 +245,33 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.M
 	rawPath := strings.Replace(c.msgPath, "{id}", url.PathEscape(id), 1)
 	var out []events.Message
 	seenMsg := map[string]struct{}{}
-	seenCursor := map[string]struct{}{"": {}}
 	// descending: every message so far is no newer than the one before,
 	// and at least one is older.
 	descending, older := true, false
-	cur := ""
-	for pageNo := 0; ; pageNo++ {
+	err := api.Pages(func(cur string) (string, string, error) {
 		v := url.Values{"limit": {strconv.Itoa(c.msgPageSize)}}
 		if cur != "" {
 			v.Set("cursor", cur)
 		}
 		u := c.endpoint(rawPath, v)
 		where := "GET " + pollers.RedactURL(u)
-		if pageNo == maxMessagePages {
-			return nil, fmt.Errorf("%s: conversation %s: %w: more than %d message pages", where, id, pollers.ErrMalformed, maxMessagePages)
-		}
 		var body list[message]
 		if err := c.get(ctx, u, &body); err != nil {
 			var he *pollers.HTTPError
-			if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusMethodNotAllowed) && pageNo == 0 {
-				return nil, fmt.Errorf("conversation %s: %w (if the conversation exists, option messages_path may be wrong)", id, err)
+			if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusMethodNotAllowed) && cur == "" {
+				return "", where, fmt.Errorf("%w (if the conversation exists, option messages_path may be wrong)", err)
 			}
-			return nil, fmt.Errorf("conversation %s: %w", id, err)
+			return "", where, err
 		}
 		next, err := nextCursor(body.Data == nil, body.Meta)
 		if err != nil {
-			return nil, fmt.Errorf("%s: conversation %s: %w", where, id, err)
+			return "", where, fmt.Errorf("%s: %w", where, err)
 		}
 		reachesBack := false
 		for i := range body.Data {
 			m, err := c.mp.message(&body.Data[i], &it.Thread)
 			if err != nil {
-				return nil, fmt.Errorf("%s: conversation %s: message %d: %w", where, id, i, err)
+				return "", where, fmt.Errorf("%s: message %d: %w", where, i, err)
 			}
 			if n := len(out); n > 0 {
 				switch m.CreatedAt.Compare(out[n-1].CreatedAt) {
@@ -351,14 +290,13 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.M
 			seenMsg[m.ID] = struct{}{}
 			out = append(out, m)
 		}
-		if next == "" || (reachesBack && descending && older) {
-			break
+		if reachesBack && descending && older {
+			return "", where, nil
 		}
-		if _, again := seenCursor[next]; again {
-			return nil, fmt.Errorf("%s: conversation %s: %w: meta.next_cursor %.40q repeats (a pagination loop)", where, id, pollers.ErrMalformed, next)
-		}
-		seenCursor[next] = struct{}{}
-		cur = next
+		return next, where, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("conversation %s: %w", id, err)
 	}
 	slices.SortStableFunc(out, byTimeThenID)
 	return out, nil

@@ -1,24 +1,22 @@
 package partizap
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // The response shapes of partizap.md §3. Unknown fields are ignored, and
 // every scalar threadsync reads is decoded leniently: ids documented as
-// integers may come as strings, and the time format is undocumented.
+// integers may come as strings (a PHP backend sends "5012" as easily as
+// 5012), so they are api.ID; texts, times and cursors are api.Text, kept
+// as sent.
 
 // list is the envelope of every list: {data, meta{has_more, next_cursor}}.
 type list[T any] struct {
@@ -27,125 +25,45 @@ type list[T any] struct {
 }
 
 type meta struct {
-	HasMore    *flexBool  `json:"has_more"`
-	NextCursor flexString `json:"next_cursor"`
+	HasMore    *api.Bool `json:"has_more"`
+	NextCursor api.Text  `json:"next_cursor"`
 }
 
 type conversation struct {
-	ID           flexString `json:"id"`
-	ProductID    flexString `json:"product_id"`
-	Product      *product   `json:"product"`
-	Participants []user     `json:"participants"`
-	LastMessage  *message   `json:"last_message"`
-	CreatedAt    flexString `json:"created_at"`
-	UpdatedAt    flexString `json:"updated_at"`
+	ID           api.ID   `json:"id"`
+	ProductID    api.ID   `json:"product_id"`
+	Product      *product `json:"product"`
+	Participants []user   `json:"participants"`
+	LastMessage  *message `json:"last_message"`
+	CreatedAt    api.Text `json:"created_at"`
+	UpdatedAt    api.Text `json:"updated_at"`
 }
 
 type product struct {
-	ID    flexString `json:"id"`
-	Title flexString `json:"title"`
+	ID    api.ID   `json:"id"`
+	Title api.Text `json:"title"`
 }
 
 type user struct {
-	ID          flexString `json:"id"`
-	DisplayName flexString `json:"display_name"`
+	ID          api.ID   `json:"id"`
+	DisplayName api.Text `json:"display_name"`
 }
 
 type message struct {
-	ID             flexString `json:"id"`
-	ConversationID flexString `json:"conversation_id"`
-	SenderID       flexString `json:"sender_id"`
-	Text           flexString `json:"text"`
-	ImageURL       flexString `json:"image_url"`
-	CreatedAt      flexString `json:"created_at"`
+	ID             api.ID   `json:"id"`
+	ConversationID api.ID   `json:"conversation_id"`
+	SenderID       api.ID   `json:"sender_id"`
+	Text           api.Text `json:"text"`
+	ImageURL       api.Text `json:"image_url"`
+	CreatedAt      api.Text `json:"created_at"`
 }
 
-// flexString is a JSON string, number or boolean as its text; null is "".
-// Partizap documents integer ids, but a PHP backend sends "5012" as easily
-// as 5012, and events carry ids as strings anyway.
-type flexString string
-
-func (s *flexString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch tok.Kind() {
-	case 'n':
-		*s = ""
-	case '"', 't', 'f':
-		*s = flexString(tok.String())
-	case '0':
-		n, err := canonicalNumber(tok.String())
-		if err != nil {
-			return err
-		}
-		*s = flexString(n)
-	default:
-		return fmt.Errorf("want a string or a number, got %v", tok.Kind())
-	}
-	return nil
-}
-
-// canonicalNumber keeps an integer literal as it is, and writes integral
-// floats (5012.0, 5.012e3) as integers so the same id never has two
-// spellings. Fractions are kept as sent.
-func canonicalNumber(raw string) (string, error) {
-	if !strings.ContainsAny(raw, ".eE") {
-		return raw, nil
-	}
-	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil {
-		return "", err
-	}
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		return strconv.FormatInt(int64(f), 10), nil
-	}
-	return raw, nil
-}
-
-// flexBool is a JSON boolean, or 0/1, "true"/"false", "0"/"1".
-type flexBool bool
-
-func (b *flexBool) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch tok.Kind() {
-	case 't', 'f':
-		*b = flexBool(tok.Bool())
-		return nil
-	case '"', '0':
-		if v, err := strconv.ParseBool(tok.String()); err == nil {
-			*b = flexBool(v)
-			return nil
-		}
-	}
-	return fmt.Errorf("want a boolean, got %s", tok.String())
-}
-
-// extraLayouts are ISO 8601 forms pollers.ParseTime does not read: PHP's
-// DATE_ISO8601 ("2024-03-05T18:22:40+0300") and its space-separated twin.
-var extraLayouts = []string{
-	"2006-01-02T15:04:05-0700", "2006-01-02T15:04:05.999999999-0700",
-	"2006-01-02 15:04:05-0700", "2006-01-02 15:04:05.999999999-0700",
-	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05.999999999Z07:00",
-}
-
-// parseTime reads a Partizap time: RFC 3339 or a zone-less local time in
-// loc (pollers.ParseTime), or an ISO 8601 offset without a colon.
+// parseTime reads a Partizap time, whose format is undocumented: RFC 3339,
+// ISO 8601 with an offset without a colon (PHP's DATE_ISO8601) or a space
+// for the T, or a zone-less local time in loc, as pollers.ParseTime reads
+// them, stray spaces around it ignored.
 func parseTime(s string, loc *time.Location) (time.Time, error) {
-	t, err := pollers.ParseTime(strings.TrimSpace(s), loc)
-	if err == nil {
-		return t, nil
-	}
-	for _, layout := range extraLayouts {
-		if t, perr := time.Parse(layout, s); perr == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, err // wraps pollers.ErrMalformed
+	return pollers.ParseTime(strings.TrimSpace(s), loc)
 }
 
 // mapper turns wire values into events for one account.
@@ -271,16 +189,6 @@ func imageName(u string) string {
 	return path.Base(u)
 }
 
-// compareIDs orders ids numerically when both are integers, else as text.
-func compareIDs(a, b string) int {
-	an, aerr := strconv.ParseInt(a, 10, 64)
-	bn, berr := strconv.ParseInt(b, 10, 64)
-	if aerr == nil && berr == nil {
-		return cmp.Compare(an, bn)
-	}
-	return strings.Compare(a, b)
-}
-
 // byTimeThenID is the order Messages returns: oldest first, and messages
 // of the same second (the simulator's and probably the API's resolution) in
 // id order, which is the order they were written.
@@ -288,7 +196,7 @@ func byTimeThenID(a, b events.Message) int {
 	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 		return c
 	}
-	return compareIDs(a.ID, b.ID)
+	return api.CompareIDs(a.ID, b.ID)
 }
 
 var errNoData = errors.New("no data array")

@@ -10,11 +10,12 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 func moscowLoc(t *testing.T) *time.Location {
 	t.Helper()
-	loc, err := loadZone("Europe/Moscow")
+	loc, err := api.LoadZone("Europe/Moscow")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +55,11 @@ func TestParseTime(t *testing.T) {
 
 func TestFlexScalars(t *testing.T) {
 	t.Parallel()
+	// Ids are api.ID, texts api.Text (a number or boolean kept as sent).
 	var v struct {
-		A, B, C, D, E, F flexString
-		G, H, I, J       flexBool
+		A, B, C, D api.ID
+		E, F       api.Text
+		G, H, I, J api.Bool
 	}
 	err := json.Unmarshal([]byte(`{"A": 5012, "B": "5012", "C": null, "D": 5012.0, "E": 1.5, "F": true,
 		"G": true, "H": 0, "I": "true", "J": "1"}`), &v)
@@ -64,10 +67,10 @@ func TestFlexScalars(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v.A != "5012" || v.B != "5012" || v.C != "" || v.D != "5012" || v.E != "1.5" || v.F != "true" {
-		t.Fatalf("flexString: %+v", v)
+		t.Fatalf("ids and texts: %+v", v)
 	}
 	if !v.G || v.H || !v.I || !v.J {
-		t.Fatalf("flexBool: %+v", v)
+		t.Fatalf("booleans: %+v", v)
 	}
 	for _, bad := range []string{`{"A": {}}`, `{"A": []}`, `{"G": "maybe"}`, `{"G": 2}`} {
 		if err := json.Unmarshal([]byte(bad), &v); err == nil {
@@ -236,7 +239,7 @@ func TestMessageOrder(t *testing.T) {
 	if byTimeThenID(b, a) >= 0 || byTimeThenID(a, c) >= 0 || byTimeThenID(c, b) <= 0 {
 		t.Fatal("byTimeThenID")
 	}
-	if compareIDs("a", "b") >= 0 || compareIDs("10", "9") <= 0 {
-		t.Fatal("compareIDs")
+	if api.CompareIDs("a", "b") >= 0 || api.CompareIDs("10", "9") <= 0 {
+		t.Fatal("CompareIDs")
 	}
 }

@@ -16,24 +16,11 @@
 // port: the token goes with every request, so a link elsewhere is a
 // malformed page, never a request.
 //
-// Options:
-//   - user_id (required): the account owner's SelfCommunity user id; their
-//     messages are outbound. The documented API has no "who am I" call.
-//   - page_size: snippets per page, 1-1000, default 100 (the community may
-//     cap it lower; next links say what it did).
-//   - message_page_size: messages per page of a thread, 1-1000, default 100.
-//   - timezone: IANA zone for times sent without an offset (a community
-//     running without time zone support), default UTC.
-//   - rebase_next: true to follow a next link on another host by applying
-//     its query to base_url, for communities behind a proxy that builds
-//     links with an internal host or http; default false (such a link is
-//     an error).
-//   - overlap and requests_per_second: see package pollers.
+// Its options are declared in Options; Provider registers it.
 package selfcommunity
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,6 +33,7 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // Name is the provider's name in accounts files, subjects and keys.
@@ -56,13 +44,49 @@ const Name = "selfcommunity"
 // not follow redirects.
 const pmPath = "/api/v2/pm/"
 
-const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
-	// maxRewalks bounds how often a thread's messages are read again when
-	// their count changes between two pages of one read.
-	maxRewalks = 2
+// maxRewalks bounds how often a thread's messages are read again when
+// their count changes between two pages of one read.
+const maxRewalks = 2
+
+// Options are the settings of SelfCommunity accounts.
+var Options = api.Options{optUserID, optPageSize, optMessagePageSize, optZone, optRebaseNext}
+
+var (
+	optUserID = &api.Option[string]{
+		Name: "user_id", Required: true,
+		Doc:  "the account owner's SelfCommunity user id: their messages are outbound, and the API documents no \"who am I\" call",
+		Want: "a positive integer",
+		Parse: func(v string) (string, error) {
+			if n, err := strconv.ParseUint(v, 10, 63); err != nil || n == 0 {
+				return "", api.ErrInvalidOption
+			}
+			return v, nil
+		},
+	}
+	optPageSize        = api.IntOption("page_size", 100, 1, 1000, "snippets per page, which the community may cap lower")
+	optMessagePageSize = api.IntOption("message_page_size", 100, 1, 1000, "messages per page of a thread")
+	optZone            = api.ZoneOption("timezone", "UTC", "zone of times sent without an offset")
+	optRebaseNext      = api.BoolOption("rebase_next", false,
+		"`true` follows a `next` link on another host by applying its query to `base_url`, for communities behind a proxy; otherwise such a link is an error")
 )
+
+// features: full scans of an offset-paginated list, new messages only.
+var features = pollers.Features{
+	// The snippet list has no date filter and no documented order.
+	IncrementalList: false,
+	// from_message returns the cursor message and what follows.
+	MessageCursor: true,
+	// Only thread_status ("new" = unseen by the user) exists, which is
+	// not "awaiting a reply"; directions say it better.
+	ReplyNeededStated: false,
+	// limit/offset over a list that a new message reorders.
+	OffsetPagination: true,
+	// No limits are documented, only 429; stay modest.
+	RequestsPerSecond: 10,
+}
+
+// Provider registers SelfCommunity.
+var Provider = api.Registration{Name: Name, Title: "SelfCommunity", Options: Options, Features: features, Build: build}
 
 // Client reads one user's private messages.
 type Client struct {
@@ -77,88 +101,36 @@ type Client struct {
 	http        *http.Client
 
 	// The count of the list page whose next link is lastNext: a later page
-	// with another count means threads came or went during the walk.
+	// with another count means threads came or went during the walk. The
+	// engine hands a provider nothing of the previous page but its token,
+	// and the token must stay DRF's next link, so the count is kept here.
 	mu        sync.Mutex
 	lastNext  string
 	lastCount int64
 }
 
-var _ pollers.Provider = (*Client)(nil)
+// New is the pollers.Factory of SelfCommunity accounts: Provider's, which
+// validates the options before it builds the client.
+var New pollers.Factory = Provider.New
 
-// New is the pollers.Factory of SelfCommunity accounts.
-func New(a pollers.Account, client *http.Client) (pollers.Provider, error) {
-	base, err := url.Parse(strings.TrimRight(a.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("base_url %q must be an absolute http or https URL", a.BaseURL)
-	}
-	base.User, base.RawQuery, base.Fragment = nil, "", ""
+func build(a api.Account) (pollers.Provider, error) {
+	o, base := a.Values, a.Base
+	// The bearer token is the only credential sent.
+	base.User = nil
 	pm := *base
 	pm.Path += pmPath
 	if pm.RawPath != "" {
 		pm.RawPath += pmPath
 	}
-	c := &Client{
-		base: base, pm: &pm, auth: "Bearer " + a.Token,
-		pageSize: defaultPageSize, msgPageSize: defaultPageSize, loc: time.UTC, http: client,
-	}
-	for k, v := range a.Options {
-		switch k {
-		case "user_id":
-			if n, err := strconv.ParseUint(v, 10, 63); err != nil || n == 0 {
-				return nil, fmt.Errorf("option user_id %q must be the account owner's SelfCommunity user id, a positive integer", v)
-			}
-			c.userID = v
-		case "page_size", "message_page_size":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxPageSize {
-				return nil, fmt.Errorf("option %s %q must be an integer from 1 to %d", k, v, maxPageSize)
-			}
-			if k == "page_size" {
-				c.pageSize = n
-			} else {
-				c.msgPageSize = n
-			}
-		case "timezone":
-			loc, err := time.LoadLocation(v)
-			if err != nil || v == "" {
-				return nil, fmt.Errorf("option timezone %q must be an IANA time zone such as Europe/Rome", v)
-			}
-			c.loc = loc
-		case "rebase_next":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("option rebase_next %q must be true or false", v)
-			}
-			c.rebaseNext = b
-		case "overlap", "requests_per_second", "quota":
-		default:
-			return nil, fmt.Errorf("unknown option %q (known: user_id, page_size, message_page_size, timezone, rebase_next, overlap, requests_per_second, quota)", k)
-		}
-	}
-	if c.userID == "" {
-		// Without it every message would look inbound. The documented API
-		// has no call that says who the token's user is.
-		return nil, errors.New("option user_id is required: the account owner's SelfCommunity user id, which tells their messages (outbound) from the others'")
-	}
-	return c, nil
+	return &Client{
+		base: base, pm: &pm, auth: "Bearer " + a.Token, http: a.HTTP,
+		userID: optUserID.Get(o), pageSize: optPageSize.Get(o), msgPageSize: optMessagePageSize.Get(o),
+		loc: optZone.Get(o), rebaseNext: optRebaseNext.Get(o),
+	}, nil
 }
 
-// Features: full scans of an offset-paginated list, new messages only.
-func (c *Client) Features() pollers.Features {
-	return pollers.Features{
-		// The snippet list has no date filter and no documented order.
-		IncrementalList: false,
-		// from_message returns the cursor message and what follows.
-		MessageCursor: true,
-		// Only thread_status ("new" = unseen by the user) exists, which is
-		// not "awaiting a reply"; directions say it better.
-		ReplyNeededStated: false,
-		// limit/offset over a list that a new message reorders.
-		OffsetPagination: true,
-		// No limits are documented, only 429; stay modest.
-		RequestsPerSecond: 10,
-	}
-}
+// Features are those of every SelfCommunity account.
+func (c *Client) Features() pollers.Features { return features }
 
 // get sends an authenticated GET and decodes the JSON answer.
 func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
@@ -218,12 +190,8 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	where := "GET " + pollers.RedactURL(u)
 	var body snippetPage
 	if err := c.get(ctx, u, &body); err != nil {
-		var he *pollers.HTTPError
-		if q.Token != "" && errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest) {
-			// A page number or offset the API no longer serves.
-			return pollers.Page{}, fmt.Errorf("%w: %w", pollers.ErrTokenExpired, err)
-		}
-		return pollers.Page{}, err
+		// A page number or offset the API no longer serves.
+		return pollers.Page{}, api.TokenRefused(err, q.Token, http.StatusNotFound, http.StatusBadRequest)
 	}
 	if body.Results == nil {
 		return pollers.Page{}, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
@@ -242,12 +210,12 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	}
 
 	c.mu.Lock()
-	if q.Token != "" && q.Token == c.lastNext && int64(body.Count) != c.lastCount {
+	if q.Token != "" && q.Token == c.lastNext && body.Count.N != c.lastCount {
 		// Threads were added or hidden since the previous page: offsets
 		// moved, and one may have slipped past the walk unseen.
 		page.Drift = true
 	}
-	c.lastNext, c.lastCount = next, int64(body.Count)
+	c.lastNext, c.lastCount = next, body.Count.N
 	c.mu.Unlock()
 	return page, nil
 }
@@ -307,7 +275,7 @@ func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
 // out. The result is oldest first.
 func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.MessageCursor) ([]events.Message, error) {
 	q := url.Values{"thread": {it.Thread.ID}, "limit": {strconv.Itoa(c.msgPageSize)}}
-	if isDigits(after.ID) {
+	if _, err := strconv.ParseUint(after.ID, 10, 64); err == nil {
 		q.Set("from_message", after.ID)
 	}
 	first := *c.pm
@@ -335,7 +303,7 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.M
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
-		return cmpID(a.ID, b.ID)
+		return api.CompareIDs(a.ID, b.ID)
 	})
 	return out, nil
 }
@@ -345,24 +313,26 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, after pollers.M
 func (c *Client) messagePages(ctx context.Context, first *url.URL, threadID string, tolerant bool) (msgs []events.Message, moved bool, err error) {
 	seen := make(map[string]struct{})
 	count := int64(-1)
-	for u := first; ; {
+	u := first
+	err = api.Pages(func(string) (string, string, error) {
 		where := "GET " + pollers.RedactURL(u)
 		var body messagePage
 		if err := c.get(ctx, u, &body); err != nil {
-			return nil, false, err
+			return "", where, err
 		}
 		if body.Results == nil {
-			return nil, false, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
+			return "", where, fmt.Errorf("%s: %w: no results array", where, pollers.ErrMalformed)
 		}
-		if count >= 0 && int64(body.Count) != count && !tolerant {
-			return nil, true, nil
+		if count >= 0 && body.Count.N != count && !tolerant {
+			moved = true
+			return "", where, nil
 		}
-		count = int64(body.Count)
+		count = body.Count.N
 		for i := range body.Results {
 			m := &body.Results[i]
 			em, keep, err := m.message(threadID, c.userID, c.loc)
 			if err != nil {
-				return nil, false, fmt.Errorf("%s: message %d (id %q): %w", where, i, m.ID, err)
+				return "", where, fmt.Errorf("%s: message %d (id %q): %w", where, i, m.ID, err)
 			}
 			if _, dup := seen[em.ID]; dup || !keep {
 				continue
@@ -372,36 +342,17 @@ func (c *Client) messagePages(ctx context.Context, first *url.URL, threadID stri
 		}
 		next, err := c.next(body.Next, u, len(body.Results))
 		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", where, err)
+			return "", where, fmt.Errorf("%s: %w", where, err)
 		}
-		if next == "" {
-			return msgs, false, nil
+		if next != "" {
+			if u, err = url.Parse(next); err != nil {
+				return "", where, fmt.Errorf("%s: %w: next link: %w", where, pollers.ErrMalformed, err)
+			}
 		}
-		if u, err = url.Parse(next); err != nil {
-			return nil, false, fmt.Errorf("%s: %w: next link: %w", where, pollers.ErrMalformed, err)
-		}
+		return next, where, nil
+	})
+	if err != nil || moved {
+		return nil, moved, err
 	}
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// cmpID orders numeric ids by value and anything else as text.
-func cmpID(a, b string) int {
-	if isDigits(a) && isDigits(b) {
-		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-		if len(a) != len(b) {
-			return len(a) - len(b)
-		}
-	}
-	return strings.Compare(a, b)
+	return msgs, false, nil
 }

@@ -6,10 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 // The response shapes of selfcommunity.md §3. Unknown fields are ignored,
@@ -18,20 +17,20 @@ import (
 
 // snippetPage and messagePage are DRF's limit/offset envelope.
 type snippetPage struct {
-	Count   flexInt   `json:"count"`
+	Count   api.Int   `json:"count"`
 	Next    *string   `json:"next"`
 	Results []snippet `json:"results"`
 }
 
 type messagePage struct {
-	Count   flexInt   `json:"count"`
+	Count   api.Int   `json:"count"`
 	Next    *string   `json:"next"`
 	Results []message `json:"results"`
 }
 
 // snippet is one inbox row: a thread and a preview of its last message.
 type snippet struct {
-	ID            flexID `json:"id"`
+	ID            api.ID `json:"id"`
 	Headline      string `json:"headline"`
 	Sender        *user  `json:"sender"`
 	Receiver      *user  `json:"receiver"`
@@ -41,14 +40,14 @@ type snippet struct {
 }
 
 type user struct {
-	ID       flexID `json:"id"`
+	ID       api.ID `json:"id"`
 	Username string `json:"username"`
 	RealName string `json:"real_name"`
 }
 
 type message struct {
-	ID        flexID `json:"id"`
-	ThreadID  flexID `json:"thread_id"`
+	ID        api.ID `json:"id"`
+	ThreadID  api.ID `json:"thread_id"`
 	Message   string `json:"message"`
 	Sender    *user  `json:"sender"`
 	CreatedAt string `json:"created_at"`
@@ -59,66 +58,9 @@ type message struct {
 // file is a message attachment. The documentation types uuid as an
 // integer and shows strings; both are read.
 type file struct {
-	UUID     flexID  `json:"uuid"`
+	UUID     api.ID  `json:"uuid"`
 	Filename string  `json:"filename"`
-	Filesize flexInt `json:"filesize"`
-}
-
-// flexID is an id sent as a JSON number or string, kept as text; null is
-// empty.
-type flexID string
-
-func (id *flexID) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	v, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	switch v.Kind() {
-	case '"':
-		b, err := jsontext.AppendUnquote(nil, v)
-		if err != nil {
-			return err
-		}
-		*id = flexID(b)
-	case '0':
-		*id = flexID(v)
-	case 'n':
-		*id = ""
-	default:
-		return fmt.Errorf("id is a JSON %s, want a number or a string", v.Kind())
-	}
-	return nil
-}
-
-// flexInt is an integer sent as a JSON number or numeric string; null is 0.
-type flexInt int64
-
-func (n *flexInt) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	v, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	s := string(v)
-	switch v.Kind() {
-	case '"':
-		b, err := jsontext.AppendUnquote(nil, v)
-		if err != nil {
-			return err
-		}
-		s = string(b)
-	case '0':
-	case 'n':
-		*n = 0
-		return nil
-	default:
-		return fmt.Errorf("a JSON %s where an integer belongs", v.Kind())
-	}
-	i, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not an integer", s)
-	}
-	*n = flexInt(i)
-	return nil
+	Filesize api.Int `json:"filesize"`
 }
 
 // Participant roles: the account owner and anyone else in the community.
@@ -218,7 +160,7 @@ func (m *message) message(threadID, ownerID string, loc *time.Location) (em even
 		em.Direction = events.Outbound
 	}
 	if m.File != nil {
-		em.Attachments = []events.Attachment{{ID: string(m.File.UUID), Name: m.File.Filename, Size: max(int64(m.File.Filesize), 0)}}
+		em.Attachments = []events.Attachment{{ID: string(m.File.UUID), Name: m.File.Filename, Size: max(m.File.Filesize.N, 0)}}
 	}
 	return em, m.Status != statusDeleted && m.Status != statusHidden, nil
 }

@@ -12,15 +12,16 @@ import (
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/api"
 )
 
 func TestIDsAreStringsWhateverTheWire(t *testing.T) {
 	var v struct {
-		A, B, C, D flexID
-		N, M, O    flexInt
+		A, B, C, D api.ID
+		N, M, O    api.Int
 	}
 	err := json.Unmarshal([]byte(`{"A": 311, "B": "311", "C": null, "D": "a\u00e9", "N": 12, "M": "34", "O": null}`), &v)
-	if err != nil || v.A != "311" || v.B != "311" || v.C != "" || v.D != "aé" || v.N != 12 || v.M != 34 || v.O != 0 {
+	if err != nil || v.A != "311" || v.B != "311" || v.C != "" || v.D != "aé" || v.N.N != 12 || v.M.N != 34 || v.O.N != 0 {
 		t.Fatalf("%+v %v", v, err)
 	}
 	for _, in := range []string{`{"A": true}`, `{"A": {}}`, `{"A": [1]}`, `{"N": "x"}`, `{"N": 1.5}`, `{"N": false}`} {
@@ -219,7 +220,7 @@ func TestSameOrigin(t *testing.T) {
 
 func TestCmpID(t *testing.T) {
 	ids := []string{"10", "9", "0011", "abc", "100"}
-	slices.SortFunc(ids, cmpID)
+	slices.SortFunc(ids, api.CompareIDs)
 	if got := strings.Join(ids, ","); got != "9,10,0011,100,abc" {
 		t.Fatalf("sorted %s", got)
 	}
