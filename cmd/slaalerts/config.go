@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -56,8 +55,8 @@ var (
 func (c *Config) Validate() error {
 	var p envconf.Problems
 	bad := p.Add
-	if strings.TrimSpace(c.NATSURL) == "" {
-		bad("NATS_URL", "is empty")
+	if err := envconf.ValidNATSURLs(c.NATSURL); err != nil {
+		bad("NATS_URL", "%v", err)
 	}
 	if !streamRE.MatchString(c.Stream) {
 		bad("THREADSYNC_STREAM", "%q must match %s", c.Stream, streamRE)

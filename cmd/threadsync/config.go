@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -97,17 +94,17 @@ func (c *Config) Validate() error {
 	bad := p.Add
 
 	if c.EmbeddedNATS {
-		if err := validListen(c.EmbeddedNATSListen); err != nil {
+		if err := envconf.ValidListen(c.EmbeddedNATSListen); err != nil {
 			bad("THREADSYNC_EMBEDDED_NATS_LISTEN", "%v", err)
 		}
 		if c.DataDir == "" {
 			bad("THREADSYNC_DATA_DIR", "is empty")
 		}
-	} else if err := validNATSURLs(c.NATSURL); err != nil {
+	} else if err := envconf.ValidNATSURLs(c.NATSURL); err != nil {
 		bad("NATS_URL", "%v", err)
 	}
 	if c.HTTPAddr != "" {
-		if err := validListen(c.HTTPAddr); err != nil {
+		if err := envconf.ValidListen(c.HTTPAddr); err != nil {
 			bad("THREADSYNC_HTTP_ADDR", "%v", err)
 		}
 	}
@@ -129,7 +126,7 @@ func (c *Config) Validate() error {
 			bad(env, "cannot read %q: %v", path, errors.Unwrap(err))
 		}
 	}
-	if err := validRedisURL(c.RedisURL); err != nil {
+	if err := envconf.ValidRedisURL(c.RedisURL); err != nil {
 		bad("REDIS_URL", "%v", err)
 	}
 	if c.AccountsFile == "" {
@@ -188,70 +185,6 @@ func (c *Config) Validate() error {
 	}
 	p.Logging("THREADSYNC_LOG_LEVEL", c.LogLevel, "THREADSYNC_LOG_FORMAT", c.LogFormat)
 	return p.Err()
-}
-
-func validListen(hostport string) error {
-	_, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return fmt.Errorf("%q is not host:port: %w", hostport, err)
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("%q: port %q must be a number from 0 to 65535", hostport, port)
-	}
-	return nil
-}
-
-// validNATSURLs checks a comma-separated server list as nats.go reads it: a
-// URL without a scheme means nats://.
-func validNATSURLs(list string) error {
-	if strings.TrimSpace(list) == "" {
-		return errors.New("is empty")
-	}
-	for i, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return fmt.Errorf("server %d is empty", i+1)
-		}
-		if !strings.Contains(s, "://") {
-			s = "nats://" + s
-		}
-		u, err := envconf.ParseURL(s)
-		if err != nil {
-			return fmt.Errorf("server %d: %w", i+1, err)
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			return fmt.Errorf("server %d: scheme %q must be nats, tls, ws or wss", i+1, u.Scheme)
-		}
-		if u.Host == "" {
-			return fmt.Errorf("server %d has no host", i+1)
-		}
-	}
-	return nil
-}
-
-func validRedisURL(s string) error {
-	if s == "" {
-		return errors.New("is empty")
-	}
-	u, err := envconf.ParseURL(s)
-	if err != nil {
-		return err
-	}
-	switch u.Scheme {
-	case "redis", "rediss":
-		if u.Host == "" {
-			return errors.New("has no host")
-		}
-	case "unix":
-		if u.Path == "" {
-			return errors.New("has no socket path")
-		}
-	default:
-		return fmt.Errorf("scheme %q must be redis, rediss or unix", u.Scheme)
-	}
-	return nil
 }
 
 // Logger returns a logger writing to w at the configured level and format.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/internal/envconf"
 )
 
@@ -95,12 +96,12 @@ func usageAccounts(w io.Writer) {
 	fmt.Fprintln(w, "Accounts file (THREADSYNC_ACCOUNTS), YAML:")
 	fmt.Fprintln(w, "  accounts:")
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	for i, f := range accountFields {
+	for i, f := range accountsfile.Fields {
 		lead := "      "
 		if i == 0 {
 			lead = "    - "
 		}
-		fmt.Fprintf(tw, "%s%s:\t# %s\n", lead, f.name, f.desc)
+		fmt.Fprintf(tw, "%s%s:\t# %s\n", lead, f.Name, f.Desc)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, `  sla_policies:                    # optional: named reply policies

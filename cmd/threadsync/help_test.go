@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/threadsync/threadsync/internal/accountsfile"
 	"strings"
 	"testing"
 )
@@ -44,9 +45,9 @@ func TestUsageListsEverySetting(t *testing.T) {
 					t.Errorf("help lacks the description of %s", s.Env)
 				}
 			}
-			for _, f := range accountFields {
-				if !strings.Contains(out, " "+f.name+":") {
-					t.Errorf("help lacks the account field %s", f.name)
+			for _, f := range accountsfile.Fields {
+				if !strings.Contains(out, " "+f.Name+":") {
+					t.Errorf("help lacks the account field %s", f.Name)
 				}
 			}
 		})

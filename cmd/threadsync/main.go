@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/embedded"
+	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/providers"
 )
@@ -120,7 +120,7 @@ func realMain(ctx context.Context, hup <-chan os.Signal, args []string, stdout, 
 	case "check":
 		// check takes no time worth interrupting and its exit status is its
 		// answer, so it runs to the end even when asked to stop.
-		accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+		accounts, err := accountsfile.Load(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -209,47 +209,10 @@ func engineConfig(cfg *Config, log *slog.Logger) pollers.Config {
 	}
 }
 
-// watchAccounts reads the accounts file again on every SIGHUP and, when it
-// or a token file it names has changed, every cfg.AccountsReload; then it
-// gives the engine the new list. Comparing the files themselves, token files
-// included, catches a rotated secret and spares parsing a large unchanged
-// file. A file with errors changes nothing; on SIGHUP its errors are always
-// logged, on the timer once.
+// watchAccounts reloads the accounts file on SIGHUP and every
+// cfg.AccountsReload (see accountsfile.Watch).
 func watchAccounts(ctx context.Context, hup <-chan os.Signal, cfg *Config, engine *pollers.Engine, log *slog.Logger) {
-	var tick <-chan time.Time
-	if cfg.AccountsReload > 0 {
-		t := time.NewTicker(cfg.AccountsReload)
-		defer t.Stop()
-		tick = t.C
-	}
-	// A zero fingerprint differs from any: the first tick reads the file.
-	files := []string{cfg.AccountsFile}
-	var seen [sha256.Size]byte
-	for {
-		asked := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			asked = true
-		case <-tick:
-			if fingerprint(files) == seen {
-				continue
-			}
-		}
-		accounts, src, err := loadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
-		files, seen = src.files, src.sum
-		if err == nil {
-			var added, removed, changed int
-			if added, removed, changed, err = engine.Update(ctx, accounts); err == nil {
-				if asked || added+removed+changed > 0 {
-					log.Info("accounts reloaded", "accounts", len(accounts), "added", added, "removed", removed, "changed", changed)
-				}
-				continue
-			}
-		}
-		log.Error("accounts file not reloaded; the accounts in use carry on", "file", cfg.AccountsFile, "error", err)
-	}
+	accountsfile.Watch(ctx, hup, cfg.AccountsFile, cfg.AccountsReload, cfg.PollInterval, engine, log)
 }
 
 // sweepInterval maps the setting's 0 ("disabled") to the engine's negative.
@@ -263,7 +226,7 @@ func sweepInterval(d time.Duration) time.Duration {
 // run polls every account until ctx is cancelled. Every step of its
 // start-up gives way to a cancelled ctx with errStartupStopped.
 func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logger) error {
-	accounts, err := LoadAccounts(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
+	accounts, err := accountsfile.Load(cfg.AccountsFile, os.LookupEnv, cfg.PollInterval)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -40,7 +41,7 @@ func TestQuotaAccounts(t *testing.T) {
 		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		accounts, err := LoadAccounts(file, env, cfg.PollInterval)
+		accounts, err := accountsfile.Load(file, env, cfg.PollInterval)
 		if err != nil {
 			t.Fatal(err)
 		}

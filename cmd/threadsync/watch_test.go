@@ -11,6 +11,7 @@ import (
 
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events/eventstest"
+	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -43,7 +44,7 @@ func TestWatchAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.AccountsFile, cfg.AccountsReload = file, 20*time.Millisecond
-	accounts, err := LoadAccounts(file, os.LookupEnv, cfg.PollInterval)
+	accounts, err := accountsfile.Load(file, os.LookupEnv, cfg.PollInterval)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,6 +168,72 @@ func ValidHTTPURL(s string) error {
 	}
 	if u.Host == "" {
 		return errors.New("has no host")
+	}
+	return nil
+}
+
+// ValidListen checks a host:port to listen on, without resolving it.
+func ValidListen(hostport string) error {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", hostport, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q must be a number from 0 to 65535", hostport, port)
+	}
+	return nil
+}
+
+// ValidNATSURLs checks a comma-separated server list as nats.go reads it: a
+// URL without a scheme means nats://.
+func ValidNATSURLs(list string) error {
+	if strings.TrimSpace(list) == "" {
+		return errors.New("is empty")
+	}
+	for i, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return fmt.Errorf("server %d is empty", i+1)
+		}
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := ParseURL(s)
+		if err != nil {
+			return fmt.Errorf("server %d: %w", i+1, err)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("server %d: scheme %q must be nats, tls, ws or wss", i+1, u.Scheme)
+		}
+		if u.Host == "" {
+			return fmt.Errorf("server %d has no host", i+1)
+		}
+	}
+	return nil
+}
+
+// ValidRedisURL checks a redis://, rediss:// or unix:// URL.
+func ValidRedisURL(s string) error {
+	if s == "" {
+		return errors.New("is empty")
+	}
+	u, err := ParseURL(s)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return errors.New("has no host")
+		}
+	case "unix":
+		if u.Path == "" {
+			return errors.New("has no socket path")
+		}
+	default:
+		return fmt.Errorf("scheme %q must be redis, rediss or unix", u.Scheme)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package accountsfile
 
 import (
 	"bytes"
@@ -26,9 +26,12 @@ import (
 	"github.com/threadsync/threadsync/pollers/sla"
 )
 
-// accountFields are the fields of one entry of the accounts file. The loader
+// Field is one field of an account entry.
+type Field struct{ Name, Desc string }
+
+// Fields are the fields of one entry of the accounts file. The loader
 // rejects any other field and the help text is printed from this table.
-var accountFields = []struct{ name, desc string }{
+var Fields = []Field{
 	{"provider", strings.Join(providers.Names(), " | ")},
 	{"id", "unique per provider; 1-64 letters, digits, _ or -"},
 	{"base_url", "the provider API's http(s) base URL"},
@@ -44,7 +47,7 @@ var accountFields = []struct{ name, desc string }{
 // shorter ones would garble messages and are no real secret.
 const minSecretLen = 4
 
-// LoadAccounts reads the accounts file at path.
+// Load reads the accounts file at path.
 //
 // ${VAR} in token, base_url and option values expands through lookup
 // (os.LookupEnv when nil); only the braced form is expanded, so a '$' alone
@@ -56,20 +59,20 @@ const minSecretLen = 4
 // the loader never formats one, and as a second line of defence every message
 // is scrubbed of every secret it read (values from the environment show as
 // their ${VAR} reference).
-func LoadAccounts(path string, lookup func(string) (string, bool), defaultInterval time.Duration) ([]pollers.Account, error) {
-	accounts, _, err := loadAccounts(path, lookup, defaultInterval)
+func Load(path string, lookup func(string) (string, bool), defaultInterval time.Duration) ([]pollers.Account, error) {
+	accounts, _, err := loadSource(path, lookup, defaultInterval)
 	return accounts, err
 }
 
-// accountsSource is what a load of the accounts read: the accounts file and
+// Source is what a load of the accounts read: the accounts file and
 // the token files it names, and a fingerprint of their contents as read.
-type accountsSource struct {
+type Source struct {
 	files []string
 	sum   [sha256.Size]byte
 }
 
-// loadAccounts is LoadAccounts that also says what it read.
-func loadAccounts(path string, lookup func(string) (string, bool), defaultInterval time.Duration) ([]pollers.Account, accountsSource, error) {
+// loadSource is Load that also says what it read.
+func loadSource(path string, lookup func(string) (string, bool), defaultInterval time.Duration) ([]pollers.Account, Source, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -83,12 +86,12 @@ func loadAccounts(path string, lookup func(string) (string, bool), defaultInterv
 	} else if accounts = l.load(b); len(l.errs) > 0 {
 		accounts, err = nil, l.scrubbed()
 	}
-	src := accountsSource{files: append([]string{path}, l.read...)}
+	src := Source{files: append([]string{path}, l.read...)}
 	h.Sum(src.sum[:0])
 	return accounts, src, err
 }
 
-// fingerprint sums the files as loadAccounts does, to tell whether any
+// fingerprint sums the files as loadSource does, to tell whether any
 // changed since.
 func fingerprint(files []string) [sha256.Size]byte {
 	h := sha256.New()
@@ -154,17 +157,6 @@ func (e *accountError) Error() string {
 
 func (e *accountError) Unwrap() error { return e.err }
 
-// redactedError is an error whose message had a secret replaced. It has no
-// Unwrap, which would hand out the unscrubbed message, but still answers
-// errors.Is for the sentinels inside it.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string        { return e.msg }
-func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
-
 func (l *accountsLoader) fail(index int, label, field string, err error) {
 	l.errs = append(l.errs, &accountError{file: l.file, index: index, label: label, field: field, err: err})
 }
@@ -204,11 +196,7 @@ func (l *accountsLoader) scrubbed() error {
 	r := strings.NewReplacer(pairs...)
 	errs := make([]error, len(l.errs))
 	for i, err := range l.errs {
-		msg := err.Error()
-		if s := r.Replace(msg); s != msg {
-			err = &redactedError{msg: s, err: err}
-		}
-		errs[i] = err
+		errs[i] = pollers.Redact(err, r)
 	}
 	return errors.Join(errs...)
 }
@@ -639,8 +627,8 @@ func label(provider, id string) string {
 }
 
 func isAccountField(name string) bool {
-	for _, f := range accountFields {
-		if f.name == name {
+	for _, f := range Fields {
+		if f.Name == name {
 			return true
 		}
 	}
@@ -648,9 +636,9 @@ func isAccountField(name string) bool {
 }
 
 func fieldNames() string {
-	names := make([]string, len(accountFields))
-	for i, f := range accountFields {
-		names[i] = f.name
+	names := make([]string, len(Fields))
+	for i, f := range Fields {
+		names[i] = f.Name
 	}
 	return strings.Join(names, ", ")
 }

@@ -1,4 +1,4 @@
-package main
+package accountsfile
 
 import (
 	"errors"
@@ -89,7 +89,7 @@ accounts:
 		"SC_USER":              "7",
 		"PZ":                   "-session-",
 	}
-	got, err := LoadAccounts(path, envLookup(env), 30*time.Second)
+	got, err := Load(path, envLookup(env), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ accounts:
     token: tb
     poll_interval: 5s
 `, nil)
-	_, err := LoadAccounts(path, envLookup(nil), time.Second)
+	_, err := Load(path, envLookup(nil), time.Second)
 	// Only accounts: is allowed at the top level, so anchors must live inside it.
 	if err == nil || !strings.Contains(err.Error(), "mirakl: unknown field") {
 		t.Fatalf("top-level anchor holder: got %v", err)
@@ -152,7 +152,7 @@ accounts:
     token: tb
     poll_interval: 5s
 `, nil)
-	got, err := LoadAccounts(path, envLookup(nil), time.Second)
+	got, err := Load(path, envLookup(nil), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestLoadAccountsErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			path := writeAccounts(t, tt.yaml, tt.files)
-			got, err := LoadAccounts(path, envLookup(tt.env), 30*time.Second)
+			got, err := Load(path, envLookup(tt.env), 30*time.Second)
 			if err == nil {
 				t.Fatalf("no error; accounts %+v", got)
 			}
@@ -297,7 +297,7 @@ func TestLoadAccountsErrors(t *testing.T) {
 func TestLoadAccountsErrorsNoRepeats(t *testing.T) {
 	t.Parallel()
 	path := writeAccounts(t, "accounts:\n  - {provider: [x], id: [y], base_url: '${U}', token: [z], initial_sync: [w]}\n", nil)
-	_, err := LoadAccounts(path, envLookup(nil), time.Second)
+	_, err := Load(path, envLookup(nil), time.Second)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -322,7 +322,7 @@ func TestLoadAccountsRejectsInjection(t *testing.T) {
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
 			path := writeAccounts(t, fmt.Sprintf("accounts:\n  - {provider: mirakl, id: %q, base_url: https://x, token: k}\n", id), nil)
-			_, err := LoadAccounts(path, envLookup(nil), time.Second)
+			_, err := Load(path, envLookup(nil), time.Second)
 			if !errors.Is(err, events.ErrInvalidToken) {
 				t.Fatalf("id %q: got %v, want ErrInvalidToken", id, err)
 			}
@@ -336,7 +336,7 @@ func TestLoadAccountsRejectsInjection(t *testing.T) {
 func TestLoadAccountsMissingFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "nope.yaml")
-	_, err := LoadAccounts(path, envLookup(nil), time.Second)
+	_, err := Load(path, envLookup(nil), time.Second)
 	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Errorf("got %v", err)
 	}
@@ -375,7 +375,7 @@ func TestLoadAccountsNeverShowsToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			path := writeAccounts(t, tt.yaml, tt.files)
-			_, err := LoadAccounts(path, envLookup(env), time.Second)
+			_, err := Load(path, envLookup(env), time.Second)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -407,7 +407,7 @@ func TestLoadAccountsNeverShowsToken(t *testing.T) {
 func TestLoadAccountsRedactedErrorsKeepSentinels(t *testing.T) {
 	t.Parallel()
 	path := writeAccounts(t, "accounts:\n  - {provider: olx, id: '"+secret+".x', base_url: https://x, token: "+secret+"}\n", nil)
-	_, err := LoadAccounts(path, envLookup(nil), time.Second)
+	_, err := Load(path, envLookup(nil), time.Second)
 	if !errors.Is(err, events.ErrInvalidToken) {
 		t.Fatalf("got %v, want ErrInvalidToken", err)
 	}
@@ -416,7 +416,7 @@ func TestLoadAccountsRedactedErrorsKeepSentinels(t *testing.T) {
 	}
 }
 
-func ExampleLoadAccounts() {
+func ExampleLoad() {
 	dir, err := os.MkdirTemp("", "threadsync")
 	if err != nil {
 		panic(err)
@@ -443,7 +443,7 @@ accounts:
 	env := map[string]string{"MIRAKL_SHOP_2001_KEY": "k1", "MIRAKL_SHOP_1_KEY": "k2"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 
-	_, err = LoadAccounts(path, lookup, 30*time.Second)
+	_, err = Load(path, lookup, 30*time.Second)
 	fmt.Println(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 	// Output:
 	// accounts.yaml: account 2 (mirakl/shop-1): poll_interval: time: invalid duration "abc"

@@ -1,4 +1,4 @@
-package main
+package accountsfile
 
 import (
 	"strings"
@@ -27,7 +27,7 @@ accounts:
   - {provider: mirakl, id: b, base_url: "https://x", token: k2, sla: fast}
   - {provider: mirakl, id: c, base_url: "https://x", token: k3, sla: none}
 `, nil)
-	got, err := LoadAccounts(path, envLookup(nil), time.Second)
+	got, err := Load(path, envLookup(nil), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ accounts:
 	}
 	// The same file read again gives accounts equal to these: a reload
 	// leaves them undisturbed.
-	again, _ := LoadAccounts(path, envLookup(nil), time.Second)
+	again, _ := Load(path, envLookup(nil), time.Second)
 	for i := range got {
 		if !got[i].SLA.Equal(again[i].SLA) {
 			t.Fatalf("account %d: policy differs on a second read", i)
@@ -78,7 +78,7 @@ func TestLoadAccountsSLAErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := LoadAccounts(writeAccounts(t, tt.yaml, nil), envLookup(nil), time.Second)
+			_, err := Load(writeAccounts(t, tt.yaml, nil), envLookup(nil), time.Second)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
 			}
