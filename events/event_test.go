@@ -373,3 +373,34 @@ func TestEnsureStreamWarnsAboutOneReplicaInACluster(t *testing.T) {
 		t.Errorf("no warning about one replica in %q", all)
 	}
 }
+
+// events.Describe gives each type of event one readable line, and says what it
+// could not read.
+func TestDescribe(t *testing.T) {
+	o := events.Origin{Prefix: "inbox", Provider: "mirakl", Account: "shop-1"}
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	due := at.Add(time.Hour)
+	cases := []struct {
+		e    events.Event
+		want string
+	}{
+		{events.NewThreadCreated(o, events.Thread{ID: "t-1", Topic: "parcel", CreatedAt: at}), `"parcel"`},
+		{events.NewMessageReceived(o, "t-1", events.Message{ID: "m-1", CreatedAt: at, Direction: events.Outbound, Text: "shipped"}), `-> `},
+		{events.NewReplyNeeded(o, "t-1", at, "m-1").WithSLA(events.SLA{Policy: "p", DueAt: due}), "; p: due"},
+		{events.NewReplySLABreached(o, "t-1", at, events.SLA{Policy: "p", DueAt: due}, false), "unconfirmed"},
+		{events.NewReplyResolved(o, "t-1", events.Resolved{NeededSince: at, At: at.Add(time.Minute), How: events.Answered, AnswerMessageID: "m-2", Business: -1}), "answered after 1m0s by message m-2"},
+	}
+	for _, c := range cases {
+		b, err := json.Marshal(c.e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := events.Describe(b)
+		if !strings.Contains(got, "mirakl/shop-1") || !strings.Contains(got, string(c.e.Type)) || !strings.Contains(got, c.want) {
+			t.Errorf("events.Describe(%s) = %q, want it to hold %q", c.e.Type, got, c.want)
+		}
+	}
+	if got := events.Describe([]byte("{")); !strings.HasPrefix(got, "??") {
+		t.Errorf("events.Describe of a broken event = %q", got)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/embedded"
 	"github.com/threadsync/threadsync/internal/accountsfile"
+	"github.com/threadsync/threadsync/internal/connect"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/providers"
 )
@@ -163,33 +164,6 @@ func startupErr(ctx context.Context, err error) error {
 	return err
 }
 
-// await runs a step that takes no context and returns its result, or
-// ctx's error as soon as ctx is cancelled, so that a stop is prompt even
-// while the step blocks. A result that comes after that is given to undo.
-func await[T any](ctx context.Context, step func() (T, error), undo func(T)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := step()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		go func() {
-			if r := <-ch; r.err == nil {
-				undo(r.v)
-			}
-		}()
-		var zero T
-		return zero, ctx.Err()
-	}
-}
-
 func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, mp metric.MeterProvider, log *slog.Logger) (*pollers.Engine, error) {
 	c := engineConfig(cfg, log)
 	c.Store, c.Publisher, c.MeterProvider = store, pub, mp
@@ -235,7 +209,7 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 	natsURL := cfg.NATSURL
 	if cfg.EmbeddedNATS {
 		// Recovering a large store can take a while; a stop does not wait.
-		srv, err := await(ctx, func() (*server.Server, error) {
+		srv, err := connect.Await(ctx, func() (*server.Server, error) {
 			return embedded.Start(embedded.Options{Listen: cfg.EmbeddedNATSListen, StoreDir: cfg.DataDir})
 		}, (*server.Server).Shutdown)
 		if err != nil {
@@ -268,10 +242,10 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	redis.SetLogger(redisLogger{log})
+	redis.SetLogger(connect.RedisLogger{Log: log})
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
-	if err := waitRedis(ctx, rdb, log); err != nil {
+	if err := connect.WaitRedis(ctx, rdb, log); err != nil {
 		return startupErr(ctx, err)
 	}
 	store, err := checkpoint.New(rdb, cfg.KeyPrefix)
