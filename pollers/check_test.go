@@ -32,6 +32,12 @@ func TestCheckValidatesWithoutAStore(t *testing.T) {
 			t.Errorf("%v: %v, want an error about %s", tc.accts, err, tc.want)
 		}
 	}
+	// Every bad account is named, not only the first.
+	bad2 := bad
+	bad2.ID = "shop-3"
+	if err := pollers.Check(cfg, []pollers.Account{bad, ok, bad2}); err == nil || !strings.Contains(err.Error(), "shop-2") || !strings.Contains(err.Error(), "shop-3") {
+		t.Errorf("two bad accounts: %v, want both named", err)
+	}
 	if err := pollers.Check(pollers.Config{}, []pollers.Account{ok}); err == nil {
 		t.Error("no providers: no error")
 	}

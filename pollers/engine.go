@@ -215,7 +215,8 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 // account is unchanged.
 // Check validates the accounts as New would, as if the quotas they name
 // had a shared store, without connecting to anything: what `threadsync
-// check` reports. Store and Publisher may be nil.
+// check` reports. It reports every account with a problem, not only the
+// first. Store and Publisher may be nil.
 func Check(cfg Config, accounts []Account) error {
 	cfg.setDefaults()
 	if len(cfg.Providers) == 0 {
@@ -225,6 +226,17 @@ func Check(cfg Config, accounts []Account) error {
 		cfg.Quotas = unusedQuotas{}
 	}
 	e := &Engine{cfg: cfg, tel: newTelemetry(cfg.MeterProvider)}
+	// Every account's own problems, then what is wrong between them
+	// (one listed twice, a quota with two rates).
+	var errs []error
+	for _, a := range accounts {
+		if _, err := e.build([]Account{a}, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	_, err := e.build(accounts, nil)
 	return err
 }
