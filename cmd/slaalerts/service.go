@@ -12,10 +12,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/threadsync/threadsync/events"
+	"github.com/threadsync/threadsync/internal/connect"
 )
 
 // retry is how a failed post is retried in place before the message is
@@ -64,7 +64,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		am: newAlertmanager(cfg.AlertmanagerURL, nil),
 		tr: newTracker(cfg.Resend, cfg.ForgetAfter, cfg.GeneratorURL),
 	}
-	nc, err := connect(ctx, cfg.NATSURL, log)
+	nc, err := connect.NATS{Name: "slaalerts"}.Connect(ctx, cfg.NATSURL, log)
 	if err != nil {
 		return err
 	}
@@ -297,37 +297,6 @@ func (p poisonPublisher) Publish(topic string, msgs ...*message.Message) error {
 }
 
 func (p poisonPublisher) Close() error { return nil }
-
-// connect connects to NATS and waits until it is connected; afterwards the
-// connection reconnects for ever.
-func connect(ctx context.Context, url string, log *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url,
-		nats.Name("slaalerts"),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("NATS disconnected; reconnecting", "error", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted()) }),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("NATS: %w", err)
-	}
-	connected := nc.StatusChanged(nats.CONNECTED)
-	defer nc.RemoveStatusListener(connected)
-	if !nc.IsConnected() {
-		log.Warn("waiting for NATS")
-		select {
-		case <-connected:
-		case <-ctx.Done():
-			nc.Close()
-			return nil, ctx.Err()
-		}
-	}
-	return nc, nil
-}
 
 // waitForStream waits until the stream exists: threadsync creates it.
 func waitForStream(ctx context.Context, js jetstream.JetStream, name string, log *slog.Logger) error {
