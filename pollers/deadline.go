@@ -30,10 +30,10 @@ type deadlines struct {
 	lastTry  time.Time // when the last poll began
 	lastGood time.Time // when the walk of the last poll that walked the whole list began
 	open     int       // open announced episodes, as of the last commit
-	// inflight counts, per thread, the pages sent and not yet committed;
-	// unsent holds the newest state such a page gives it.
-	inflight map[string]int
-	unsent   map[string]*checkpoint.ThreadState
+	// unsent holds, per thread in a page sent and not yet committed, the
+	// newest state such a page gives it. Commits stay in page order, so a
+	// thread leaves it with the commit of the last page that changed it.
+	unsent map[string]*checkpoint.ThreadState
 	// gen grows with every change a firing under way cannot have seen (a
 	// commit, a poll's end), so that it does not put off what those ask.
 	gen uint64
@@ -74,7 +74,6 @@ func (r *runner) pollEnded(walkBegan time.Time, st Stats, err error) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
 	r.rec.left(r.sla.unsent, time.Now(), r.cfg.DuplicateWindow)
-	clear(r.sla.inflight)
 	clear(r.sla.unsent)
 	if err != nil || !st.Completed || walkBegan.IsZero() {
 		return
@@ -88,23 +87,16 @@ func (r *runner) pollEnded(walkBegan time.Time, st Stats, err error) {
 func (r *runner) sending(changed map[string]*checkpoint.ThreadState) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
-	if r.sla.inflight == nil {
-		r.sla.inflight = map[string]int{}
+	if r.sla.unsent == nil {
 		r.sla.unsent = map[string]*checkpoint.ThreadState{}
 	}
-	for id, st := range changed {
-		r.sla.inflight[id]++
-		r.sla.unsent[id] = st
-	}
+	maps.Copy(r.sla.unsent, changed)
 }
 
 func (r *runner) committed(changed map[string]*checkpoint.ThreadState) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
 	for id, st := range changed {
-		if r.sla.inflight[id]--; r.sla.inflight[id] <= 0 {
-			delete(r.sla.inflight, id)
-		}
 		if r.sla.unsent[id] == st {
 			delete(r.sla.unsent, id)
 		}
@@ -215,7 +207,7 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		}
 	}
 	r.slaMu.Lock()
-	inflight := maps.Clone(r.sla.inflight)
+	inflight := maps.Clone(r.sla.unsent)
 	r.slaMu.Unlock()
 	for _, t := range due {
 		st := t.State
@@ -233,7 +225,7 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 			continue
 		}
 		grace := t.At.Add(r.cfg.SLAGrace)
-		if inflight[t.Thread] > 0 && now.Before(grace) {
+		if _, sent := inflight[t.Thread]; sent && now.Before(grace) {
 			// A poll under way has sent this thread's events and not
 			// committed them yet: they may end the episode.
 			defer_(t.At, grace)
