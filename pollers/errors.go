@@ -29,6 +29,14 @@ var ErrMalformed = errors.New("malformed response")
 // engine restarts the walk from its beginning.
 var ErrTokenExpired = errors.New("page token no longer accepted")
 
+// ErrThreadGone marks a listed thread whose messages are not there (the
+// thread was deleted between the list and the fetch, or the API lists a
+// thread it will not show). Failing the page would stall the account for
+// as long as the list keeps the thread; so the engine announces the thread
+// with no messages and does not record its version, and the next poll asks
+// again while the thread is listed.
+var ErrThreadGone = errors.New("thread listed but its messages are gone")
+
 // HTTPError is a response with a status the provider client did not expect.
 type HTTPError struct {
 	Method     string

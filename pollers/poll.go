@@ -137,7 +137,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 		// The walk cannot continue where it stopped; start it again.
 		// Threads already committed are unchanged and yield nothing.
 		r.log.Info("page token no longer accepted; restarting the walk", "walk", st.Walk)
-		q.Token = ""
+		q.Token, q.State = "", ""
 		page, err = r.provider.ListThreads(r.pageContext(work), q)
 	}
 	// Offset pagination: a thread listed twice in one walk moved, and the
@@ -192,7 +192,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 		// account still has one request in flight at a time.
 		var next *prefetch
 		if page.Next != "" && ctx.Err() == nil {
-			q.Token = page.Next
+			q.Token, q.State = page.Next, page.State
 			next = r.prefetch(work, q)
 		}
 		sent, err := r.page(work, &cur, &page, inflight, silent, st, next.start)
@@ -361,6 +361,12 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 			continue
 		}
 		msgs, err := r.messages(fetchCtx, it, prev, silent, st)
+		if errors.Is(err, ErrThreadGone) {
+			r.log.Debug("thread listed without messages; asking again next poll", "thread", it.Thread.ID, "error", err)
+			gone := *it
+			gone.Version = versionGone + it.Version
+			it, msgs, err = &gone, []events.Message{}, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
 		}
@@ -408,6 +414,11 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	r.sending(changed)
 	return &sentPage{ack: r.cfg.Publisher.Send(evs), events: len(evs), cursor: next, changed: changed, timers: timers, counts: counts}, nil
 }
+
+// versionGone prefixes the stored version of a thread whose messages were
+// gone (ErrThreadGone): no version a list states starts with a NUL, so the
+// next poll that lists the thread fetches its messages again.
+const versionGone = "\x00gone:"
 
 // messages returns the messages of a new or changed thread: those the list
 // already carried when they reach back to what was seen, otherwise fetched.

@@ -19,6 +19,9 @@ type Provider interface {
 	// Messages returns the messages of a thread, oldest first. With
 	// Features.MessageCursor it may return only the messages after the
 	// cursor; otherwise it returns them all and the engine keeps the new ones.
+	// An error wrapping ErrThreadGone says the listed thread has no
+	// messages to read now. Messages may fill t.Thread's fields the list
+	// left out; it must not change t.Version, which is the list's word.
 	Messages(ctx context.Context, t *Item, after MessageCursor) ([]events.Message, error)
 }
 
@@ -70,6 +73,9 @@ type Query struct {
 	Since time.Time
 	// Token continues a walk: the Next of the previous page. Empty for the first page.
 	Token string
+	// State is the State of the previous page of this walk; empty for the
+	// first page, and for the page a resumed walk starts with.
+	State string
 	Walk  Walk
 }
 
@@ -78,6 +84,11 @@ type Page struct {
 	Items []Item
 	// Next continues the walk; empty on the last page.
 	Next string
+	// State is what the provider wants to know when it reads the next page
+	// (say, the list's total count, to tell that the list moved under the
+	// walk): the engine hands it back as Query.State. It is not kept across
+	// restarts, so a provider must read an empty State as "unknown".
+	State string
 	// Drift says the list changed under the walk in a way that may have
 	// made it skip a thread (say, its total count changed); the engine
 	// walks again.

@@ -178,26 +178,6 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 	return page, nil
 }
 
-// versionGone prefixes the version of a listed thread whose messages
-// answered 404; no version from the list starts with it.
-const versionGone = "gone:"
-
-// gone handles a listed thread whose messages answer 404: it was deleted
-// between the list and the fetch, or OLX lists a thread it will not show.
-// Failing the poll would stall the account for as long as OLX keeps
-// listing it; returning no messages under the list's version would record
-// them as seen. So the thread counts as having no messages yet, under a
-// version no list item has, and the next poll asks again while the thread
-// is listed. This relies on the engine reading the item's version once
-// Messages returns, which pollers.Provider does not state: Messages has no
-// other way to say "announce the thread, but do not record it as read".
-func (c *Client) gone(it *pollers.Item) []events.Message {
-	if !strings.HasPrefix(it.Version, versionGone) {
-		it.Version = versionGone + it.Version
-	}
-	return []events.Message{}
-}
-
 // Messages reads every message of the thread from GET
 // /threads/{id}/messages, page by page until a short page (or an empty one,
 // with end_of_list=empty) or until the thread's total_count is reached, and
@@ -236,19 +216,15 @@ func (c *Client) Messages(ctx context.Context, it *pollers.Item, _ pollers.Messa
 	if err != nil {
 		var he *pollers.HTTPError
 		if errors.As(err, &he) && he.Status == http.StatusNotFound {
-			return c.gone(it), nil
+			// Deleted between the list and the fetch, or a thread OLX
+			// lists but will not show.
+			return nil, fmt.Errorf("thread %s: %w: %w", it.Thread.ID, pollers.ErrThreadGone, err)
 		}
 		return nil, err
 	}
 	msgs, err := mapMessages(all, c.loc, interlocutor(it))
 	if err != nil {
 		return nil, fmt.Errorf("%s: thread %s: %w", where, it.Thread.ID, err)
-	}
-	// A list item without created_at: the thread began with its first
-	// message. The engine builds ThreadCreated from this item after the
-	// messages are in.
-	if it.Thread.CreatedAt.IsZero() && len(msgs) > 0 {
-		it.Thread.CreatedAt = msgs[0].CreatedAt
 	}
 	return msgs, nil
 }

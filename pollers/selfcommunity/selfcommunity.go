@@ -28,7 +28,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/threadsync/threadsync/events"
@@ -99,14 +98,6 @@ type Client struct {
 	loc         *time.Location
 	rebaseNext  bool
 	http        *http.Client
-
-	// The count of the list page whose next link is lastNext: a later page
-	// with another count means threads came or went during the walk. The
-	// engine hands a provider nothing of the previous page but its token,
-	// and the token must stay DRF's next link, so the count is kept here.
-	mu        sync.Mutex
-	lastNext  string
-	lastCount int64
 }
 
 // New is the pollers.Factory of SelfCommunity accounts: Provider's, which
@@ -209,14 +200,14 @@ func (c *Client) ListThreads(ctx context.Context, q pollers.Query) (pollers.Page
 		page.Items = append(page.Items, it)
 	}
 
-	c.mu.Lock()
-	if q.Token != "" && q.Token == c.lastNext && body.Count.N != c.lastCount {
-		// Threads were added or hidden since the previous page: offsets
-		// moved, and one may have slipped past the walk unseen.
+	// The page's count goes to the next page as its State: another count
+	// there means threads were added or hidden during the walk, offsets
+	// moved, and one may have slipped past the walk unseen.
+	count := strconv.FormatInt(body.Count.N, 10)
+	if q.Token != "" && q.State != "" && q.State != count {
 		page.Drift = true
 	}
-	c.lastNext, c.lastCount = next, body.Count.N
-	c.mu.Unlock()
+	page.State = count
 	return page, nil
 }
 
