@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -35,20 +34,8 @@ func settings() []envconf.Setting { return envconf.Settings[Config]() }
 // LoadConfig reads the configuration through l (the process environment
 // when l is nil) and validates it.
 func LoadConfig(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
-	c, err := envconf.Load[Config](ctx, l)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return envconf.Load[Config](ctx, l)
 }
-
-var (
-	streamRE        = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	subjectPrefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-)
 
 // Validate reports every setting slaalerts cannot run with, naming its
 // variable. URLs are not echoed: they may carry credentials.
@@ -58,11 +45,11 @@ func (c *Config) Validate() error {
 	if err := envconf.ValidNATSURLs(c.NATSURL); err != nil {
 		bad("NATS_URL", "%v", err)
 	}
-	if !streamRE.MatchString(c.Stream) {
-		bad("THREADSYNC_STREAM", "%q must match %s", c.Stream, streamRE)
+	if err := envconf.ValidStream(c.Stream); err != nil {
+		bad("THREADSYNC_STREAM", "%v", err)
 	}
-	if !subjectPrefixRE.MatchString(c.SubjectPrefix) {
-		bad("THREADSYNC_SUBJECT_PREFIX", "%q must be one or more dot-separated tokens matching %s", c.SubjectPrefix, streamRE)
+	if err := envconf.ValidSubjectPrefix(c.SubjectPrefix); err != nil {
+		bad("THREADSYNC_SUBJECT_PREFIX", "%v", err)
 	}
 	if err := envconf.ValidHTTPURL(c.AlertmanagerURL); err != nil {
 		bad("SLAALERTS_ALERTMANAGER_URL", "%v", err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -72,20 +71,8 @@ func settings() []envconf.Setting { return envconf.Settings[Config]() }
 // l is nil) and validates it. It reports every malformed or invalid variable,
 // each under its own name.
 func LoadConfig(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
-	c, err := envconf.Load[Config](ctx, l)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return envconf.Load[Config](ctx, l)
 }
-
-var (
-	streamRE        = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	subjectPrefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-)
 
 // Validate reports every setting threadsync cannot run with, naming its
 // variable. URLs are never echoed, since they may carry credentials.
@@ -132,11 +119,11 @@ func (c *Config) Validate() error {
 	if c.AccountsFile == "" {
 		bad("THREADSYNC_ACCOUNTS", "is empty")
 	}
-	if !streamRE.MatchString(c.Stream) {
-		bad("THREADSYNC_STREAM", "%q must match %s", c.Stream, streamRE)
+	if err := envconf.ValidStream(c.Stream); err != nil {
+		bad("THREADSYNC_STREAM", "%v", err)
 	}
-	if !subjectPrefixRE.MatchString(c.SubjectPrefix) {
-		bad("THREADSYNC_SUBJECT_PREFIX", "%q must be one or more dot-separated tokens matching %s", c.SubjectPrefix, streamRE)
+	if err := envconf.ValidSubjectPrefix(c.SubjectPrefix); err != nil {
+		bad("THREADSYNC_SUBJECT_PREFIX", "%v", err)
 	}
 	switch {
 	case c.KeyPrefix == "":

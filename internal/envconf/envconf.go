@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ func Settings[T any]() []Setting {
 
 // Load reads T's variables through l (the process environment when nil).
 // It reports every malformed variable, each under its own name, not just
-// the first.
+// the first; then, when *T has a Validate method, what it reports.
 func Load[T any](ctx context.Context, l envconfig.Lookuper) (*T, error) {
 	if l == nil {
 		l = envconfig.OsLookuper()
@@ -81,6 +82,11 @@ func Load[T any](ctx context.Context, l envconfig.Lookuper) (*T, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if v, ok := any(&c).(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	return &c, nil
 }
@@ -180,6 +186,28 @@ func ValidListen(hostport string) error {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("%q: port %q must be a number from 0 to 65535", hostport, port)
+	}
+	return nil
+}
+
+var (
+	streamRE        = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	subjectPrefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+)
+
+// ValidStream checks a JetStream stream name, which also names the
+// stream's subjects in NATS's API.
+func ValidStream(name string) error {
+	if !streamRE.MatchString(name) {
+		return fmt.Errorf("%q must match %s", name, streamRE)
+	}
+	return nil
+}
+
+// ValidSubjectPrefix checks the first subject tokens of the events.
+func ValidSubjectPrefix(prefix string) error {
+	if !subjectPrefixRE.MatchString(prefix) {
+		return fmt.Errorf("%q must be one or more dot-separated tokens matching %s", prefix, streamRE)
 	}
 	return nil
 }
