@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 )
 
@@ -14,16 +13,9 @@ import (
 // other, by Redis's clock.
 func TestQuotaSharedByReplicas(t *testing.T) {
 	t.Parallel()
-	a, rdb := checkpointtest.NewStore(t)
-	prefix := a.Keys(checkpoint.Account{Provider: "p", ID: "a"}).Cursor
-	prefix = prefix[:len(prefix)-len(":{p:a}:cursor")]
-	b, err := checkpoint.New(rdb, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	replica, _ := checkpointtest.Replicas(t)
+	a, b := replica(), replica()
 	ctx := context.Background()
-	rateKey, pausedKey := a.QuotaKeys("portal-1")
-	t.Cleanup(func() { rdb.Del(context.Background(), rateKey, pausedKey) })
 
 	// 2 requests per second with a burst of 2: four takes in a row, from
 	// either replica, let two through.
@@ -71,9 +63,7 @@ func TestQuotaSharedByReplicas(t *testing.T) {
 // requests by its emission interval.
 func TestQuotaFractionalRate(t *testing.T) {
 	t.Parallel()
-	s, rdb := checkpointtest.NewStore(t)
-	rateKey, pausedKey := s.QuotaKeys("slow")
-	t.Cleanup(func() { rdb.Del(context.Background(), rateKey, pausedKey) })
+	s, _ := checkpointtest.NewStore(t)
 	ctx := context.Background()
 	if d, err := s.TakeQuota(ctx, "slow", 0.5); err != nil || d != 0 {
 		t.Fatalf("first take: %s, %v", d, err)

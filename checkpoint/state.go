@@ -29,6 +29,19 @@ type Cursor struct {
 	// Recover is set while the account recovers from pages published
 	// without their commit: none of them was fetched before it.
 	Recover time.Time
+	// SilentBefore, when set, makes the account's first walk record
+	// silently what happened before it and publish what came after: the
+	// account's state was lost, and its events up to then are on the
+	// stream already.
+	SilentBefore time.Time
+	// InitialSync, when set, is what the account's first walk publishes
+	// (full or from_now) whatever the accounts file says: a reset asked
+	// for it.
+	InitialSync string
+	// Committed is when the page this cursor follows was made ready to
+	// commit (the local clock): the last sign of life of the account's
+	// polling.
+	Committed time.Time
 }
 
 // InWalk reports whether a walk was interrupted and continues from Page.
@@ -44,13 +57,17 @@ type cursorJSON struct {
 	Started   int64  `json:"b,omitempty"`
 	Open      int    `json:"o,omitempty"`
 	Recover   int64  `json:"r,omitempty"`
+	Committed int64  `json:"c,omitempty"`
+	Initial   string `json:"i,omitempty"`
+	Silent    int64  `json:"q,omitempty"`
 }
 
 func (c Cursor) marshal() ([]byte, error) {
 	return json.Marshal(cursorJSON{
 		Since: nanos(c.Since), High: nanos(c.High), Page: c.Page, Walk: c.Walk,
 		Synced: c.Synced, LastSweep: nanos(c.LastSweep), Started: nanos(c.Started), Open: c.Open,
-		Recover: nanos(c.Recover),
+		Recover: nanos(c.Recover), Committed: nanos(c.Committed), Initial: c.InitialSync,
+		Silent: nanos(c.SilentBefore),
 	})
 }
 
@@ -62,7 +79,8 @@ func unmarshalCursor(b []byte) (Cursor, error) {
 	return Cursor{
 		Since: fromNanos(j.Since), High: fromNanos(j.High), Page: j.Page, Walk: j.Walk,
 		Synced: j.Synced, LastSweep: fromNanos(j.LastSweep), Started: fromNanos(j.Started), Open: j.Open,
-		Recover: fromNanos(j.Recover),
+		Recover: fromNanos(j.Recover), Committed: fromNanos(j.Committed), InitialSync: j.Initial,
+		SilentBefore: fromNanos(j.Silent),
 	}, nil
 }
 
@@ -92,28 +110,51 @@ type ThreadState struct {
 	// Warned and Breached record that the episode's warning and breach
 	// were published (by its timers).
 	Warned, Breached bool
+	// Skipped is what an initial from_now walk recorded of the thread
+	// without publishing it; a backfill publishes that and clears it.
+	// Nil for a thread whose history was published.
+	Skipped *Skipped
+}
+
+// Skipped is the part of a thread's history a from_now start did not
+// publish: its ThreadCreated, and the messages seen then, by the rule
+// MsgAt and MsgIDs have in a ThreadState.
+type Skipped struct {
+	MsgAt  time.Time
+	MsgIDs []string
 }
 
 // Open reports whether an episode announced with ReplyNeeded is in progress.
 func (s *ThreadState) Open() bool { return s != nil && !s.ReplySince.IsZero() && !s.Quiet }
 
 type stateJSON struct {
-	Version     string   `json:"v,omitempty"`
-	MsgAt       int64    `json:"t,omitempty"`
-	MsgIDs      []string `json:"i,omitempty"`
-	LastMsgID   string   `json:"m,omitempty"`
-	ReplySince  int64    `json:"r,omitempty"`
-	LastInbound string   `json:"n,omitempty"`
-	Quiet       bool     `json:"q,omitempty"`
-	Policy      string   `json:"p,omitempty"`
-	DueAt       int64    `json:"d,omitempty"`
-	WarnAt      int64    `json:"w,omitempty"`
-	Warned      bool     `json:"x,omitempty"`
-	Breached    bool     `json:"y,omitempty"`
+	Version     string       `json:"v,omitempty"`
+	MsgAt       int64        `json:"t,omitempty"`
+	MsgIDs      []string     `json:"i,omitempty"`
+	LastMsgID   string       `json:"m,omitempty"`
+	ReplySince  int64        `json:"r,omitempty"`
+	LastInbound string       `json:"n,omitempty"`
+	Quiet       bool         `json:"q,omitempty"`
+	Policy      string       `json:"p,omitempty"`
+	DueAt       int64        `json:"d,omitempty"`
+	WarnAt      int64        `json:"w,omitempty"`
+	Warned      bool         `json:"x,omitempty"`
+	Breached    bool         `json:"y,omitempty"`
+	Skipped     *skippedJSON `json:"k,omitempty"`
+}
+
+type skippedJSON struct {
+	MsgAt  int64    `json:"t,omitempty"`
+	MsgIDs []string `json:"i"`
 }
 
 func (s *ThreadState) marshal() ([]byte, error) {
+	var sk *skippedJSON
+	if s.Skipped != nil {
+		sk = &skippedJSON{MsgAt: nanos(s.Skipped.MsgAt), MsgIDs: s.Skipped.MsgIDs}
+	}
 	return json.Marshal(stateJSON{
+		Skipped: sk,
 		Version: s.Version, MsgAt: nanos(s.MsgAt), MsgIDs: s.MsgIDs, LastMsgID: s.LastMsgID,
 		ReplySince: nanos(s.ReplySince), LastInbound: s.LastInbound,
 		Quiet: s.Quiet, Policy: s.Policy, DueAt: nanos(s.DueAt), WarnAt: nanos(s.WarnAt),
@@ -126,7 +167,12 @@ func unmarshalState(b []byte) (*ThreadState, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("decode thread state: %w", err)
 	}
+	var sk *Skipped
+	if j.Skipped != nil {
+		sk = &Skipped{MsgAt: fromNanos(j.Skipped.MsgAt), MsgIDs: j.Skipped.MsgIDs}
+	}
 	return &ThreadState{
+		Skipped: sk,
 		Version: j.Version, MsgAt: fromNanos(j.MsgAt), MsgIDs: j.MsgIDs, LastMsgID: j.LastMsgID,
 		ReplySince: fromNanos(j.ReplySince), LastInbound: j.LastInbound,
 		Quiet: j.Quiet, Policy: j.Policy, DueAt: fromNanos(j.DueAt), WarnAt: fromNanos(j.WarnAt),

@@ -48,6 +48,11 @@ type Lease struct {
 	// (Redis's clock): none of their pages was fetched before.
 	Unfinished bool
 	PrevTaken  time.Time
+	// Reset is the reset an operator asked for and no worker has carried
+	// out yet; nil when none is pending.
+	Reset *ResetRequest
+	// Backfill: a backfill of the account is requested or under way.
+	Backfill bool
 }
 
 // Store is the Redis checkpoint store. It is safe for concurrent use.
@@ -71,12 +76,18 @@ func New(rdb redis.UniversalClient, prefix string) (*Store, error) {
 }
 
 // Keys are the Redis keys of one account.
-type Keys struct{ Cursor, Threads, Lease, Fence, Holder, Timers string }
+type Keys struct {
+	Cursor, Threads, Lease, Fence, Holder, Timers string
+	// Paused, Health, Reset and Backfill hold operators' requests and
+	// what they read (control.go, backfill.go).
+	Paused, Health, Reset, Backfill string
+}
 
 // Keys returns the account's keys, which share the hash tag {provider:id}.
 func (s *Store) Keys(a Account) Keys {
 	base := s.prefix + ":{" + a.Provider + ":" + a.ID + "}:"
-	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence", Holder: base + "holder", Timers: base + "timers"}
+	return Keys{Cursor: base + "cursor", Threads: base + "threads", Lease: base + "lease", Fence: base + "fence", Holder: base + "holder", Timers: base + "timers",
+		Paused: base + "paused", Health: base + "health", Reset: base + "reset", Backfill: base + "backfill"}
 }
 
 // Cursor returns the account's cursor; the zero Cursor when it has none.
@@ -198,6 +209,10 @@ func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[st
 // earliest timer, so a worker taking an account over learns its deadlines
 // without another round trip.
 var acquireScript = redis.NewScript(`
+local paused = redis.call('GET', KEYS[5])
+if paused then
+  return {'', paused}
+end
 local cur = redis.call('GET', KEYS[1])
 local tok
 local unfinished = '0'
@@ -223,24 +238,44 @@ else
   redis.call('SET', KEYS[3], tok .. ' ' .. taken)
 end
 local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-return {tok, first[2] or '', unfinished}
+local bf = redis.call('GET', KEYS[7])
+local backfill = '0'
+if bf and not string.find(bf, '"done":', 1, true) then
+  backfill = '1'
+end
+return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backfill}
 `)
 
 // Acquire takes or extends the account's lease for ttl. It returns
-// ErrLeaseHeld when another worker holds it.
+// ErrLeaseHeld when another worker holds it, and a *PausedError when the
+// account is paused: then no worker takes it.
 func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
 	k := s.Keys(a)
-	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers}, s.owner, ttl.Milliseconds()).StringSlice()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers, k.Paused, k.Reset, k.Backfill}, s.owner, ttl.Milliseconds()).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
 	}
 	if err != nil {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: %w", a, err)
 	}
-	if len(res) != 3 {
+	if len(res) == 2 && res[0] == "" {
+		p, err := decodePause(res[1])
+		if err != nil {
+			return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, err)
+		}
+		return Lease{}, &PausedError{Account: a, Pause: p}
+	}
+	if len(res) != 5 {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: unexpected reply %q", a, res)
 	}
-	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1])}
+	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1]), Backfill: res[4] == "1"}
+	if res[3] != "" {
+		r, err := decodeReset(res[3])
+		if err != nil {
+			return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, err)
+		}
+		l.Reset = &r
+	}
 	if res[2] != "0" {
 		l.Unfinished = true
 		if ms, err := strconv.ParseInt(res[2], 10, 64); err == nil && ms > 0 {

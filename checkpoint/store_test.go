@@ -58,13 +58,8 @@ func TestCommitAndReadBack(t *testing.T) {
 
 func TestLeaseFencesCommits(t *testing.T) {
 	t.Parallel()
-	a, rdb := checkpointtest.NewStore(t)
-	// A second worker on the same Redis and prefix.
-	prefix := keyPrefix(t, a)
-	b, err := checkpoint.New(rdb, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	replica, _ := checkpointtest.Replicas(t)
+	a, b := replica(), replica() // two workers on the same Redis and prefix
 	ctx := context.Background()
 	la, err := a.Acquire(ctx, acct, time.Minute)
 	if err != nil {
@@ -105,8 +100,8 @@ func TestLeaseFencesCommits(t *testing.T) {
 
 func TestLeaseExpires(t *testing.T) {
 	t.Parallel()
-	a, rdb := checkpointtest.NewStore(t)
-	b, _ := checkpoint.New(rdb, keyPrefix(t, a))
+	replica, rdb := checkpointtest.Replicas(t)
+	a, b := replica(), replica()
 	ctx := context.Background()
 	la, err := a.Acquire(ctx, acct, 50*time.Millisecond)
 	if err != nil {
@@ -132,13 +127,6 @@ func TestNewRejectsBadPrefix(t *testing.T) {
 			t.Errorf("prefix %q accepted", p)
 		}
 	}
-}
-
-// keyPrefix recovers the store's prefix from the key it writes.
-func keyPrefix(t *testing.T, s *checkpoint.Store) string {
-	t.Helper()
-	k := leaseKey(t, s)
-	return k[:len(k)-len(":{mirakl:shop-1}:lease")]
 }
 
 func leaseKey(t *testing.T, s *checkpoint.Store) string {
@@ -231,11 +219,8 @@ func TestExtendIsFenced(t *testing.T) {
 // without releasing it, and so may have published pages it never committed.
 func TestAcquireTellsOfAnUnfinishedHolder(t *testing.T) {
 	t.Parallel()
-	a, rdb := checkpointtest.NewStore(t)
-	b, err := checkpoint.New(rdb, keyPrefix(t, a))
-	if err != nil {
-		t.Fatal(err)
-	}
+	replica, rdb := checkpointtest.Replicas(t)
+	a, b := replica(), replica()
 	ctx := context.Background()
 	acct := checkpoint.Account{Provider: "mirakl", ID: "unfinished"}
 	lapse := func(s *checkpoint.Store) {

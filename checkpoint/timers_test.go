@@ -14,7 +14,8 @@ import (
 // firing, and a worker that lost the account.
 func TestTimers(t *testing.T) {
 	t.Parallel()
-	s, rdb := checkpointtest.NewStore(t)
+	replica, _ := checkpointtest.Replicas(t)
+	s, other := replica(), replica()
 	ctx := context.Background()
 	a := checkpoint.Account{Provider: "olx", ID: "timers"}
 	base := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -36,10 +37,6 @@ func TestTimers(t *testing.T) {
 		t.Fatalf("commit: first timer %v, %v; want t1's warning", first, err)
 	}
 	// A worker taking the account over learns the earliest timer with the lease.
-	other, err := checkpoint.New(rdb, keyPrefix(t, s))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := s.Release(ctx, lease); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,11 @@ func Describe(raw []byte) string {
 		return "?? " + err.Error()
 	}
 	src := strings.TrimPrefix(env.Source, "threadsync/")
-	head := fmt.Sprintf("%s  %-22s %-16s thread=%s", env.Time.Local().Format("15:04:05"), src, env.Type, env.Subject)
+	what := "thread=" + env.Subject
+	if env.Type.IsAccount() {
+		what = "account"
+	}
+	head := fmt.Sprintf("%s  %-22s %-16s %s", env.Time.Local().Format("15:04:05"), src, env.Type, what)
 	d, err := DecodeData(env)
 	if err != nil {
 		return head + "  ?? " + err.Error()
@@ -65,6 +69,24 @@ func Describe(raw []byte) string {
 				verdict = "missed"
 			}
 			line += fmt.Sprintf("; %s %s", d.Policy, verdict)
+		}
+		return line
+	case *AccountData:
+		line := head
+		if d.Failures > 0 {
+			line += fmt.Sprintf("  %d failed polls", d.Failures)
+		}
+		if d.Error != "" {
+			line += fmt.Sprintf("; %s: %s", d.ErrorClass, d.Error)
+		}
+		if d.By != "" {
+			line += "  by " + d.By
+		}
+		if d.Reason != "" {
+			line += fmt.Sprintf(": %q", d.Reason)
+		}
+		if d.Mark != nil {
+			line += fmt.Sprintf("  last synced %s; %s", clock(*d.Mark), d.Action)
 		}
 		return line
 	}

@@ -27,7 +27,8 @@ const (
 )
 
 // Types lists every event type threadsync publishes.
-var Types = []Type{ThreadCreated, MessageReceived, ReplyNeeded, ReplyResolved, ReplySLAWarning, ReplySLABreached}
+var Types = []Type{ThreadCreated, MessageReceived, ReplyNeeded, ReplyResolved, ReplySLAWarning, ReplySLABreached,
+	AccountFailing, AccountRecovered, AccountPaused, AccountResumed, AccountStateLost}
 
 // SubjectSuffix is the part of the NATS subject after the account token,
 // e.g. "message.received".
@@ -47,6 +48,16 @@ func (t Type) suffix() string {
 		return "reply.sla_warning"
 	case ReplySLABreached:
 		return "reply.sla_breached"
+	case AccountFailing:
+		return "account.failing"
+	case AccountRecovered:
+		return "account.recovered"
+	case AccountPaused:
+		return "account.paused"
+	case AccountResumed:
+		return "account.resumed"
+	case AccountStateLost:
+		return "account.state_lost"
 	}
 	return ""
 }
@@ -238,9 +249,9 @@ type Event struct {
 	Type    Type
 	Subject string // NATS subject
 	Source  string
-	Thread  string // provider's thread id: the CloudEvents subject
+	Thread  string // the CloudEvents subject: the provider's thread id, or the account's for account events
 	Time    time.Time
-	Data    any // *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData, *ReplyResolvedData or *ReplySLAData
+	Data    any // *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData, *ReplyResolvedData, *ReplySLAData or *AccountData
 }
 
 // NewThreadCreated builds the ThreadCreated event of a thread.
@@ -401,7 +412,7 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 
 // DecodeData decodes an envelope's data into the type its event type names:
 // *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData,
-// *ReplyResolvedData or *ReplySLAData.
+// *ReplyResolvedData, *ReplySLAData or *AccountData.
 func DecodeData(env Envelope) (any, error) {
 	var d any
 	switch env.Type {
@@ -415,6 +426,8 @@ func DecodeData(env Envelope) (any, error) {
 		d = new(ReplyResolvedData)
 	case ReplySLAWarning, ReplySLABreached:
 		d = new(ReplySLAData)
+	case AccountFailing, AccountRecovered, AccountPaused, AccountResumed, AccountStateLost:
+		d = new(AccountData)
 	default:
 		return nil, fmt.Errorf("unknown event type %q", env.Type)
 	}

@@ -63,6 +63,11 @@ func TestSubjects(t *testing.T) {
 		events.ReplyResolved:    "inbox.mirakl.shop-2001.reply.resolved",
 		events.ReplySLAWarning:  "inbox.mirakl.shop-2001.reply.sla_warning",
 		events.ReplySLABreached: "inbox.mirakl.shop-2001.reply.sla_breached",
+		events.AccountFailing:   "inbox.mirakl.shop-2001.account.failing",
+		events.AccountRecovered: "inbox.mirakl.shop-2001.account.recovered",
+		events.AccountPaused:    "inbox.mirakl.shop-2001.account.paused",
+		events.AccountResumed:   "inbox.mirakl.shop-2001.account.resumed",
+		events.AccountStateLost: "inbox.mirakl.shop-2001.account.state_lost",
 	}
 	if len(want) != len(events.Types) {
 		t.Errorf("%d types tested, %d exist", len(want), len(events.Types))
@@ -176,20 +181,15 @@ func TestEnvelopeMatchesSchema(t *testing.T) {
 func TestPublishAwaitsAcksAndDropsDuplicates(t *testing.T) {
 	t.Parallel()
 	env := eventstest.Start(t)
-	ctx := context.Background()
 	var evs []events.Event
 	for i := range 500 {
 		evs = append(evs, events.NewMessageReceived(origin, "t-1", events.Message{
 			ID: "m-" + string(rune('a'+i%26)) + time.Duration(i).String(), CreatedAt: time.Unix(int64(i), 0), Direction: events.Inbound,
 		}))
 	}
-	if err := env.Publisher.Publish(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	env.Publish(t, evs...)
 	// Publishing the same page again, as after a crash before commit.
-	if err := env.Publisher.Publish(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	env.Publish(t, evs...)
 	got := env.ReadAll(t)
 	if len(got) != len(evs) {
 		t.Fatalf("stream holds %d events, want %d", len(got), len(evs))
@@ -402,5 +402,53 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := events.Describe([]byte("{")); !strings.HasPrefix(got, "??") {
 		t.Errorf("events.Describe of a broken event = %q", got)
+	}
+}
+
+// TestAccountEvents: each account health event matches its schema, names
+// the account as its subject, decodes as AccountData, and gets the same id
+// for the same change; a failing event without what failed is refused.
+func TestAccountEvents(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	evs := []events.Event{
+		events.NewAccountEvent(origin, events.AccountFailing, events.AccountState{Since: at, Failures: 5, ErrorClass: "provider", Error: "GET https://x/api: HTTP 502"}),
+		events.NewAccountEvent(origin, events.AccountRecovered, events.AccountState{Since: at, Failures: 7}),
+		events.NewAccountEvent(origin, events.AccountPaused, events.AccountState{Since: at, By: "ana@ops", Reason: "offboarding"}),
+		events.NewAccountEvent(origin, events.AccountResumed, events.AccountState{Since: at, By: "ana@ops"}),
+		events.NewAccountEvent(origin, events.AccountStateLost, events.AccountState{Since: at, Mark: at.Add(-time.Hour), Action: "resume"}),
+	}
+	ids := map[string]bool{}
+	for _, e := range evs {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.Validate(b); err != nil {
+			t.Fatalf("%s: %v\n%s", e.Type, err, b)
+		}
+		env, err := events.ParseEnvelope(b)
+		if err != nil || env.Subject != "shop-2001" || e.Subject != "inbox.mirakl.shop-2001."+e.Type.SubjectSuffix() {
+			t.Fatalf("%s: envelope %+v on %s, %v", e.Type, env, e.Subject, err)
+		}
+		d, err := events.DecodeData(env)
+		if ad, ok := d.(*events.AccountData); err != nil || !ok || "account."+ad.State != e.Type.SubjectSuffix() {
+			t.Fatalf("%s: decoded %#v, %v", e.Type, d, err)
+		}
+		if !e.Type.IsAccount() || ids[e.ID] {
+			t.Fatalf("%s: IsAccount %v, id %s seen before", e.Type, e.Type.IsAccount(), e.ID)
+		}
+		ids[e.ID] = true
+		if line := events.Describe(b); !strings.Contains(line, string(e.Type)) || !strings.Contains(line, "account") {
+			t.Fatalf("described as %q", line)
+		}
+	}
+	again := events.NewAccountEvent(origin, events.AccountFailing, events.AccountState{Since: at, Failures: 6, ErrorClass: "auth", Error: "401"})
+	if again.ID != evs[0].ID {
+		t.Fatal("one run of failures got two AccountFailing ids")
+	}
+	bare := events.NewAccountEvent(origin, events.AccountFailing, events.AccountState{Since: at})
+	if b, _ := json.Marshal(bare); schemas.Validate(b) == nil {
+		t.Fatal("AccountFailing without failures or error passed its schema")
 	}
 }

@@ -31,9 +31,7 @@ func TestRouterConsumesTheStream(t *testing.T) {
 		evs = append(evs, events.NewMessageReceived(origin, "t", events.Message{ID: "m" + string(rune('a'+i)), CreatedAt: at}))
 		evs = append(evs, events.NewReplyNeeded(origin, "t", at, "m"))
 	}
-	if err := env.Publisher.Publish(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	env.Publish(t, evs...)
 	poisonID := evs[5].ID // the third ReplyNeeded always fails
 
 	sub, err := events.NewSubscriber(env.JS, events.SubscriberConfig{Durable: "alerts"})
@@ -133,9 +131,7 @@ func TestSubscriberKeepsAnAckGivenAsItCloses(t *testing.T) {
 	env := eventstest.Start(t)
 	ctx := context.Background()
 	ev := events.NewReplyNeeded(origin, "t", time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC), "m")
-	if err := env.Publisher.Publish(ctx, []events.Event{ev}); err != nil {
-		t.Fatal(err)
-	}
+	env.Publish(t, ev)
 	for round := range 20 {
 		durable := fmt.Sprintf("closing%d", round)
 		sub, err := events.NewSubscriber(env.JS, events.SubscriberConfig{Durable: durable})

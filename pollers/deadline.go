@@ -164,7 +164,9 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		// longer than its lifetime): take it again, or learn that
 		// another worker has the account now.
 		l, err := r.cfg.Store.Acquire(ctx, r.ck, r.cfg.LeaseTTL)
-		if errors.Is(err, checkpoint.ErrLeaseHeld) {
+		if errors.Is(err, checkpoint.ErrLeaseHeld) || errors.Is(err, checkpoint.ErrPaused) {
+			// Another worker's now, or paused: deadlines wait for
+			// whoever polls the account next.
 			r.setLease(checkpoint.Lease{})
 			r.timerAt(time.Time{})
 			return false, nil

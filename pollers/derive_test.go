@@ -18,22 +18,6 @@ func msg(id string, min int, d events.Direction) events.Message {
 	return events.Message{ID: id, CreatedAt: at(min), Direction: d}
 }
 
-// kinds renders events compactly: C, M:<id>, R:<needed-since minute>.
-func kinds(evs []events.Event) []string {
-	var out []string
-	for _, e := range evs {
-		switch d := e.Data.(type) {
-		case *events.ThreadCreatedData:
-			out = append(out, "C")
-		case *events.MessageReceivedData:
-			out = append(out, "M:"+d.Message.ID)
-		case *events.ReplyNeededData:
-			out = append(out, "R:"+d.NeededSince.Format("04")+":"+d.LastInboundMessageID)
-		}
-	}
-	return out
-}
-
 // deriveEvents is derive's events and next state.
 func deriveEvents(in deriveInput) ([]events.Event, checkpoint.ThreadState) {
 	d := derive(in)

@@ -23,6 +23,22 @@ type Store interface {
 	Checkpoints
 	Leases
 	Membership
+	Control
+}
+
+// Control holds what operators set on an account (a pause) and what the
+// engine records of its health for them and for other replicas.
+type Control interface {
+	Pause(ctx context.Context, a checkpoint.Account, p checkpoint.Pause) (checkpoint.Pause, bool, error)
+	Health(ctx context.Context, a checkpoint.Account) (*checkpoint.Health, error)
+	SetHealth(ctx context.Context, a checkpoint.Account, h checkpoint.Health) error
+	ClearHealth(ctx context.Context, a checkpoint.Account) error
+	// Reset carries out an operator's reset request, fenced by the lease.
+	Reset(ctx context.Context, l checkpoint.Lease, r checkpoint.ResetRequest) (bool, error)
+	// Backfill, ThreadCount and CommitBackfill read and advance a backfill.
+	Backfill(ctx context.Context, a checkpoint.Account) (*checkpoint.Backfill, error)
+	ThreadCount(ctx context.Context, a checkpoint.Account) (int64, error)
+	CommitBackfill(ctx context.Context, l checkpoint.Lease, b checkpoint.Backfill, states map[string]*checkpoint.ThreadState) (bool, error)
 }
 
 // Checkpoints keeps what the engine has seen of an account: its cursor,
@@ -114,6 +130,22 @@ type Config struct {
 	// engine repeats what a page left uncommitted may have published no
 	// later than that.
 	DuplicateWindow time.Duration
+	// FailingAfter is how many consecutive failed polls make an account
+	// failing: AccountFailing is published (default 5). Refused
+	// credentials make it failing at once. Outages of Redis or NATS are
+	// not the account's failures and do not count.
+	FailingAfter int
+	// AutoPauseAfter pauses an account whose credentials the provider has
+	// refused for this long without a break (default 24h; negative
+	// never pauses).
+	AutoPauseAfter time.Duration
+	// Marks keeps the accounts' sync marks apart from Store
+	// (*events.Marks), so that an account whose state the Store lost can
+	// be told from a new one. Without it a lost state looks new.
+	Marks Marks
+	// OnStateLoss says what an account found with a mark and no state
+	// does: StateLossResume (the default), StateLossFull or StateLossStop.
+	OnStateLoss StateLoss
 	// OnPoll, when set, is called by Run after every poll of an account,
 	// with what it did and its error; for metrics, status pages and tests.
 	OnPoll func(a Account, st Stats, err error)
@@ -141,6 +173,13 @@ func (c *Config) setDefaults() {
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.SLAGrace, time.Minute)
 	def(&c.DuplicateWindow, 2*time.Hour)
+	def(&c.AutoPauseAfter, 24*time.Hour)
+	if c.OnStateLoss == "" {
+		c.OnStateLoss = StateLossResume
+	}
+	if c.FailingAfter <= 0 {
+		c.FailingAfter = 5
+	}
 	if c.MaxPages <= 0 {
 		c.MaxPages = 100_000
 	}
@@ -166,6 +205,8 @@ func (c *Config) validate() error {
 		return errors.New("pollers: Config.Publisher is required")
 	case len(c.Providers) == 0:
 		return errors.New("pollers: Config.Providers is required")
+	case c.OnStateLoss != StateLossResume && c.OnStateLoss != StateLossFull && c.OnStateLoss != StateLossStop:
+		return fmt.Errorf("pollers: Config.OnStateLoss %q must be %s, %s or %s", c.OnStateLoss, StateLossResume, StateLossFull, StateLossStop)
 	}
 	return nil
 }
@@ -324,6 +365,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.start(r)
 	}
 	e.mu.Unlock()
+	if k, ok := e.cfg.Store.(Kicks); ok {
+		go e.kicks(ctx, k.Kicks(ctx))
+	}
 	<-ctx.Done()
 	e.mu.Lock()
 	e.running = nil
@@ -332,6 +376,30 @@ func (e *Engine) Run(ctx context.Context) error {
 		r.wait()
 	}
 	return nil
+}
+
+// Kicks is implemented by stores that carry operators' "poll this account
+// now" (threadsync sync-now) to the workers (*checkpoint.Store).
+type Kicks interface {
+	Kicks(ctx context.Context) <-chan checkpoint.Account
+}
+
+// kicks polls the accounts it is asked to at once; only the worker
+// holding one (or free to take it) does more than ask for its lease.
+func (e *Engine) kicks(ctx context.Context, ch <-chan checkpoint.Account) {
+	for a := range ch {
+		e.mu.RLock()
+		r, ok := e.byKey[a.Provider+":"+a.ID]
+		e.mu.RUnlock()
+		if !ok {
+			continue
+		}
+		r.log.Info("asked to poll now")
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // accounts returns the runners of the accounts in use.

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // pager is a provider whose list is produced by a function, to drive the
@@ -36,16 +35,14 @@ func (p *pager) Messages(context.Context, *pollers.Item, pollers.MessageCursor) 
 
 func pagerEngine(t *testing.T, p *pager, maxPages int) *pollers.Engine {
 	t.Helper()
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: js.Publisher, MaxPages: maxPages,
-		Providers: map[string]pollers.Factory{"pager": func(pollers.Account, *http.Client) (pollers.Provider, error) { return p, nil }},
-	}, []pollers.Account{{Provider: "pager", ID: "a", BaseURL: "http://127.0.0.1", Token: "x"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return providerEngine(t, p, pollers.Config{MaxPages: maxPages})
+}
+
+// providerEngine is an engine of one account, of the provider p.
+func providerEngine(t *testing.T, p pollers.Provider, cfg pollers.Config) *pollers.Engine {
+	t.Helper()
+	cfg.Providers = map[string]pollers.Factory{"fake": func(pollers.Account, *http.Client) (pollers.Provider, error) { return p, nil }}
+	return pollerstest.NewWorld(t).Engine(cfg, pollers.Account{Provider: "fake", ID: "a", BaseURL: "http://127.0.0.1", Token: "x"})
 }
 
 func TestPaginationLoopIsAnError(t *testing.T) {
@@ -55,7 +52,7 @@ func TestPaginationLoopIsAnError(t *testing.T) {
 		n, _ := strconv.Atoi(tok)
 		return strconv.Itoa(n%3 + 1)
 	}}
-	_, err := pagerEngine(t, p, 1000).PollOnce(context.Background(), "pager", "a")
+	_, err := pagerEngine(t, p, 1000).PollOnce(context.Background(), "fake", "a")
 	if !errors.Is(err, pollers.ErrMalformed) {
 		t.Fatalf("repeating page token: %v, want ErrMalformed", err)
 	}
@@ -67,7 +64,7 @@ func TestEndlessNextIsAnError(t *testing.T) {
 		n, _ := strconv.Atoi(tok)
 		return strconv.Itoa(n + 1)
 	}}
-	st, err := pagerEngine(t, p, 25).PollOnce(context.Background(), "pager", "a")
+	st, err := pagerEngine(t, p, 25).PollOnce(context.Background(), "fake", "a")
 	if !errors.Is(err, pollers.ErrMalformed) {
 		t.Fatalf("endless next: %v, want ErrMalformed", err)
 	}
@@ -110,18 +107,10 @@ func TestWatermarkNotPastWalkStart(t *testing.T) {
 		{Thread: events.Thread{ID: "a"}, Version: "1", UpdatedAt: now.Add(-time.Hour), Messages: []events.Message{}, MessagesComplete: true},
 		{Thread: events.Thread{ID: "b"}, Version: "1", UpdatedAt: now.Add(time.Hour), Messages: []events.Message{}, MessagesComplete: true},
 	}}
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: js.Publisher, SweepInterval: -1,
-		Providers: map[string]pollers.Factory{"rec": func(pollers.Account, *http.Client) (pollers.Provider, error) { return p, nil }},
-	}, []pollers.Account{{Provider: "rec", ID: "a", BaseURL: "http://127.0.0.1", Token: "x"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := providerEngine(t, p, pollers.Config{SweepInterval: -1})
 	before := time.Now()
 	for range 2 {
-		if _, err := e.PollOnce(context.Background(), "rec", "a"); err != nil {
+		if _, err := e.PollOnce(context.Background(), "fake", "a"); err != nil {
 			t.Fatal(err)
 		}
 	}

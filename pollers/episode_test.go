@@ -12,7 +12,13 @@ import (
 // story renders a thread's events: C, M:<id>, R:<since minute> (ReplyNeeded),
 // X:<since minute>:<resolution>[:<answer>][:late] (ReplyResolved), W and B
 // (warning and breach) with their episode's minute.
-func story(evs []events.Event) []string {
+func story(evs []events.Event) []string { return render(evs, false) }
+
+// kinds renders what derive's own tests look at: C, M:<id> and
+// R:<since minute>:<last inbound id>.
+func kinds(evs []events.Event) []string { return render(evs, true) }
+
+func render(evs []events.Event, brief bool) []string {
 	var out []string
 	for _, e := range evs {
 		switch d := e.Data.(type) {
@@ -21,8 +27,15 @@ func story(evs []events.Event) []string {
 		case *events.MessageReceivedData:
 			out = append(out, "M:"+d.Message.ID)
 		case *events.ReplyNeededData:
-			out = append(out, "R:"+d.NeededSince.Format("04"))
+			s := "R:" + d.NeededSince.Format("04")
+			if brief {
+				s += ":" + d.LastInboundMessageID
+			}
+			out = append(out, s)
 		case *events.ReplyResolvedData:
+			if brief {
+				continue
+			}
 			s := "X:" + d.NeededSince.Format("04") + ":" + string(d.Resolution)
 			if d.AnswerMessageID != "" {
 				s += ":" + d.AnswerMessageID
@@ -32,6 +45,9 @@ func story(evs []events.Event) []string {
 			}
 			out = append(out, s)
 		case *events.ReplySLAData:
+			if brief {
+				continue
+			}
 			k := "W"
 			if e.Type == events.ReplySLABreached {
 				k = "B"

@@ -1,15 +1,12 @@
 package pollers_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/threadsync/threadsync/checkpoint"
@@ -31,15 +28,12 @@ func TestOutages(t *testing.T) {
 		outage = 30 * time.Second
 	}
 	red := checkpointtest.StartServer(t)
-	ropts, _ := redis.ParseURL(red.URL())
-	ropts.MaxRetries, ropts.DialTimeout = -1, 200*time.Millisecond
-	rdb := redis.NewClient(ropts)
-	defer rdb.Close()
-	store, err := checkpoint.New(rdb, "outage")
+	store, err := checkpoint.New(red.Client(t, func(o *redis.Options) { o.DialTimeout = 200 * time.Millisecond }), "outage")
 	if err != nil {
 		t.Fatal(err)
 	}
-	js := eventstest.Start(t)
+	w := pollerstest.NewWorld(t)
+	js := w.JS
 	pub, err := events.NewPublisher(js.Conn, events.PublisherConfig{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -51,23 +45,14 @@ func TestOutages(t *testing.T) {
 	for i := range 3 {
 		a := h.NewAccount(t, fmt.Sprintf("out-%d", i), 5)
 		a.PollInterval = 50 * time.Millisecond
-		for j := range 6 {
-			threads[a.ID] = append(threads[a.ID], h.AddThread(t, a, fmt.Sprintf("q%d", j)))
-		}
+		threads[a.ID] = pollerstest.OpenThreads(t, h, a, 6)
 		accts = append(accts, a)
 	}
-	logs := &pollerstest.Buffer{}
-	e, err := pollers.New(pollers.Config{
+	logs := w.Logs
+	e := w.Engine(pollers.Config{
 		Store: store, Publisher: pub, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
-		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
-	}, accts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	}, accts...)
+	stop := w.Run(e)
 
 	expected := func() map[string]bool {
 		want := map[string]bool{}
@@ -95,7 +80,7 @@ func TestOutages(t *testing.T) {
 		}
 	}
 	delivered := func() bool {
-		return countOf(t, js, events.ThreadCreated, events.MessageReceived) == len(expected()) && len(e.Waiting()) == 0
+		return countOf(js, events.ThreadCreated, events.MessageReceived) == len(expected()) && len(e.Waiting()) == 0
 	}
 	traffic := func() {
 		for _, a := range accts {
@@ -126,10 +111,7 @@ func TestOutages(t *testing.T) {
 		p.start()
 		until(p.name+": recovery", delivered)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	got := js.ReadAll(t)
 	want := expected()
@@ -155,24 +137,12 @@ func TestOutages(t *testing.T) {
 	}
 }
 
-// countOf counts the stream's messages of the given event types.
-func countOf(t *testing.T, js *eventstest.Env, types ...events.Type) int {
-	t.Helper()
-	s, err := js.JS.Stream(context.Background(), js.Stream)
-	if err != nil {
-		return -1 // the server is restarting
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(js.Prefix+".>"))
+// countOf counts the stream's messages of the given event types; -1 while
+// the server is restarting.
+func countOf(js *eventstest.Env, types ...events.Type) int {
+	n, err := js.CountOf(types...)
 	if err != nil {
 		return -1
-	}
-	n := 0
-	for subj, c := range info.State.Subjects {
-		for _, typ := range types {
-			if strings.HasSuffix(subj, "."+typ.SubjectSuffix()) {
-				n += int(c)
-			}
-		}
 	}
 	return n
 }

@@ -54,6 +54,13 @@ func TestQuotaLeftReadsEveryConvention(t *testing.T) {
 	}
 }
 
+// adjust has the pacer adjust its rate to the time its clock says.
+func adjust(p *pacer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.adjust()
+}
+
 func TestPacerAIMD(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -72,16 +79,12 @@ func TestPacerAIMD(t *testing.T) {
 	}
 	// It grows back by a tenth of the ceiling per second.
 	now = now.Add(5 * time.Second)
-	p.mu.Lock()
-	p.adjust()
-	p.mu.Unlock()
+	adjust(p)
 	if got := p.lim.Limit(); got != 7.5 {
 		t.Fatalf("rate 5s later: %v, want 7.5", got)
 	}
 	now = now.Add(10 * time.Second)
-	p.mu.Lock()
-	p.adjust()
-	p.mu.Unlock()
+	adjust(p)
 	if got, b := p.lim.Limit(), p.lim.Burst(); got != 10 || b != 10 {
 		t.Fatalf("rate recovered: %v burst %d, want 10 and 10", got, b)
 	}
@@ -115,9 +118,7 @@ func TestPacerHeadersSlowBeforeTheQuotaRunsOut(t *testing.T) {
 	}
 	// The cap ends with its window.
 	now = now.Add(11 * time.Second)
-	p.mu.Lock()
-	p.adjust()
-	p.mu.Unlock()
+	adjust(p)
 	if got := p.lim.Limit(); got != 9 {
 		t.Fatalf("rate after the window: %v, want 9", got)
 	}
@@ -135,9 +136,7 @@ func TestPacerHeadersSlowBeforeTheQuotaRunsOut(t *testing.T) {
 // account, pauses every account of the quota until the reset.
 func TestQuotaSpentByHeaders(t *testing.T) {
 	t.Parallel()
-	store, rdb := checkpointtest.NewStore(t)
-	rateKey, pausedKey := store.QuotaKeys("q-headers")
-	t.Cleanup(func() { rdb.Del(context.Background(), rateKey, pausedKey) })
+	store, _ := checkpointtest.NewStore(t)
 	p := newPacer(10)
 	p.quota = &sharedQuota{store: store, name: "q-headers", rps: 10}
 	h := http.Header{}

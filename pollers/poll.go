@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,9 +35,20 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 			r.setLease(checkpoint.Lease{})
 			return st, ErrStandby
 		}
+		if errors.Is(err, checkpoint.ErrPaused) {
+			// Paused while this worker held the account: let it go, so
+			// that it shows no holder and resuming finds it free.
+			r.releaseLocked()
+			return st, err
+		}
 		return st, storeErr(err)
 	}
 	r.setLease(lease)
+	if lease.Reset != nil {
+		if err := r.reset(work, lease, *lease.Reset); err != nil {
+			return st, err
+		}
+	}
 	if lease.Unfinished && !r.rec.inherit {
 		r.rec.inherit, r.rec.taken = true, lease.PrevTaken
 		r.log.Info("the account's previous holder left without releasing it; the next walk ends the episodes its last pages may have announced")
@@ -60,6 +72,9 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		drift, err := r.walk(ctx, work, &st, &walkBegan)
 		if err == nil && st.Completed {
 			r.memo.clear()
+			if !drift {
+				r.marked(work, walkBegan)
+			}
 		}
 		if drift {
 			// A walk over a list that moved may have skipped a thread:
@@ -106,6 +121,39 @@ func (r *runner) keepLease(ctx context.Context, lease checkpoint.Lease, lost con
 	return func() { close(done); <-finished }
 }
 
+// initialSync is what the account's first walk publishes: the accounts
+// file's choice, unless a reset asked for another.
+func (r *runner) initialSync(cur checkpoint.Cursor) InitialSync {
+	if cur.InitialSync != "" {
+		return InitialSync(cur.InitialSync)
+	}
+	return r.acct.InitialSync
+}
+
+// reset carries out an operator's reset under the lease just taken: the
+// account's state goes, and so does what the runner keeps of it; the walk
+// that follows is the account's first. A request carried out already (by
+// this worker or the one before) is not carried out again.
+func (r *runner) reset(ctx context.Context, lease checkpoint.Lease, req checkpoint.ResetRequest) error {
+	done, err := r.cfg.Store.Reset(ctx, lease, req)
+	if err != nil {
+		return storeErr(err)
+	}
+	if !done {
+		return nil
+	}
+	r.log.Warn("account reset: its state is gone and its next walk is its first", "initial_sync", req.InitialSync, "by", req.By)
+	r.memo.clear()
+	r.rec = recovery{}
+	r.slaMu.Lock()
+	r.sla.open, r.sla.next = 0, time.Time{}
+	clear(r.sla.unsent)
+	r.sla.gen++
+	r.timers.set(r, time.Time{})
+	r.slaMu.Unlock()
+	return nil
+}
+
 // maxRescans bounds the extra walks one poll makes when the list moves.
 const maxRescans = 2
 
@@ -117,6 +165,9 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 	if err != nil {
 		return false, storeErr(err)
 	}
+	if cur, err = r.checkMark(work, cur); err != nil {
+		return false, err
+	}
 	r.episodes(cur.Open, episodeCounts{})
 	r.rec.walking(cur, time.Now(), r.cfg.DuplicateWindow)
 	if !cur.InWalk() {
@@ -127,7 +178,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 	walkStarted := cur.Started
 	st.Walk = Walk(cur.Walk)
 	st.Completed = false
-	silent := st.Walk == WalkInitial && r.acct.InitialSync == SyncFromNow
+	silent := st.Walk == WalkInitial && r.initialSync(cur) == SyncFromNow
 	q := Query{Token: cur.Page, Walk: st.Walk}
 	if st.Walk == WalkIncremental && !cur.Since.IsZero() {
 		q.Since = cur.Since.Add(-r.overlap)
@@ -151,6 +202,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 	// keep the walk going for ever.
 	tokens := map[string]struct{}{q.Token: {}}
 	pages := 0
+	restarted := false
 	// Two pages are in flight at most: while page N's acknowledgements are
 	// awaited, page N+1 is fetched, diffed and sent. Commits stay in page
 	// order and each waits for its own page's acknowledgements, so the
@@ -218,6 +270,20 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 			return false, nil
 		}
 		page, err = next.wait()
+		if errors.Is(err, ErrTokenExpired) && !restarted {
+			// The provider stopped accepting the walk's tokens while it
+			// ran (a token that expires): walk again from the start,
+			// once per poll. The pages committed so far yield nothing
+			// the second time.
+			r.log.Info("page token no longer accepted mid-walk; restarting the walk", "walk", st.Walk)
+			restarted = true
+			if err := r.settle(work, &inflight, st); err != nil {
+				return drift, err
+			}
+			q.Token, q.State = "", ""
+			tokens = map[string]struct{}{"": {}}
+			page, err = r.provider.ListThreads(r.pageContext(work), q)
+		}
 	}
 }
 
@@ -375,7 +441,14 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 			silent: silent, stated: r.features.ReplyNeededStated,
 			policy: r.acct.SLA, now: now, recover: r.rec.hint(it.Thread.ID),
 		})
+		if !cur.SilentBefore.IsZero() && Walk(cur.Walk) == WalkInitial {
+			beforeMark(&d, cur.SilentBefore)
+		}
 		evs = append(evs, d.events...)
+		if silent && prev == nil {
+			// Recorded, not published: a backfill may publish it later.
+			d.state.Skipped = &checkpoint.Skipped{MsgAt: d.state.MsgAt, MsgIDs: slices.Clone(d.state.MsgIDs)}
+		}
 		changed[it.Thread.ID] = &d.state
 		if d.cancel {
 			timers.Cancel = append(timers.Cancel, it.Thread.ID)
@@ -390,6 +463,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 
 	next := *cur
 	next.High = high
+	next.Committed = now
 	next.Open = max(open, 0)
 	next.Recover = r.rec.bound()
 	if page.Next == "" {
@@ -404,6 +478,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 			since = cur.Since
 		}
 		next.Since, next.Page, next.Synced = since, "", true
+		next.SilentBefore = time.Time{}
 		if Walk(cur.Walk) != WalkIncremental {
 			next.LastSweep = time.Now()
 		}

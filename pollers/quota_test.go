@@ -4,16 +4,10 @@ import (
 	"cmp"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
@@ -23,53 +17,38 @@ import (
 // quotaWorld is two Mirakl accounts sharing one quota, each on its own
 // simulator, with every request's arrival recorded.
 type quotaWorld struct {
-	sims  [2]*miraklsim.Server
+	*pollerstest.World
+	shops [2]*pollerstest.Shop
 	accts []pollers.Account
 	mu    sync.Mutex
 	at    [2][]time.Time
-	js    *eventstest.Env
 	e     *pollers.Engine
-	store *checkpoint.Store
-	rdb   *redis.Client
 	// on429, when set, is called once a request of account 0 was answered 429.
 	on429 func()
 }
 
 func newQuotaWorld(t *testing.T, rps string, threads int) *quotaWorld {
 	t.Helper()
-	w := &quotaWorld{js: eventstest.Start(t)}
-	store, rdb := checkpointtest.NewStore(t)
-	w.store, w.rdb = store, rdb
+	w := &quotaWorld{World: pollerstest.NewWorld(t)}
 	for i := range 2 {
-		sim := miraklsim.New(miraklsim.Config{})
-		key := pollerstest.Mirakl.Token()
-		sim.AddShop(pollerstest.MiraklShop, key)
-		sim.Seed(pollerstest.MiraklShop, threads, 1, time.Time{})
-		w.sims[i] = sim
-		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			w.mu.Lock()
-			w.at[i] = append(w.at[i], time.Now())
-			w.mu.Unlock()
-			rec := &statusRecorder{ResponseWriter: rw}
-			sim.ServeHTTP(rec, r)
-			if rec.status == http.StatusTooManyRequests && i == 0 && w.on429 != nil {
+		refused := on429(func() {
+			if i == 0 && w.on429 != nil {
 				w.on429()
 			}
-		}))
-		t.Cleanup(srv.Close)
-		w.accts = append(w.accts, pollers.Account{
-			Provider: mirakl.Name, ID: []string{"inbox-a", "inbox-b"}[i], BaseURL: srv.URL, Token: key,
-			Options: map[string]string{"shop_id": pollerstest.MiraklShop, "page_size": "1", "quota": "portal-7", "requests_per_second": rps},
 		})
+		w.shops[i] = pollerstest.NewShop(t, threads, 1, func(sim http.Handler) http.Handler {
+			sim = refused(sim)
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				w.mu.Lock()
+				w.at[i] = append(w.at[i], time.Now())
+				w.mu.Unlock()
+				sim.ServeHTTP(rw, r)
+			})
+		})
+		w.accts = append(w.accts, w.shops[i].Account([]string{"inbox-a", "inbox-b"}[i],
+			map[string]string{"page_size": "1", "quota": "portal-7", "requests_per_second": rps}))
 	}
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: w.js.Publisher, Quotas: store,
-		Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New},
-	}, w.accts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.e = e
+	w.e = w.Engine(pollers.Config{Quotas: w.Store}, w.accts...)
 	return w
 }
 
@@ -93,6 +72,20 @@ func (g *group) Go(f func() error) {
 func (g *group) Wait() error {
 	g.wg.Wait()
 	return g.err
+}
+
+// on429 serves through the simulator and calls f after each 429 it
+// answered.
+func on429(f func()) func(sim http.Handler) http.Handler {
+	return func(sim http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w}
+			sim.ServeHTTP(rec, r)
+			if rec.status == http.StatusTooManyRequests {
+				f()
+			}
+		})
+	}
 }
 
 type statusRecorder struct {
@@ -133,7 +126,7 @@ func TestSharedQuotaBudget(t *testing.T) {
 	if min := time.Duration(float64(n-5) / 5 * float64(time.Second)); took < min-200*time.Millisecond {
 		t.Fatalf("%d requests of a shared 5/s budget took %s, want at least %s", n, took, min)
 	}
-	if got := w.js.Count(t); got != 2*(8+8+8) { // per thread: created, message, reply needed
+	if got := w.JS.Count(t); got != 2*(8+8+8) { // per thread: created, message, reply needed
 		t.Fatalf("stream holds %d events, want %d", got, 2*24)
 	}
 }
@@ -143,7 +136,7 @@ func TestSharedQuotaBudget(t *testing.T) {
 func TestSharedQuotaPause(t *testing.T) {
 	t.Parallel()
 	w := newQuotaWorld(t, "1000", 3)
-	w.sims[0].InjectFault(miraklsim.Fault{Endpoint: "M11", Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	w.shops[0].InjectFault(miraklsim.Fault{Endpoint: "M11", Status: http.StatusTooManyRequests, RetryAfter: "2"})
 	refused := make(chan time.Time, 1)
 	w.on429 = func() { refused <- time.Now() }
 	var g group
@@ -153,10 +146,10 @@ func TestSharedQuotaPause(t *testing.T) {
 	})
 	at := <-refused
 	// The refused account tells its quota once it has the answer.
-	_, pausedKey := w.store.QuotaKeys("portal-7")
-	pollerstest.Until(t, "the quota paused in Redis", func() bool {
-		return w.rdb.PTTL(context.Background(), pausedKey).Val() > 0
-	}, nil)
+	_, pausedKey := w.Store.QuotaKeys("portal-7")
+	w.Until("the quota paused in Redis", func() bool {
+		return w.Redis.PTTL(context.Background(), pausedKey).Val() > 0
+	})
 	before := len(w.times(1))
 	g.Go(func() error {
 		_, err := w.e.PollOnce(context.Background(), w.accts[1].Provider, w.accts[1].ID)
@@ -184,20 +177,15 @@ func TestSharedQuotaPause(t *testing.T) {
 // TestQuotaNeedsOneRate: accounts of one quota must agree on its rate.
 func TestQuotaNeedsOneRate(t *testing.T) {
 	t.Parallel()
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
+	w := pollerstest.NewWorld(t)
 	mk := func(id, rps string) pollers.Account {
 		return pollers.Account{Provider: mirakl.Name, ID: id, BaseURL: "http://127.0.0.1:1", Token: "k",
 			Options: map[string]string{"quota": "q1", "requests_per_second": rps}}
 	}
-	_, err := pollers.New(pollers.Config{Store: store, Publisher: js.Publisher, Quotas: store,
-		Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New}}, []pollers.Account{mk("a", "5"), mk("b", "9")})
-	if err == nil {
+	if _, err := pollers.New(w.Config(pollers.Config{Quotas: w.Store}), []pollers.Account{mk("a", "5"), mk("b", "9")}); err == nil {
 		t.Fatal("two rates for one quota were accepted")
 	}
-	_, err = pollers.New(pollers.Config{Store: store, Publisher: js.Publisher,
-		Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New}}, []pollers.Account{mk("a", "5")})
-	if err == nil {
+	if _, err := pollers.New(w.Config(pollers.Config{}), []pollers.Account{mk("a", "5")}); err == nil {
 		t.Fatal("a quota without a shared store was accepted")
 	}
 }

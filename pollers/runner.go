@@ -51,6 +51,18 @@ type runner struct {
 	lease    checkpoint.Lease
 	failures int
 	rec      recovery
+	// health is the run of failed polls in progress (see health.go);
+	// healthLoaded says it was read from the store once. Only loop
+	// touches them.
+	health       *checkpoint.Health
+	healthLoaded bool
+	// paused is the pause seen by the last poll; only loop touches it.
+	paused *checkpoint.Pause
+	// markChecked: the look for a lost state was made; markAt is the
+	// account's newest mark and markWritten the newest written (marks.go).
+	// Under mu.
+	markChecked         bool
+	markAt, markWritten time.Time
 
 	// held is lease, for the timer firings that run beside a poll;
 	// leased is when it was last taken or extended (Unix nanoseconds).
@@ -218,12 +230,26 @@ func (r *runner) pollStep(ctx context.Context) time.Duration {
 		r.cfg.OnPoll(r.acct, st, err)
 	}
 	wait := r.acct.PollInterval
+	var pe *checkpoint.PausedError
+	if errors.As(err, &pe) {
+		if r.paused == nil || *r.paused != pe.Pause {
+			r.log.Info("account paused; not polled until resumed", "by", pe.Pause.By, "reason", pe.Pause.Reason)
+		}
+		r.paused = &pe.Pause
+	} else if r.paused != nil && !errors.Is(err, ErrStandby) {
+		r.log.Info("account resumed")
+		r.paused = nil
+	}
 	switch {
 	case err == nil:
 		if r.failures > 0 {
 			r.log.Info("account recovered", "after_failures", r.failures)
 		}
 		r.failures = 0
+		r.succeeded(ctx)
+		if err := r.backfill(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("backfill page failed; it is tried again after the next poll", "error", err)
+		}
 		r.outages.ok("Redis")
 		if st.Events > 0 {
 			r.outages.ok("NATS JetStream")
@@ -234,6 +260,7 @@ func (r *runner) pollStep(ctx context.Context) time.Duration {
 		}
 	case errors.Is(err, ErrStandby):
 		r.log.Debug("standing by: another worker holds the account")
+	case errors.Is(err, checkpoint.ErrPaused):
 	case errors.Is(err, checkpoint.ErrLeaseLost):
 		// Paused past the lease (a long GC, a frozen VM) and another
 		// worker took over: its commits win, ours was refused.
@@ -242,6 +269,7 @@ func (r *runner) pollStep(ctx context.Context) time.Duration {
 		return wait
 	default:
 		r.failures++
+		r.failed(ctx, err)
 		// A provider that paused the account (a daily allowance, a
 		// long Retry-After) is not asked again before the pause ends.
 		wait = max(r.backoff(err), r.pacer.pausedFor())
@@ -284,6 +312,19 @@ func (r *runner) backoff(err error) time.Duration {
 func (r *runner) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.releaseLocked()
+}
+
+// releaseLocked gives the lease up, if held; r.mu is held.
+func (r *runner) releaseLocked() {
+	if r.lease.Token == "" {
+		return
+	}
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r.writeMark(ctx)
+		cancel()
+	}
 	if r.lease.Token == "" {
 		return
 	}

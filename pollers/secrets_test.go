@@ -16,9 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
@@ -36,24 +34,20 @@ func TestSecretsStayOut(t *testing.T) {
 	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "secret", 3)
 	token := a.Token
-	for i := range 7 {
-		h.AddThread(t, a, fmt.Sprintf("question %d", i))
-	}
+	pollerstest.OpenThreads(t, h, a, 7)
 	h.Fail(t, a, pollerstest.Fault{Status: http.StatusUnauthorized, Body: `{"message":"key ` + token + ` revoked"}`}, 1)
 	// Twice: the engine retries a 500 once in place, then the poll fails.
 	h.Fail(t, a, pollerstest.Fault{Status: http.StatusInternalServerError, Body: "upstream said Authorization: " + token}, 2)
 
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
-	logs := &pollerstest.Buffer{}
+	w := pollerstest.NewWorld(t)
+	js, logs := w.JS, w.Logs
 	var mu sync.Mutex
 	var errs []string
 	synced := make(chan struct{})
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: js.Publisher, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-		Retry:     pollers.RetryPolicy{Attempts: 2, MinWait: time.Millisecond},
-		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	e := w.Engine(pollers.Config{
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		Retry:  pollers.RetryPolicy{Attempts: 2, MinWait: time.Millisecond},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnPoll: func(_ pollers.Account, _ pollers.Stats, err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -67,23 +61,15 @@ func TestSecretsStayOut(t *testing.T) {
 				close(synced)
 			}
 		},
-	}, []pollers.Account{a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	}, a)
+	stop := w.Run(e)
 	select {
 	case <-synced:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no successful poll\n%s", logs)
 	}
 	status := fmt.Sprintf("%+v", e.Status())
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	mu.Lock()
 	if len(errs) < 4 {

@@ -1,15 +1,10 @@
 package pollers_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
@@ -23,39 +18,17 @@ func TestReplicasShareAccounts(t *testing.T) {
 	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	var accts []pollers.Account
 	for i := range 24 {
-		a := h.NewAccount(t, fmt.Sprintf("shop-%02d", i), 10)
-		a.PollInterval = 20 * time.Millisecond
-		h.AddThread(t, a, "where is my parcel?")
-		accts = append(accts, a)
+		accts = append(accts, waitingAccount(t, h, fmt.Sprintf("shop-%02d", i), 10, "where is my parcel?"))
 	}
-	_, rdb := checkpointtest.NewStore(t)
-	prefix := checkpointtest.Prefix(t, rdb)
-	js := eventstest.Start(t)
-	logs := &pollerstest.Buffer{}
+	w := pollerstest.NewWorld(t)
 
 	type worker struct {
 		e    *pollers.Engine
-		stop context.CancelFunc
-		done chan struct{}
+		stop func()
 	}
 	start := func() *worker {
-		store, err := checkpoint.New(rdb, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := pollers.New(pollers.Config{
-			Store: store, Publisher: js.Publisher, LeaseTTL: 600 * time.Millisecond,
-			Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
-			Logger:    slog.New(slog.NewTextHandler(logs, nil)),
-		}, accts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		w := &worker{e: e, stop: cancel, done: make(chan struct{})}
-		go func() { defer close(w.done); _ = e.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-w.done })
-		return w
+		e := w.Engine(pollers.Config{Store: w.Replica(), LeaseTTL: 600 * time.Millisecond}, accts...)
+		return &worker{e: e, stop: w.Run(e)}
 	}
 	// held counts the accounts each worker polls; settled means every
 	// account is polled by exactly one of them.
@@ -81,11 +54,11 @@ func TestReplicasShareAccounts(t *testing.T) {
 	await := func(what string, ok func([]int) bool, ws ...*worker) []int {
 		t.Helper()
 		var counts []int
-		pollerstest.Until(t, what, func() bool {
+		w.Until(what, func() bool {
 			var settled bool
 			counts, settled = held(ws...)
 			return settled && ok(counts)
-		}, logs)
+		})
 		return counts
 	}
 	allHold := func(c []int) bool {
@@ -102,7 +75,6 @@ func TestReplicasShareAccounts(t *testing.T) {
 	t.Logf("two workers hold %v of %d accounts", got, len(accts))
 
 	b.stop()
-	<-b.done
 	await("b stopped", func(c []int) bool { return c[0] == len(accts) }, a)
 
 	c := start()
@@ -111,10 +83,19 @@ func TestReplicasShareAccounts(t *testing.T) {
 
 	want := 0
 	for _, acct := range accts {
-		e := pollerstest.Expect(h.Truth(t, acct))
-		want += e.Created + e.Messages + e.Replies
+		want += pollerstest.Expect(h.Truth(t, acct)).Events()
 	}
-	if n := js.Count(t); n != uint64(want) {
+	if n := w.JS.Count(t); n != uint64(want) {
 		t.Errorf("stream holds %d events, want %d: an account was advanced twice", n, want)
 	}
+}
+
+// waitingAccount is an account of h polled every 20ms, its pageSize
+// threads a page, with one thread in which the customer wrote text.
+func waitingAccount(t *testing.T, h pollerstest.Harness, id string, pageSize int, text string) pollers.Account {
+	t.Helper()
+	a := h.NewAccount(t, id, pageSize)
+	a.PollInterval = 20 * time.Millisecond
+	h.AddThread(t, a, text)
+	return a
 }

@@ -14,7 +14,7 @@ import (
 // It never holds a secret.
 type AccountStatus struct {
 	Account     string    `json:"account"` // provider/id
-	State       string    `json:"state"`   // starting, ok, failing, throttled, standby, waiting
+	State       string    `json:"state"`   // starting, ok, failing, throttled, standby, waiting, paused
 	LastPoll    time.Time `json:"last_poll,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
@@ -25,6 +25,9 @@ type AccountStatus struct {
 	// among them.
 	OpenEpisodes int       `json:"open_episodes"`
 	NextDeadline time.Time `json:"next_deadline,omitzero"`
+	// Paused says who paused the account, when and why; nil unless its
+	// state is paused.
+	Paused *checkpoint.Pause `json:"paused,omitempty"`
 }
 
 // Status returns the state of every account, in the order they were given.
@@ -57,7 +60,11 @@ func (r *runner) setStatus(st Stats, err error, next time.Time) {
 	defer r.statusMu.Unlock()
 	s := &r.status
 	s.LastPoll, s.NextPoll, s.Failures = now, next, r.failures
+	s.Paused = nil
+	var pe *checkpoint.PausedError
 	switch {
+	case errors.As(err, &pe):
+		s.State, s.LastError, s.Paused = "paused", "", &pe.Pause
 	case err == nil:
 		s.State, s.LastSuccess, s.LastError = "ok", now, ""
 	case errors.Is(err, ErrStandby), errors.Is(err, checkpoint.ErrLeaseLost):

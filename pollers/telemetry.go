@@ -32,6 +32,8 @@ type telemetry struct {
 
 	openEpisodes metric.Int64ObservableGauge
 	slaEvents    metric.Int64Counter
+	backfill     metric.Int64Counter
+	stateLost    metric.Int64Counter
 	resolved     metric.Int64Counter
 	response     metric.Float64Histogram
 }
@@ -52,13 +54,15 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 		metric.WithDescription("time one walk of an account's thread list takes"),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 	t.accounts, _ = m.Int64ObservableGauge("threadsync.accounts",
-		metric.WithDescription("accounts by state: starting, ok, failing, throttled (paused by the provider's rate limit), standby (another worker holds it), waiting (for Redis or NATS)"))
+		metric.WithDescription("accounts by state: starting, ok, failing, throttled (paused by the provider's rate limit), standby (another worker holds it), waiting (for Redis or NATS), paused"))
 	t.lag, _ = m.Float64ObservableGauge("threadsync.sync.lag", metric.WithUnit("s"),
 		metric.WithDescription("time since the least recently synced account this worker holds last completed a poll (since start for one that never did)"))
 	t.workers, _ = m.Int64ObservableGauge("threadsync.workers",
 		metric.WithDescription("workers alive that share this worker's accounts, itself included"))
 	t.openEpisodes, _ = m.Int64ObservableGauge("threadsync.reply.open",
 		metric.WithDescription("reply-needed episodes announced and not yet resolved, in the accounts this worker holds"))
+	t.backfill, _ = m.Int64Counter("threadsync.backfill.events", metric.WithDescription("events a backfill published: the history a from_now start skipped"))
+	t.stateLost, _ = m.Int64Counter("threadsync.state.lost", metric.WithDescription("accounts found with a sync mark but no checkpoint in Redis (Redis lost its data, or the key prefix changed)"))
 	t.slaEvents, _ = m.Int64Counter("threadsync.reply.sla",
 		metric.WithDescription("reply SLA events published, by kind: warning, breach"))
 	t.resolved, _ = m.Int64Counter("threadsync.reply.resolved",
@@ -67,6 +71,18 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 		metric.WithDescription("time from a reply becoming needed to the episode's resolution"),
 		metric.WithExplicitBucketBoundaries(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200))
 	return t
+}
+
+// lost counts an account found with its state lost.
+func (t *telemetry) lost(provider string) {
+	t.stateLost.Add(context.Background(), 1, metric.WithAttributes(attribute.String("provider", provider)))
+}
+
+// backfilled counts a backfill page's events.
+func (t *telemetry) backfilled(provider string, n int) {
+	if n > 0 {
+		t.backfill.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("provider", provider)))
+	}
 }
 
 // episodes records the reply events of one batch.

@@ -3,13 +3,9 @@ package pollers_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
@@ -21,33 +17,17 @@ import (
 func TestUpdateAccounts(t *testing.T) {
 	t.Parallel()
 	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
-	newAccount := func(id string) pollers.Account {
-		a := h.NewAccount(t, id, 5)
-		a.PollInterval = 20 * time.Millisecond
-		h.AddThread(t, a, "hello from "+id)
-		return a
-	}
+	newAccount := func(id string) pollers.Account { return waitingAccount(t, h, id, 5, "hello from "+id) }
 	a, b, c := newAccount("a"), newAccount("b"), newAccount("c")
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
-	logs := &pollerstest.Buffer{}
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: js.Publisher,
-		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
-		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
-	}, []pollers.Account{a, b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	w := pollerstest.NewWorld(t)
+	store, js := w.Store, w.JS
+	e := w.Engine(pollers.Config{}, a, b)
+	w.Run(e)
 
 	perAccount := uint64(3) // ThreadCreated, MessageReceived, ReplyNeeded
 	awaitEvents := func(n uint64) {
 		t.Helper()
-		pollerstest.Until(t, fmt.Sprintf("%d events on the stream", n), func() bool { return js.Count(t) >= n }, logs)
+		w.Until(fmt.Sprintf("%d events on the stream", n), func() bool { return js.Count(t) >= n })
 	}
 	awaitEvents(2 * perAccount)
 	bStatus := statusOf(e, b)

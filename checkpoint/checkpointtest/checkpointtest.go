@@ -45,7 +45,8 @@ func Redis(tb testing.TB) *redis.Client {
 }
 
 // Prefix returns a key prefix no other test uses; its keys are deleted when
-// the test ends.
+// the test ends, the rate keys of its shared quotas too (redis_rate puts
+// "rate:" before the prefix).
 func Prefix(tb testing.TB, rdb *redis.Client) string {
 	tb.Helper()
 	var b [6]byte
@@ -53,9 +54,11 @@ func Prefix(tb testing.TB, rdb *redis.Client) string {
 	prefix := "tstest-" + hex.EncodeToString(b[:])
 	tb.Cleanup(func() {
 		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
+		for _, match := range []string{prefix + ":*", "rate:" + prefix + ":*"} {
+			iter := rdb.Scan(ctx, 0, match, 1000).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
 		}
 	})
 	return prefix
@@ -64,12 +67,25 @@ func Prefix(tb testing.TB, rdb *redis.Client) string {
 // NewStore returns a store on the test Redis under a fresh prefix.
 func NewStore(tb testing.TB) (*checkpoint.Store, *redis.Client) {
 	tb.Helper()
-	rdb := Redis(tb)
-	s, err := checkpoint.New(rdb, Prefix(tb, rdb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s, rdb
+	replica, rdb := Replicas(tb)
+	return replica(), rdb
+}
+
+// Replicas returns a function that makes stores on the test Redis under one
+// fresh prefix, as the replicas of one worker have them, and the client
+// they share.
+func Replicas(tb testing.TB) (replica func() *checkpoint.Store, rdb *redis.Client) {
+	tb.Helper()
+	rdb = Redis(tb)
+	prefix := Prefix(tb, rdb)
+	return func() *checkpoint.Store {
+		tb.Helper()
+		s, err := checkpoint.New(rdb, prefix)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	}, rdb
 }
 
 // Server is a private redis-server process, for tests that stop and start
@@ -101,6 +117,23 @@ func StartServer(tb testing.TB) *Server {
 // URL is the server's redis:// URL.
 func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
 
+func (s *Server) options() *redis.Options {
+	return &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.Port), MaxRetries: -1}
+}
+
+// Client connects to the server with a client that never retries a
+// command, so that a stopped server shows at once; opts change its options
+// first. It is closed when the test ends.
+func (s *Server) Client(tb testing.TB, opts ...func(*redis.Options)) *redis.Client {
+	o := s.options()
+	for _, f := range opts {
+		f(o)
+	}
+	rdb := redis.NewClient(o)
+	tb.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
 // Start starts the server (again) and waits until it answers.
 func (s *Server) Start() {
 	s.tb.Helper()
@@ -113,7 +146,7 @@ func (s *Server) Start() {
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.Port), MaxRetries: -1})
+	rdb := redis.NewClient(s.options())
 	defer rdb.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for rdb.Ping(context.Background()).Err() != nil {

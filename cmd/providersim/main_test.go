@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,66 +37,6 @@ accounts:
 	}
 }
 
-// TestServe runs the binary's run function on a free port and uses what it
-// wrote: the accounts file, /healthz and the Mirakl API with its keys.
-func TestServe(t *testing.T) {
-	var logs syncBuffer
-	srv := serve(t, &logs, "-mirakl-shops", "2", "-seed-threads", "7", "-rate", "0")
-	addr, file, out := srv.addr, srv.accounts, srv.path
-
-	resp, err := http.Get("http://" + addr + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %v %v", resp, err)
-	}
-	resp.Body.Close()
-
-	// Only the Mirakl accounts: other simulators write their own tokens.
-	tokens := regexp.MustCompile(`provider: mirakl\n\s+id: \S+\n\s+base_url: \S+\n\s+token: "([0-9a-f]{32})"`).FindAllStringSubmatch(string(file), -1)
-	if len(tokens) != 2 || !strings.Contains(string(file), "id: shop-2002") ||
-		!strings.Contains(string(file), "base_url: http://"+addr+"/mirakl\n") {
-		t.Fatalf("accounts file:\n%s", file)
-	}
-	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
-		t.Fatalf("accounts file mode %v, want 0600", fi.Mode().Perm())
-	}
-
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/mirakl/api/inbox/threads?shop_id=2002", nil)
-	req.Header.Set("Authorization", tokens[1][1])
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page struct{ Data []json.RawMessage }
-	err = json.NewDecoder(resp.Body).Decode(&page)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || len(page.Data) != 7 {
-		t.Fatalf("M11 for shop 2002: status %d, %d threads, %v", resp.StatusCode, len(page.Data), err)
-	}
-
-	// The admin API injects faults.
-	resp, err = http.Post("http://"+addr+"/_admin/mirakl/faults", "application/json", strings.NewReader(`{"endpoint":"M11","status":503,"times":1}`))
-	if err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("inject fault: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("after fault injection: %v %v", resp, err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-
-	srv.stop(t)
-	for _, tok := range tokens {
-		if strings.Contains(logs.String(), tok[1]) {
-			t.Fatal("a key appears in the log")
-		}
-	}
-	if !strings.Contains(logs.String(), "serving simulator") {
-		t.Fatalf("log:\n%s", logs.String())
-	}
-}
-
 // syncBuffer is a log sink the server's goroutines may write while the test reads.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -128,6 +64,12 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-slow-every", "-2"},
 		{"-slow-every", "2", "-slow", "0s"},
 		{"extra"},
+		{"-hubspot-accounts", "-1", "-listen", "127.0.0.1:0"},
+		{"-hubspot-daily-limit", "-5", "-listen", "127.0.0.1:0"},
+		{"-olx-accounts", "-1", "-listen", "127.0.0.1:0"},
+		{"-olx-timezone", "Mars/Olympus", "-listen", "127.0.0.1:0"},
+		{"-partizap-accounts", "-1", "-listen", "127.0.0.1:0"},
+		{"-selfcommunity-accounts", "-1", "-listen", "127.0.0.1:0"},
 	} {
 		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run %v: no error", args)

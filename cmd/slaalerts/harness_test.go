@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 )
 
@@ -356,6 +355,16 @@ type runningService struct {
 	done   chan error
 }
 
+// startAll starts a JetStream, an Alertmanager and slaalerts between them,
+// with vars on top of startService's settings.
+func startAll(t testing.TB, vars map[string]string) (*eventstest.Env, *amServer) {
+	t.Helper()
+	env := eventstest.Start(t)
+	am := startAlertmanager(t)
+	startService(t, env, am.URL, vars)
+	return env, am
+}
+
 // startService runs slaalerts (its run, configured through LoadConfig) on
 // env and am until Stop or the end of the test.
 func startService(t testing.TB, env *eventstest.Env, amURL string, vars map[string]string) *runningService {
@@ -448,11 +457,4 @@ func waitSettled(t testing.TB, env *eventstest.Env, durable string) {
 		return c.AckFloor.Stream >= last.Sequence && c.NumAckPending == 0,
 			fmt.Sprintf("ack floor %d, ack pending %d, redelivered %d", c.AckFloor.Stream, c.NumAckPending, c.NumRedelivered)
 	})
-}
-
-func publish(t testing.TB, env *eventstest.Env, evs ...events.Event) {
-	t.Helper()
-	if err := env.Publisher.Publish(context.Background(), evs); err != nil {
-		t.Fatal(err)
-	}
 }

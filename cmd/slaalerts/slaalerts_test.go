@@ -55,15 +55,13 @@ func (e episodeAt) resolved(at time.Time) events.Event {
 // resolves both, while another thread's alert stays active.
 func TestWarningAndBreachFireThenResolve(t *testing.T) {
 	t.Parallel()
-	env := eventstest.Start(t)
-	am := startAlertmanager(t)
-	startService(t, env, am.URL, map[string]string{
+	env, am := startAll(t, map[string]string{
 		"SLAALERTS_RESEND":        "1m",
 		"SLAALERTS_GENERATOR_URL": "https://grafana.example/d/sla",
 	})
 	ep, other := newEpisode(env, "t-1"), newEpisode(env, "t-2")
 
-	publish(t, env, ep.warning(), other.warning())
+	env.Publish(t, ep.warning(), other.warning())
 	w := waitActive(t, am, "ReplySLAWarning", "t-1")
 	wantLabels := map[string]string{
 		"alertname": "ReplySLAWarning", "severity": "warning", "provider": "mirakl", "account": "shop-2001",
@@ -77,7 +75,7 @@ func TestWarningAndBreachFireThenResolve(t *testing.T) {
 		t.Errorf("generatorURL %q", w.GeneratorURL)
 	}
 
-	publish(t, env, ep.breach(true))
+	env.Publish(t, ep.breach(true))
 	b := waitActive(t, am, "ReplySLABreached", "t-1")
 	wantLabels["alertname"], wantLabels["severity"] = "ReplySLABreached", "critical"
 	checkLabels(t, b, wantLabels)
@@ -101,7 +99,7 @@ func TestWarningAndBreachFireThenResolve(t *testing.T) {
 	// Alertmanager silences it if wanted).
 	waitActive(t, am, "ReplySLAWarning", "t-1")
 
-	publish(t, env, ep.resolved(time.Now()))
+	env.Publish(t, ep.resolved(time.Now()))
 	waitGone(t, am, "ReplySLABreached", "t-1")
 	waitGone(t, am, "ReplySLAWarning", "t-1")
 	waitSettled(t, env, "slaalerts")
@@ -129,12 +127,10 @@ func checkLabels(t *testing.T, a amAlert, want map[string]string) {
 // resolves it: Alertmanager would reject an endsAt before the startsAt.
 func TestUnconfirmedBreach(t *testing.T) {
 	t.Parallel()
-	env := eventstest.Start(t)
-	am := startAlertmanager(t)
-	startService(t, env, am.URL, nil)
+	env, am := startAll(t, nil)
 	ep := newEpisode(env, "t-unconfirmed")
 
-	publish(t, env, ep.breach(false))
+	env.Publish(t, ep.breach(false))
 	b := waitActive(t, am, "ReplySLABreached", "t-unconfirmed")
 	if b.Annotations["confirmed"] != "false" {
 		t.Errorf("confirmed annotation %q, want false", b.Annotations["confirmed"])
@@ -146,7 +142,7 @@ func TestUnconfirmedBreach(t *testing.T) {
 		t.Errorf("an unconfirmed breach's summary does not say so: %q", s)
 	}
 
-	publish(t, env, ep.resolved(ep.sla.DueAt.Add(-5*time.Minute)))
+	env.Publish(t, ep.resolved(ep.sla.DueAt.Add(-5*time.Minute)))
 	waitGone(t, am, "ReplySLABreached", "t-unconfirmed")
 	waitSettled(t, env, "slaalerts")
 }
@@ -164,7 +160,7 @@ func TestAlertmanagerOutage(t *testing.T) {
 	startService(t, env, addr.URL, map[string]string{"SLAALERTS_RESEND": "10m"})
 	ep := newEpisode(env, "t-outage")
 
-	publish(t, env, ep.breach(true))
+	env.Publish(t, ep.breach(true))
 	eventually(t, 60*time.Second, "the breach delivered again after a failure", func() (bool, string) {
 		c, ok := consumer(t, env, "slaalerts")
 		if !ok {
@@ -186,9 +182,7 @@ func TestAlertmanagerOutage(t *testing.T) {
 // are skipped, not poisoned.
 func TestUndecodableEventsArePoisoned(t *testing.T) {
 	t.Parallel()
-	env := eventstest.Start(t)
-	am := startAlertmanager(t)
-	startService(t, env, am.URL, nil)
+	env, am := startAll(t, nil)
 	ep := newEpisode(env, "t-after-poison")
 	ctx := context.Background()
 
@@ -204,7 +198,7 @@ func TestUndecodableEventsArePoisoned(t *testing.T) {
 	if _, err := env.JS.PublishMsg(ctx, mislabelled, jetstream.WithMsgID("mislabelled-1")); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, env, needed, ep.warning())
+	env.Publish(t, needed, ep.warning())
 
 	waitActive(t, am, "ReplySLAWarning", "t-after-poison")
 	waitSettled(t, env, "slaalerts")
@@ -262,7 +256,7 @@ func TestRestartRebuildsActiveAlerts(t *testing.T) {
 	first := startService(t, env, am.URL, vars)
 	open, closed := newEpisode(env, "t-open"), newEpisode(env, "t-closed")
 
-	publish(t, env, open.breach(true), closed.warning(), closed.resolved(time.Now()))
+	env.Publish(t, open.breach(true), closed.warning(), closed.resolved(time.Now()))
 	waitActive(t, am, "ReplySLABreached", "t-open")
 	waitSettled(t, env, "slaalerts-restart")
 	if _, ok, _ := am.Find("ReplySLAWarning", "t-closed"); ok {
@@ -294,7 +288,7 @@ func TestRestartRebuildsActiveAlerts(t *testing.T) {
 		t.Error("after the restart, the resolved episode's warning is active")
 	}
 
-	publish(t, env, open.resolved(time.Now()))
+	env.Publish(t, open.resolved(time.Now()))
 	waitGone(t, am, "ReplySLABreached", "t-open")
 	waitSettled(t, env, "slaalerts-restart")
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
@@ -80,9 +75,8 @@ func chaos(t *testing.T, faults string, rules []sim.Rule) {
 	if os.Getenv("THREADSYNC_CHAOS") == "full" {
 		kills, messages = 20, 5000
 	}
-	js := eventstest.Start(t)
-	rdb := checkpointtest.Redis(t)
-	prefix := checkpointtest.Prefix(t, rdb)
+	b := newBacking(t)
+	js := b.js
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 
 	// Accounts on every provider, each with a few threads already there.
@@ -96,39 +90,21 @@ func chaos(t *testing.T, faults string, rules []sim.Rule) {
 	for _, h := range chaosHarnesses() {
 		for i := range 3 {
 			a := h.NewAccount(t, fmt.Sprintf("chaos-%d", i+1), 20)
-			l := &live{h: h, a: a, sla: slaProviders[h.Provider()]}
-			for j := range 10 {
-				l.threads = append(l.threads, h.AddThread(t, a, fmt.Sprintf("hello %d", j)))
-			}
+			l := &live{h: h, a: a, sla: slaProviders[h.Provider()], threads: pollerstest.OpenThreads(t, h, a, 10)}
 			h.Sustain(t, a, rules...)
 			accounts = append(accounts, l)
 		}
 	}
-	file := filepath.Join(t.TempDir(), "accounts.yaml")
-	var b strings.Builder
-	fmt.Fprintf(&b, "sla_policies:\n  %s:\n    reply_within: %s\n    warn_before: %s\n", slaPolicy, slaReplyWithin, slaWarnBefore)
-	b.WriteString("accounts:\n")
+	text := fmt.Sprintf("sla_policies:\n  %s:\n    reply_within: %s\n    warn_before: %s\naccounts:\n", slaPolicy, slaReplyWithin, slaWarnBefore)
 	for _, l := range accounts {
-		fmt.Fprintf(&b, "  - provider: %s\n    id: %s\n    base_url: %s\n    token: %q\n    poll_interval: 100ms\n",
-			l.a.Provider, l.a.ID, l.a.BaseURL, l.a.Token)
+		var sla []string
 		if l.sla {
-			fmt.Fprintf(&b, "    sla: %s\n", slaPolicy)
+			sla = append(sla, "sla: "+slaPolicy)
 		}
-		if len(l.a.Options) > 0 {
-			b.WriteString("    options:\n")
-			for k, v := range l.a.Options {
-				fmt.Fprintf(&b, "      %s: %q\n", k, v)
-			}
-		}
+		text += accountEntry(l.a, sla...)
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"NATS_URL="+js.URL, "REDIS_URL="+checkpointtest.URL(), "THREADSYNC_ACCOUNTS="+file,
-		"THREADSYNC_KEY_PREFIX="+prefix, "THREADSYNC_HTTP_ADDR=127.0.0.1:0", "THREADSYNC_LEASE_TTL=1s",
-		"THREADSYNC_MAX_BACKOFF=1s", "THREADSYNC_SLA_GRACE="+slaGrace.String(),
-	)
+	b.writeAccounts(text)
+	env := b.env("THREADSYNC_LEASE_TTL=1s", "THREADSYNC_MAX_BACKOFF=1s", "THREADSYNC_SLA_GRACE="+slaGrace.String())
 
 	// A second worker stays up throughout: the accounts move between it
 	// and the one killed again and again (shares, hand-overs, lapsed
@@ -719,21 +695,9 @@ func sumValues(m map[string]int) int {
 // countTypes counts the stream's messages of the given event types.
 func countTypes(t *testing.T, js *eventstest.Env, types ...events.Type) int {
 	t.Helper()
-	s, err := js.JS.Stream(context.Background(), js.Stream)
+	n, err := js.CountOf(types...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(js.Prefix+".>"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for subj, c := range info.State.Subjects {
-		for _, typ := range types {
-			if strings.HasSuffix(subj, "."+typ.SubjectSuffix()) {
-				n += int(c)
-			}
-		}
 	}
 	return n
 }

@@ -46,6 +46,9 @@ type Config struct {
 	SweepInterval      time.Duration `env:"THREADSYNC_SWEEP_INTERVAL, default=24h" desc:"interval of the full reconciliation walk of incrementally listed accounts; 0 disables it"`
 	AccountsReload     time.Duration `env:"THREADSYNC_ACCOUNTS_RELOAD, default=30s" desc:"how often the accounts file and its token files are read again to pick up changes; 0 disables it (SIGHUP still reloads)"`
 	MaxBackoff         time.Duration `env:"THREADSYNC_MAX_BACKOFF, default=5m" desc:"longest wait between retries of a failing account"`
+	FailingAfter       int           `env:"THREADSYNC_FAILING_AFTER, default=5" desc:"consecutive failed polls after which an account is failing and AccountFailing is published (refused credentials: at once); outages of Redis or NATS do not count"`
+	AutoPauseAfter     time.Duration `env:"THREADSYNC_AUTO_PAUSE_AFTER, default=24h" desc:"an account whose credentials the provider has refused for this long is paused (AccountPaused); 0 never pauses"`
+	OnStateLoss        string        `env:"THREADSYNC_ON_STATE_LOSS, default=resume" desc:"what an account with a sync mark but no state in Redis does: resume (record silently what is older than the mark, publish what is newer), full (publish everything again) or stop (pause it)"`
 	LogLevel           string        `env:"THREADSYNC_LOG_LEVEL, default=info" desc:"log level: debug, info, warn or error"`
 	LogFormat          string        `env:"THREADSYNC_LOG_FORMAT, default=text" desc:"log format: text or json"`
 	HTTPAddr           string        `env:"THREADSYNC_HTTP_ADDR, default=:9090" desc:"host:port of the endpoints /healthz, /readyz, /status and /metrics (Prometheus); empty disables them"`
@@ -118,6 +121,17 @@ func (c *Config) Validate() error {
 	}
 	if c.AccountsFile == "" {
 		bad("THREADSYNC_ACCOUNTS", "is empty")
+	}
+	if c.FailingAfter < 1 {
+		bad("THREADSYNC_FAILING_AFTER", "%d must be at least 1", c.FailingAfter)
+	}
+	if c.AutoPauseAfter < 0 {
+		bad("THREADSYNC_AUTO_PAUSE_AFTER", "%s must not be negative", c.AutoPauseAfter)
+	}
+	switch c.OnStateLoss {
+	case "resume", "full", "stop":
+	default:
+		bad("THREADSYNC_ON_STATE_LOSS", "%q must be resume, full or stop", c.OnStateLoss)
 	}
 	if err := envconf.ValidStream(c.Stream); err != nil {
 		bad("THREADSYNC_STREAM", "%v", err)

@@ -32,6 +32,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		KeyPrefix:     "threadsync",
 		PollInterval:  30 * time.Second,
 		// threadsync's own.
+		FailingAfter:       5,
+		AutoPauseAfter:     24 * time.Hour,
+		OnStateLoss:        "resume",
 		EmbeddedNATSListen: "127.0.0.1:4222",
 		DuplicateWindow:    2 * time.Hour,
 		Concurrency:        64,

@@ -9,23 +9,20 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // TestReadiness follows /readyz through a Redis outage and a NATS outage.
 func TestReadiness(t *testing.T) {
 	t.Parallel()
 	red := checkpointtest.StartServer(t)
-	ro, _ := redis.ParseURL(red.URL())
-	ro.MaxRetries = -1
-	rdb := redis.NewClient(ro)
-	defer rdb.Close()
-	js := eventstest.Start(t)
+	rdb := red.Client(t)
+	w := pollerstest.NewWorld(t)
+	js := w.JS
 	disconnected, reconnected := make(chan struct{}, 1), make(chan struct{}, 1)
 	nc, err := nats.Connect(js.URL, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
 		nats.DisconnectErrHandler(func(*nats.Conn, error) { disconnected <- struct{}{} }),
@@ -35,11 +32,7 @@ func TestReadiness(t *testing.T) {
 	}
 	defer nc.Close()
 	store, _ := checkpoint.New(rdb, "ready")
-	engine, err := pollers.New(pollers.Config{Store: store, Publisher: js.Publisher,
-		Providers: map[string]pollers.Factory{"x": nil}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := w.Engine(pollers.Config{Store: store, Providers: map[string]pollers.Factory{"x": nil}})
 	srv := httptest.NewServer((&health{nc: nc, rdb: rdb, engine: engine}).handler())
 	defer srv.Close()
 	ready := func() (int, readiness) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/internal/envconf"
+	"github.com/threadsync/threadsync/internal/ops"
 )
 
 // command is one subcommand of threadsync.
@@ -16,12 +17,19 @@ type command struct {
 	args    string
 	summary string
 	env     bool // reads the environment settings, so its help lists them
+	ops     bool // an operator command: takes arguments (internal/ops)
 }
 
 var commands = []command{
 	{name: "run", summary: "poll every account and publish its events until SIGINT or SIGTERM", env: true},
 	{name: "check", summary: "validate the configuration and the accounts file, exit non-zero if invalid", env: true},
 	{name: "tail", summary: "print the events on the stream in readable form as they arrive, until interrupted", env: true},
+	{name: "accounts", args: "[--json]", summary: "list the accounts with their state: synced, paused, holder, failures, episodes", env: true, ops: true},
+	{name: "pause", args: "<provider>/<id> [--reason TEXT] [--by NAME]", summary: "stop polling an account on every worker until resumed (AccountPaused)", env: true, ops: true},
+	{name: "resume", args: "<provider>/<id> [--reason TEXT] [--by NAME]", summary: "poll a paused account again, at once (AccountResumed)", env: true, ops: true},
+	{name: "sync-now", args: "<provider>/<id>", summary: "ask the worker holding an account to poll it now", env: true, ops: true},
+	{name: "backfill", args: "<provider>/<id> [--since DATE]", summary: "publish the history a from_now start skipped, showing its progress", env: true, ops: true},
+	{name: "reset", args: "<provider>/<id> --from-now | --full [--yes]", summary: "start an account over: record it again silently, or publish it all again", env: true, ops: true},
 	{name: "version", summary: "print the version and exit"},
 	{name: "help", args: "[command]", summary: "show this help, or a command's"},
 }
@@ -58,6 +66,9 @@ func usage(w io.Writer, cmd string) {
 		fmt.Fprintf(w, " %s", c.args)
 	}
 	fmt.Fprintf(w, "\n\n%s.\n", upperFirst(c.summary))
+	if c.ops {
+		ops.PrintFlags(w, c.name)
+	}
 	if c.env {
 		fmt.Fprintln(w)
 		usageEnv(w)
@@ -78,7 +89,7 @@ Commands:
 `)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

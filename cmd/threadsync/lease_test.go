@@ -1,15 +1,10 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -20,28 +15,18 @@ func TestTwoWorkersOneAccount(t *testing.T) {
 	t.Parallel()
 	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "shared", 5)
-	for i := range 30 {
-		th := h.AddThread(t, a, fmt.Sprintf("q%d", i))
+	for _, th := range pollerstest.OpenThreads(t, h, a, 30) {
 		h.AddMessage(t, a, th, events.Outbound, "a")
 	}
-	js := eventstest.Start(t)
-	rdb := checkpointtest.Redis(t)
-	prefix := checkpointtest.Prefix(t, rdb)
-	file := filepath.Join(t.TempDir(), "accounts.yaml")
-	yaml := fmt.Sprintf("accounts:\n  - provider: %s\n    id: %s\n    base_url: %s\n    token: %q\n    poll_interval: 100ms\n    options:\n      shop_id: %q\n      page_size: \"5\"\n",
-		a.Provider, a.ID, a.BaseURL, a.Token, a.Options["shop_id"])
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "NATS_URL="+js.URL, "REDIS_URL="+checkpointtest.URL(),
-		"THREADSYNC_ACCOUNTS="+file, "THREADSYNC_KEY_PREFIX="+prefix, "THREADSYNC_HTTP_ADDR=127.0.0.1:0",
-		"THREADSYNC_LEASE_TTL=2s", "THREADSYNC_LOG_LEVEL=debug")
+	b := newBacking(t)
+	js := b.js
+	b.writeAccounts("accounts:\n" + accountEntry(a))
+	env := b.env("THREADSYNC_LEASE_TTL=2s", "THREADSYNC_LOG_LEVEL=debug")
 	x, y := startProc(t, "A", env, "run"), startProc(t, "B", env, "run")
 	x.waitReady()
 	y.waitReady()
 
-	want := pollerstest.Expect(h.Truth(t, a))
-	total := want.Created + want.Messages + want.Replies
+	total := pollerstest.Expect(h.Truth(t, a)).Events()
 	// The stream is the count of events; the JetStream de-duplication
 	// would hide a second worker publishing them again, so each worker's
 	// threadsync_events_total says who published. A worker counts a poll's

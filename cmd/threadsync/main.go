@@ -19,14 +19,13 @@ import (
 	_ "time/tzdata"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/threadsync/threadsync/checkpoint"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/embedded"
 	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/internal/connect"
+	"github.com/threadsync/threadsync/internal/ops"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/providers"
 )
@@ -71,7 +70,8 @@ func realMain(ctx context.Context, hup <-chan os.Signal, args []string, stdout, 
 		usage(stdout, topic)
 		return 0
 	}
-	if _, ok := lookupCommand(name); !ok {
+	cmd, ok := lookupCommand(name)
+	if !ok {
 		fmt.Fprintf(stderr, "threadsync: unknown command %q\n\n", name)
 		usage(stderr, "")
 		return 2
@@ -82,8 +82,9 @@ func realMain(ctx context.Context, hup <-chan os.Signal, args []string, stdout, 
 			return 0
 		}
 	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "threadsync %s: unexpected arguments %q (settings come from the environment; see threadsync %s --help)\n", name, rest, name)
+	of, err := ops.Parse(name, rest, cmd.ops, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	if name == "version" {
@@ -116,6 +117,9 @@ func realMain(ctx context.Context, hup <-chan os.Signal, args []string, stdout, 
 	stopped := func() int {
 		log.Info("stopped during start-up", "command", name)
 		return 0
+	}
+	if cmd.ops {
+		return runOps(ctx, name, of, cfg, os.Stdin, stdout, stderr, log)
 	}
 	switch name {
 	case "check":
@@ -164,9 +168,9 @@ func startupErr(ctx context.Context, err error) error {
 	return err
 }
 
-func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, mp metric.MeterProvider, log *slog.Logger) (*pollers.Engine, error) {
+func newEngine(cfg *Config, accounts []pollers.Account, store pollers.Store, pub pollers.Publisher, marks pollers.Marks, mp metric.MeterProvider, log *slog.Logger) (*pollers.Engine, error) {
 	c := engineConfig(cfg, log)
-	c.Store, c.Publisher, c.MeterProvider = store, pub, mp
+	c.Store, c.Publisher, c.Marks, c.MeterProvider = store, pub, marks, mp
 	// The checkpoint store also keeps the quotas accounts share.
 	c.Quotas, _ = store.(pollers.Quotas)
 	return pollers.New(c, accounts)
@@ -177,20 +181,15 @@ func engineConfig(cfg *Config, log *slog.Logger) pollers.Config {
 	return pollers.Config{
 		Providers:     providers.Factories(),
 		SubjectPrefix: cfg.SubjectPrefix, PollInterval: cfg.PollInterval, Concurrency: cfg.Concurrency,
-		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: sweepInterval(cfg.SweepInterval),
+		HTTPTimeout: cfg.HTTPTimeout, LeaseTTL: cfg.LeaseTTL, SweepInterval: off(cfg.SweepInterval),
 		Retry:      pollers.RetryPolicy{Attempts: cfg.RetryAttempts, MaxInPlace: cfg.RetryMaxWait, PageDeadline: cfg.PageDeadline},
 		MaxBackoff: cfg.MaxBackoff, ShutdownTimeout: cfg.ShutdownTimeout, SLAGrace: cfg.SLAGrace, DuplicateWindow: cfg.DuplicateWindow, Logger: log,
+		FailingAfter: cfg.FailingAfter, AutoPauseAfter: off(cfg.AutoPauseAfter), OnStateLoss: pollers.StateLoss(cfg.OnStateLoss),
 	}
 }
 
-// watchAccounts reloads the accounts file on SIGHUP and every
-// cfg.AccountsReload (see accountsfile.Watch).
-func watchAccounts(ctx context.Context, hup <-chan os.Signal, cfg *Config, engine *pollers.Engine, log *slog.Logger) {
-	accountsfile.Watch(ctx, hup, cfg.AccountsFile, cfg.AccountsReload, cfg.PollInterval, engine, log)
-}
-
-// sweepInterval maps the setting's 0 ("disabled") to the engine's negative.
-func sweepInterval(d time.Duration) time.Duration {
+// off maps a setting's 0 ("never", "disabled") to the engine's negative.
+func off(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
 	}
@@ -219,45 +218,29 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 		natsURL = srv.ClientURL()
 		log.Info("embedded NATS JetStream server started", "client_url", natsURL, "store_dir", cfg.DataDir)
 	}
-	nc, err := connectNATS(ctx, natsURL, cfg, log)
+	nc, pub, warnings, err := openStream(ctx, natsURL, cfg, log)
 	if err != nil {
 		return startupErr(ctx, err)
 	}
 	defer nc.Close()
-	pub, err := events.NewPublisher(nc, events.PublisherConfig{MaxInFlight: cfg.MaxInFlight, Timeout: cfg.PublishTimeout})
-	if err != nil {
-		return err
-	}
-	warnings, err := events.EnsureStream(ctx, pub.JetStream(), events.StreamConfig{
-		Name: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Duplicates: cfg.DuplicateWindow,
-	})
-	if err != nil {
-		return startupErr(ctx, err)
-	}
 	for _, w := range warnings {
 		log.Warn("stream settings put events at risk", "problem", w)
 	}
-
-	ropts, err := redisOptions(cfg)
+	marks, err := events.OpenMarks(ctx, pub.JetStream(), cfg.Stream, 1)
 	if err != nil {
-		return err
-	}
-	redis.SetLogger(connect.RedisLogger{Log: log})
-	rdb := redis.NewClient(ropts)
-	defer rdb.Close()
-	if err := connect.WaitRedis(ctx, rdb, log); err != nil {
 		return startupErr(ctx, err)
 	}
-	store, err := checkpoint.New(rdb, cfg.KeyPrefix)
+	rdb, store, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return err
+		return startupErr(ctx, err)
 	}
+	defer rdb.Close()
 	met, err := newMetrics()
 	if err != nil {
 		return err
 	}
 	defer met.shutdown()
-	engine, err := newEngine(cfg, accounts, store, pub, met.provider, log)
+	engine, err := newEngine(cfg, accounts, store, pub, marks, met.provider, log)
 	if err != nil {
 		return err
 	}
@@ -269,7 +252,8 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
 		}
 	}
-	go watchAccounts(ctx, hup, cfg, engine, log)
+	// The accounts file is read again on SIGHUP and every AccountsReload.
+	go accountsfile.Watch(ctx, hup, cfg.AccountsFile, cfg.AccountsReload, cfg.PollInterval, engine, log)
 	log.Info("polling", "accounts", len(accounts), "stream", cfg.Stream, "subjects", cfg.SubjectPrefix+".>")
 	if err := engine.Run(ctx); err != nil {
 		return err

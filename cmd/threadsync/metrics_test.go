@@ -14,8 +14,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 	"github.com/threadsync/threadsync/pollers/sla"
@@ -33,21 +31,16 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SLA = policy
-	for i := range 5 {
-		h.AddThread(t, a, fmt.Sprintf("question %d", i))
-	}
+	pollerstest.OpenThreads(t, h, a, 5)
 	met, err := newMetrics()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer met.shutdown()
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var first pollers.Stats
-	e, err := pollers.New(pollers.Config{
-		Store: store, Publisher: js.Publisher, MeterProvider: met.provider,
-		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()},
+	e := pollerstest.NewWorld(t).Engine(pollers.Config{
+		MeterProvider: met.provider,
 		OnPoll: func(_ pollers.Account, st pollers.Stats, err error) {
 			if err != nil {
 				t.Errorf("poll: %v", err)
@@ -55,10 +48,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			first = st
 			cancel() // Run returns after recording this poll's status
 		},
-	}, []pollers.Account{a})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, a)
 	if err := e.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestQuotaAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = newEngine(cfg, accounts, store, (*events.Publisher)(nil), nil, slog.New(slog.NewTextHandler(&pollerstest.Buffer{}, nil)))
+		_, err = newEngine(cfg, accounts, store, (*events.Publisher)(nil), nil, nil, slog.New(slog.NewTextHandler(&pollerstest.Buffer{}, nil)))
 		return err
 	}
 	if err := load("6"); err != nil {

@@ -3,21 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
@@ -26,63 +18,24 @@ import (
 // commits, says so and exits 0 without leaking the key into its log.
 func TestRunProcess(t *testing.T) {
 	t.Parallel()
-	sim := miraklsim.New(miraklsim.Config{})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	const key = "proc-test-key-7c0ffee7c0ffee"
-	sim.AddShop("2001", key)
-	sim.Seed("2001", 30, 3, time.Time{})
-
-	js := eventstest.Start(t)
-	rdb := checkpointtest.Redis(t)
-	prefix := checkpointtest.Prefix(t, rdb)
-	dir := t.TempDir()
-	accounts := filepath.Join(dir, "accounts.yaml")
+	shop := pollerstest.NewShop(t, 30, 3, nil)
+	b := newBacking(t)
+	js := b.js
+	// The shop's key comes from the environment, as ${SHOP_KEY}.
+	first := shop.Account("shop-2001", map[string]string{"page_size": "7"})
+	first.Token = "${SHOP_KEY}"
 	// writeAccounts lists the shop, and the accounts in extra after it.
-	writeAccounts := func(extra string) {
-		t.Helper()
-		if err := os.WriteFile(accounts, []byte(fmt.Sprintf(`accounts:
-  - provider: mirakl
-    id: shop-2001
-    base_url: %s
-    token: ${SHOP_KEY}
-    poll_interval: 100ms
-    options:
-      shop_id: "2001"
-      page_size: "7"
-%s`, srv.URL, extra)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeAccounts := func(extra string) { b.writeAccounts("accounts:\n" + accountEntry(first) + extra) }
 	writeAccounts("")
 
-	ts := startProc(t, "threadsync", append(os.Environ(),
-		"SHOP_KEY="+key,
-		"NATS_URL="+js.URL,
-		"REDIS_URL="+checkpointtest.URL(),
-		"THREADSYNC_ACCOUNTS="+accounts,
-		"THREADSYNC_KEY_PREFIX="+prefix,
-		"THREADSYNC_LOG_LEVEL=debug",
-		"THREADSYNC_HTTP_ADDR=127.0.0.1:0",
-	), "run")
+	ts := startProc(t, "threadsync", b.env("SHOP_KEY="+shop.Key, "THREADSYNC_LOG_LEVEL=debug"), "run")
 	// Ready before any signal: a SIGHUP that came before the process
 	// installed its handler would kill it.
 	ts.waitReady()
 
 	// expected is the number of events a shop's inbox implies.
-	expected := func(shop string) uint64 {
-		var truth []pollerstest.Thread
-		for _, th := range sim.Threads(shop) {
-			pt := pollerstest.Thread{ID: th.ID}
-			for _, m := range th.Messages {
-				pt.Messages = append(pt.Messages, pollerstest.Message{ID: m.ID, Direction: events.Direction(m.Direction)})
-			}
-			truth = append(truth, pt)
-		}
-		want := pollerstest.Expect(truth)
-		return uint64(want.Created + want.Messages + want.Replies)
-	}
-	total := expected("2001")
+	expected := func(id string) uint64 { return uint64(pollerstest.Expect(shop.Truth(id)).Events()) }
+	total := expected(pollerstest.MiraklShop)
 
 	// The stream's message count is the signal that the sync is done.
 	streamHolds := func(n uint64) func() bool { return func() bool { return js.Count(t) >= n } }
@@ -101,17 +54,11 @@ func TestRunProcess(t *testing.T) {
 	}
 	// SIGHUP reloads the accounts file: a second shop joins.
 	const key2 = "proc-test-key-2-5ca1ab1e5ca1ab1e"
-	sim.AddShop("2002", key2)
-	sim.Seed("2002", 4, 2, time.Time{})
+	shop.AddShop("2002", key2)
+	shop.Seed("2002", 4, 2, time.Time{})
 	total += expected("2002")
-	writeAccounts(fmt.Sprintf(`  - provider: mirakl
-    id: shop-2002
-    base_url: %s
-    token: %s
-    poll_interval: 100ms
-    options:
-      shop_id: "2002"
-`, srv.URL, key2))
+	writeAccounts(accountEntry(pollers.Account{Provider: first.Provider, ID: "shop-2002", BaseURL: shop.URL, Token: key2,
+		Options: map[string]string{"shop_id": "2002"}}))
 	ts.signal(syscall.SIGHUP)
 	// The reload line is written after the new account has started, so
 	// it can come after the account's events: both are waited for.
@@ -135,11 +82,11 @@ func TestRunProcess(t *testing.T) {
 	if !strings.Contains(out, "every page in hand was committed") {
 		t.Fatalf("no clean-stop line in the log:\n%s", out)
 	}
-	if strings.Contains(out, key) || strings.Contains(out, key2) {
+	if strings.Contains(out, shop.Key) || strings.Contains(out, key2) {
 		t.Fatal("the log contains an API key")
 	}
 	// The lease was released on the way out.
-	if n, _ := rdb.Exists(context.Background(), prefix+":{mirakl:shop-2001}:lease").Result(); n != 0 {
+	if n, _ := b.rdb.Exists(context.Background(), b.prefix+":{mirakl:shop-2001}:lease").Result(); n != 0 {
 		t.Fatal("lease still held after a clean stop")
 	}
 }

@@ -3,14 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 )
 
 // TestStopDuringStartup stops threadsync while it starts: at the first
@@ -22,15 +18,11 @@ import (
 // run's accounts file).
 func TestStopDuringStartup(t *testing.T) {
 	t.Parallel()
-	js := eventstest.Start(t)
-	rdb := checkpointtest.Redis(t)
-	prefix := checkpointtest.Prefix(t, rdb)
-	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	// The backing's NATS and Redis are up; a case's env says what is not.
+	b := newBacking(t)
 	// Nothing answers at the account's URL: polling, if it starts, fails
 	// and retries, which changes nothing here.
-	if err := os.WriteFile(file, []byte("accounts:\n  - provider: mirakl\n    id: shop-1\n    base_url: http://127.0.0.1:1\n    token: k\n    options: {shop_id: \"1\"}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	b.writeAccounts("accounts:\n  - provider: mirakl\n    id: shop-1\n    base_url: http://127.0.0.1:1\n    token: k\n    options: {shop_id: \"1\"}\n")
 	const (
 		natsDown  = "NATS_URL=nats://127.0.0.1:1"
 		redisDown = "REDIS_URL=redis://127.0.0.1:1/0"
@@ -48,25 +40,23 @@ func TestStopDuringStartup(t *testing.T) {
 		mayFinish bool
 		embedded  bool
 	}{
-		{name: "run/NATS down", cmd: "run", env: []string{natsDown, "REDIS_URL=" + checkpointtest.URL()},
+		{name: "run/NATS down", cmd: "run", env: []string{natsDown},
 			wait: []string{"", "waiting for NATS"}, sigs: []os.Signal{syscall.SIGTERM, os.Interrupt}},
 		{name: "run/embedded NATS, Redis down", cmd: "run", env: []string{redisDown}, embedded: true,
 			wait: []string{"", "waiting for Redis"}, sigs: []os.Signal{syscall.SIGTERM, os.Interrupt}},
-		{name: "run/all up", cmd: "run", env: []string{"NATS_URL=" + js.URL, "REDIS_URL=" + checkpointtest.URL()},
+		{name: "run/all up", cmd: "run",
 			wait: []string{""}, sigs: []os.Signal{syscall.SIGTERM, os.Interrupt}, mayFinish: true},
-		{name: "run/embedded NATS, all up", cmd: "run", env: []string{"REDIS_URL=" + checkpointtest.URL()}, embedded: true,
+		{name: "run/embedded NATS, all up", cmd: "run", embedded: true,
 			wait: []string{""}, sigs: []os.Signal{syscall.SIGTERM, os.Interrupt}, mayFinish: true},
 		{name: "tail/NATS down", cmd: "tail", env: []string{natsDown},
 			wait: []string{""}, sigs: []os.Signal{syscall.SIGTERM, os.Interrupt, syscall.SIGHUP}},
-		{name: "tail/no stream", cmd: "tail", env: []string{"NATS_URL=" + js.URL, "THREADSYNC_STREAM=NOSUCHSTREAM"},
+		{name: "tail/no stream", cmd: "tail", env: []string{"THREADSYNC_STREAM=NOSUCHSTREAM"},
 			wait: []string{"", "waiting for the stream"}, sigs: []os.Signal{syscall.SIGTERM, os.Interrupt, syscall.SIGHUP}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			for i := range 4 {
-				env := append(os.Environ(), c.env...)
-				env = append(env, "THREADSYNC_ACCOUNTS="+file, "THREADSYNC_KEY_PREFIX="+prefix,
-					"THREADSYNC_HTTP_ADDR=127.0.0.1:0", "THREADSYNC_LOG_LEVEL=debug")
+				env := append(b.env(c.env...), "THREADSYNC_LOG_LEVEL=debug")
 				if c.embedded {
 					env = append(env, "THREADSYNC_EMBEDDED_NATS=true", "THREADSYNC_EMBEDDED_NATS_LISTEN=127.0.0.1:0",
 						"THREADSYNC_DATA_DIR="+t.TempDir())

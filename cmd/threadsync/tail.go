@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,33 +24,8 @@ func tail(ctx context.Context, cfg *Config, w io.Writer, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	var stream jetstream.Stream
-	for {
-		stream, err = js.Stream(ctx, cfg.Stream)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return errStartupStopped
-		}
+	err = events.Follow(ctx, js, cfg.Stream, func(err error) {
 		log.Info("waiting for the stream", "stream", cfg.Stream, "error", err)
-		select {
-		case <-ctx.Done():
-			return errStartupStopped
-		case <-time.After(time.Second):
-		}
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return startupErr(ctx, err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		fmt.Fprintln(w, events.Describe(m.Data()))
-	})
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+	}, func(raw []byte) { fmt.Fprintln(w, events.Describe(raw)) })
+	return startupErr(ctx, err)
 }

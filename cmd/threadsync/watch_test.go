@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
@@ -48,23 +46,20 @@ func TestWatchAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &pollerstest.Buffer{}
+	w := pollerstest.NewWorld(t)
+	logs := w.Logs
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	store, _ := checkpointtest.NewStore(t)
-	engine, err := newEngine(cfg, accounts, store, eventstest.Start(t).Publisher, nil, log)
+	engine, err := newEngine(cfg, accounts, w.Store, w.JS.Publisher, nil, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	hup := make(chan os.Signal, 1)
 	done := make(chan struct{})
-	go func() { defer close(done); watchAccounts(ctx, hup, cfg, engine, log) }()
+	go func() { defer close(done); accountsfile.Watch(ctx, hup, cfg.AccountsFile, cfg.AccountsReload, cfg.PollInterval, engine, log) }()
 	defer func() { cancel(); <-done }()
 
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		pollerstest.Until(t, what, ok, logs)
-	}
+	until := w.Until
 	lines := func(s string) int { return strings.Count(logs.String(), s) }
 
 	write(file, "accounts:\n"+account("shop-1")+account("shop-2"))

@@ -4,6 +4,7 @@ package eventstest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,4 +162,35 @@ func (e *Env) Count(tb testing.TB) uint64 {
 		tb.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// CountOf counts the stream's messages of the given event types. It fails
+// (and does not fail the test) while the server is down.
+func (e *Env) CountOf(types ...events.Type) (int, error) {
+	ctx := context.Background()
+	s, err := e.JS.Stream(ctx, e.Stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(e.Prefix+".>"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for subj, c := range info.State.Subjects {
+		for _, typ := range types {
+			if strings.HasSuffix(subj, "."+typ.SubjectSuffix()) {
+				n += int(c)
+			}
+		}
+	}
+	return n, nil
+}
+
+// Publish publishes evs and fails the test unless JetStream stored them all.
+func (e *Env) Publish(tb testing.TB, evs ...events.Event) {
+	tb.Helper()
+	if err := e.Publisher.Publish(context.Background(), evs); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -18,11 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
@@ -54,35 +50,14 @@ func BenchmarkMirakl(b *testing.B) {
 
 func benchMirakl(b *testing.B, threads, perThread int) {
 	ctx := context.Background()
-	sim := miraklsim.New(miraklsim.Config{})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	key := randomKey()
-	sim.AddShop(shopID, key)
-	sim.Seed(shopID, threads, perThread, time.Time{})
-
-	rdb := checkpointtest.Redis(b)
+	shop := pollerstest.NewShop(b, threads, perThread, nil)
+	w := pollerstest.NewWorld(b)
 	rt := &roundTrips{}
-	rdb.AddHook(rt)
-	store, err := checkpoint.New(rdb, checkpointtest.Prefix(b, rdb))
-	if err != nil {
-		b.Fatal(err)
-	}
-	js := eventstest.Start(b)
-	acct := pollers.Account{
-		Provider: mirakl.Name, ID: "bench", BaseURL: srv.URL, Token: key, InitialSync: pollers.SyncFull,
-		Options: map[string]string{"shop_id": shopID, "requests_per_second": "1000000"},
-	}
-	engine := func(sweep time.Duration) *pollers.Engine {
-		e, err := pollers.New(pollers.Config{
-			Store: store, Publisher: js.Publisher, SweepInterval: sweep,
-			Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New},
-		}, []pollers.Account{acct})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return e
-	}
+	w.Redis.AddHook(rt)
+	js := w.JS
+	acct := shop.Account("bench", map[string]string{"requests_per_second": "1000000"})
+	acct.InitialSync = pollers.SyncFull
+	engine := func(sweep time.Duration) *pollers.Engine { return w.Engine(pollers.Config{SweepInterval: sweep}, acct) }
 	poll := func(e *pollers.Engine) (pollers.Stats, time.Duration) {
 		start := time.Now()
 		st, err := e.PollOnce(ctx, acct.Provider, acct.ID)
@@ -99,23 +74,23 @@ func benchMirakl(b *testing.B, threads, perThread int) {
 	evRate := float64(initial.Events) / dInitial.Seconds()
 
 	// Unchanged sweep: the whole list again, nothing new.
-	sim.ResetStats()
+	shop.ResetStats()
 	sweep, dSweep := poll(engine(time.Nanosecond))
-	m10Unchanged := sim.Stats().M10Calls
+	m10Unchanged := shop.Stats().M10Calls
 	if sweep.Events != 0 {
 		b.Fatalf("unchanged sweep published %d events", sweep.Events)
 	}
 
 	// 1% of threads change; an incremental walk picks them up.
-	truth := sim.Threads(shopID)
+	truth := shop.Threads(shopID)
 	changed := threads / 100
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for _, i := range rnd.Perm(len(truth))[:changed] {
-		sim.AddMessage(shopID, truth[i].ID, miraklsim.Customer, "any news?", time.Time{})
+		shop.AddMessage(shopID, truth[i].ID, miraklsim.Customer, "any news?", time.Time{})
 	}
-	sim.ResetStats()
+	shop.ResetStats()
 	inc, dInc := poll(engine(-1))
-	st := sim.Stats()
+	st := shop.Stats()
 	if inc.Changed < changed {
 		b.Fatalf("incremental walk saw %d changed threads, want %d", inc.Changed, changed)
 	}

@@ -803,27 +803,25 @@ func dlLogger(b *testing.B) *slog.Logger {
 }
 
 func dlEnvInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
+	return dlEnv(b, name, def, strconv.Atoi, "a positive integer")
 }
 
 func dlEnvDuration(b *testing.B, name string, def time.Duration) time.Duration {
+	return dlEnv(b, name, def, time.ParseDuration, "a positive duration")
+}
+
+// dlEnv is the variable name parsed by parse, or def when it is unset; a
+// value that is not a positive want fails the benchmark.
+func dlEnv[T int | time.Duration](b *testing.B, name string, def T, parse func(string) (T, error), want string) T {
 	v := os.Getenv(name)
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		b.Fatalf("%s=%q: want a positive duration", name, v)
+	n, err := parse(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want %s", name, v, want)
 	}
-	return d
+	return n
 }
 
 // dlThousands writes n with commas: 10,000.

@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
@@ -21,13 +19,8 @@ func TestNoReplyNeededResolves(t *testing.T) {
 	t.Parallel()
 	h := pollerstest.NewSimHarness(pollerstest.Mirakl)
 	a := h.NewAccount(t, "no-reply", 10)
-	store, _ := checkpointtest.NewStore(t)
-	js := eventstest.Start(t)
-	e, err := pollers.New(pollers.Config{Store: store, Publisher: js.Publisher,
-		Providers: map[string]pollers.Factory{h.Provider(): h.Factory()}}, []pollers.Account{a})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := pollerstest.NewWorld(t)
+	e := w.Engine(pollers.Config{}, a)
 	poll := func() {
 		t.Helper()
 		if _, err := e.PollOnce(context.Background(), a.Provider, a.ID); err != nil {
@@ -42,7 +35,7 @@ func TestNoReplyNeededResolves(t *testing.T) {
 	poll()
 	var got []string
 	var res *events.ReplyResolvedData
-	for _, r := range js.ReadAll(t) {
+	for _, r := range w.JS.ReadAll(t) {
 		got = append(got, string(r.Envelope.Type))
 		if r.Envelope.Type == events.ReplyResolved {
 			d, _ := events.DecodeData(r.Envelope)

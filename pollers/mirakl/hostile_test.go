@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
-	"github.com/threadsync/threadsync/pollers/mirakl"
-	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // TestHostileResponses serves responses no API should send — bodies that
@@ -88,32 +84,24 @@ func TestHostileResponses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			sim := miraklsim.New(miraklsim.Config{})
-			key := randomKey()
-			sim.AddShop(shopID, key)
-			sim.Seed(shopID, 9, 2, time.Time{})
 			var bad, requests atomic.Int32
 			bad.Store(int32(c.times))
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				requests.Add(1)
-				if r.URL.Path == "/api/inbox/threads" && bad.Add(-1) >= 0 && c.serve(w, r) {
-					return
-				}
-				sim.ServeHTTP(w, r)
-			}))
-			defer srv.Close()
-			store, _ := checkpointtest.NewStore(t)
-			js := eventstest.Start(t)
-			a := pollers.Account{Provider: mirakl.Name, ID: "hostile", BaseURL: srv.URL, Token: key,
-				Options: map[string]string{"shop_id": shopID, "requests_per_second": "1000"}}
-			e, err := pollers.New(pollers.Config{
-				Store: store, Publisher: js.Publisher, HTTPTimeout: c.timeout,
-				Retry:     pollers.RetryPolicy{Attempts: 4, MinWait: 10 * time.Millisecond, MaxWait: 100 * time.Millisecond},
-				Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New},
-			}, []pollers.Account{a})
-			if err != nil {
-				t.Fatal(err)
-			}
+			shop := pollerstest.NewShop(t, 9, 2, func(sim http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					requests.Add(1)
+					if r.URL.Path == "/api/inbox/threads" && bad.Add(-1) >= 0 && c.serve(w, r) {
+						return
+					}
+					sim.ServeHTTP(w, r)
+				})
+			})
+			w := pollerstest.NewWorld(t)
+			store, js, key := w.Store, w.JS, shop.Key
+			a := shop.Account("hostile", map[string]string{"requests_per_second": "1000"})
+			e := w.Engine(pollers.Config{
+				HTTPTimeout: c.timeout,
+				Retry:       pollers.RetryPolicy{Attempts: 4, MinWait: 10 * time.Millisecond, MaxWait: 100 * time.Millisecond},
+			}, a)
 			key0 := checkpoint.Account{Provider: a.Provider, ID: a.ID}
 			if !c.heals {
 				_, err := e.PollOnce(context.Background(), a.Provider, a.ID)

@@ -3,6 +3,7 @@ package mirakl_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
@@ -10,12 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 // BenchmarkManyAccounts follows 10,000 Mirakl shops of 3 threads each from
@@ -35,17 +34,13 @@ func BenchmarkManyAccounts(b *testing.B) {
 			accts[i] = pollers.Account{Provider: mirakl.Name, ID: "shop-" + id, BaseURL: srv.URL, Token: key,
 				PollInterval: time.Hour, Options: map[string]string{"shop_id": id}}
 		}
-		rdb := checkpointtest.Redis(b)
-		store, err := checkpoint.New(rdb, checkpointtest.Prefix(b, rdb))
-		if err != nil {
-			b.Fatal(err)
-		}
-		js := eventstest.Start(b)
+		w := pollerstest.NewWorld(b)
 		var polls, evs atomic.Int64
 		done := make(chan struct{})
-		e, err := pollers.New(pollers.Config{
-			Store: store, Publisher: js.Publisher, SweepInterval: -1,
-			Providers: map[string]pollers.Factory{mirakl.Name: mirakl.New},
+		// The default logger, not the world's buffer: that would hold every
+		// account's lines in the heap measured.
+		e := w.Engine(pollers.Config{
+			SweepInterval: -1, Logger: slog.Default(),
 			OnPoll: func(_ pollers.Account, st pollers.Stats, err error) {
 				if err != nil {
 					b.Errorf("poll: %v", err)
@@ -55,10 +50,7 @@ func BenchmarkManyAccounts(b *testing.B) {
 					close(done)
 				}
 			},
-		}, accts)
-		if err != nil {
-			b.Fatal(err)
-		}
+		}, accts...)
 		ctx, cancel := context.WithCancel(context.Background())
 		start := time.Now()
 		runDone := make(chan error, 1)

@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/partizap"
 	"github.com/threadsync/threadsync/pollers/partizap/partizapsim"
+	"github.com/threadsync/threadsync/pollers/pollerstest"
 )
 
 const secret = "sess-0123456789abcdef"
@@ -216,15 +215,8 @@ func TestRepeatingCursor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	poll := func(url string) (pollers.Stats, error) {
-		store, _ := checkpointtest.NewStore(t)
-		js := eventstest.Start(t)
 		a := account(url, nil)
-		e, err := pollers.New(pollers.Config{Store: store, Publisher: js.Publisher, MinBackoff: time.Millisecond,
-			Providers: map[string]pollers.Factory{partizap.Name: partizap.New}}, []pollers.Account{a})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e.PollOnce(ctx, a.Provider, a.ID)
+		return pollerstest.NewWorld(t).Engine(pollers.Config{MinBackoff: time.Millisecond}, a).PollOnce(ctx, a.Provider, a.ID)
 	}
 	// The API hands out the cursor it was called with: a loop.
 	if _, err := poll(fixed(t, `{"data": [], "meta": {"has_more": true, "next_cursor": "A"}}`)); !errors.Is(err, pollers.ErrMalformed) || !strings.Contains(err.Error(), "repeats") {

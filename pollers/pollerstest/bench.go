@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
-	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/sim"
 )
@@ -27,18 +24,15 @@ func Bench(b *testing.B, h Harness, threads int) {
 }
 
 // benchWorld is a benchmark's account of threads × 4 messages, unpaced,
-// with its own Redis prefix and JetStream.
+// in a World of its own.
 type benchWorld struct {
-	b     *testing.B
-	h     Harness
-	a     pollers.Account
-	store *checkpoint.Store
-	js    *eventstest.Env
+	*World
+	h Harness
+	a pollers.Account
 }
 
 func newBenchWorld(b *testing.B, h Harness, id string, threads int) *benchWorld {
-	store, _ := checkpointtest.NewStore(b)
-	w := &benchWorld{b: b, h: h, a: h.NewAccount(b, id, 100), store: store, js: eventstest.Start(b)}
+	w := &benchWorld{World: NewWorld(b), h: h, a: h.NewAccount(b, id, 100)}
 	if w.a.Options == nil {
 		w.a.Options = map[string]string{}
 	}
@@ -49,14 +43,10 @@ func newBenchWorld(b *testing.B, h Harness, id string, threads int) *benchWorld 
 
 // engine is a fresh engine of the account, as a restarted worker's.
 func (w *benchWorld) engine(sweep time.Duration) *pollers.Engine {
-	e, err := pollers.New(pollers.Config{
-		Store: w.store, Publisher: w.js.Publisher, SweepInterval: sweep,
-		Providers: map[string]pollers.Factory{w.h.Provider(): w.h.Factory()},
-	}, []pollers.Account{w.a})
-	if err != nil {
-		w.b.Fatal(err)
-	}
-	return e
+	return w.Engine(pollers.Config{
+		SweepInterval: sweep,
+		Providers:     map[string]pollers.Factory{w.h.Provider(): w.h.Factory()},
+	}, w.a)
 }
 
 func bench(b *testing.B, h Harness, threads int) {
@@ -126,7 +116,7 @@ type taxResult struct {
 
 func taxRun(b *testing.B, h Harness, threads int, rules []sim.Rule) taxResult {
 	w := newBenchWorld(b, h, "tax", threads)
-	a, js, e := w.a, w.js, w.engine(0)
+	a, js, e := w.a, w.JS, w.engine(0)
 	h.Sustain(b, a, rules...)
 	start := time.Now()
 	for polls := 1; ; polls++ {

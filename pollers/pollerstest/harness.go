@@ -34,6 +34,10 @@ type Harness interface {
 	Truth(tb testing.TB, a pollers.Account) []Thread
 	// Fail makes the account's next n list requests fail as f says.
 	Fail(tb testing.TB, a pollers.Account, f Fault, n int)
+	// FailNext makes the account's next n requests fail as f says,
+	// whatever their endpoint: a scenario calls it right before the
+	// request it aims at (see Watch).
+	FailNext(tb testing.TB, a pollers.Account, f Fault, n int)
 	// Requests counts the account's requests so far, per kind.
 	Requests(tb testing.TB, a pollers.Account) Requests
 	// Sustain makes the account's simulator answer by rules from now on,
@@ -50,6 +54,23 @@ type Harness interface {
 	// in flight at once, and the requests it sent sooner than a 429's
 	// Retry-After allowed.
 	Observed(tb testing.TB, a pollers.Account) sim.Observed
+	// Hooks are the actions on an account's inbox that only some
+	// providers' simulators can take.
+	Hooks() Hooks
+}
+
+// Hooks act on a harness account's inbox beyond sim.Simulator; a nil one
+// is an action the provider's API does not have.
+type Hooks struct {
+	// Remove takes a thread out of the thread list: OLX deleting it,
+	// SelfCommunity hiding it, HubSpot archiving it.
+	Remove func(tb testing.TB, a pollers.Account, threadID string)
+	// Close closes a thread (HubSpot's CLOSED), which ends an open
+	// reply-needed episode without an answer.
+	Close func(tb testing.TB, a pollers.Account, threadID string)
+	// RefuseToken makes the API refuse the next page token it is sent, as
+	// one it no longer knows.
+	RefuseToken func(tb testing.TB, a pollers.Account)
 }
 
 // Thread is a thread as the simulator knows it, and Message one of its

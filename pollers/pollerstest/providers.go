@@ -2,6 +2,7 @@ package pollerstest
 
 import (
 	"maps"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -40,7 +41,8 @@ const (
 var (
 	Mirakl = Sim[*miraklsim.Server]{
 		Name: mirakl.Name, Factory: mirakl.New, Account: MiraklShop, Token: RandomToken("mirakl-key-", 16),
-		New: func() *miraklsim.Server { return miraklsim.New(miraklsim.Config{}) },
+		New:          func() *miraklsim.Server { return miraklsim.New(miraklsim.Config{}) },
+		TokenRefusal: http.StatusBadRequest,
 	}
 	OLX = Sim[*olxsim.Server]{
 		Name: olx.Name, Factory: olx.New, Account: OLXUser, Token: RandomToken("olx-token-", 16),
@@ -52,6 +54,7 @@ var (
 			return olxsim.New(olxsim.Config{Location: loc})
 		},
 		Options: map[string]string{"requests_per_second": "500"},
+		Remove:  (*olxsim.Server).DeleteThread,
 	}
 	HubSpot = Sim[*hubspotsim.Server]{
 		Name: hubspot.Name, Factory: hubspot.New, Account: HubSpotPortal, Token: RandomToken("pat-na1-", 16),
@@ -66,11 +69,20 @@ var (
 		},
 		RealTime: func() *hubspotsim.Server { return hubspotsim.New(hubspotsim.Config{}) },
 		Options:  map[string]string{"requests_per_second": "1000"},
+		Remove: func(s *hubspotsim.Server, portal, threadID string) {
+			s.SetArchived(portal, threadID, true)
+		},
+		Close: func(s *hubspotsim.Server, portal, threadID string) {
+			s.SetStatus(portal, threadID, hubspotsim.StatusClosed, time.Time{})
+		},
+		TokenRefusal: http.StatusBadRequest,
 	}
 	SelfCommunity = Sim[*selfcommunitysim.Server]{
 		Name: selfcommunity.Name, Factory: selfcommunity.New, Account: SelfCommunityOwner, Token: RandomToken("sc", 15),
-		New:     func() *selfcommunitysim.Server { return selfcommunitysim.New(selfcommunitysim.Config{}) },
-		Options: map[string]string{"requests_per_second": "1000"},
+		New:          func() *selfcommunitysim.Server { return selfcommunitysim.New(selfcommunitysim.Config{}) },
+		Options:      map[string]string{"requests_per_second": "1000"},
+		Remove:       (*selfcommunitysim.Server).HideThread,
+		TokenRefusal: http.StatusNotFound,
 	}
 )
 
@@ -82,8 +94,9 @@ func Partizap(cfg partizapsim.Config, options map[string]string) Sim[*partizapsi
 	maps.Copy(opts, options)
 	return Sim[*partizapsim.Server]{
 		Name: partizap.Name, Factory: partizap.New, Account: strconv.Itoa(PartizapVendor), Token: RandomToken("sess-", 16),
-		New:     func() *partizapsim.Server { return partizapsim.New(cfg) },
-		Options: opts,
+		New:          func() *partizapsim.Server { return partizapsim.New(cfg) },
+		Options:      opts,
+		TokenRefusal: http.StatusUnprocessableEntity,
 	}
 }
 

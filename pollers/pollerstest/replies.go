@@ -2,16 +2,14 @@ package pollerstest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
@@ -75,27 +73,41 @@ func (r replyEvents) String() string {
 	return fmt.Sprintf("%d ReplyNeeded, %d warnings, %d breaches, %d resolved", len(r.needed), len(r.warnings), len(r.breaches), len(r.resolved))
 }
 
-// testAnswerAndAskAgain: the owner answers and the other side writes again
-// between two polls. The answered episode is resolved and the new one is
-// announced with its own ReplyNeeded, for providers that state reply-needed
-// as for those whose messages tell it.
+// testAnswerAndAskAgain: the other side writes twice and the owner has
+// not answered: one episode, since the first of the two. Then the owner
+// answers and the other side writes again between two polls: the answered
+// episode is resolved and the new one is announced with its own
+// ReplyNeeded, for providers that state reply-needed as for those whose
+// messages tell it, with one message request handed the newest message
+// seen.
 func testAnswerAndAskAgain(t *testing.T, h Harness) {
 	f := newFixture(t, h, 1)
 	a := f.accts[0]
+	stated := h.Features().ReplyNeededStated
 	th := h.AddThread(t, a, "where is my parcel?")
+	also := h.AddMessage(t, a, th, events.Inbound, "hello?")
+	w := f.watch(a)
 	e := f.engine(nil)
 	f.poll(e, a)
-	first := repliesOf(t, f.js.ReadAll(t), th)
-	if len(first.needed) != 1 {
-		t.Fatalf("after the question: %v, want one ReplyNeeded", first)
+	first := repliesOf(t, f.JS.ReadAll(t), th)
+	truth := thread(t, h, a, th)
+	opener := truth.Messages[0].ID
+	if stated {
+		// The provider names no message; the newest inbound one is it.
+		opener = also
+	}
+	if len(first.needed) != 1 || first.needed[0].LastInboundMessageID != opener || !first.needed[0].NeededSince.Equal(Episodes(truth)[0].Since) {
+		t.Fatalf("after two questions: %v (%+v), want one ReplyNeeded since the first, by %s", first, first.needed, opener)
 	}
 	answer := h.AddMessage(t, a, th, events.Outbound, "shipped yesterday")
 	// An episode is known by its thread and when it began; providers
 	// that keep whole seconds cannot tell two apart within one second.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	again := h.AddMessage(t, a, th, events.Inbound, "it has not arrived")
+	mark := len(w.Fetches())
 	f.poll(e, a)
-	got := f.js.ReadAll(t)
+	checkFetches(t, h, w.Fetches()[mark:], thread(t, h, a, th), truth.Messages[len(truth.Messages)-1])
+	got := f.JS.ReadAll(t)
 	r := repliesOf(t, got, th)
 	if len(r.needed) != 2 || len(r.resolved) != 1 {
 		var b strings.Builder
@@ -112,31 +124,129 @@ func testAnswerAndAskAgain(t *testing.T, h Harness) {
 	if !next.NeededSince.After(res.ResolvedAt) && !next.NeededSince.Equal(res.ResolvedAt) {
 		t.Fatalf("new episode since %v, before the answer at %v", next.NeededSince, res.ResolvedAt)
 	}
-	if h.Features().ReplyNeededStated {
-		// The provider names no message; the newest inbound one is it.
-		if next.LastInboundMessageID != again {
-			t.Fatalf("new episode's last inbound %s, want %s", next.LastInboundMessageID, again)
-		}
-	} else if next.LastInboundMessageID != again {
+	if next.LastInboundMessageID != again {
 		t.Fatalf("new episode opened by %s, want %s", next.LastInboundMessageID, again)
 	}
-	// Order: the answer, its resolution, the question, its ReplyNeeded.
-	var order []string
-	for _, g := range got {
-		if g.Envelope.Subject == th {
-			order = append(order, string(g.Envelope.Type))
-		}
+	// Order: the questions and their ReplyNeeded (right after the first
+	// where messages tell it, after both where the provider states it),
+	// the answer, its resolution, the question, its ReplyNeeded.
+	want := "ThreadCreated MessageReceived ReplyNeeded MessageReceived"
+	if stated {
+		want = "ThreadCreated MessageReceived MessageReceived ReplyNeeded"
 	}
-	want := "ThreadCreated MessageReceived ReplyNeeded MessageReceived ReplyResolved MessageReceived ReplyNeeded"
-	if strings.Join(order, " ") != want {
+	want += " MessageReceived ReplyResolved MessageReceived ReplyNeeded"
+	if order := typesOf(got, th); order != want {
 		t.Fatalf("events %v, want %s", order, want)
 	}
 	// The second episode ends with its own resolution.
 	h.AddMessage(t, a, th, events.Outbound, "sent again")
 	f.poll(e, a)
-	if r := repliesOf(t, f.js.ReadAll(t), th); len(r.resolved) != 2 || !r.resolved[1].NeededSince.Equal(next.NeededSince) {
+	if r := repliesOf(t, f.JS.ReadAll(t), th); len(r.resolved) != 2 || !r.resolved[1].NeededSince.Equal(next.NeededSince) {
 		t.Fatalf("after the second answer: %v", r)
 	}
+}
+
+// thread is one thread of the account's truth.
+func thread(t *testing.T, h Harness, a pollers.Account, id string) Thread {
+	t.Helper()
+	truth := h.Truth(t, a)
+	i := slices.IndexFunc(truth, func(th Thread) bool { return th.ID == id })
+	if i < 0 {
+		t.Fatalf("thread %s is not in the truth", id)
+	}
+	return truth[i]
+}
+
+// typesOf is the types of a thread's events, in order.
+func typesOf(got []eventstest.Received, thread string) string {
+	var order []string
+	for _, g := range got {
+		if g.Envelope.Subject == thread {
+			order = append(order, string(g.Envelope.Type))
+		}
+	}
+	return strings.Join(order, " ")
+}
+
+// checkFetches checks one poll's message requests of a changed thread,
+// whose newest message seen before was seen: at most one, handed that
+// message as its cursor, and answered with every message of the thread
+// or, with Features.MessageCursor, the newest of them from the cursor's
+// on at least (a suffix of th's messages).
+func checkFetches(t *testing.T, h Harness, fetches []Fetch, th Thread, seen Message) {
+	t.Helper()
+	if len(fetches) > 1 {
+		t.Fatalf("%d message requests for one changed thread", len(fetches))
+	}
+	cursor := h.Features().MessageCursor
+	for _, fe := range fetches {
+		if fe.Err != nil || fe.After.ID != seen.ID || !fe.After.At.Equal(seen.At) {
+			t.Fatalf("messages of %s after %+v: %v; want them after the newest seen, %s at %v", fe.Thread, fe.After, fe.Err, seen.ID, seen.At)
+		}
+		var ids, all []string
+		for _, m := range fe.Got {
+			ids = append(ids, m.ID)
+		}
+		for _, m := range th.Messages {
+			all = append(all, m.ID)
+		}
+		from := len(all) - len(ids)
+		switch {
+		case from < 0 || !slices.Equal(all[from:], ids):
+			t.Fatalf("messages %v are not the newest of the thread's %v, oldest first", ids, all)
+		case !cursor && from != 0:
+			t.Fatalf("without a message cursor the provider returned %d of the thread's %d messages", len(ids), len(all))
+		case cursor && from > slices.Index(all, seen.ID)+1:
+			t.Fatalf("messages %v after the cursor %s miss some of %v", ids, seen.ID, all)
+		}
+	}
+}
+
+// testClosedThread: closing a thread (Hooks.Close) ends its open episode,
+// as closed, and is no news for an answered one: no message, at most one
+// message request each. The other side writing in a closed thread opens a
+// new episode.
+func testClosedThread(t *testing.T, h Harness) {
+	closeThread := h.Hooks().Close
+	if closeThread == nil {
+		t.Skip("the provider's threads do not close")
+	}
+	f := newFixture(t, h, 1)
+	a := f.accts[0]
+	waiting := h.AddThread(t, a, "refund?")
+	answered := h.AddThread(t, a, "is it in stock?")
+	h.AddMessage(t, a, answered, events.Outbound, "yes")
+	e := f.engine(nil)
+	f.poll(e, a)
+	base := f.JS.ReadAll(t)
+	needed := repliesOf(t, base, waiting).needed
+	closeThread(t, a, waiting)
+	closeThread(t, a, answered)
+	st := f.poll(e, a)
+	got := f.JS.ReadAll(t)[len(base):]
+	if len(got) != 1 || st.Fetches > 2 {
+		t.Fatalf("after closing both threads: %v (%+v), want only the waiting one's ReplyResolved, at most one fetch each", types(got), st)
+	}
+	if r := repliesOf(t, got, waiting); len(needed) != 1 || len(r.resolved) != 1 || r.resolved[0].Resolution != events.Closed ||
+		r.resolved[0].AnswerMessageID != "" || !r.resolved[0].NeededSince.Equal(needed[0].NeededSince) {
+		t.Fatalf("the waiting thread's closing: %+v, want its episode resolved as closed", r.resolved)
+	}
+	if th := thread(t, h, a, waiting); !th.Closed || Pending(th) {
+		t.Fatalf("the truth of the closed thread: %+v", th)
+	}
+	var again []string
+	for _, th := range []string{waiting, answered} {
+		again = append(again, h.AddMessage(t, a, th, events.Inbound, "one more thing"))
+	}
+	f.poll(e, a)
+	all := f.JS.ReadAll(t)
+	for i, th := range []string{waiting, answered} {
+		r := repliesOf(t, all[len(base)+1:], th)
+		if typesOf(all[len(base)+1:], th) != "MessageReceived ReplyNeeded" || r.needed[0].LastInboundMessageID != again[i] {
+			t.Fatalf("thread %s after a message in it closed: %v, want a new episode opened by %s", th, r, again[i])
+		}
+	}
+	checkThreads(t, h.Truth(t, a), all)
 }
 
 // policy returns a reply policy for the deadline scenarios.
@@ -153,26 +263,6 @@ func policy(t *testing.T, within, warn time.Duration) *sla.Policy {
 	return p
 }
 
-// run runs e until the returned function is called.
-func run(t *testing.T, e *pollers.Engine) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	var stopped bool
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 // testDeadlines: with polls an hour apart, a policy's warning comes at
 // warn_at and its breach at due_at, decided by a poll made at the
 // deadline, so an answer written just before the deadline (and not seen
@@ -181,25 +271,25 @@ func testDeadlines(t *testing.T, h Harness) {
 	f, a := deadlineFixture(t, h, policy(t, 10*time.Second, 5*time.Second))
 	late := h.AddThread(t, a, "anyone there?")
 	onTime := h.AddThread(t, a, "a quick question")
-	stop := run(t, f.engine(nil, a))
+	stop := f.Run(f.engine(nil, a))
 	var due time.Time
-	Until(t, "both threads announced", func() bool {
-		got := f.js.ReadAll(t)
+	f.Until("both threads announced", func() bool {
+		got := f.JS.ReadAll(t)
 		l, o := repliesOf(t, got, late), repliesOf(t, got, onTime)
 		if len(l.needed) == 1 && len(o.needed) == 1 {
 			due = *o.needed[0].DueAt
 			return true
 		}
 		return false
-	}, f.logs)
+	})
 	// The answer comes after the warning, before the deadline.
 	time.Sleep(time.Until(due.Add(-2 * time.Second)))
 	answer := h.AddMessage(t, a, onTime, events.Outbound, "here you are")
-	Until(t, "the breach and the resolution", func() bool {
-		got := f.js.ReadAll(t)
+	f.Until("the breach and the resolution", func() bool {
+		got := f.JS.ReadAll(t)
 		return len(repliesOf(t, got, late).breaches) == 1 && len(repliesOf(t, got, onTime).resolved) == 1
-	}, f.logs)
-	got := f.js.ReadAll(t)
+	})
+	got := f.JS.ReadAll(t)
 	l, o := repliesOf(t, got, late), repliesOf(t, got, onTime)
 	needed := l.needed[0]
 	if needed.Policy != "suite" || needed.DueAt == nil || needed.WarnAt == nil || !needed.DueAt.Equal(needed.NeededSince.Add(10*time.Second)) {
@@ -224,9 +314,9 @@ func testDeadlines(t *testing.T, h Harness) {
 	// deadline's second at the deadline.
 	time.Sleep(time.Until(needed.DueAt.Add(time.Second)))
 	h.AddMessage(t, a, late, events.Outbound, "sorry for the wait")
-	run(t, f.engine(nil, a))
-	Until(t, "the late answer resolved", func() bool { return len(repliesOf(t, f.js.ReadAll(t), late).resolved) == 1 }, f.logs)
-	l = repliesOf(t, f.js.ReadAll(t), late)
+	f.Run(f.engine(nil, a))
+	f.Until("the late answer resolved", func() bool { return len(repliesOf(t, f.JS.ReadAll(t), late).resolved) == 1 })
+	l = repliesOf(t, f.JS.ReadAll(t), late)
 	if r := l.resolved[0]; *r.WithinSLA || len(l.breaches) != 1 || len(l.warnings) != 1 {
 		t.Fatalf("late answer: %+v; %v", r, l)
 	}
@@ -247,34 +337,37 @@ func stored(rs []eventstest.Received) []time.Time {
 func testDeadlinesAfterDowntime(t *testing.T, h Harness) {
 	f, a := deadlineFixture(t, h, policy(t, 4*time.Second, 2*time.Second))
 	th := h.AddThread(t, a, "hello?")
-	stop := run(t, f.engine(nil, a))
-	var due time.Time
-	Until(t, "the thread announced", func() bool {
-		if r := repliesOf(t, f.js.ReadAll(t), th); len(r.needed) == 1 {
-			due = *r.needed[0].DueAt
-			return true
-		}
-		return false
-	}, f.logs)
+	stop := f.Run(f.engine(nil, a))
+	due := f.announced(th)
 	stop()
-	if r := repliesOf(t, f.js.ReadAll(t), th); len(r.breaches) != 0 {
+	if r := repliesOf(t, f.JS.ReadAll(t), th); len(r.breaches) != 0 {
 		t.Skipf("the breach came before the worker stopped (a loaded machine): %v", r)
 	}
 	time.Sleep(time.Until(due.Add(200 * time.Millisecond)))
-	replica, err := checkpoint.New(checkpointtest.Redis(t), storePrefix(t, f.store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if replica.Owner() == f.store.Owner() {
+	replica := f.Replica()
+	if replica.Owner() == f.Store.Owner() {
 		t.Fatal("the replica has the first worker's owner id")
 	}
-	run(t, f.engine(replica, a))
-	Until(t, "the overdue breach", func() bool { return len(repliesOf(t, f.js.ReadAll(t), th).breaches) == 1 }, f.logs)
-	r := repliesOf(t, f.js.ReadAll(t), th)
+	f.Run(f.engine(replica, a))
+	f.Until("the overdue breach", func() bool { return len(repliesOf(t, f.JS.ReadAll(t), th).breaches) == 1 })
+	r := repliesOf(t, f.JS.ReadAll(t), th)
 	b, _ := events.DecodeData(r.breaches[0].Envelope)
 	if len(r.warnings) != 1 || !*b.(*events.ReplySLAData).Confirmed {
 		t.Fatalf("after downtime: %v, breach %+v", r, b)
 	}
+}
+
+// announced waits for the thread's ReplyNeeded and returns when it is due.
+func (f *fixture) announced(thread string) (due time.Time) {
+	f.t.Helper()
+	f.Until("the thread announced", func() bool {
+		if r := repliesOf(f.t, f.JS.ReadAll(f.t), thread); len(r.needed) == 1 {
+			due = *r.needed[0].DueAt
+			return true
+		}
+		return false
+	})
+	return due
 }
 
 // testUnconfirmedBreach: when the account cannot be polled at the
@@ -284,41 +377,15 @@ func testUnconfirmedBreach(t *testing.T, h Harness) {
 	th := h.AddThread(t, a, "hello?")
 	cfg := f.config(nil)
 	cfg.SLAGrace = time.Second
-	e, err := pollers.New(cfg, []pollers.Account{a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, e)
-	var due time.Time
-	Until(t, "the thread announced", func() bool {
-		if r := repliesOf(t, f.js.ReadAll(t), th); len(r.needed) == 1 {
-			due = *r.needed[0].DueAt
-			return true
-		}
-		return false
-	}, f.logs)
+	f.Run(f.Engine(cfg, a))
+	due := f.announced(th)
 	h.Fail(t, a, Fault{Status: http.StatusServiceUnavailable}, 1_000_000)
-	Until(t, "the breach", func() bool { return len(repliesOf(t, f.js.ReadAll(t), th).breaches) == 1 }, f.logs)
-	r := repliesOf(t, f.js.ReadAll(t), th)
+	f.Until("the breach", func() bool { return len(repliesOf(t, f.JS.ReadAll(t), th).breaches) == 1 })
+	r := repliesOf(t, f.JS.ReadAll(t), th)
 	b, _ := events.DecodeData(r.breaches[0].Envelope)
 	if bd := b.(*events.ReplySLAData); *bd.Confirmed || r.breaches[0].Stored.Before(due.Add(time.Second)) {
 		t.Fatalf("breach %+v stored at %v; due %v, grace 1s", bd, r.breaches[0].Stored, due)
 	}
-}
-
-// lossyStore loses the next commit when lose is set: it refuses it, as a
-// Redis failing or a worker dying between publishing a page and
-// committing it would leave it.
-type lossyStore struct {
-	*checkpoint.Store
-	lose atomic.Bool
-}
-
-func (s *lossyStore) Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, states map[string]*checkpoint.ThreadState, t checkpoint.TimerChanges) (time.Time, error) {
-	if s.lose.CompareAndSwap(true, false) {
-		return time.Time{}, errors.New("suite: commit lost")
-	}
-	return s.Store.Commit(ctx, l, c, states, t)
 }
 
 // testLostCommit: a page announces an episode and its commit is lost; the
@@ -337,13 +404,13 @@ func testLostCommit(t *testing.T, h Harness) {
 			f := newFixture(t, h, 1)
 			a := f.accts[0]
 			th := h.AddThread(t, a, "where is my parcel?")
-			lossy := &lossyStore{Store: f.store}
+			lossy := &commitStore{Store: f.Store}
 			e := f.engine(lossy, a)
-			lossy.lose.Store(true)
+			lossy.fail.Store(1)
 			if _, err := e.PollOnce(context.Background(), a.Provider, a.ID); err == nil {
 				t.Fatal("the poll whose commit was lost succeeded")
 			}
-			first := repliesOf(t, f.js.ReadAll(t), th)
+			first := repliesOf(t, f.JS.ReadAll(t), th)
 			if len(first.needed) != 1 {
 				t.Fatalf("after the lost commit: %v, want the ReplyNeeded published", first)
 			}
@@ -351,17 +418,13 @@ func testLostCommit(t *testing.T, h Harness) {
 			if takeover {
 				// The worker died: its lease lapses unreleased and
 				// another worker takes the account.
-				if err := checkpointtest.Redis(t).Del(context.Background(), f.store.Keys(checkpoint.Account{Provider: a.Provider, ID: a.ID}).Lease).Err(); err != nil {
+				if err := f.Redis.Del(context.Background(), f.Store.Keys(checkpoint.Account{Provider: a.Provider, ID: a.ID}).Lease).Err(); err != nil {
 					t.Fatal(err)
 				}
-				replica, err := checkpoint.New(checkpointtest.Redis(t), storePrefix(t, f.store))
-				if err != nil {
-					t.Fatal(err)
-				}
-				e = f.engine(replica, a)
+				e = f.engine(f.Replica(), a)
 			}
 			f.poll(e, a)
-			r := repliesOf(t, f.js.ReadAll(t), th)
+			r := repliesOf(t, f.JS.ReadAll(t), th)
 			if len(r.needed) != 1 || len(r.resolved) != 1 {
 				t.Fatalf("after the answer: %v, want the one ReplyNeeded and its ReplyResolved", r)
 			}
@@ -376,7 +439,7 @@ func testLostCommit(t *testing.T, h Harness) {
 			q := h.AddMessage(t, a, th, events.Inbound, "thanks, and the invoice?")
 			h.AddMessage(t, a, th, events.Outbound, "attached")
 			f.poll(e, a)
-			r = repliesOf(t, f.js.ReadAll(t), th)
+			r = repliesOf(t, f.JS.ReadAll(t), th)
 			if want := 1; takeover && len(r.needed) != len(r.resolved) || !takeover && (len(r.needed) != want || len(r.resolved) != want) {
 				t.Fatalf("a question (%s) answered between two polls, after the recovery: %v", q, r)
 			}

@@ -32,6 +32,14 @@ type Sim[S sim.Simulator] struct {
 	// Options are set on every account beside the ones sim.Register
 	// returns and page_size, and win over both.
 	Options map[string]string
+	// Remove and Close act on a thread of the account where the API can:
+	// Remove takes it out of the list (deleted, hidden, archived), Close
+	// closes it (Item.Closed). TokenRefusal is the status with which the
+	// API refuses a page token it no longer knows; 0 for an API whose
+	// tokens the client reads itself. The scenarios that need one skip
+	// the providers without it (see Hooks).
+	Remove, Close func(s S, account, threadID string)
+	TokenRefusal  int
 }
 
 // RandomToken returns a token of prefix and n random bytes in hex, the
@@ -115,6 +123,28 @@ func (h *SimHarness[S]) Truth(tb testing.TB, a pollers.Account) []Thread {
 func (h *SimHarness[S]) Fail(tb testing.TB, a pollers.Account, f Fault, n int) {
 	s := h.Sim(a)
 	s.InjectFault(sim.Fault{Endpoint: s.ListEndpoint(), Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n})
+}
+
+func (h *SimHarness[S]) FailNext(tb testing.TB, a pollers.Account, f Fault, n int) {
+	h.Sim(a).InjectFault(sim.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Body: f.Body, Times: n})
+}
+
+func (h *SimHarness[S]) Hooks() Hooks {
+	var hk Hooks
+	act := func(f func(S, string, string)) func(testing.TB, pollers.Account, string) {
+		if f == nil {
+			return nil
+		}
+		return func(_ testing.TB, a pollers.Account, threadID string) { f(h.Sim(a), h.sim.Account, threadID) }
+	}
+	hk.Remove, hk.Close = act(h.sim.Remove), act(h.sim.Close)
+	if h.sim.TokenRefusal != 0 {
+		hk.RefuseToken = func(_ testing.TB, a pollers.Account) {
+			s := h.Sim(a)
+			s.InjectFault(sim.Fault{Endpoint: s.ListEndpoint(), Status: h.sim.TokenRefusal})
+		}
+	}
+	return hk
 }
 
 func (h *SimHarness[S]) Requests(tb testing.TB, a pollers.Account) Requests {

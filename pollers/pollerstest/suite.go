@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/checkpoint"
-	"github.com/threadsync/threadsync/checkpoint/checkpointtest"
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/events/eventstest"
 	"github.com/threadsync/threadsync/pollers"
@@ -35,14 +34,18 @@ func Run(t *testing.T, h Harness) {
 		{"FromNow", testFromNow},
 		{"InboundThenReply", testInboundThenReply},
 		{"AnswerAndAskAgain", testAnswerAndAskAgain},
+		{"ClosedThread", testClosedThread},
 		{"LostCommit", testLostCommit},
 		{"Deadlines", testDeadlines},
 		{"DeadlinesAfterDowntime", testDeadlinesAfterDowntime},
 		{"UnconfirmedBreach", testUnconfirmedBreach},
 		{"NewThreadAndChangeFarDown", testNewThreadAndChangeFarDown},
+		{"ListMovesDuringWalk", testListMovesDuringWalk},
 		{"RestartEmitsNothing", testRestartEmitsNothing},
 		{"CrashBeforeCommit", testCrashBeforeCommit},
 		{"ResumeMidWalk", testResumeMidWalk},
+		{"RefusedTokenRestartsTheWalk", testRefusedTokenRestartsTheWalk},
+		{"TokenRefusedMidWalk", testTokenRefusedMidWalk},
 		{"Faults", testFaults},
 		{"WrongToken", testWrongToken},
 		{"RunRetriesAndIsolates", testRunRetriesAndIsolates},
@@ -58,19 +61,20 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
-// fixture is one scenario's world: a Redis store, a JetStream, accounts.
+// fixture is one scenario's world and its accounts.
 type fixture struct {
-	t     *testing.T
-	h     Harness
-	store *checkpoint.Store
-	js    *eventstest.Env
-	accts []pollers.Account
-	logs  *Buffer
+	*World
+	t       *testing.T
+	h       Harness
+	accts   []pollers.Account
+	watches []*Watch
+	// sweep makes every walk after the first a sweep, in the engines made
+	// from now.
+	sweep bool
 }
 
 func newFixture(t *testing.T, h Harness, n int) *fixture {
-	store, _ := checkpointtest.NewStore(t)
-	f := &fixture{t: t, h: h, store: store, js: eventstest.Start(t), logs: &Buffer{}}
+	f := &fixture{World: NewWorld(t), t: t, h: h}
 	for i := range n {
 		a := h.NewAccount(t, fmt.Sprintf("acct-%d", i+1), pageSize)
 		// The suite tests behaviour, not a provider's pacing.
@@ -86,19 +90,32 @@ func newFixture(t *testing.T, h Harness, n int) *fixture {
 	return f
 }
 
+// watch watches the provider of the account in the engines made from now.
+func (f *fixture) watch(a pollers.Account) *Watch {
+	w := NewWatch(a)
+	f.watches = append(f.watches, w)
+	return w
+}
+
 func (f *fixture) config(store pollers.Store) pollers.Config {
-	if store == nil {
-		store = f.store
+	factory := f.h.Factory()
+	for _, w := range f.watches {
+		factory = w.Factory(factory)
 	}
-	return pollers.Config{
-		Store: store, Publisher: f.js.Publisher,
-		Providers:   map[string]pollers.Factory{f.h.Provider(): f.h.Factory()},
-		MinBackoff:  10 * time.Millisecond,
-		MaxBackoff:  2 * time.Second,
-		HTTPTimeout: 10 * time.Second,
-		Retry:       pollers.RetryPolicy{Attempts: attempts, MinWait: 5 * time.Millisecond, MaxWait: 50 * time.Millisecond},
-		Logger:      slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	var sweep time.Duration
+	if f.sweep {
+		sweep = time.Nanosecond
 	}
+	return f.Config(pollers.Config{
+		Store:         store,
+		SweepInterval: sweep,
+		Providers:     map[string]pollers.Factory{f.h.Provider(): factory},
+		MinBackoff:    10 * time.Millisecond,
+		MaxBackoff:    2 * time.Second,
+		HTTPTimeout:   10 * time.Second,
+		Retry:         pollers.RetryPolicy{Attempts: attempts, MinWait: 5 * time.Millisecond, MaxWait: 50 * time.Millisecond},
+		Logger:        slog.New(slog.NewTextHandler(f.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
 }
 
 // engine builds a fresh engine, as a restarted worker would.
@@ -116,14 +133,42 @@ func (f *fixture) engine(store pollers.Store, accts ...pollers.Account) *pollers
 
 func (f *fixture) poll(e *pollers.Engine, a pollers.Account) pollers.Stats {
 	f.t.Helper()
+	return PollOnce(f.t, e, a)
+}
+
+// PollOnce polls the account once with e and fails the test unless the
+// poll completes a walk.
+func PollOnce(tb testing.TB, e *pollers.Engine, a pollers.Account) pollers.Stats {
+	tb.Helper()
 	st, err := e.PollOnce(context.Background(), a.Provider, a.ID)
 	if err != nil {
-		f.t.Fatalf("poll %s: %v", a, err)
+		tb.Fatalf("poll %s: %v", a, err)
 	}
 	if !st.Completed {
-		f.t.Fatalf("poll %s did not complete its walk: %+v", a, st)
+		tb.Fatalf("poll %s did not complete its walk: %+v", a, st)
 	}
 	return st
+}
+
+// synced is a fixture of one account of threads (see seed), synced by
+// the engine it returns.
+func synced(t *testing.T, h Harness, threads int) (*fixture, pollers.Account, *pollers.Engine) {
+	f := newFixture(t, h, 1)
+	a := f.accts[0]
+	f.seed(a, threads)
+	e := f.engine(nil)
+	f.poll(e, a)
+	return f, a, e
+}
+
+// cursor is the account's stored cursor.
+func (f *fixture) cursor(a pollers.Account) checkpoint.Cursor {
+	f.t.Helper()
+	c, err := f.Store.Cursor(context.Background(), checkpoint.Account{Provider: a.Provider, ID: a.ID})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
 }
 
 // seed creates n threads with a few messages each, some awaiting a reply.
@@ -168,19 +213,30 @@ func checkFullSync(t *testing.T, truth []Thread, got []eventstest.Received) {
 	if c, want := counts(t, got), Expect(truth); c != want {
 		t.Fatalf("full sync published %+v, want %+v", c, want)
 	}
+	checkThreads(t, truth, got)
+}
+
+// checkThreads checks that the stream holds what the syncs so far of each
+// of threads imply: its ThreadCreated first and once, its messages once
+// each and in order, each ReplyNeeded right after an inbound message, and
+// an announced episode left open exactly when the thread awaits a reply.
+func checkThreads(t *testing.T, threads []Thread, got []eventstest.Received) {
+	t.Helper()
 	byThread := map[string][]eventstest.Received{}
 	for _, r := range got {
 		byThread[r.Envelope.Subject] = append(byThread[r.Envelope.Subject], r)
 	}
-	for _, th := range truth {
+	for _, th := range threads {
 		evs := byThread[th.ID]
 		if len(evs) == 0 || evs[0].Envelope.Type != events.ThreadCreated {
 			t.Fatalf("thread %s: first event is not ThreadCreated: %v", th.ID, types(evs))
 		}
 		var msgIDs []string
-		replyAfter := -1
-		for i, r := range evs {
+		open := 0
+		for _, r := range evs[1:] {
 			switch r.Envelope.Type {
+			case events.ThreadCreated:
+				t.Fatalf("thread %s: created twice: %v", th.ID, types(evs))
 			case events.MessageReceived:
 				d, err := events.DecodeData(r.Envelope)
 				if err != nil {
@@ -188,21 +244,31 @@ func checkFullSync(t *testing.T, truth []Thread, got []eventstest.Received) {
 				}
 				m := d.(*events.MessageReceivedData).Message
 				msgIDs = append(msgIDs, m.ID)
+				if len(msgIDs) > len(th.Messages) {
+					t.Fatalf("thread %s: %d messages published, it has %d", th.ID, len(msgIDs), len(th.Messages))
+				}
 				if want := th.Messages[len(msgIDs)-1]; m.ID != want.ID || m.Direction != want.Direction {
 					t.Fatalf("thread %s: message %d is %s (%s), want %s (%s)", th.ID, len(msgIDs), m.ID, m.Direction, want.ID, want.Direction)
 				}
 			case events.ReplyNeeded:
-				replyAfter = i
+				open++
 				if len(msgIDs) == 0 || th.Messages[len(msgIDs)-1].Direction != events.Inbound {
 					t.Fatalf("thread %s: ReplyNeeded not right after an inbound message: %v", th.ID, types(evs))
 				}
+			case events.ReplyResolved:
+				open--
 			}
 		}
 		if len(msgIDs) != len(th.Messages) {
 			t.Fatalf("thread %s: %d messages published, want %d", th.ID, len(msgIDs), len(th.Messages))
 		}
-		if Pending(th) != (replyAfter >= 0) {
-			t.Fatalf("thread %s: pending=%v but events %v", th.ID, Pending(th), types(evs))
+		// An episode is known by its thread and when it began: where two
+		// began in one second of a provider that keeps whole seconds, the
+		// stream cannot tell whether the later one is still open.
+		eps := Episodes(th)
+		alike := len(eps) > 1 && eps[len(eps)-1].Since.Equal(eps[len(eps)-2].Since)
+		if want := Pending(th); open < 0 || open > 1 || !alike && (open == 1) != want {
+			t.Fatalf("thread %s: pending=%v but events %v", th.ID, want, types(evs))
 		}
 	}
 }
@@ -223,7 +289,7 @@ func testFullInitialSync(t *testing.T, h Harness) {
 	if st.Pages < 4 {
 		t.Fatalf("walked %d pages, want at least 4 for %d threads by %d", st.Pages, 3*pageSize+1, pageSize)
 	}
-	checkFullSync(t, h.Truth(t, a), f.js.ReadAll(t))
+	checkFullSync(t, h.Truth(t, a), f.JS.ReadAll(t))
 }
 
 func testFromNow(t *testing.T, h Harness) {
@@ -233,7 +299,7 @@ func testFromNow(t *testing.T, h Harness) {
 	f.seed(a, 2*pageSize+1)
 	e := f.engine(nil, a)
 	f.poll(e, a)
-	if n := f.js.Count(t); n != 0 {
+	if n := f.JS.Count(t); n != 0 {
 		t.Fatalf("from_now initial sync published %d events", n)
 	}
 	// Only what changes afterwards is published.
@@ -241,7 +307,7 @@ func testFromNow(t *testing.T, h Harness) {
 	th := truth[len(truth)/2].ID
 	mid := h.AddMessage(t, a, th, events.Inbound, "anyone?")
 	f.poll(e, a)
-	got := f.js.ReadAll(t)
+	got := f.JS.ReadAll(t)
 	c := counts(t, got)
 	wantReplies := 1
 	if Pending(truth[len(truth)/2]) {
@@ -262,11 +328,11 @@ func testInboundThenReply(t *testing.T, h Harness) {
 	h.AddMessage(t, a, th, events.Outbound, "shipped")
 	e := f.engine(nil)
 	f.poll(e, a)
-	base := len(f.js.ReadAll(t))
+	base := len(f.JS.ReadAll(t))
 
 	in := h.AddMessage(t, a, th, events.Inbound, "tracking number please?")
 	f.poll(e, a)
-	got := f.js.ReadAll(t)[base:]
+	got := f.JS.ReadAll(t)[base:]
 	if len(got) != 2 || got[0].Envelope.Type != events.MessageReceived || got[1].Envelope.Type != events.ReplyNeeded {
 		t.Fatalf("after a customer message: %v, want MessageReceived then ReplyNeeded", types(got))
 	}
@@ -281,7 +347,7 @@ func testInboundThenReply(t *testing.T, h Harness) {
 
 	out := h.AddMessage(t, a, th, events.Outbound, "here it is")
 	f.poll(e, a)
-	got = f.js.ReadAll(t)[base+2:]
+	got = f.JS.ReadAll(t)[base+2:]
 	if len(got) != 2 || got[0].Envelope.Type != events.MessageReceived || got[1].Envelope.Type != events.ReplyResolved {
 		t.Fatalf("after the shop's answer: %v, want MessageReceived then ReplyResolved", types(got))
 	}
@@ -295,25 +361,21 @@ func testInboundThenReply(t *testing.T, h Harness) {
 	}
 	// Nothing changed: nothing published, no message fetched.
 	st := f.poll(e, a)
-	if n := len(f.js.ReadAll(t)); n != base+4 || st.Fetches != 0 {
+	if n := len(f.JS.ReadAll(t)); n != base+4 || st.Fetches != 0 {
 		t.Fatalf("idle poll: stream grew to %d (want %d), %d message fetches", n, base+4, st.Fetches)
 	}
 }
 
 func testNewThreadAndChangeFarDown(t *testing.T, h Harness) {
-	f := newFixture(t, h, 1)
-	a := f.accts[0]
-	f.seed(a, 3*pageSize)
-	e := f.engine(nil)
-	f.poll(e, a)
-	base := len(f.js.ReadAll(t))
+	f, a, e := synced(t, h, 3*pageSize)
+	base := len(f.JS.ReadAll(t))
 	truth := h.Truth(t, a)
 	// The thread listed first (oldest) changes, and a new one appears.
 	old := truth[0].ID
 	h.AddMessage(t, a, old, events.Outbound, "late answer")
 	nt := h.AddThread(t, a, "new question")
 	f.poll(e, a)
-	got := f.js.ReadAll(t)[base:]
+	got := f.JS.ReadAll(t)[base:]
 	c := counts(t, got)
 	if c.Created != 1 || c.Messages != 2 || c.Replies != 1 {
 		t.Fatalf("after a change and a new thread: %+v (%v), want 1 created, 2 messages, 1 reply-needed", c, types(got))
@@ -326,21 +388,13 @@ func testNewThreadAndChangeFarDown(t *testing.T, h Harness) {
 }
 
 func testRestartEmitsNothing(t *testing.T, h Harness) {
-	f := newFixture(t, h, 1)
-	a := f.accts[0]
-	f.seed(a, 2*pageSize)
-	first := f.engine(nil)
-	f.poll(first, a)
+	f, a, first := synced(t, h, 2*pageSize)
 	first.Release() // a clean shutdown
-	n := f.js.Count(t)
+	n := f.JS.Count(t)
 	// A new process: new engine, new store handle, same Redis and stream.
-	store, err := checkpoint.New(checkpointtest.Redis(t), storePrefix(t, f.store))
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := h.Requests(t, a)
-	st := f.poll(f.engine(store), a)
-	if got := f.js.Count(t); got != n || st.Events != 0 {
+	st := f.poll(f.engine(f.Replica()), a)
+	if got := f.JS.Count(t); got != n || st.Events != 0 {
 		t.Fatalf("restart published %d events (stream %d -> %d)", st.Events, n, got)
 	}
 	if after := h.Requests(t, a); after.Messages != before.Messages {
@@ -348,88 +402,42 @@ func testRestartEmitsNothing(t *testing.T, h Harness) {
 	}
 }
 
-// failingStore fails the next commits after the events are published, as a
-// crash between publish and commit would.
-type failingStore struct {
-	pollers.Store
-	mu       sync.Mutex
-	fail     int
-	onCommit func()
+// targets are where the fault scenarios fail an account: its thread list,
+// or the message request of a thread that changed. Message requests are
+// made on sweeps, where even a list that carries messages leaves them out.
+var targets = []struct {
+	name     string
+	messages bool
+}{{"list", false}, {"messages", true}}
+
+// failAt makes the account's next n requests to target fail as flt says:
+// list requests at once, or, from the moment the watched account's list
+// shows thread, the message requests that follow.
+func (f *fixture) failAt(messages bool, w *Watch, a pollers.Account, thread string, flt Fault, n int) {
+	if !messages {
+		f.h.Fail(f.t, a, flt, n)
+		return
+	}
+	w.AfterListing(thread, func() { f.h.FailNext(f.t, a, flt, n) })
 }
 
-var errCrash = errors.New("simulated crash before commit")
-
-func (s *failingStore) Commit(ctx context.Context, l checkpoint.Lease, c checkpoint.Cursor, st map[string]*checkpoint.ThreadState, tm checkpoint.TimerChanges) (time.Time, error) {
-	s.mu.Lock()
-	if s.fail > 0 {
-		s.fail--
-		s.mu.Unlock()
-		return time.Time{}, errCrash
+// answered is a thread of the account that awaits no reply, which an
+// answer changes without ending an episode; it fails the test when none does.
+func answered(t *testing.T, h Harness, a pollers.Account) Thread {
+	t.Helper()
+	truth := h.Truth(t, a)
+	i := slices.IndexFunc(truth, func(th Thread) bool { return !Pending(th) })
+	if i < 0 {
+		t.Fatal("every seeded thread awaits a reply")
 	}
-	s.mu.Unlock()
-	first, err := s.Store.Commit(ctx, l, c, st, tm)
-	if err != nil {
-		return first, err
-	}
-	if s.onCommit != nil {
-		s.onCommit()
-	}
-	return first, nil
-}
-
-func testCrashBeforeCommit(t *testing.T, h Harness) {
-	f := newFixture(t, h, 1)
-	a := f.accts[0]
-	f.seed(a, 2*pageSize+2)
-	crashing := &failingStore{Store: f.store, fail: 2}
-	e := f.engine(crashing)
-	for range 2 {
-		if _, err := e.PollOnce(context.Background(), a.Provider, a.ID); !errors.Is(err, errCrash) {
-			t.Fatalf("poll: %v, want the simulated crash", err)
-		}
-	}
-	if c, _ := f.store.Cursor(context.Background(), checkpoint.Account{Provider: a.Provider, ID: a.ID}); c.Synced || c.Page != "" {
-		t.Fatalf("cursor moved although no commit succeeded: %+v", c)
-	}
-	// The first page was published twice already; the restarted walk
-	// publishes it a third time. Consumers see each event once.
-	f.poll(f.engine(nil), a)
-	checkFullSync(t, h.Truth(t, a), f.js.ReadAll(t))
-}
-
-func testResumeMidWalk(t *testing.T, h Harness) {
-	f := newFixture(t, h, 1)
-	a := f.accts[0]
-	f.seed(a, 3*pageSize)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Stop after the first committed page, as SIGTERM would; the page
-	// already sent by then is finished too.
-	stopping := &failingStore{Store: f.store, onCommit: cancel}
-	st, err := f.engine(stopping).PollOnce(ctx, a.Provider, a.ID)
-	if err != nil || st.Completed || st.Pages < 1 || st.Pages > 2 {
-		t.Fatalf("interrupted walk: %+v, %v; want 1 or 2 of 3 pages committed, not completed", st, err)
-	}
-	c, err := f.store.Cursor(context.Background(), checkpoint.Account{Provider: a.Provider, ID: a.ID})
-	if err != nil || c.Page == "" {
-		t.Fatalf("cursor after one page: %+v, %v; want a page to resume from", c, err)
-	}
-	before := h.Requests(t, a)
-	st = f.poll(f.engine(nil), a)
-	if st.Threads > 2*pageSize {
-		t.Fatalf("resumed walk listed %d threads of %d: it started over", st.Threads, 3*pageSize)
-	}
-	if after := h.Requests(t, a); after.List-before.List != st.Pages {
-		t.Fatalf("resumed walk made %d list requests for %d pages", after.List-before.List, st.Pages)
-	}
-	checkFullSync(t, h.Truth(t, a), f.js.ReadAll(t))
+	return truth[i]
 }
 
 func testFaults(t *testing.T, h Harness) {
 	faults := []struct {
 		name  string
 		f     Fault
-		times int   // consecutive list requests answered with the fault
+		times int   // consecutive requests answered with the fault
 		heals bool  // retried in place: the poll succeeds
 		is    error // what a failed poll wraps
 	}{
@@ -441,88 +449,107 @@ func testFaults(t *testing.T, h Harness) {
 		{"malformed", Fault{Status: http.StatusOK, Body: `{"data": [{"id": "x", `}, 1, false, pollers.ErrMalformed},
 		{"wrong types", Fault{Status: http.StatusOK, Body: `{"data": 42, "results": "no"}`}, 1, false, pollers.ErrMalformed},
 	}
-	for _, fc := range faults {
-		t.Run(fc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, h, 2)
-			bad, good := f.accts[0], f.accts[1]
-			f.seed(bad, pageSize+1)
-			f.seed(good, 1)
-			e := f.engine(nil)
-			f.poll(e, bad)
-			f.poll(e, good)
-			base := f.js.Count(t)
-			key := checkpoint.Account{Provider: bad.Provider, ID: bad.ID}
-			cur, _ := f.store.Cursor(context.Background(), key)
+	for _, tg := range targets {
+		for _, fc := range faults {
+			t.Run(tg.name+"/"+fc.name, func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t, h, 2)
+				bad, good := f.accts[0], f.accts[1]
+				f.seed(bad, pageSize+1)
+				f.seed(good, 2)
+				w := f.watch(bad)
+				f.sweep = tg.messages
+				e := f.engine(nil)
+				f.poll(e, bad)
+				f.poll(e, good)
+				base := f.JS.Count(t)
+				cur := f.cursor(bad)
+				th := answered(t, h, bad)
+				state := f.version(bad, th.ID)
+				h.AddMessage(t, bad, th.ID, events.Outbound, "answer")
+				h.AddMessage(t, good, answered(t, h, good).ID, events.Outbound, "answer")
+				f.failAt(tg.messages, w, bad, th.ID, fc.f, fc.times)
+				requests := func() int {
+					r := h.Requests(t, bad)
+					if tg.messages {
+						return r.Messages
+					}
+					return r.List
+				}
+				before := requests()
 
-			// An answer is one event, two when it ends an announced
-			// episode (its ReplyResolved).
-			answer := func(a pollers.Account) uint64 {
-				th := h.Truth(t, a)[0]
-				h.AddMessage(t, a, th.ID, events.Outbound, "answer")
-				if Pending(th) {
-					return 2
+				began := time.Now()
+				st, err := e.PollOnce(context.Background(), bad.Provider, bad.ID)
+				if fc.heals {
+					if err != nil {
+						t.Fatalf("poll through %d× %s: %v, want it retried in place", fc.times, fc.name, err)
+					}
+					if n := requests() - before; n < fc.times+1 {
+						t.Fatalf("%d %s requests, want the %d refused ones and a retry", n, tg.name, fc.times)
+					}
+					if fc.f.RetryAfter == "1" && time.Since(began) < time.Second {
+						t.Fatalf("retried after %s, before the Retry-After of 1s", time.Since(began))
+					}
+					if n := f.JS.Count(t); n != base+1 || st.Events != 1 {
+						t.Fatalf("poll healed in place published %d events (stream +%d), want the answer", st.Events, n-base)
+					}
+					return
 				}
-				return 1
-			}
-			wantBad, wantGood := answer(bad), answer(good)
-			h.Fail(t, bad, fc.f, fc.times)
-			before := h.Requests(t, bad)
-
-			began := time.Now()
-			st, err := e.PollOnce(context.Background(), bad.Provider, bad.ID)
-			if fc.heals {
-				if err != nil {
-					t.Fatalf("poll through %d× %s: %v, want it retried in place", fc.times, fc.name, err)
+				if err == nil {
+					t.Fatal("poll through a fault succeeded")
 				}
-				if after := h.Requests(t, bad); after.List-before.List < fc.times+1 {
-					t.Fatalf("%d list requests, want the %d refused ones and a retry", after.List-before.List, fc.times)
+				if fc.is != nil && !errors.Is(err, fc.is) {
+					t.Fatalf("error %v does not wrap %v", err, fc.is)
 				}
-				if fc.f.RetryAfter == "1" && time.Since(began) < time.Second {
-					t.Fatalf("retried after %s, before the Retry-After of 1s", time.Since(began))
+				var he *pollers.HTTPError
+				if fc.f.RetryAfter != "" && (!errors.As(err, &he) || he.RetryAfter <= 0) {
+					t.Fatalf("error %v does not carry the Retry-After", err)
 				}
-				if n := f.js.Count(t); n != base+wantBad || uint64(st.Events) != wantBad {
-					t.Fatalf("poll healed in place published %d events (stream +%d), want %d", st.Events, n-base, wantBad)
+				if n := requests() - before; fc.times > 1 && n != fc.times {
+					t.Fatalf("%d %s requests, want %d attempts", n, tg.name, fc.times)
 				}
-				return
-			}
-			if err == nil {
-				t.Fatal("poll through a fault succeeded")
-			}
-			if fc.is != nil && !errors.Is(err, fc.is) {
-				t.Fatalf("error %v does not wrap %v", err, fc.is)
-			}
-			var he *pollers.HTTPError
-			if fc.f.RetryAfter != "" && (!errors.As(err, &he) || he.RetryAfter <= 0) {
-				t.Fatalf("error %v does not carry the Retry-After", err)
-			}
-			if fc.times > 1 {
-				if after := h.Requests(t, bad); after.List-before.List != fc.times {
-					t.Fatalf("%d list requests, want %d attempts", after.List-before.List, fc.times)
+				msg := err.Error()
+				if !strings.Contains(msg, bad.String()) || !strings.Contains(msg, "http://") {
+					t.Fatalf("error %q does not name the account and the URL", msg)
 				}
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, bad.String()) || !strings.Contains(msg, "http://") {
-				t.Fatalf("error %q does not name the account and the URL", msg)
-			}
-			if strings.Contains(msg, bad.Token) {
-				t.Fatalf("error %q contains the token", msg)
-			}
-			if after, _ := f.store.Cursor(context.Background(), key); !sameCursor(after, cur) {
-				t.Fatalf("failed poll moved the cursor: %+v -> %+v", cur, after)
-			}
-			if n := f.js.Count(t); n != base {
-				t.Fatalf("failed poll published %d events", n-base)
-			}
-			// The other account goes on; the failed one recovers on retry,
-			// once the Retry-After it was given is over.
-			f.poll(e, good)
-			f.poll(e, bad)
-			if n := f.js.Count(t); n != base+wantBad+wantGood {
-				t.Fatalf("after recovery the stream grew by %d, want %d", n-base, wantBad+wantGood)
-			}
-		})
+				if strings.Contains(msg, bad.Token) {
+					t.Fatalf("error %q contains the token", msg)
+				}
+				// The page that failed is not committed: pages before it may be.
+				if v := f.version(bad, th.ID); v != state {
+					t.Fatalf("failed poll committed the thread: version %q -> %q", state, v)
+				}
+				if after := f.cursor(bad); !tg.messages && !sameCursor(after, cur) {
+					t.Fatalf("failed poll moved the cursor: %+v -> %+v", cur, after)
+				}
+				if n := f.JS.Count(t); n != base {
+					t.Fatalf("failed poll published %d events", n-base)
+				}
+				// The other account goes on; the failed one recovers on retry,
+				// once the Retry-After it was given is over.
+				f.poll(e, good)
+				f.poll(e, bad)
+				if got := f.JS.ReadAll(t); len(got) != int(base)+2 {
+					t.Fatalf("after recovery the stream grew by %d, want the 2 answers", len(got)-int(base))
+				} else {
+					counts(t, got)
+				}
+			})
+		}
 	}
+}
+
+// version is the thread's version as the account's checkpoint has it.
+func (f *fixture) version(a pollers.Account, thread string) string {
+	f.t.Helper()
+	st, err := f.Store.Threads(context.Background(), checkpoint.Account{Provider: a.Provider, ID: a.ID}, []string{thread})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if st[0] == nil {
+		f.t.Fatalf("thread %s has no state", thread)
+	}
+	return st[0].Version
 }
 
 func sameCursor(a, b checkpoint.Cursor) bool {
@@ -543,80 +570,79 @@ func testWrongToken(t *testing.T, h Harness) {
 	}
 }
 
+// testRunRetriesAndIsolates: an account failing on its list or on a
+// message request backs off and retries until it syncs, and the other
+// account goes on meanwhile.
 func testRunRetriesAndIsolates(t *testing.T, h Harness) {
-	f := newFixture(t, h, 2)
-	bad, good := f.accts[0], f.accts[1]
-	bad.PollInterval, good.PollInterval = time.Hour, time.Hour
-	f.seed(bad, 2)
-	f.seed(good, 2)
-	// The 502s outlast a request's attempts and fail one poll; the 429
-	// after them heals in place.
-	h.Fail(t, bad, Fault{Status: http.StatusBadGateway}, attempts)
-	h.Fail(t, bad, Fault{Status: http.StatusTooManyRequests, RetryAfter: "0.2"}, 1)
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, h, 2)
+			bad, good := f.accts[0], f.accts[1]
+			bad.PollInterval, good.PollInterval = time.Hour, time.Hour
+			f.seed(bad, 2)
+			f.seed(good, 2)
+			w := f.watch(bad)
+			f.sweep = tg.messages
+			e := f.engine(nil, bad, good)
+			f.poll(e, bad)
+			f.poll(e, good)
+			th := answered(t, h, bad)
+			h.AddMessage(t, bad, th.ID, events.Outbound, "answer")
+			// The 502s outlast a request's attempts and fail one poll; the
+			// 429 after them heals in place.
+			f.failAt(tg.messages, w, bad, th.ID, Fault{Status: http.StatusBadGateway}, attempts)
+			f.failAt(tg.messages, w, bad, th.ID, Fault{Status: http.StatusTooManyRequests, RetryAfter: "0.2"}, 1)
 
-	type result struct {
-		acct string
-		err  error
-	}
-	results := make(chan result, 16)
-	cfg := f.config(nil)
-	cfg.OnPoll = func(a pollers.Account, _ pollers.Stats, err error) { results <- result{a.ID, err} }
-	e, err := pollers.New(cfg, []pollers.Account{bad, good})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-
-	var badErrs int
-	goodOK, badOK := false, false
-	timeout := time.After(30 * time.Second)
-	for !goodOK || !badOK {
-		select {
-		case r := <-results:
-			switch {
-			case r.acct == good.ID && r.err == nil:
-				goodOK = true
-			case r.acct == bad.ID && r.err != nil:
-				badErrs++
-			case r.acct == bad.ID:
-				badOK = true
-			default:
-				t.Fatalf("account %s failed: %v", r.acct, r.err)
+			type result struct {
+				acct string
+				err  error
 			}
-		case <-timeout:
-			t.Fatalf("accounts not synced in time (good %v, bad %v after %d failures)\n%s", goodOK, badOK, badErrs, f.logs)
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if badErrs != 1 {
-		t.Fatalf("the faulty account failed %d times, want 1 (502s outlasting the attempts; the 429 heals in place)", badErrs)
-	}
-	want := Expect(h.Truth(t, bad))
-	w2 := Expect(h.Truth(t, good))
-	want.Created, want.Messages, want.Replies = want.Created+w2.Created, want.Messages+w2.Messages, want.Replies+w2.Replies
-	if c := counts(t, f.js.ReadAll(t)); c != want {
-		t.Fatalf("published %+v, want %+v", c, want)
-	}
-	logs := f.logs.String()
-	if !strings.Contains(logs, "account="+bad.String()) || !strings.Contains(logs, "HTTP 502") || !strings.Contains(logs, "retry_in") {
-		t.Fatalf("log does not say which account failed and when it retries:\n%s", logs)
-	}
-	for _, a := range f.accts {
-		if strings.Contains(logs, a.Token) {
-			t.Fatal("log contains a token")
-		}
-	}
-}
+			results := make(chan result, 16)
+			cfg := f.config(nil)
+			cfg.OnPoll = func(a pollers.Account, _ pollers.Stats, err error) { results <- result{a.ID, err} }
+			f.Run(f.Engine(cfg, bad, good))
 
-// storePrefix recovers a store's key prefix.
-func storePrefix(t *testing.T, s *checkpoint.Store) string {
-	k := s.Keys(checkpoint.Account{Provider: "p", ID: "a"}).Cursor
-	return strings.TrimSuffix(k, ":{p:a}:cursor")
+			var badErrs int
+			goodOK, badOK := false, false
+			timeout := time.After(30 * time.Second)
+			for !goodOK || !badOK {
+				select {
+				case r := <-results:
+					switch {
+					case r.acct == good.ID && r.err == nil:
+						goodOK = true
+					case r.acct == bad.ID && r.err != nil:
+						badErrs++
+					case r.acct == bad.ID:
+						badOK = true
+					default:
+						t.Fatalf("account %s failed: %v", r.acct, r.err)
+					}
+				case <-timeout:
+					t.Fatalf("accounts not synced in time (good %v, bad %v after %d failures)\n%s", goodOK, badOK, badErrs, f.Logs)
+				}
+			}
+			if badErrs != 1 {
+				t.Fatalf("the faulty account failed %d times, want 1 (502s outlasting the attempts; the 429 heals in place)", badErrs)
+			}
+			want := Expect(h.Truth(t, bad))
+			w2 := Expect(h.Truth(t, good))
+			want.Created, want.Messages, want.Replies = want.Created+w2.Created, want.Messages+w2.Messages, want.Replies+w2.Replies
+			if c := counts(t, f.JS.ReadAll(t)); c != want {
+				t.Fatalf("published %+v, want %+v", c, want)
+			}
+			logs := f.Logs.String()
+			if !strings.Contains(logs, "account="+bad.String()) || !strings.Contains(logs, "HTTP 502") || !strings.Contains(logs, "retry_in") {
+				t.Fatalf("log does not say which account failed and when it retries:\n%s", logs)
+			}
+			for _, a := range f.accts {
+				if strings.Contains(logs, a.Token) {
+					t.Fatal("log contains a token")
+				}
+			}
+		})
+	}
 }
 
 // testIdleWalkCost checks the provider's Features hold: with nothing new,

@@ -68,7 +68,7 @@ func testSustained(t *testing.T, h Harness) {
 
 			polls, failed := syncThrough(t, e, a)
 			truth := h.Truth(t, a)
-			got := f.js.ReadAll(t)
+			got := f.JS.ReadAll(t)
 			checkFullSync(t, truth, got)
 
 			want := Expect(truth)
@@ -84,7 +84,7 @@ func testSustained(t *testing.T, h Harness) {
 			if failed > 0 {
 				t.Fatalf("%d of %d polls failed", failed, polls)
 			}
-			all := f.js.ReadAll(t)
+			all := f.JS.ReadAll(t)
 			if c := counts(t, all); c != want {
 				t.Fatalf("after the mutation the stream holds %+v, want %+v", c, want)
 			}

@@ -69,7 +69,7 @@ func (c *community) walk() []string {
 		if p.Next == "" {
 			return ids
 		}
-		q.Token = p.Next
+		q.Token, q.State = p.Next, p.State
 	}
 }
 
@@ -241,7 +241,7 @@ func TestDriftWhenTheCountChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := c.client.ListThreads(context.Background(), pollers.Query{Token: p1.Next})
+	p2, err := c.client.ListThreads(context.Background(), pollers.Query{Token: p1.Next, State: p1.State})
 	if err != nil || p2.Drift {
 		t.Fatalf("quiet page: drift %v, %v", p2.Drift, err)
 	}
@@ -249,7 +249,7 @@ func TestDriftWhenTheCountChanges(t *testing.T) {
 	// one place, and the walk would skip a thread without a duplicate to
 	// tell.
 	c.sim.HideThread(owner, p1.Items[0].Thread.ID)
-	p3, err := c.client.ListThreads(context.Background(), pollers.Query{Token: p2.Next})
+	p3, err := c.client.ListThreads(context.Background(), pollers.Query{Token: p2.Next, State: p2.State})
 	if err != nil || !p3.Drift {
 		t.Fatalf("page after a hide: drift %v, %v", p3.Drift, err)
 	}

@@ -2,70 +2,19 @@ package hubspotsim
 
 import (
 	"encoding/json"
-	"io"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
-
-const (
-	portalA = "24000001"
-	tokA    = "pat-na1-aaaaaaaa-0000-0000-0000-000000000001"
-	portalB = "24000002"
-	tokB    = "pat-na1-bbbbbbbb-0000-0000-0000-000000000002"
-
-	threadsURL = "/conversations/v3/conversations/threads"
-)
-
-// t0 is the fixtures' epoch: all explicit times are offsets from it.
-var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
-
-type fixture struct {
-	t     *testing.T
-	sim   *Server
-	srv   *httptest.Server
-	clock *sim.Clock
-}
-
-// newFixture serves a simulator with accounts A and B on a fake clock set
-// at t0 + 1h, so explicit times around t0 are in the past.
-func newFixture(t *testing.T, cfg Config) *fixture {
-	t.Helper()
-	clock := sim.NewClock(t0.Add(time.Hour))
-	if cfg.Now == nil {
-		cfg.Now = clock.Now
-	}
-	sim := New(cfg)
-	sim.AddAccount(portalA, tokA)
-	sim.AddAccount(portalB, tokB)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, sim: sim, srv: srv, clock: clock}
-}
-
-// get sends a GET with the token (none when empty) and returns the
-// response and its body.
-func (f *fixture) get(tok, path string) (*http.Response, []byte) {
-	f.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return resp, body
-}
 
 type jThread struct {
 	ID                             string
@@ -102,64 +51,171 @@ func (p *jPage[T]) after() string {
 	return p.Paging.Next.After
 }
 
+// The accounts A and B of target and the fixtures: a key and its
+// credential.
+const (
+	portalA, tokA = "24000001", "pat-na1-aaaaaaaa-0000-0000-0000-000000000001"
+	portalB, tokB = "24000002", "pat-na1-bbbbbbbb-0000-0000-0000-000000000002"
+
+	threadsURL = "/conversations/v3/conversations/threads"
+)
+
+// target is the HubSpot simulator for the conformance suite: threads
+// walked by id through paging.next.link and by latest message through
+// after, their messages, and HubSpot's two error bodies.
+var target = simtest.Target[*Server, Config]{
+	Lists: []simtest.List{
+		{Name: "by id", Page: threadPages(""), Keeps: true, Once: true},
+		{Name: "by latest message", Page: threadPages("sort=latestMessageTimestamp&latestMessageTimestampAfter=2000-01-01T00:00:00Z"), Keeps: true},
+	},
+	Auth: simtest.Bearer,
+	New:  New,
+	Now:  func(c *Config) *func() time.Time { return &c.Now },
+	// The 10-second window admits one request.
+	Limited:      Config{RequestsPerSecond: 0.1, RetryAfter: true},
+	Kit:          func(s *Server) *sim.Kit { return s.Kit },
+	A:            simtest.Account{Key: portalA, Token: tokA},
+	B:            simtest.Account{Key: portalB, Token: tokB},
+	ListPath:     threadsURL,
+	Messages:     EndpointMessages,
+	MessagesPath: func(id string) string { return threadsURL + "/" + id + "/messages" },
+	Pending: func(s *Server, portal string) int {
+		n, _ := sim.View(&s.accounts, portal, func(a *account) int { return a.pending.Len() })
+		return n
+	},
+	Step: func(s *Server, portal string, rnd *rand.Rand) string {
+		return s.trafficStep(s.accounts.Must(portal), rnd)
+	},
+	Mix:     map[string]int{actNewThread: 300, actVisitor: 700, actAnswer: 400, actClose: 20},
+	Refill:  10 * time.Second,
+	Empty:   `{"results":[]}`,
+	Refusal: refusal,
+}
+
+// threadPages walks the thread list with query: without it, by the
+// paging.next.link each page gives, and with it by after.
+func threadPages(query string) func(c simtest.Client, tok, cursor string, limit int) ([]string, string, error) {
+	return func(c simtest.Client, tok, cursor string, limit int) ([]string, string, error) {
+		path := threadsURL + "?limit=" + strconv.Itoa(limit)
+		switch {
+		case query != "" && cursor != "":
+			path += "&" + query + "&after=" + url.QueryEscape(cursor)
+		case query != "":
+			path += "&" + query
+		case cursor != "":
+			path = cursor
+		}
+		var p jPage[jThread]
+		err := c.JSON(tok, path, &p)
+		next := p.after()
+		if query == "" && p.Paging != nil {
+			next = p.Paging.Next.Link
+		}
+		return simtest.IDs(p.Results, func(th jThread) string { return th.ID }), next, err
+	}
+}
+
+// refusal checks HubSpot's answers to faults and its burst window's 429:
+// for 429 the rate-limit body of the burst policy, else the error body of
+// an internal error; both repeat the correlation id of the header.
+func refusal(r simtest.Response, limited bool) error {
+	corr := r.Header.Get("X-HubSpot-Correlation-Id")
+	if r.Status != http.StatusTooManyRequests {
+		e, err := hubspotError(r.Body, catInternal)
+		if want := "injected fault: " + strconv.Itoa(r.Status) + " " + http.StatusText(r.Status); err == nil && (e.Message != want || e.CorrelationID != corr) {
+			err = fmt.Errorf("message %q, correlationId %q; want %q and the header's %q", e.Message, e.CorrelationID, want, corr)
+		}
+		return err
+	}
+	var rl rateLimitBody
+	if err := json.Unmarshal(r.Body, &rl); err != nil || rl.Status != "error" || rl.ErrorType != "RATE_LIMIT" || rl.PolicyName != PolicyBurst ||
+		rl.Message != "You have reached your ten_secondly_rolling limit." || rl.CorrelationID == "" || rl.CorrelationID != corr {
+		return fmt.Errorf("not the burst policy's 429 with the header's correlation id %q (%v)", corr, err)
+	}
+	if limited && r.Header.Get("X-HubSpot-RateLimit-Max") != "1" {
+		return errors.New("X-HubSpot-RateLimit-Max is not the window's 1")
+	}
+	return nil
+}
+
 func listPage[T any](f *fixture, tok, path string) jPage[T] {
-	f.t.Helper()
-	resp, body := f.get(tok, path)
-	wantStatus(f.t, resp, body, http.StatusOK)
+	f.T.Helper()
 	var p jPage[T]
-	if err := json.Unmarshal(body, &p); err != nil {
-		f.t.Fatalf("%s: %v\n%s", path, err, body)
+	if err := f.JSON(tok, path, &p); err != nil {
+		f.T.Fatal(err)
 	}
 	return p
 }
 
-// walk follows after from the query (which must not have one) and returns
-// every thread id in order.
-func (f *fixture) walk(tok, query string) []string {
-	f.t.Helper()
+// walkAfter follows after from a cursor ("" for the first page) through
+// the list at path with query, and returns the ids of what it lists.
+func walkAfter[T any](f *fixture, tok, path, query, after string, id func(T) string) []string {
+	f.T.Helper()
 	var ids []string
-	after := ""
 	for range 1000 {
 		q := query
 		if after != "" {
-			q += "&after=" + after
+			q += "&after=" + url.QueryEscape(after)
 		}
-		p := listPage[jThread](f, tok, threadsURL+"?"+q)
-		for _, th := range p.Results {
-			ids = append(ids, th.ID)
+		p := listPage[T](f, tok, path+"?"+q)
+		for _, x := range p.Results {
+			ids = append(ids, id(x))
 		}
 		if after = p.after(); after == "" {
 			return ids
 		}
 	}
-	f.t.Fatal("walk does not end")
+	f.T.Fatal("walk does not end")
 	return nil
 }
 
-func wantStatus(t *testing.T, resp *http.Response, body []byte, status int) {
-	t.Helper()
-	if resp.StatusCode != status {
-		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, body)
+// hubspotError decodes HubSpot's error body of category.
+func hubspotError(body []byte, category string) (errorBody, error) {
+	var e errorBody
+	if err := json.Unmarshal(body, &e); err != nil || e.Status != "error" || e.Message == "" || e.CorrelationID == "" || e.Category != category {
+		return e, fmt.Errorf("error body %s, want status error, a message, a correlationId and category %s (%v)", body, category, err)
 	}
+	if strings.Contains(string(body), "pat-na1") {
+		return e, fmt.Errorf("error body echoes a token: %s", body)
+	}
+	return e, nil
 }
 
 // wantError checks HubSpot's error body and returns it.
 func wantError(t *testing.T, body []byte, category string) errorBody {
 	t.Helper()
-	var e errorBody
-	if err := json.Unmarshal(body, &e); err != nil || e.Status != "error" || e.Message == "" || e.CorrelationID == "" || e.Category != category {
-		t.Fatalf("error body %s, want status error, a message, a correlationId and category %s (%v)", body, category, err)
-	}
-	if strings.Contains(string(body), "pat-na1") {
-		t.Fatalf("error body echoes a token: %s", body)
+	e, err := hubspotError(body, category)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return e
 }
 
 func threadIDs(ths []ThreadInfo) []string {
-	out := make([]string, len(ths))
-	for i, th := range ths {
-		out[i] = th.ID
-	}
-	return out
+	return simtest.IDs(ths, func(th ThreadInfo) string { return th.ID })
 }
+
+// t0 is the fixtures' epoch: all explicit times are offsets from it.
+var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// fixture serves a simulator with accounts A and B (see target) on a
+// clock standing at t0 + 1h, so explicit times around t0 are in the past.
+type fixture struct{ *simtest.Fixture[*Server] }
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
+}
+
+// walk lists every thread with query (which must not have after), in
+// order.
+func (f *fixture) walk(tok, query string) []string {
+	f.T.Helper()
+	return walkAfter(f, tok, threadsURL, query, "", func(th jThread) string { return th.ID })
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	simtest.Run(t, target)
+}
+
+func BenchmarkSimulator(b *testing.B) { simtest.Benchmark(b, target) }

@@ -3,51 +3,37 @@ package hubspotsim
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 // history makes a thread with a welcome entry, two messages, a comment and
 // a third message, and returns the thread id and the entry ids, oldest
 // first.
 func history(f *fixture) (string, []string) {
-	th := f.sim.AddThread(portalA, NewThread{Welcome: "Hi!", At: t0})
-	info, _ := f.sim.Thread(portalA, th)
+	th := f.Sim.AddThread(portalA, NewThread{Welcome: "Hi!", At: t0})
+	info, _ := f.Sim.Thread(portalA, th)
 	ids := []string{info.Activity[0].ID}
-	ids = append(ids, f.sim.AddMessage(portalA, th, Visitor, "question", t0.Add(time.Second)))
-	ids = append(ids, f.sim.AddMessage(portalA, th, Agent, "answer", t0.Add(2*time.Second)))
-	ids = append(ids, f.sim.AddComment(portalA, th, "note", t0.Add(3*time.Second)))
-	ids = append(ids, f.sim.AddMessage(portalA, th, Visitor, "thanks", t0.Add(4*time.Second)))
+	ids = append(ids, f.Sim.AddMessage(portalA, th, Visitor, "question", t0.Add(time.Second)))
+	ids = append(ids, f.Sim.AddMessage(portalA, th, Agent, "answer", t0.Add(2*time.Second)))
+	ids = append(ids, f.Sim.AddComment(portalA, th, "note", t0.Add(3*time.Second)))
+	ids = append(ids, f.Sim.AddMessage(portalA, th, Visitor, "thanks", t0.Add(4*time.Second)))
 	return th, ids
 }
 
 func (f *fixture) messageWalk(path, query string) []string {
-	f.t.Helper()
+	f.T.Helper()
 	return f.messageWalkFrom(path, query, "")
 }
 
 // messageWalkFrom walks on from a cursor ("" for the start).
 func (f *fixture) messageWalkFrom(path, query, after string) []string {
-	f.t.Helper()
-	var ids []string
-	for range 100 {
-		q := query
-		if after != "" {
-			q += "&after=" + url.QueryEscape(after)
-		}
-		p := listPage[jMessage](f, tokA, path+"?"+q)
-		for _, m := range p.Results {
-			ids = append(ids, m.ID)
-		}
-		if after = p.after(); after == "" {
-			return ids
-		}
-	}
-	f.t.Fatal("walk does not end")
-	return nil
+	f.T.Helper()
+	return walkAfter(f, tokA, path, query, after, func(m jMessage) string { return m.ID })
 }
 
 func TestMessagesNewestFirstWithPaging(t *testing.T) {
@@ -67,7 +53,7 @@ func TestMessagesNewestFirstWithPaging(t *testing.T) {
 	}
 	// A message added during a walk does not disturb it.
 	p := listPage[jMessage](f, tokA, path+"?limit=2")
-	f.sim.AddMessage(portalA, th, Agent, "you're welcome", time.Time{})
+	f.Sim.AddMessage(portalA, th, Agent, "you're welcome", time.Time{})
 	rest := f.messageWalkFrom(path, "limit=2", p.after())
 	if got := append([]string{p.Results[0].ID, p.Results[1].ID}, rest...); !slices.Equal(got, newest) {
 		t.Fatalf("walk during a write %v, want %v", got, newest)
@@ -76,14 +62,14 @@ func TestMessagesNewestFirstWithPaging(t *testing.T) {
 		t.Fatalf("archived messages %+v", p)
 	}
 	for _, q := range []string{"sort=id", "limit=0", "after=xyz", "archived=maybe"} {
-		resp, body := f.get(tokA, path+"?"+q)
-		wantStatus(t, resp, body, http.StatusBadRequest)
-		wantError(t, body, catValidation)
+		r := f.Get(tokA, path+"?"+q)
+		simtest.WantStatus(t, r, http.StatusBadRequest)
+		wantError(t, r.Body, catValidation)
 	}
-	resp, body := f.get(tokA, threadsURL+"/1/messages")
-	wantStatus(t, resp, body, http.StatusNotFound)
-	wantError(t, body, catNotFound)
-	if st := f.sim.Stats(); st.MessagesListed == 0 || st.MessagesCalls == 0 {
+	r := f.Get(tokA, threadsURL+"/1/messages")
+	simtest.WantStatus(t, r, http.StatusNotFound)
+	wantError(t, r.Body, catNotFound)
+	if st := f.Sim.Stats(); st.MessagesListed == 0 || st.MessagesCalls == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -92,12 +78,12 @@ func TestMessageJSONShape(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	th, ids := history(f)
-	f.sim.AddMessageWithAttachments(portalA, th, Agent, "<b>label</b>", t0.Add(5*time.Second), Attachment{Name: "label.pdf"})
-	resp, body := f.get(tokA, threadsURL+"/"+th+"/messages?sort=createdAt")
-	wantStatus(t, resp, body, http.StatusOK)
+	f.Sim.AddMessageWithAttachments(portalA, th, Agent, "<b>label</b>", t0.Add(5*time.Second), Attachment{Name: "label.pdf"})
+	r := f.Get(tokA, threadsURL+"/"+th+"/messages?sort=createdAt")
+	simtest.WantStatus(t, r, http.StatusOK)
 	var raw struct{ Results []map[string]json.RawMessage }
-	if err := json.Unmarshal(body, &raw); err != nil || len(raw.Results) != 6 {
-		t.Fatalf("%s %v", body, err)
+	if err := json.Unmarshal(r.Body, &raw); err != nil || len(raw.Results) != 6 {
+		t.Fatalf("%s %v", r.Body, err)
 	}
 	str := func(m map[string]json.RawMessage, k string) string {
 		var s string
@@ -147,9 +133,9 @@ func TestMessageJSONShape(t *testing.T) {
 func TestTruncationAndOriginalContent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{TruncateAt: 12})
-	th := f.sim.AddThread(portalA, NewThread{At: t0})
-	long := f.sim.AddMessage(portalA, th, Visitor, "a long story about 12 parcels", t0)
-	short := f.sim.AddMessage(portalA, th, Agent, "short", t0.Add(time.Second))
+	th := f.Sim.AddThread(portalA, NewThread{At: t0})
+	long := f.Sim.AddMessage(portalA, th, Visitor, "a long story about 12 parcels", t0)
+	short := f.Sim.AddMessage(portalA, th, Agent, "short", t0.Add(time.Second))
 	p := listPage[jMessage](f, tokA, threadsURL+"/"+th+"/messages?sort=createdAt")
 	if m := p.Results[0]; m.Text != "a long story" || m.TruncationStatus != "TRUNCATED" {
 		t.Fatalf("long message %+v", m)
@@ -157,18 +143,18 @@ func TestTruncationAndOriginalContent(t *testing.T) {
 	if m := p.Results[1]; m.Text != "short" || m.TruncationStatus != "NOT_TRUNCATED" {
 		t.Fatalf("short message %+v", m)
 	}
-	resp, body := f.get(tokA, threadsURL+"/"+th+"/messages/"+long+"/original-content")
-	wantStatus(t, resp, body, http.StatusOK)
+	r := f.Get(tokA, threadsURL+"/"+th+"/messages/"+long+"/original-content")
+	simtest.WantStatus(t, r, http.StatusOK)
 	var oc wireOriginal
-	if err := json.Unmarshal(body, &oc); err != nil || oc.Text != "a long story about 12 parcels" || oc.RichText != "<p>a long story about 12 parcels</p>" {
-		t.Fatalf("%s %v", body, err)
+	if err := json.Unmarshal(r.Body, &oc); err != nil || oc.Text != "a long story about 12 parcels" || oc.RichText != "<p>a long story about 12 parcels</p>" {
+		t.Fatalf("%s %v", r.Body, err)
 	}
-	other := f.sim.AddThread(portalA, NewThread{At: t0})
+	other := f.Sim.AddThread(portalA, NewThread{At: t0})
 	for _, path := range []string{other + "/messages/" + short, th + "/messages/nope"} {
-		resp, body = f.get(tokA, threadsURL+"/"+path+"/original-content")
-		wantStatus(t, resp, body, http.StatusNotFound)
+		r = f.Get(tokA, threadsURL+"/"+path+"/original-content")
+		simtest.WantStatus(t, r, http.StatusNotFound)
 	}
-	if st := f.sim.Stats(); st.OriginalContentCalls != 3 {
+	if st := f.Sim.Stats(); st.OriginalContentCalls != 3 {
 		t.Fatalf("stats %+v", st)
 	}
 }

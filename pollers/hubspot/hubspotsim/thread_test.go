@@ -4,29 +4,31 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 func TestGroundTruthAndReplyNeeded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	th := f.sim.AddThread(portalA, NewThread{Visitor: "Jane", TicketID: "77", Welcome: "Hi!"})
-	info, ok := f.sim.Thread(portalA, th)
+	th := f.Sim.AddThread(portalA, NewThread{Visitor: "Jane", TicketID: "77", Welcome: "Hi!"})
+	info, ok := f.Sim.Thread(portalA, th)
 	if !ok || info.ReplyNeeded || info.Status != StatusOpen || len(info.Messages) != 0 || len(info.Activity) != 1 ||
-		info.Visitor != "Jane" || info.TicketID != "77" || info.InboxID != f.sim.InboxID(portalA) || info.ContactID == "" {
+		info.Visitor != "Jane" || info.TicketID != "77" || info.InboxID != f.Sim.InboxID(portalA) || info.ContactID == "" {
 		t.Fatalf("new thread %+v", info)
 	}
-	in := f.sim.AddMessage(portalA, th, Visitor, "hello", time.Time{})
-	if info, _ = f.sim.Thread(portalA, th); !info.ReplyNeeded {
+	in := f.Sim.AddMessage(portalA, th, Visitor, "hello", time.Time{})
+	if info, _ = f.Sim.Thread(portalA, th); !info.ReplyNeeded {
 		t.Fatal("a visitor message needs a reply")
 	}
-	out := f.sim.AddMessage(portalA, th, Agent, "hi Jane", time.Time{})
-	f.sim.AddComment(portalA, th, "nice customer", time.Time{})
-	if info, _ = f.sim.Thread(portalA, th); info.ReplyNeeded {
+	out := f.Sim.AddMessage(portalA, th, Agent, "hi Jane", time.Time{})
+	f.Sim.AddComment(portalA, th, "nice customer", time.Time{})
+	if info, _ = f.Sim.Thread(portalA, th); info.ReplyNeeded {
 		t.Fatal("answered thread still needs a reply")
 	}
-	f.sim.SetStatus(portalA, th, StatusClosed, time.Time{})
-	in2 := f.sim.AddMessage(portalA, th, Visitor, "one more thing", time.Time{})
-	info, _ = f.sim.Thread(portalA, th)
+	f.Sim.SetStatus(portalA, th, StatusClosed, time.Time{})
+	in2 := f.Sim.AddMessage(portalA, th, Visitor, "one more thing", time.Time{})
+	info, _ = f.Sim.Thread(portalA, th)
 	if info.Status != StatusOpen || !info.ReplyNeeded {
 		t.Fatalf("a visitor writing in a closed thread: %+v", info)
 	}
@@ -44,14 +46,14 @@ func TestGroundTruthAndReplyNeeded(t *testing.T) {
 		t.Fatalf("latest %v, last message %v", info.LatestMessageAt, info.Messages[2].At)
 	}
 	// A closed thread needs no reply, even with the visitor's word last.
-	f.sim.SetStatus(portalA, th, StatusClosed, time.Time{})
-	if info, _ = f.sim.Thread(portalA, th); info.ReplyNeeded {
+	f.Sim.SetStatus(portalA, th, StatusClosed, time.Time{})
+	if info, _ = f.Sim.Thread(portalA, th); info.ReplyNeeded {
 		t.Fatal("closed thread needs a reply")
 	}
-	if _, ok := f.sim.Thread(portalA, "1"); ok {
+	if _, ok := f.Sim.Thread(portalA, "1"); ok {
 		t.Fatal("unknown thread found")
 	}
-	if f.sim.Threads("nope") != nil {
+	if f.Sim.Threads("nope") != nil {
 		t.Fatal("unknown account has threads")
 	}
 }
@@ -61,14 +63,14 @@ func TestGroundTruthAndReplyNeeded(t *testing.T) {
 func TestTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	a := f.sim.AddThread(portalA, NewThread{})
-	b := f.sim.AddThread(portalA, NewThread{})
+	a := f.Sim.AddThread(portalA, NewThread{})
+	b := f.Sim.AddThread(portalA, NewThread{})
 	for i := range 5 {
-		f.sim.AddMessage(portalA, []string{a, b}[i%2], Visitor, "x", time.Time{})
+		f.Sim.AddMessage(portalA, []string{a, b}[i%2], Visitor, "x", time.Time{})
 	}
 	var times []time.Time
-	for _, th := range f.sim.Threads(portalA) {
-		if th.CreatedAt.Before(f.clock.Now()) {
+	for _, th := range f.Sim.Threads(portalA) {
+		if th.CreatedAt.Before(f.Clock.Now()) {
 			t.Fatalf("created %v before the clock", th.CreatedAt)
 		}
 		for _, m := range th.Messages {
@@ -82,8 +84,8 @@ func TestTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
 		}
 	}
 	// Account B has a clock of its own: it starts at now again.
-	c := f.sim.AddThread(portalB, NewThread{})
-	if info, _ := f.sim.Thread(portalB, c); !info.CreatedAt.Equal(f.clock.Now()) {
+	c := f.Sim.AddThread(portalB, NewThread{})
+	if info, _ := f.Sim.Thread(portalB, c); !info.CreatedAt.Equal(f.Clock.Now()) {
 		t.Fatalf("created %v", info.CreatedAt)
 	}
 }
@@ -93,10 +95,10 @@ func TestTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
 func TestExplicitPastTimesKeepMessagesSorted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	th := f.sim.AddThread(portalA, NewThread{At: t0})
-	late := f.sim.AddMessage(portalA, th, Agent, "late", t0.Add(time.Minute))
-	early := f.sim.AddMessage(portalA, th, Visitor, "early", t0.Add(time.Second))
-	info, _ := f.sim.Thread(portalA, th)
+	th := f.Sim.AddThread(portalA, NewThread{At: t0})
+	late := f.Sim.AddMessage(portalA, th, Agent, "late", t0.Add(time.Minute))
+	early := f.Sim.AddMessage(portalA, th, Visitor, "early", t0.Add(time.Second))
+	info, _ := f.Sim.Thread(portalA, th)
 	if info.Messages[0].ID != early || info.Messages[1].ID != late || info.ReplyNeeded {
 		t.Fatalf("%+v", info)
 	}
@@ -108,27 +110,55 @@ func TestExplicitPastTimesKeepMessagesSorted(t *testing.T) {
 func TestMisuseIsAPanic(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	th := f.sim.AddThread(portalA, NewThread{})
-	for name, fn := range map[string]func(){
-		"unknown account":      func() { f.sim.AddThread("nope", NewThread{}) },
-		"unknown thread":       func() { f.sim.AddMessage(portalA, "1", Visitor, "x", time.Time{}) },
-		"zero sender":          func() { f.sim.AddMessage(portalA, th, 0, "x", time.Time{}) },
-		"bad status":           func() { f.sim.SetStatus(portalA, th, "PENDING", time.Time{}) },
-		"archive unknown":      func() { f.sim.SetArchived(portalA, "1", true) },
-		"empty token":          func() { f.sim.AddAccount(portalA, "") },
-		"nil time zone":        func() { f.sim.SetTimeZone(portalA, nil) },
-		"seed unknown account": func() { f.sim.Seed("nope", 1, 1, time.Time{}) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			fn()
-		}()
-	}
+	th := f.Sim.AddThread(portalA, NewThread{})
+	simtest.WantPanics(t, map[string]func(){
+		"unknown account":      func() { f.Sim.AddThread("nope", NewThread{}) },
+		"unknown thread":       func() { f.Sim.AddMessage(portalA, "1", Visitor, "x", time.Time{}) },
+		"zero sender":          func() { f.Sim.AddMessage(portalA, th, 0, "x", time.Time{}) },
+		"bad status":           func() { f.Sim.SetStatus(portalA, th, "PENDING", time.Time{}) },
+		"archive unknown":      func() { f.Sim.SetArchived(portalA, "1", true) },
+		"empty token":          func() { f.Sim.AddAccount(portalA, "") },
+		"nil time zone":        func() { f.Sim.SetTimeZone(portalA, nil) },
+		"seed unknown account": func() { f.Sim.Seed("nope", 1, 1, time.Time{}) },
+	})
 	if Visitor.String() != "INCOMING" || Agent.String() != "OUTGOING" || Sender(9).String() != "Sender(9)" {
 		t.Fatal("Sender.String")
+	}
+}
+
+// TestSeed checks what HubSpot's Seed adds to the layout the conformance
+// suite checks: closed threads, welcome messages and tickets, and the
+// order by latest message.
+func TestSeed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.Sim.Seed(portalA, 30, 4, time.Time{})
+	ths := f.Sim.Threads(portalA)
+	var pending, closed, welcomes, tickets int
+	for _, th := range ths {
+		if th.ReplyNeeded {
+			pending++
+		}
+		if th.Status == StatusClosed {
+			closed++
+		}
+		welcomes += len(th.Activity)
+		if th.TicketID != "" {
+			tickets++
+		}
+	}
+	if len(ths) != 30 || pending != 10 || closed != 10 || welcomes != 7 || tickets != 6 {
+		t.Fatalf("%d threads: pending %d, closed %d, welcome messages %d, tickets %d", len(ths), pending, closed, welcomes, tickets)
+	}
+	// Later messages sort after the seeded ones.
+	f.Sim.AddMessage(portalA, ths[0].ID, Visitor, "again", time.Time{})
+	q := "sort=latestMessageTimestamp&latestMessageTimestampAfter=2000-01-01T00:00:00Z&limit=100"
+	if got := f.walk(tokA, q); got[len(got)-1] != ths[0].ID {
+		t.Fatalf("walk by latest ends with %s", got[len(got)-1])
+	}
+	// Seeding again appends.
+	f.Sim.Seed(portalA, 5, 0, time.Time{})
+	if got := f.walk(tokA, ""); len(got) != 35 {
+		t.Fatalf("%d threads after a second seed", len(got))
 	}
 }

@@ -3,125 +3,18 @@ package miraklsim
 import (
 	"bytes"
 	"encoding/json"
-	"io"
+	"fmt"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
-
-const (
-	shopA = "2001"
-	keyA  = "key-a-0123456789"
-	shopB = "2002"
-	keyB  = "key-b-0123456789"
-)
-
-// t0 is the fixtures' epoch: all explicit times are offsets from it.
-var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
-
-type fixture struct {
-	t     *testing.T
-	sim   *Server
-	srv   *httptest.Server
-	clock *sim.Clock
-}
-
-// newFixture serves a simulator with shops A and B on a fake clock set at
-// t0 + 1h, so explicit times around t0 are in the past.
-func newFixture(t *testing.T, cfg Config) *fixture {
-	t.Helper()
-	clock := sim.NewClock(t0.Add(time.Hour))
-	if cfg.Now == nil {
-		cfg.Now = clock.Now
-	}
-	sim := New(cfg)
-	sim.AddShop(shopA, keyA)
-	sim.AddShop(shopB, keyB)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, sim: sim, srv: srv, clock: clock}
-}
-
-func (f *fixture) do(req *http.Request) (*http.Response, []byte) {
-	f.t.Helper()
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatalf("reading %s: %v", req.URL, err)
-	}
-	return resp, body
-}
-
-// get sends GET path with key as the raw Authorization header ("" = none).
-func (f *fixture) get(key, path string) (*http.Response, []byte) {
-	f.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", key)
-	}
-	return f.do(req)
-}
-
-// getOK is get that requires a 200 and decodes the body into v.
-func (f *fixture) getOK(key, path string, v any) {
-	f.t.Helper()
-	resp, body := f.get(key, path)
-	if resp.StatusCode != http.StatusOK {
-		f.t.Fatalf("GET %s: status %d, body %s", path, resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		f.t.Fatalf("GET %s: decoding %s: %v", path, body, err)
-	}
-}
-
-// post sends an M12 request with message_input and optional files.
-func (f *fixture) post(key, threadID string, input any, files map[string][]byte) (*http.Response, []byte) {
-	f.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	if input != nil {
-		raw, ok := input.(string)
-		if !ok {
-			b, err := json.Marshal(input)
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			raw = string(b)
-		}
-		if err := mw.WriteField("message_input", raw); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	for name, content := range files {
-		w, err := mw.CreateFormFile("files", name)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		_, _ = w.Write(content)
-	}
-	if err := mw.Close(); err != nil {
-		f.t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/api/inbox/threads/"+threadID+"/message", &buf)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", key)
-	return f.do(req)
-}
 
 type jParticipant struct {
 	DisplayName string `json:"display_name"`
@@ -178,36 +71,69 @@ type jPage struct {
 	Prev *string   `json:"previous_page_token"`
 }
 
-// list fetches one M11 page.
-func (f *fixture) list(key string, q url.Values) jPage {
-	f.t.Helper()
-	var p jPage
-	f.getOK(key, "/api/inbox/threads?"+q.Encode(), &p)
-	if p.Next != nil && *p.Next == "" {
-		f.t.Fatal("next_page_token is present but empty; it must be omitted on the last page")
-	}
-	return p
+// The accounts A and B of target and the fixtures: a key and its
+// credential.
+const (
+	shopA, keyA = "2001", "key-a-0123456789"
+	shopB, keyB = "2002", "key-b-0123456789"
+)
+
+// target is the Mirakl simulator for the conformance suite: the raw key
+// in Authorization, M11 walked by page_token, M10 as the messages.
+var target = simtest.Target[*Server, Config]{
+	Lists:        []simtest.List{{Name: "M11", Page: m11, Keeps: true}},
+	Auth:         simtest.Header("Authorization", ""),
+	New:          New,
+	Now:          func(c *Config) *func() time.Time { return &c.Now },
+	Limited:      Config{RequestsPerSecond: 1, Burst: 1},
+	Kit:          func(s *Server) *sim.Kit { return s.Kit },
+	A:            simtest.Account{Key: shopA, Token: keyA},
+	B:            simtest.Account{Key: shopB, Token: keyB},
+	ListPath:     "/api/inbox/threads",
+	Messages:     "M10",
+	MessagesPath: func(id string) string { return "/api/inbox/threads/" + id },
+	Pending: func(s *Server, shopID string) int {
+		n, _ := sim.View(&s.shops, shopID, func(sh *shop) int { return sh.pending.Len() })
+		return n
+	},
+	// TestTrafficStepIsAMarketplace checks the mix.
+	Step:   func(s *Server, shopID string, rnd *rand.Rand) string { return s.trafficStep(s.shops.Must(shopID), rnd) },
+	Refill: time.Second,
+	Empty:  `{"data":[]}`,
+	Refusal: func(r simtest.Response, limited bool) error {
+		msg, err := miraklError(r.Body, r.Status)
+		if want := "injected fault: " + strconv.Itoa(r.Status) + " " + http.StatusText(r.Status); err == nil && !limited && msg != want {
+			err = fmt.Errorf("message %q, want %q", msg, want)
+		}
+		return err
+	},
 }
 
-// walk follows next_page_token from the first query to the last page and
-// returns the pages. between, when set, runs after each page.
-func (f *fixture) walk(key string, q url.Values, between func(page int, p jPage)) []jPage {
-	f.t.Helper()
-	var pages []jPage
-	p := f.list(key, q)
-	for {
-		pages = append(pages, p)
-		if between != nil {
-			between(len(pages), p)
-		}
-		if p.Next == nil {
-			return pages
-		}
-		if len(pages) > 10000 {
-			f.t.Fatal("walk does not end")
-		}
-		p = f.list(key, url.Values{"page_token": {*p.Next}})
+// m11 is a page of M11: the first of limit threads, or the one the token
+// names.
+func m11(c simtest.Client, key, token string, limit int) ([]string, string, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if token != "" {
+		q = url.Values{"page_token": {token}}
 	}
+	var p jPage
+	err := c.JSON(key, "/api/inbox/threads?"+q.Encode(), &p)
+	if p.Next == nil {
+		return ids([]jPage{p}), "", err
+	}
+	return ids([]jPage{p}), *p.Next, err
+}
+
+// miraklError decodes Mirakl's {"status","message"} error body.
+func miraklError(body []byte, status int) (message string, err error) {
+	var e struct {
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Status != status || e.Message == "" {
+		return "", fmt.Errorf("error body %s, want {\"status\":%d,\"message\":...}", body, status)
+	}
+	return e.Message, nil
 }
 
 func ids(pages []jPage) []string {
@@ -232,21 +158,99 @@ func addThreads(sim *Server, shopID string, n int) []string {
 	return out
 }
 
-func wantStatus(t *testing.T, resp *http.Response, body []byte, want int) {
+// wantErrorBody checks Mirakl's error body.
+func wantErrorBody(t *testing.T, body []byte, status int) {
 	t.Helper()
-	if resp.StatusCode != want {
-		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, want, body)
+	if _, err := miraklError(body, status); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// wantErrorBody checks the Mirakl-style {"status","message"} error body.
-func wantErrorBody(t *testing.T, body []byte, status int) {
-	t.Helper()
-	var e struct {
-		Status  int    `json:"status"`
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(body, &e); err != nil || e.Status != status || e.Message == "" {
-		t.Fatalf("error body %s, want {\"status\":%d,\"message\":...}", body, status)
+// t0 is the fixtures' epoch: all explicit times are offsets from it.
+var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// fixture serves a simulator with shops A and B (see target) on a clock
+// standing at t0 + 1h, so explicit times around t0 are in the past.
+type fixture struct{ *simtest.Fixture[*Server] }
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
+}
+
+// getOK GETs path with the key and decodes a 200 answer into v.
+func (f *fixture) getOK(key, path string, v any) {
+	f.T.Helper()
+	if err := f.JSON(key, path, v); err != nil {
+		f.T.Fatal(err)
 	}
 }
+
+// post sends an M12 request with message_input and optional files.
+func (f *fixture) post(key, threadID string, input any, files map[string][]byte) simtest.Response {
+	f.T.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if input != nil {
+		raw, ok := input.(string)
+		if !ok {
+			b, err := json.Marshal(input)
+			if err != nil {
+				f.T.Fatal(err)
+			}
+			raw = string(b)
+		}
+		if err := mw.WriteField("message_input", raw); err != nil {
+			f.T.Fatal(err)
+		}
+	}
+	for name, content := range files {
+		w, err := mw.CreateFormFile("files", name)
+		if err != nil {
+			f.T.Fatal(err)
+		}
+		_, _ = w.Write(content)
+	}
+	if err := mw.Close(); err != nil {
+		f.T.Fatal(err)
+	}
+	return f.Do(http.MethodPost, key, "/api/inbox/threads/"+threadID+"/message", &buf, "Content-Type: "+mw.FormDataContentType())
+}
+
+// list fetches one M11 page.
+func (f *fixture) list(key string, q url.Values) jPage {
+	f.T.Helper()
+	var p jPage
+	f.getOK(key, "/api/inbox/threads?"+q.Encode(), &p)
+	if p.Next != nil && *p.Next == "" {
+		f.T.Fatal("next_page_token is present but empty; it must be omitted on the last page")
+	}
+	return p
+}
+
+// walk follows next_page_token from the first query to the last page and
+// returns the pages. between, when set, runs after each page.
+func (f *fixture) walk(key string, q url.Values, between func(page int, p jPage)) []jPage {
+	f.T.Helper()
+	var pages []jPage
+	p := f.list(key, q)
+	for {
+		pages = append(pages, p)
+		if between != nil {
+			between(len(pages), p)
+		}
+		if p.Next == nil {
+			return pages
+		}
+		if len(pages) > 10000 {
+			f.T.Fatal("walk does not end")
+		}
+		p = f.list(key, url.Values{"page_token": {*p.Next}})
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	simtest.Run(t, target)
+}
+
+func BenchmarkSimulator(b *testing.B) { simtest.Benchmark(b, target) }

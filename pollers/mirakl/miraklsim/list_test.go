@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 func TestWalkReturnsEveryThreadOnceInOrder(t *testing.T) {
@@ -16,8 +18,8 @@ func TestWalkReturnsEveryThreadOnceInOrder(t *testing.T) {
 	// Many threads share a date_updated, so the id tie-break decides.
 	for i := range 237 {
 		at := t0.Add(time.Duration(i/10) * time.Minute)
-		id := f.sim.AddThread(shopA, NewThread{At: at})
-		f.sim.AddMessage(shopA, id, Customer, "hi", at)
+		id := f.Sim.AddThread(shopA, NewThread{At: at})
+		f.Sim.AddMessage(shopA, id, Customer, "hi", at)
 	}
 
 	pages := f.walk(keyA, url.Values{"limit": {"50"}}, nil)
@@ -39,7 +41,7 @@ func TestWalkReturnsEveryThreadOnceInOrder(t *testing.T) {
 
 	got := ids(pages)
 	var want []string
-	for _, th := range f.sim.Threads(shopA) {
+	for _, th := range f.Sim.Threads(shopA) {
 		want = append(want, th.ID)
 	}
 	if !slices.Equal(got, want) {
@@ -65,8 +67,8 @@ func TestWalkReturnsEveryThreadOnceInOrder(t *testing.T) {
 func TestLastPageOmitsNextPageToken(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	addThreads(f.sim, shopA, 3)
-	_, body := f.get(keyA, "/api/inbox/threads")
+	addThreads(f.Sim, shopA, 3)
+	body := f.Get(keyA, "/api/inbox/threads").Body
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatal(err)
@@ -78,7 +80,7 @@ func TestLastPageOmitsNextPageToken(t *testing.T) {
 	}
 
 	// An empty inbox is an empty array, not null.
-	_, body = f.get(keyB, "/api/inbox/threads")
+	body = f.Get(keyB, "/api/inbox/threads").Body
 	if string(body) != "{\"data\":[]}\n" {
 		t.Fatalf("empty inbox: %s", body)
 	}
@@ -87,7 +89,7 @@ func TestLastPageOmitsNextPageToken(t *testing.T) {
 func TestLimitDefaultsTo50AndMayNotExceed100(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	f.sim.Seed(shopA, 130, 1, t0)
+	f.Sim.Seed(shopA, 130, 1, t0)
 
 	if p := f.list(keyA, nil); len(p.Data) != 50 || p.Next == nil {
 		t.Fatalf("default page: %d threads, next %v; want 50 and a next token", len(p.Data), p.Next)
@@ -99,9 +101,9 @@ func TestLimitDefaultsTo50AndMayNotExceed100(t *testing.T) {
 		t.Fatalf("limit=1: %d threads", len(p.Data))
 	}
 	for _, bad := range []string{"101", "0", "-1", "ten"} {
-		resp, body := f.get(keyA, "/api/inbox/threads?limit="+bad)
-		wantStatus(t, resp, body, http.StatusBadRequest)
-		wantErrorBody(t, body, http.StatusBadRequest)
+		r := f.Get(keyA, "/api/inbox/threads?limit="+bad)
+		simtest.WantStatus(t, r, http.StatusBadRequest)
+		wantErrorBody(t, r.Body, http.StatusBadRequest)
 	}
 	// The token keeps the limit of the first request.
 	p := f.list(keyA, url.Values{"limit": {"30"}})
@@ -114,7 +116,7 @@ func TestLimitDefaultsTo50AndMayNotExceed100(t *testing.T) {
 func TestUpdatedSinceIsInclusive(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	tids := addThreads(f.sim, shopA, 10) // thread i updated at t0 + i min
+	tids := addThreads(f.Sim, shopA, 10) // thread i updated at t0 + i min
 
 	for _, since := range []string{
 		t0.Add(4 * time.Minute).Format(time.RFC3339),
@@ -130,8 +132,8 @@ func TestUpdatedSinceIsInclusive(t *testing.T) {
 	if len(p.Data) != 5 {
 		t.Fatalf("one nanosecond after the boundary: %d threads, want 5", len(p.Data))
 	}
-	resp, body := f.get(keyA, "/api/inbox/threads?updated_since=yesterday")
-	wantStatus(t, resp, body, http.StatusBadRequest)
+	r := f.Get(keyA, "/api/inbox/threads?updated_since=yesterday")
+	simtest.WantStatus(t, r, http.StatusBadRequest)
 }
 
 func TestPageTokenIgnoresOtherParameters(t *testing.T) {
@@ -143,8 +145,8 @@ func TestPageTokenIgnoresOtherParameters(t *testing.T) {
 			typ = "MMP_OFFER"
 		}
 		at := t0.Add(time.Duration(i) * time.Minute)
-		id := f.sim.AddThread(shopA, NewThread{EntityType: typ, At: at})
-		f.sim.AddMessage(shopA, id, Customer, "hi", at)
+		id := f.Sim.AddThread(shopA, NewThread{EntityType: typ, At: at})
+		f.Sim.AddMessage(shopA, id, Customer, "hi", at)
 	}
 	since := t0.Add(10 * time.Minute).Format(time.RFC3339)
 	first := f.list(keyA, url.Values{"entity_type": {"MMP_OFFER"}, "updated_since": {since}, "limit": {"3"}})
@@ -179,24 +181,24 @@ func TestPageTokenIgnoresOtherParameters(t *testing.T) {
 	}
 
 	for _, bad := range []string{"garbage!", "eyJ2Ijo5fQ", "e30"} {
-		resp, body := f.get(keyA, "/api/inbox/threads?page_token="+bad)
-		wantStatus(t, resp, body, http.StatusBadRequest)
-		wantErrorBody(t, body, http.StatusBadRequest)
+		r := f.Get(keyA, "/api/inbox/threads?page_token="+bad)
+		simtest.WantStatus(t, r, http.StatusBadRequest)
+		wantErrorBody(t, r.Body, http.StatusBadRequest)
 	}
 }
 
 func TestThreadUpdatedDuringWalkComesBackLater(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	tids := addThreads(f.sim, shopA, 30)
+	tids := addThreads(f.Sim, shopA, 30)
 
 	// After the first page, a thread already returned and one not yet
 	// reached both get a message (at "now", later than everything).
 	early, late := tids[3], tids[25]
 	pages := f.walk(keyA, url.Values{"limit": {"10"}}, func(page int, p jPage) {
 		if page == 1 {
-			f.sim.AddMessage(shopA, early, Customer, "me again", time.Time{})
-			f.sim.AddMessage(shopA, late, Shop, "answer", time.Time{})
+			f.Sim.AddMessage(shopA, early, Customer, "me again", time.Time{})
+			f.Sim.AddMessage(shopA, late, Shop, "answer", time.Time{})
 		}
 	})
 	seen := map[string]int{}
@@ -225,7 +227,7 @@ func TestThreadUpdatedDuringWalkComesBackLater(t *testing.T) {
 func TestPreviousPageTokenWalksBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	tids := addThreads(f.sim, shopA, 25)
+	tids := addThreads(f.Sim, shopA, 25)
 
 	p1 := f.list(keyA, url.Values{"limit": {"10"}})
 	p2 := f.list(keyA, url.Values{"page_token": {*p1.Next}})
@@ -251,12 +253,12 @@ func TestEntityFilters(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	mk := func(typ, id string) string {
-		th := f.sim.AddThread(shopA, NewThread{EntityType: typ, EntityID: id})
+		th := f.Sim.AddThread(shopA, NewThread{EntityType: typ, EntityID: id})
 		from := Customer
 		if typ == EntitySellerOperator {
 			from = Operator
 		}
-		f.sim.AddMessage(shopA, th, from, "hi", time.Time{})
+		f.Sim.AddMessage(shopA, th, from, "hi", time.Time{})
 		return th
 	}
 	o1 := mk("MMP_ORDER", "order1-A")
@@ -287,9 +289,9 @@ func TestEntityFilters(t *testing.T) {
 	if g := got(url.Values{"entity_type": {"MPS_ORDER"}}); len(g) != 0 {
 		t.Fatalf("unused entity type: %v", g)
 	}
-	resp, body := f.get(keyA, "/api/inbox/threads?entity_id=order1-A")
-	wantStatus(t, resp, body, http.StatusBadRequest)
-	wantErrorBody(t, body, http.StatusBadRequest)
+	r := f.Get(keyA, "/api/inbox/threads?entity_id=order1-A")
+	simtest.WantStatus(t, r, http.StatusBadRequest)
+	wantErrorBody(t, r.Body, http.StatusBadRequest)
 
 	// Filtered walks page correctly too.
 	for i := range 12 {
@@ -304,15 +306,8 @@ func TestEntityFilters(t *testing.T) {
 func TestWithMessagesGivesTheLast100(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(shopA, NewThread{At: t0})
-	var msgIDs []string
-	for i := range 150 {
-		from := Customer
-		if i%2 == 1 {
-			from = Shop
-		}
-		msgIDs = append(msgIDs, f.sim.AddMessage(shopA, id, from, "m"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second)))
-	}
+	id := f.Sim.AddThread(shopA, NewThread{At: t0})
+	msgIDs := simtest.Converse(f.Sim, shopA, id, 150, func(i int) bool { return i%2 == 1 })
 
 	p := f.list(keyA, url.Values{"with_messages": {"true"}})
 	th := p.Data[0]
@@ -334,6 +329,6 @@ func TestWithMessagesGivesTheLast100(t *testing.T) {
 	if len(full.Messages) != 150 || full.Messages[0].ID != msgIDs[0] || full.Messages[149].ID != msgIDs[149] {
 		t.Fatalf("M10 returns %d messages, want all 150 oldest first", len(full.Messages))
 	}
-	resp, body := f.get(keyA, "/api/inbox/threads?with_messages=maybe")
-	wantStatus(t, resp, body, http.StatusBadRequest)
+	r := f.Get(keyA, "/api/inbox/threads?with_messages=maybe")
+	simtest.WantStatus(t, r, http.StatusBadRequest)
 }

@@ -3,15 +3,20 @@ package miraklsim
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim"
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 // TestThreadJSONShape checks the fields and formats of mirakl.md §3.2 on the
@@ -19,13 +24,13 @@ import (
 func TestThreadJSONShape(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(shopA, NewThread{Topic: "Delivery delay", TopicType: "REASON_CODE", EntityID: "ORD-1001-A", Customer: "John D.", At: t0})
-	f.sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
-	f.sim.AddMessage(shopA, id, Shop, "Shipped yesterday.", t0.Add(45*time.Minute))
-	f.sim.AddMessageWithAttachments(shopA, id, Customer, "Tracking number please?", t0.Add(90*time.Minute+500*time.Millisecond),
+	id := f.Sim.AddThread(shopA, NewThread{Topic: "Delivery delay", TopicType: "REASON_CODE", EntityID: "ORD-1001-A", Customer: "John D.", At: t0})
+	f.Sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
+	f.Sim.AddMessage(shopA, id, Shop, "Shipped yesterday.", t0.Add(45*time.Minute))
+	f.Sim.AddMessageWithAttachments(shopA, id, Customer, "Tracking number please?", t0.Add(90*time.Minute+500*time.Millisecond),
 		Attachment{Name: "screenshot.png", Size: 48211})
 
-	_, body := f.get(keyA, "/api/inbox/threads/"+id)
+	body := f.Get(keyA, "/api/inbox/threads/"+id).Body
 	var th map[string]any
 	if err := json.Unmarshal(body, &th); err != nil {
 		t.Fatal(err)
@@ -98,7 +103,7 @@ func TestThreadJSONShape(t *testing.T) {
 	}
 
 	// M11 without with_messages has neither messages nor no_store_reply_needed.
-	_, body = f.get(keyA, "/api/inbox/threads")
+	body = f.Get(keyA, "/api/inbox/threads").Body
 	var page struct{ Data []map[string]any }
 	if err := json.Unmarshal(body, &page); err != nil {
 		t.Fatal(err)
@@ -110,8 +115,8 @@ func TestThreadJSONShape(t *testing.T) {
 	}
 
 	// A thread without messages: M10 says messages [] and no last sender.
-	empty := f.sim.AddThread(shopA, NewThread{})
-	_, body = f.get(keyA, "/api/inbox/threads/"+empty)
+	empty := f.Sim.AddThread(shopA, NewThread{})
+	body = f.Get(keyA, "/api/inbox/threads/"+empty).Body
 	if !strings.Contains(string(body), `"messages":[]`) || strings.Contains(string(body), "last_sender") ||
 		!strings.Contains(string(body), `"shop_reply_needed_since":null`) || !strings.Contains(string(body), `"current_participants":[]`) {
 		t.Errorf("empty thread: %s", body)
@@ -160,14 +165,14 @@ func TestShopReplyNeededSince(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Config{ReplyNeededLatest: tc.latest})
-			id := f.sim.AddThread(shopA, NewThread{At: t0})
+			id := f.Sim.AddThread(shopA, NewThread{At: t0})
 			for _, m := range tc.msgs {
-				f.sim.AddMessage(shopA, id, m.from, "x", at(m.min))
+				f.Sim.AddMessage(shopA, id, m.from, "x", at(m.min))
 			}
 			var th jThread
 			f.getOK(keyA, "/api/inbox/threads/"+id, &th)
 			got := th.Metadata.ShopReplyNeededSince
-			info, _ := f.sim.Thread(shopA, id)
+			info, _ := f.Sim.Thread(shopA, id)
 			switch {
 			case tc.want < 0 && (got != nil || info.ReplyNeededSince != nil):
 				t.Fatalf("shop_reply_needed_since = %v, want null", got)
@@ -181,9 +186,9 @@ func TestShopReplyNeededSince(t *testing.T) {
 func TestMarkNoReplyNeeded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(shopA, NewThread{At: t0})
-	f.sim.AddMessage(shopA, id, Customer, "thanks, all good", t0)
-	f.sim.MarkNoReplyNeeded(shopA, id, Shop, t0.Add(time.Minute))
+	id := f.Sim.AddThread(shopA, NewThread{At: t0})
+	f.Sim.AddMessage(shopA, id, Customer, "thanks, all good", t0)
+	f.Sim.MarkNoReplyNeeded(shopA, id, Shop, t0.Add(time.Minute))
 
 	var th map[string]any
 	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
@@ -195,8 +200,8 @@ func TestMarkNoReplyNeeded(t *testing.T) {
 		t.Fatalf("no_store_reply_needed = %v", nr)
 	}
 	// The next customer message opens a new episode.
-	f.sim.AddMessage(shopA, id, Customer, "one more thing", t0.Add(2*time.Minute))
-	info, _ := f.sim.Thread(shopA, id)
+	f.Sim.AddMessage(shopA, id, Customer, "one more thing", t0.Add(2*time.Minute))
+	info, _ := f.Sim.Thread(shopA, id)
 	if info.ReplyNeededSince == nil || !info.ReplyNeededSince.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("reply needed since %v", info.ReplyNeededSince)
 	}
@@ -205,20 +210,20 @@ func TestMarkNoReplyNeeded(t *testing.T) {
 func TestPostMessage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(shopA, NewThread{Customer: "John D.", At: t0})
-	f.sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
+	id := f.Sim.AddThread(shopA, NewThread{Customer: "John D.", At: t0})
+	f.Sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
 
-	resp, body := f.post(keyA, id, map[string]any{
+	r := f.post(keyA, id, map[string]any{
 		"body": "Shipped yesterday.",
 		"to":   []map[string]string{{"type": "CUSTOMER"}, {"type": "OPERATOR"}},
 	}, map[string][]byte{"label.pdf": bytes.Repeat([]byte("x"), 1234)})
-	wantStatus(t, resp, body, http.StatusCreated)
+	simtest.WantStatus(t, r, http.StatusCreated)
 	var created struct {
 		MessageID string `json:"message_id"`
 		ThreadID  string `json:"thread_id"`
 	}
-	if err := json.Unmarshal(body, &created); err != nil || created.ThreadID != id || created.MessageID == "" {
-		t.Fatalf("201 body %s", body)
+	if err := json.Unmarshal(r.Body, &created); err != nil || created.ThreadID != id || created.MessageID == "" {
+		t.Fatalf("201 body %s", r.Body)
 	}
 
 	var th jThread
@@ -237,13 +242,13 @@ func TestPostMessage(t *testing.T) {
 		t.Fatalf("metadata after the reply: %+v", th.Metadata)
 	}
 	// The reply is stamped by the clock (t0+1h in the fixture).
-	if !th.DateUpdated.Equal(f.clock.Now()) || !m.DateCreated.Equal(th.DateUpdated) {
-		t.Fatalf("date_updated %v, message date %v, want the clock %v", th.DateUpdated, m.DateCreated, f.clock.Now())
+	if !th.DateUpdated.Equal(f.Clock.Now()) || !m.DateCreated.Equal(th.DateUpdated) {
+		t.Fatalf("date_updated %v, message date %v, want the clock %v", th.DateUpdated, m.DateCreated, f.Clock.Now())
 	}
 	if len(th.CurrentParticipants) != 3 {
 		t.Fatalf("the operator became a participant: %+v", th.CurrentParticipants)
 	}
-	if st := f.sim.Stats(); st.M12Calls != 1 {
+	if st := f.Sim.Stats(); st.M12Calls != 1 {
 		t.Fatalf("M12Calls = %d", st.M12Calls)
 	}
 
@@ -256,11 +261,8 @@ func TestPostMessage(t *testing.T) {
 	pw, _ := mw.CreatePart(h)
 	_, _ = pw.Write([]byte(`{"body":"Tracking: 123","to":[{"type":"CUSTOMER"}],"topic":{"type":"FREE_TEXT","value":"Tracking"}}`))
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/inbox/threads/"+id+"/message", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", keyA)
-	resp, body = f.do(req)
-	wantStatus(t, resp, body, http.StatusCreated)
+	r = f.Do(http.MethodPost, keyA, "/api/inbox/threads/"+id+"/message", &buf, "Content-Type: "+mw.FormDataContentType())
+	simtest.WantStatus(t, r, http.StatusCreated)
 	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
 	if th.Topic.Value != "Tracking" || th.Metadata.TotalCount != 3 {
 		t.Fatalf("after second reply: topic %q, %d messages", th.Topic.Value, th.Metadata.TotalCount)
@@ -270,8 +272,8 @@ func TestPostMessage(t *testing.T) {
 func TestPostMessageRefusesBadRequests(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := addThreads(f.sim, shopA, 1)[0]
-	op := f.sim.AddThread(shopA, NewThread{EntityType: EntitySellerOperator})
+	id := addThreads(f.Sim, shopA, 1)[0]
+	op := f.Sim.AddThread(shopA, NewThread{EntityType: EntitySellerOperator})
 	toCustomer := []map[string]string{{"type": "CUSTOMER"}}
 
 	for _, tc := range []struct {
@@ -292,81 +294,74 @@ func TestPostMessageRefusesBadRequests(t *testing.T) {
 		{"unknown thread", "no-such-thread", map[string]any{"body": "x", "to": toCustomer}, http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := f.post(keyA, tc.thread, tc.input, nil)
-			wantStatus(t, resp, body, tc.status)
-			wantErrorBody(t, body, tc.status)
+			r := f.post(keyA, tc.thread, tc.input, nil)
+			simtest.WantStatus(t, r, tc.status)
+			wantErrorBody(t, r.Body, tc.status)
 		})
 	}
 
 	// Not multipart at all.
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/inbox/threads/"+id+"/message", strings.NewReader(`{"body":"x"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", keyA)
-	resp, body := f.do(req)
-	wantStatus(t, resp, body, http.StatusBadRequest)
+	r := f.Do(http.MethodPost, keyA, "/api/inbox/threads/"+id+"/message", strings.NewReader(`{"body":"x"}`), "Content-Type: application/json")
+	simtest.WantStatus(t, r, http.StatusBadRequest)
 
-	if info, _ := f.sim.Thread(shopA, id); len(info.Messages) != 1 {
+	if info, _ := f.Sim.Thread(shopA, id); len(info.Messages) != 1 {
 		t.Fatalf("refused requests added messages: %d", len(info.Messages))
 	}
 	// The operator thread accepts a reply to the operator.
-	resp, body = f.post(keyA, op, map[string]any{"body": "x", "to": []map[string]string{{"type": "OPERATOR"}}}, nil)
-	wantStatus(t, resp, body, http.StatusCreated)
+	r = f.post(keyA, op, map[string]any{"body": "x", "to": []map[string]string{{"type": "OPERATOR"}}}, nil)
+	simtest.WantStatus(t, r, http.StatusCreated)
 }
 
 func TestPostMessageAtThe1000MessageCap(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(shopA, NewThread{At: t0})
+	id := f.Sim.AddThread(shopA, NewThread{At: t0})
 	for i := range MaxMessagesPerThread - 1 {
-		f.sim.AddMessage(shopA, id, Customer, "x", t0.Add(time.Duration(i)*time.Millisecond))
+		f.Sim.AddMessage(shopA, id, Customer, "x", t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	input := map[string]any{"body": "the 1000th", "to": []map[string]string{{"type": "CUSTOMER"}}}
-	resp, body := f.post(keyA, id, input, nil)
-	wantStatus(t, resp, body, http.StatusCreated)
-	resp, body = f.post(keyA, id, input, nil)
-	wantStatus(t, resp, body, http.StatusBadRequest)
-	wantErrorBody(t, body, http.StatusBadRequest)
-	if info, _ := f.sim.Thread(shopA, id); len(info.Messages) != MaxMessagesPerThread {
+	r := f.post(keyA, id, input, nil)
+	simtest.WantStatus(t, r, http.StatusCreated)
+	r = f.post(keyA, id, input, nil)
+	simtest.WantStatus(t, r, http.StatusBadRequest)
+	wantErrorBody(t, r.Body, http.StatusBadRequest)
+	if info, _ := f.Sim.Thread(shopA, id); len(info.Messages) != MaxMessagesPerThread {
 		t.Fatalf("%d messages", len(info.Messages))
 	}
-
-	defer func() {
-		if recover() == nil {
-			t.Fatal("AddMessage beyond the cap did not panic")
-		}
-	}()
-	f.sim.AddMessage(shopA, id, Customer, "too many", time.Time{})
+	simtest.WantPanics(t, map[string]func(){
+		"AddMessage beyond the cap": func() { f.Sim.AddMessage(shopA, id, Customer, "too many", time.Time{}) },
+	})
 }
 
 func TestPostMessageAttachmentCapPerEntity(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	// Two threads about the same order share the 50-attachment budget.
-	a := f.sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
-	b := f.sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
+	a := f.Sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
+	b := f.Sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
 	files := map[string][]byte{}
 	for i := range 30 {
 		files["f"+strconv.Itoa(i)+".txt"] = []byte("x")
 	}
 	input := map[string]any{"body": "files", "to": []map[string]string{{"type": "CUSTOMER"}}}
-	resp, body := f.post(keyA, a, input, files)
-	wantStatus(t, resp, body, http.StatusCreated)
-	resp, body = f.post(keyA, b, input, files)
-	wantStatus(t, resp, body, http.StatusBadRequest)
+	r := f.post(keyA, a, input, files)
+	simtest.WantStatus(t, r, http.StatusCreated)
+	r = f.post(keyA, b, input, files)
+	simtest.WantStatus(t, r, http.StatusBadRequest)
 }
 
 func TestEventTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{}) // the fixture clock does not move by itself
-	id := f.sim.AddThread(shopA, NewThread{})
+	id := f.Sim.AddThread(shopA, NewThread{})
 	var ms []string
 	for range 3 {
-		ms = append(ms, f.sim.AddMessage(shopA, id, Customer, "x", time.Time{}))
+		ms = append(ms, f.Sim.AddMessage(shopA, id, Customer, "x", time.Time{}))
 	}
-	other := f.sim.AddThread(shopA, NewThread{})
+	other := f.Sim.AddThread(shopA, NewThread{})
 
-	info, _ := f.sim.Thread(shopA, id)
-	now := f.clock.Now()
+	info, _ := f.Sim.Thread(shopA, id)
+	now := f.Clock.Now()
 	if !info.CreatedAt.Equal(now) {
 		t.Fatalf("created at %v, want the clock %v", info.CreatedAt, now)
 	}
@@ -377,29 +372,29 @@ func TestEventTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
 		}
 		prev = m.At
 	}
-	o, _ := f.sim.Thread(shopA, other)
+	o, _ := f.Sim.Thread(shopA, other)
 	if !o.CreatedAt.After(prev) {
 		t.Fatal("a later thread is not later")
 	}
 
 	// When the clock moves on, times follow it again.
-	f.clock.Advance(time.Second)
-	f.sim.AddMessage(shopA, id, Shop, "x", time.Time{})
-	info, _ = f.sim.Thread(shopA, id)
-	if !info.UpdatedAt.Equal(f.clock.Now()) {
-		t.Fatalf("updated at %v, want %v", info.UpdatedAt, f.clock.Now())
+	f.Clock.Advance(time.Second)
+	f.Sim.AddMessage(shopA, id, Shop, "x", time.Time{})
+	info, _ = f.Sim.Thread(shopA, id)
+	if !info.UpdatedAt.Equal(f.Clock.Now()) {
+		t.Fatalf("updated at %v, want %v", info.UpdatedAt, f.Clock.Now())
 	}
 }
 
 func TestThreadsGroundTruth(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	a := f.sim.AddThread(shopA, NewThread{Customer: "Ann", At: t0})
-	b := f.sim.AddThread(shopA, NewThread{Customer: "Ann", At: t0.Add(time.Minute)})
-	f.sim.AddMessage(shopA, a, Customer, "q", t0.Add(2*time.Minute))
-	f.sim.AddMessage(shopA, a, Shop, "a", t0.Add(3*time.Minute))
+	a := f.Sim.AddThread(shopA, NewThread{Customer: "Ann", At: t0})
+	b := f.Sim.AddThread(shopA, NewThread{Customer: "Ann", At: t0.Add(time.Minute)})
+	f.Sim.AddMessage(shopA, a, Customer, "q", t0.Add(2*time.Minute))
+	f.Sim.AddMessage(shopA, a, Shop, "a", t0.Add(3*time.Minute))
 
-	got := f.sim.Threads(shopA)
+	got := f.Sim.Threads(shopA)
 	if len(got) != 2 || got[0].ID != b || got[1].ID != a {
 		t.Fatalf("Threads not in (date_updated, id) order: %+v", got)
 	}
@@ -410,15 +405,129 @@ func TestThreadsGroundTruth(t *testing.T) {
 	if !slices.Equal(dirs, []string{"inbound", "outbound"}) {
 		t.Fatalf("directions %v", dirs)
 	}
-	if f.sim.Threads("nope") != nil {
+	if f.Sim.Threads("nope") != nil {
 		t.Fatal("unknown shop has threads")
 	}
-	if _, ok := f.sim.Thread(shopA, "nope"); ok {
+	if _, ok := f.Sim.Thread(shopA, "nope"); ok {
 		t.Fatal("unknown thread found")
 	}
 	var p jPage
 	f.getOK(keyA, "/api/inbox/threads?"+url.Values{"limit": {"10"}}.Encode(), &p)
 	if p.Data[0].ID != b {
 		t.Fatal("M11 and Threads disagree on order")
+	}
+}
+
+// wantReplyNeeded recomputes shop_reply_needed_since from the messages.
+func wantReplyNeeded(msgs []MessageInfo, latest bool) *time.Time {
+	var since *time.Time
+	for _, m := range msgs {
+		switch {
+		case m.From == Shop:
+			since = nil
+		case since == nil || latest:
+			at := m.At
+			since = &at
+		}
+	}
+	return since
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// TestSeed checks what Mirakl's Seed adds to the layout the conformance
+// suite checks: reply-needed times, thread dates, the M11 order and a
+// start of the caller's.
+func TestSeed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.Sim.Seed(shopA, 300, 5, time.Time{})
+	f.Sim.Seed(shopB, 300, 4, t0)
+
+	for _, tc := range []struct {
+		shop        string
+		mpt         int
+		replyNeeded int
+	}{
+		{shopA, 5, 300}, // C S C S C: every thread waits for the shop
+		{shopB, 4, 100}, // C S C S, except every third thread: C S C C
+	} {
+		threads := f.Sim.Threads(tc.shop)
+		needed := 0
+		for i, th := range threads {
+			if len(th.Messages) != tc.mpt || !th.CreatedAt.Equal(th.Messages[0].At) || !th.UpdatedAt.Equal(th.Messages[tc.mpt-1].At) {
+				t.Fatalf("thread %d: %d messages, created/updated do not match them", i, len(th.Messages))
+			}
+			if !sameTime(th.ReplyNeededSince, wantReplyNeeded(th.Messages, false)) {
+				t.Fatalf("thread %d: reply needed since %v", i, th.ReplyNeededSince)
+			}
+			if th.ReplyNeededSince != nil {
+				needed++
+			}
+		}
+		if len(threads) != 300 || needed != tc.replyNeeded {
+			t.Fatalf("shop %s: %d threads, %d need a reply; want 300 and %d", tc.shop, len(threads), needed, tc.replyNeeded)
+		}
+		key := map[string]string{shopA: keyA, shopB: keyB}[tc.shop]
+		got := ids(f.walk(key, url.Values{"limit": {"100"}}, nil))
+		if len(got) != 300 || !slices.Equal(got[:3], []string{threads[0].ID, threads[1].ID, threads[2].ID}) {
+			t.Fatal("the walk over seeded threads does not follow the index")
+		}
+	}
+	// With start t0, messages are a second apart.
+	b := f.Sim.Threads(shopB)
+	if d := b[0].Messages[1].At.Sub(b[0].Messages[0].At); d != time.Second || !b[0].CreatedAt.Equal(t0) {
+		t.Fatalf("seeded messages %v apart from %v, want 1s from t0", d, b[0].CreatedAt)
+	}
+	// Later messages sort after the seed.
+	id := b[0].ID
+	f.Sim.AddMessage(shopB, id, Customer, "x", time.Time{})
+	if b = f.Sim.Threads(shopB); b[len(b)-1].ID != id {
+		t.Fatal("a new message does not move the thread to the end")
+	}
+}
+
+// TestTrafficStepIsAMarketplace checks the mix of Mirakl's live traffic
+// and its reply-needed times; the conformance suite checks the rest.
+func TestTrafficStepIsAMarketplace(t *testing.T) {
+	t.Parallel()
+	run := func(seed uint64) (*Server, map[string]int) {
+		s := New(Config{Now: sim.NewClock(t0).Now})
+		s.AddShop(shopA, keyA)
+		s.Seed(shopA, 20, 4, time.Time{})
+		rnd := rand.New(rand.NewPCG(seed, 1))
+		acts := map[string]int{}
+		for range 3000 {
+			acts[s.trafficStep(s.shops.Must(shopA), rnd)]++
+		}
+		return s, acts
+	}
+	s, acts := run(42)
+	if n := acts[actNewThread]; n < 500 || n > 700 {
+		t.Errorf("%d new threads in 3000 events, want about 20%%", n)
+	}
+	if n := acts[actCustomer]; n < 1200 || n > 1500 {
+		t.Errorf("%d customer messages in 3000 events, want about 45%%", n)
+	}
+	if n := acts[actShopAnswer] + acts[actNone]; n < 900 || n > 1200 {
+		t.Errorf("%d shop turns in 3000 events, want about 35%%", n)
+	}
+	threads := s.Threads(shopA)
+	if len(threads) != 20+acts[actNewThread] {
+		t.Fatalf("%d threads", len(threads))
+	}
+	for _, th := range threads {
+		if !sameTime(th.ReplyNeededSince, wantReplyNeeded(th.Messages, false)) {
+			t.Fatalf("thread %s: reply needed since %v disagrees with its messages", th.ID, th.ReplyNeededSince)
+		}
+	}
+	// The same seed gives the same inbox, bodies included.
+	if again, _ := run(42); !reflect.DeepEqual(threads, again.Threads(shopA)) {
+		t.Fatal("Traffic with the same seed is not reproducible")
 	}
 }

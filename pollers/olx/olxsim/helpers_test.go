@@ -4,123 +4,82 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
+// The accounts A and B of target and the fixtures: a key and its
+// credential.
 const (
-	acctA  = "seller-a"
-	tokenA = "token-a-0123456789"
-	acctB  = "seller-b"
-	tokenB = "token-b-0123456789"
+	acctA, tokenA = "seller-a", "token-a-0123456789"
+	acctB, tokenB = "seller-b", "token-b-0123456789"
 )
 
-// t0 is the fixtures' epoch: all explicit times are offsets from it.
-var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
-
-type fixture struct {
-	t     *testing.T
-	sim   *Server
-	srv   *httptest.Server
-	clock *sim.Clock
-}
-
-// newFixture serves a simulator with accounts A and B on a fake clock set
-// at t0 + 1h, so explicit times around t0 are in the past.
-func newFixture(t *testing.T, cfg Config) *fixture {
-	t.Helper()
-	clock := sim.NewClock(t0.Add(time.Hour))
-	if cfg.Now == nil {
-		cfg.Now = clock.Now
-	}
-	sim := New(cfg)
-	sim.AddAccount(acctA, tokenA)
-	sim.AddAccount(acctB, tokenB)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, sim: sim, srv: srv, clock: clock}
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends a request with OLX's headers for the token (none when empty);
-// extra headers are "Name: value" strings, "Name:" removes one.
-func (f *fixture) do(method, path, token, body string, extra ...string) response {
-	f.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, f.srv.URL+path, rd)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	req.Header.Set("Version", "2.0")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for _, h := range extra {
-		name, value, _ := strings.Cut(h, ":")
-		if value = strings.TrimSpace(value); value == "" {
-			req.Header.Del(name)
-		} else {
-			req.Header.Set(name, value)
+// target is the OLX simulator for the conformance suite: the Version
+// header on every request, threads newest first by offset, and OLX's
+// error envelope.
+var target = simtest.Target[*Server, Config]{
+	Lists: []simtest.List{{Name: "threads", Page: threadsAt, Reverse: true}},
+	Auth: func(r *http.Request, token string) {
+		if _, set := r.Header["Version"]; !set {
+			r.Header.Set("Version", "2.0")
 		}
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+		simtest.Bearer(r, token)
+	},
+	New:          New,
+	Now:          func(c *Config) *func() time.Time { return &c.Now },
+	Limited:      Config{RequestsPerSecond: 1, Burst: 1, RetryAfter: true},
+	Kit:          func(s *Server) *sim.Kit { return s.Kit },
+	A:            simtest.Account{Key: acctA, Token: tokenA},
+	B:            simtest.Account{Key: acctB, Token: tokenB},
+	ListPath:     "/api/partner/threads",
+	Messages:     EndpointMessages,
+	MessagesPath: func(id string) string { return "/api/partner/threads/" + id + "/messages" },
+	Pending: func(s *Server, acct string) int {
+		n, _ := sim.View(&s.accounts, acct, func(a *account) int { return a.pending.Len() })
+		return n
+	},
+	Step:   func(s *Server, acct string, rnd *rand.Rand) string { return s.trafficStep(s.accounts.Must(acct), rnd) },
+	Mix:    map[string]int{actNewThread: 300, actInterlocutor: 700, actOwnerAnswer: 400},
+	Refill: time.Second,
+	Empty:  `{"data":[]}`,
+	Refusal: func(r simtest.Response, limited bool) error {
+		want := "injected fault: " + strconv.Itoa(r.Status)
+		if limited {
+			want = "request limit exceeded"
+		}
+		if e, err := olxError(r.Body); err != nil || e.Status != r.Status || e.Title != http.StatusText(r.Status) || e.Detail != want {
+			return fmt.Errorf("error %+v (%v), want status %d, title %q, detail %q", e, err, r.Status, http.StatusText(r.Status), want)
+		}
+		return nil
+	},
 }
 
-func (f *fixture) get(path, token string) response {
-	f.t.Helper()
-	return f.do(http.MethodGet, path, token, "")
+// threadsAt is the page of up to limit threads from the offset.
+func threadsAt(c simtest.Client, token, offset string, limit int) ([]string, string, error) {
+	from, _ := strconv.Atoi(offset)
+	var p struct{ Data []wireThread }
+	err := c.JSON(token, "/api/partner/threads?offset="+strconv.Itoa(from)+"&limit="+strconv.Itoa(limit), &p)
+	if len(p.Data) < limit {
+		return strIDs(p.Data), "", err
+	}
+	return strIDs(p.Data), strconv.Itoa(from + limit), err
 }
 
-// threads lists a page of GET /threads for the token.
-func (f *fixture) threads(token, query string) []wireThread {
-	f.t.Helper()
-	r := f.get("/api/partner/threads"+query, token)
-	if r.status != http.StatusOK {
-		f.t.Fatalf("GET /threads%s: %d %s", query, r.status, r.body)
+// olxError decodes OLX's error envelope.
+func olxError(body []byte) (errorDetail, error) {
+	var e errorBody
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Status == 0 {
+		return e.Error, fmt.Errorf("not an OLX error body: %v: %s", err, body)
 	}
-	var env struct{ Data []wireThread }
-	if err := json.Unmarshal(r.body, &env); err != nil || env.Data == nil {
-		f.t.Fatalf("GET /threads%s: %v: %s", query, err, r.body)
-	}
-	return env.Data
-}
-
-func (f *fixture) messages(token, threadID, query string) []wireMessage {
-	f.t.Helper()
-	r := f.get("/api/partner/threads/"+threadID+"/messages"+query, token)
-	if r.status != http.StatusOK {
-		f.t.Fatalf("GET messages of %s%s: %d %s", threadID, query, r.status, r.body)
-	}
-	var env struct{ Data []wireMessage }
-	if err := json.Unmarshal(r.body, &env); err != nil || env.Data == nil {
-		f.t.Fatalf("GET messages of %s: %v: %s", threadID, err, r.body)
-	}
-	return env.Data
+	return e.Error, nil
 }
 
 func ids(ts []wireThread) []int64 {
@@ -132,31 +91,69 @@ func ids(ts []wireThread) []int64 {
 }
 
 // apiError decodes OLX's error envelope.
-func apiError(t *testing.T, r response) errorDetail {
+func apiError(t *testing.T, r simtest.Response) errorDetail {
 	t.Helper()
-	var e errorBody
-	if err := json.Unmarshal(r.body, &e); err != nil || e.Error.Status == 0 {
-		t.Fatalf("not an OLX error body: %v: %s", err, r.body)
+	e, err := olxError(r.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return e.Error
+	return e
 }
 
-// getJSON is a GET with OLX's headers that reports instead of failing the
-// test, for goroutines.
-func getJSON(url, token string, out any) error {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Version", "2.0")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+// t0 is the fixtures' epoch: all explicit times are offsets from it.
+var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// fixture serves a simulator with accounts A and B (see target) on a
+// clock standing at t0 + 1h, so explicit times around t0 are in the past.
+type fixture struct{ *simtest.Fixture[*Server] }
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
 }
+
+// do sends a request with OLX's headers for the token (none when empty)
+// and a JSON body (none when empty); extra headers are "Name: value"
+// strings, "Name:" removes one.
+func (f *fixture) do(method, path, token, body string, extra ...string) simtest.Response {
+	f.T.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+		extra = append([]string{"Content-Type: application/json"}, extra...)
+	}
+	return f.Do(method, token, path, rd, extra...)
+}
+
+// threads lists a page of GET /threads for the token.
+func (f *fixture) threads(token, query string) []wireThread {
+	f.T.Helper()
+	r := f.Get(token, "/api/partner/threads"+query)
+	if r.Status != http.StatusOK {
+		f.T.Fatalf("GET /threads%s: %d %s", query, r.Status, r.Body)
+	}
+	var env struct{ Data []wireThread }
+	if err := json.Unmarshal(r.Body, &env); err != nil || env.Data == nil {
+		f.T.Fatalf("GET /threads%s: %v: %s", query, err, r.Body)
+	}
+	return env.Data
+}
+
+func (f *fixture) messages(token, threadID, query string) []wireMessage {
+	f.T.Helper()
+	r := f.Get(token, "/api/partner/threads/"+threadID+"/messages"+query)
+	if r.Status != http.StatusOK {
+		f.T.Fatalf("GET messages of %s%s: %d %s", threadID, query, r.Status, r.Body)
+	}
+	var env struct{ Data []wireMessage }
+	if err := json.Unmarshal(r.Body, &env); err != nil || env.Data == nil {
+		f.T.Fatalf("GET messages of %s: %v: %s", threadID, err, r.Body)
+	}
+	return env.Data
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	simtest.Run(t, target)
+}
+
+func BenchmarkSimulator(b *testing.B) { simtest.Benchmark(b, target) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 // addThreads creates n threads in account A, one message each, a minute
@@ -16,19 +18,15 @@ func addThreads(f *fixture, n int) []string {
 	var out []string
 	for i := range n {
 		at := t0.Add(time.Duration(i) * time.Minute)
-		th := f.sim.AddThread(acctA, NewThread{At: at})
-		f.sim.AddMessage(acctA, th, Interlocutor, "hello "+strconv.Itoa(i), at)
+		th := f.Sim.AddThread(acctA, NewThread{At: at})
+		f.Sim.AddMessage(acctA, th, Interlocutor, "hello "+strconv.Itoa(i), at)
 		out = append(out, th)
 	}
 	return out
 }
 
 func strIDs(ts []wireThread) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = strconv.FormatInt(t.ID, 10)
-	}
-	return out
+	return simtest.IDs(ts, func(t wireThread) string { return strconv.FormatInt(t.ID, 10) })
 }
 
 func reversed(s []string) []string {
@@ -46,29 +44,29 @@ func TestListOrder(t *testing.T) {
 	if got := strIDs(f.threads(tokenA, "")); !slices.Equal(got, reversed(ths)) {
 		t.Fatalf("list %v, want %v", got, reversed(ths))
 	}
-	f.sim.AddMessage(acctA, ths[1], Owner, "yes", time.Time{})
+	f.Sim.AddMessage(acctA, ths[1], Owner, "yes", time.Time{})
 	want := []string{ths[1], ths[4], ths[3], ths[2], ths[0]}
 	if got := strIDs(f.threads(tokenA, "")); !slices.Equal(got, want) {
 		t.Fatalf("after a message in %s: %v, want %v", ths[1], got, want)
 	}
-	f.sim.MarkRead(acctA, ths[0])
+	f.Sim.MarkRead(acctA, ths[0])
 	if got := strIDs(f.threads(tokenA, "")); !slices.Equal(got, want) {
 		t.Fatalf("reading moved a thread: %v", got)
 	}
 	// The ground truth is in list order too.
 	var truth []string
-	for _, th := range f.sim.Threads(acctA) {
+	for _, th := range f.Sim.Threads(acctA) {
 		truth = append(truth, th.ID)
 	}
 	if !slices.Equal(truth, want) {
 		t.Fatalf("Threads %v, want %v", truth, want)
 	}
 	// A deleted thread leaves; the ones below move up.
-	f.sim.DeleteThread(acctA, ths[3])
+	f.Sim.DeleteThread(acctA, ths[3])
 	if got := strIDs(f.threads(tokenA, "?offset=2&limit=2")); !slices.Equal(got, []string{ths[2], ths[0]}) {
 		t.Fatalf("after deleting %s: %v", ths[3], got)
 	}
-	if _, ok := f.sim.Thread(acctA, ths[3]); ok {
+	if _, ok := f.Sim.Thread(acctA, ths[3]); ok {
 		t.Fatal("deleted thread still there")
 	}
 }
@@ -94,9 +92,9 @@ func TestListWindow(t *testing.T) {
 		}
 	}
 	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=-1", "?offset=1.5", "?advert_id=x"} {
-		r := f.get("/api/partner/threads"+q, tokenA)
-		if e := apiError(t, r); r.status != http.StatusBadRequest || e.Title != "Validation Failed" || len(e.Validation) != 1 {
-			t.Errorf("%s: %d %s", q, r.status, r.body)
+		r := f.Get(tokenA, "/api/partner/threads"+q)
+		if e := apiError(t, r); r.Status != http.StatusBadRequest || e.Title != "Validation Failed" || len(e.Validation) != 1 {
+			t.Errorf("%s: %d %s", q, r.Status, r.Body)
 		}
 	}
 
@@ -112,8 +110,8 @@ func TestListWindow(t *testing.T) {
 		t.Errorf("1-based offset 4: %v", got)
 	}
 	for _, q := range []string{"?offset=0", "?limit=4"} {
-		if r := one.get("/api/partner/threads"+q, tokenA); r.status != http.StatusBadRequest {
-			t.Errorf("1-based %s: %d", q, r.status)
+		if r := one.Get(tokenA, "/api/partner/threads"+q); r.Status != http.StatusBadRequest {
+			t.Errorf("1-based %s: %d", q, r.Status)
 		}
 	}
 }
@@ -121,9 +119,9 @@ func TestListWindow(t *testing.T) {
 func TestListFilters(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	a1 := f.sim.AddThread(acctA, NewThread{AdvertID: 11, InterlocutorID: 501})
-	a2 := f.sim.AddThread(acctA, NewThread{AdvertID: 11, InterlocutorID: 502})
-	b1 := f.sim.AddThread(acctA, NewThread{AdvertID: 12, InterlocutorID: 501})
+	a1 := f.Sim.AddThread(acctA, NewThread{AdvertID: 11, InterlocutorID: 501})
+	a2 := f.Sim.AddThread(acctA, NewThread{AdvertID: 11, InterlocutorID: 502})
+	b1 := f.Sim.AddThread(acctA, NewThread{AdvertID: 12, InterlocutorID: 501})
 	for q, want := range map[string][]string{
 		"?advert_id=11":                     {a2, a1},
 		"?advert_id=11&offset=1":            {a1},
@@ -148,13 +146,13 @@ func TestWireFormat(t *testing.T) {
 	for _, bare := range []bool{false, true} {
 		f := newFixture(t, Config{Location: waw, BareArray: bare})
 		at := time.Date(2024, 3, 2, 13, 5, 11, 700, time.UTC)
-		th := f.sim.AddThread(acctA, NewThread{AdvertID: 880011, InterlocutorID: 5501, Favourite: true, At: at})
-		f.sim.AddMessageWithAttachments(acctA, th, Interlocutor, "Is it still available?", at,
+		th := f.Sim.AddThread(acctA, NewThread{AdvertID: 880011, InterlocutorID: 5501, Favourite: true, At: at})
+		f.Sim.AddMessageWithAttachments(acctA, th, Interlocutor, "Is it still available?", at,
 			Attachment{Name: "photo.jpg", URL: "https://example.invalid/photo.jpg"})
-		f.sim.AddMessage(acctA, th, Interlocutor, "Hello?", at.Add(time.Minute))
+		f.Sim.AddMessage(acctA, th, Interlocutor, "Hello?", at.Add(time.Minute))
 
-		r := f.get("/api/partner/threads", tokenA)
-		body := string(r.body)
+		r := f.Get(tokenA, "/api/partner/threads")
+		body := string(r.Body)
 		wantThread := `{"id":` + th + `,"advert_id":880011,"interlocutor_id":5501,"total_count":2,"unread_count":2,"created_at":"2024-03-02 14:05:11","is_favourite":true}`
 		want := `{"data":[` + wantThread + `]}`
 		if bare {
@@ -163,22 +161,22 @@ func TestWireFormat(t *testing.T) {
 		if strings.TrimSpace(body) != want {
 			t.Errorf("bare=%v list:\n%s\nwant\n%s", bare, body, want)
 		}
-		r = f.get("/api/partner/threads/"+th+"/messages", tokenA)
-		if !strings.Contains(string(r.body), `"thread_id":`+th+`,"created_at":"2024-03-02 14:05:11","type":"received","text":"Is it still available?","is_read":false,"attachments":[{"name":"photo.jpg","url":"https://example.invalid/photo.jpg"}],"cvs":[]}`) {
-			t.Errorf("bare=%v messages: %s", bare, r.body)
+		r = f.Get(tokenA, "/api/partner/threads/"+th+"/messages")
+		if !strings.Contains(string(r.Body), `"thread_id":`+th+`,"created_at":"2024-03-02 14:05:11","type":"received","text":"Is it still available?","is_read":false,"attachments":[{"name":"photo.jpg","url":"https://example.invalid/photo.jpg"}],"cvs":[]}`) {
+			t.Errorf("bare=%v messages: %s", bare, r.Body)
 		}
-		r = f.get("/api/partner/threads/"+th, tokenA)
-		if want := wantThread; bare && strings.TrimSpace(string(r.body)) != want || !bare && strings.TrimSpace(string(r.body)) != `{"data":`+want+`}` {
-			t.Errorf("bare=%v thread: %s", bare, r.body)
+		r = f.Get(tokenA, "/api/partner/threads/"+th)
+		if want := wantThread; bare && strings.TrimSpace(string(r.Body)) != want || !bare && strings.TrimSpace(string(r.Body)) != `{"data":`+want+`}` {
+			t.Errorf("bare=%v thread: %s", bare, r.Body)
 		}
 	}
 	f := newFixture(t, Config{OmitAdvertID: true})
-	th := f.sim.AddThread(acctA, NewThread{AdvertID: 7})
-	if r := f.get("/api/partner/threads", tokenA); strings.Contains(string(r.body), "advert_id") {
-		t.Errorf("OmitAdvertID list: %s", r.body)
+	th := f.Sim.AddThread(acctA, NewThread{AdvertID: 7})
+	if r := f.Get(tokenA, "/api/partner/threads"); strings.Contains(string(r.Body), "advert_id") {
+		t.Errorf("OmitAdvertID list: %s", r.Body)
 	}
-	if r := f.get("/api/partner/threads/"+th, tokenA); !strings.Contains(string(r.body), `"advert_id":7`) {
-		t.Errorf("OmitAdvertID thread: %s", r.body)
+	if r := f.Get(tokenA, "/api/partner/threads/"+th); !strings.Contains(string(r.Body), `"advert_id":7`) {
+		t.Errorf("OmitAdvertID thread: %s", r.Body)
 	}
 }
 
@@ -186,15 +184,8 @@ func TestMessagesEndpoint(t *testing.T) {
 	t.Parallel()
 	for _, newest := range []bool{false, true} {
 		f := newFixture(t, Config{MessagesNewestFirst: newest})
-		th := f.sim.AddThread(acctA, NewThread{At: t0})
-		var want []string
-		for i := range 5 {
-			from := Interlocutor
-			if i%2 == 1 {
-				from = Owner
-			}
-			want = append(want, f.sim.AddMessage(acctA, th, from, "m"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second)))
-		}
+		th := f.Sim.AddThread(acctA, NewThread{At: t0})
+		want := simtest.Converse(f.Sim, acctA, th, 5, func(i int) bool { return i%2 == 1 })
 		if newest {
 			want = reversed(want)
 		}
@@ -207,7 +198,7 @@ func TestMessagesEndpoint(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("newest first %v: %v, want %v", newest, got, want)
 		}
-		if st := f.sim.Stats(); st.Messages != 3 || st.MessagesListed != 5 {
+		if st := f.Sim.Stats(); st.Messages != 3 || st.MessagesListed != 5 {
 			t.Errorf("stats %+v", st)
 		}
 	}
@@ -218,20 +209,20 @@ func TestMessagesEndpoint(t *testing.T) {
 func TestUnread(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	th := f.sim.AddThread(acctA, NewThread{})
-	f.sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
-	f.sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
-	unread := func() int { ti, _ := f.sim.Thread(acctA, th); return ti.UnreadCount }
+	th := f.Sim.AddThread(acctA, NewThread{})
+	f.Sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
+	f.Sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
+	unread := func() int { ti, _ := f.Sim.Thread(acctA, th); return ti.UnreadCount }
 	if got := f.threads(tokenA, "")[0]; got.UnreadCount != 2 || got.TotalCount != 2 || unread() != 2 {
 		t.Fatalf("after two received: %+v", got)
 	}
-	f.sim.AddMessage(acctA, th, Owner, "c", time.Time{})
+	f.Sim.AddMessage(acctA, th, Owner, "c", time.Time{})
 	if unread() != 0 {
 		t.Fatalf("an answer leaves %d unread", unread())
 	}
-	f.sim.AddMessage(acctA, th, Interlocutor, "d", time.Time{})
-	f.sim.MarkRead(acctA, th)
-	ti, _ := f.sim.Thread(acctA, th)
+	f.Sim.AddMessage(acctA, th, Interlocutor, "d", time.Time{})
+	f.Sim.MarkRead(acctA, th)
+	ti, _ := f.Sim.Thread(acctA, th)
 	if ti.UnreadCount != 0 || slices.ContainsFunc(ti.Messages, func(m MessageInfo) bool { return !m.IsRead }) {
 		t.Fatalf("after MarkRead: %+v", ti)
 	}
@@ -252,8 +243,8 @@ func TestSendAndCommands(t *testing.T) {
 
 	r := f.do(http.MethodPost, base+"/messages", tokenA, `{"text": "Yes, still available.", "attachments": [{"url": "https://example.invalid/x/terms.pdf"}]}`)
 	var env struct{ Data wireMessage }
-	if r.status != http.StatusOK || json.Unmarshal(r.body, &env) != nil || env.Data.Type != "sent" || env.Data.Attachments[0].Name != "terms.pdf" {
-		t.Fatalf("send: %d %s", r.status, r.body)
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &env) != nil || env.Data.Type != "sent" || env.Data.Attachments[0].Name != "terms.pdf" {
+		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
 	if top := f.threads(tokenA, "?limit=1")[0]; strconv.FormatInt(top.ID, 10) != ths[0] || top.TotalCount != 2 || top.UnreadCount != 0 {
 		t.Fatalf("after send the top thread is %+v", top)
@@ -263,21 +254,21 @@ func TestSendAndCommands(t *testing.T) {
 		`{"text": "x", "attachments": [{"url": "ftp://x"}]}`: "attachments",
 	} {
 		r := f.do(http.MethodPost, base+"/messages", tokenA, body)
-		if e := apiError(t, r); r.status != http.StatusBadRequest || len(e.Validation) != 1 || e.Validation[0].Field != field {
-			t.Errorf("send %s: %d %s", body, r.status, r.body)
+		if e := apiError(t, r); r.Status != http.StatusBadRequest || len(e.Validation) != 1 || e.Validation[0].Field != field {
+			t.Errorf("send %s: %d %s", body, r.Status, r.Body)
 		}
 	}
-	if r := f.do(http.MethodPost, base+"/messages", tokenA, `not json`); r.status != http.StatusBadRequest {
-		t.Errorf("send garbage: %d", r.status)
+	if r := f.do(http.MethodPost, base+"/messages", tokenA, `not json`); r.Status != http.StatusBadRequest {
+		t.Errorf("send garbage: %d", r.Status)
 	}
-	if r := f.do(http.MethodPost, "/api/partner/threads/1/messages", tokenA, `{"text": "x"}`); r.status != http.StatusNotFound {
-		t.Errorf("send to an unknown thread: %d", r.status)
+	if r := f.do(http.MethodPost, "/api/partner/threads/1/messages", tokenA, `{"text": "x"}`); r.Status != http.StatusNotFound {
+		t.Errorf("send to an unknown thread: %d", r.Status)
 	}
 
 	cmd := func(th, body string) int {
-		return f.do(http.MethodPost, "/api/partner/threads/"+th+"/commands", tokenA, body).status
+		return f.do(http.MethodPost, "/api/partner/threads/"+th+"/commands", tokenA, body).Status
 	}
-	fav := func(th string) bool { ti, _ := f.sim.Thread(acctA, th); return ti.Favourite }
+	fav := func(th string) bool { ti, _ := f.Sim.Thread(acctA, th); return ti.Favourite }
 	if cmd(ths[1], `{"command": "set-favourite", "is_favourite": true}`) != http.StatusNoContent || !fav(ths[1]) {
 		t.Error("set-favourite true")
 	}
@@ -293,7 +284,7 @@ func TestSendAndCommands(t *testing.T) {
 	if cmd(ths[2], `{"command": "mark-as-read"}`) != http.StatusNoContent {
 		t.Error("mark-as-read")
 	}
-	if ti, _ := f.sim.Thread(acctA, ths[2]); ti.UnreadCount != 0 {
+	if ti, _ := f.Sim.Thread(acctA, ths[2]); ti.UnreadCount != 0 {
 		t.Errorf("mark-as-read left %d unread", ti.UnreadCount)
 	}
 	if c := cmd(ths[2], `{"command": "archive"}`); c != http.StatusBadRequest {
@@ -302,7 +293,7 @@ func TestSendAndCommands(t *testing.T) {
 	if c := cmd("1", `{"command": "mark-as-read"}`); c != http.StatusNotFound {
 		t.Errorf("command on an unknown thread: %d", c)
 	}
-	if st := f.sim.Stats(); st.Calls[EndpointSend] != 5 || st.Calls[EndpointCommands] != 7 {
+	if st := f.Sim.Stats(); st.Calls[EndpointSend] != 5 || st.Calls[EndpointCommands] != 7 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -312,12 +303,12 @@ func TestSendAndCommands(t *testing.T) {
 func TestStamps(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	th := f.sim.AddThread(acctA, NewThread{})
-	f.clock.Advance(1500 * time.Millisecond)
-	m1 := f.sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
-	f.clock.Advance(-time.Minute)
-	m2 := f.sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
-	ti, _ := f.sim.Thread(acctA, th)
+	th := f.Sim.AddThread(acctA, NewThread{})
+	f.Clock.Advance(1500 * time.Millisecond)
+	m1 := f.Sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
+	f.Clock.Advance(-time.Minute)
+	m2 := f.Sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
+	ti, _ := f.Sim.Thread(acctA, th)
 	want := t0.Add(time.Hour + time.Second)
 	if ti.Messages[0].ID != m1 || ti.Messages[1].ID != m2 || !ti.Messages[0].At.Equal(want) || !ti.Messages[1].At.Equal(want) {
 		t.Fatalf("messages %+v, want both at %v", ti.Messages, want)
@@ -335,31 +326,22 @@ func TestStamps(t *testing.T) {
 func TestPanics(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	th := f.sim.AddThread(acctA, NewThread{})
-	for name, fn := range map[string]func(){
-		"unknown account":   func() { f.sim.AddThread("nobody", NewThread{}) },
-		"unknown thread":    func() { f.sim.AddMessage(acctA, "123", Owner, "x", time.Time{}) },
-		"thread of another": func() { f.sim.AddMessage(acctB, th, Owner, "x", time.Time{}) },
-		"zero sender":       func() { f.sim.AddMessage(acctA, th, 0, "x", time.Time{}) },
-		"empty token":       func() { f.sim.AddAccount(acctA, "") },
+	th := f.Sim.AddThread(acctA, NewThread{})
+	simtest.WantPanics(t, map[string]func(){
+		"unknown account":   func() { f.Sim.AddThread("nobody", NewThread{}) },
+		"unknown thread":    func() { f.Sim.AddMessage(acctA, "123", Owner, "x", time.Time{}) },
+		"thread of another": func() { f.Sim.AddMessage(acctB, th, Owner, "x", time.Time{}) },
+		"zero sender":       func() { f.Sim.AddMessage(acctA, th, 0, "x", time.Time{}) },
+		"empty token":       func() { f.Sim.AddAccount(acctA, "") },
 		"offset base 2":     func() { New(Config{OffsetBase: 2}) },
-		"delete unknown":    func() { f.sim.DeleteThread(acctA, "1") },
-		"mark read unknown": func() { f.sim.MarkRead(acctA, "x") },
-		"seed unknown":      func() { f.sim.Seed("nobody", 1, 1, time.Time{}) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			fn()
-		}()
-	}
-	if f.sim.Threads("nobody") != nil {
+		"delete unknown":    func() { f.Sim.DeleteThread(acctA, "1") },
+		"mark read unknown": func() { f.Sim.MarkRead(acctA, "x") },
+		"seed unknown":      func() { f.Sim.Seed("nobody", 1, 1, time.Time{}) },
+	})
+	if f.Sim.Threads("nobody") != nil {
 		t.Error("Threads of an unknown account")
 	}
-	if _, ok := f.sim.Thread("nobody", th); ok {
+	if _, ok := f.Sim.Thread("nobody", th); ok {
 		t.Error("Thread of an unknown account")
 	}
 }

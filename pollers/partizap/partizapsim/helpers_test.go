@@ -2,85 +2,20 @@ package partizapsim
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
-
-const (
-	vendorA  = 5
-	sessionA = "sess-a-0123456789"
-	vendorB  = 6
-	sessionB = "sess-b-0123456789"
-)
-
-// t0 is the fixtures' epoch: all explicit times are offsets from it.
-var t0 = time.Date(2024, 3, 5, 8, 0, 0, 0, time.UTC)
-
-type fixture struct {
-	t     *testing.T
-	sim   *Server
-	srv   *httptest.Server
-	clock *sim.Clock
-}
-
-// newFixture serves a simulator with vendors A and B on a fake clock set at
-// t0 + 1h, so explicit times around t0 are in the past.
-func newFixture(t *testing.T, cfg Config) *fixture {
-	t.Helper()
-	clock := sim.NewClock(t0.Add(time.Hour))
-	if cfg.Now == nil {
-		cfg.Now = clock.Now
-	}
-	sim := New(cfg)
-	sim.AddVendor(vendorA, sessionA)
-	sim.AddVendor(vendorB, sessionB)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, sim: sim, srv: srv, clock: clock}
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends a request with the session cookie (none when session is "").
-func (f *fixture) do(method, session, path string, body io.Reader, header map[string]string) response {
-	f.t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	if session != "" {
-		req.AddCookie(&http.Cookie{Name: "PARTIZAP_SESSION", Value: session}) // after any other Cookie header
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
-}
-
-func (f *fixture) get(session, path string) response {
-	f.t.Helper()
-	return f.do(http.MethodGet, session, path, nil, nil)
-}
 
 // wire types, as a client would decode them.
 type wireUser struct {
@@ -140,51 +75,143 @@ type listPage[T any] struct {
 	Meta wireMeta `json:"meta"`
 }
 
-func decode[T any](t *testing.T, r response) T {
+type errorBody struct {
+	Message string              `json:"message"`
+	Errors  map[string][]string `json:"errors"`
+}
+
+// The accounts A and B of target and the fixtures: a key and its
+// credential.
+const (
+	vendorA, sessionA = 5, "sess-a-0123456789"
+	vendorB, sessionB = 6, "sess-b-0123456789"
+)
+
+// target is the Partizap simulator for the conformance suite: the session
+// cookie, conversations newest first by keyset cursor, and Laravel's
+// error bodies.
+var target = simtest.Target[*Server, Config]{
+	Lists:        []simtest.List{{Name: "conversations", Page: conversations, Reverse: true, Once: true}},
+	Auth:         simtest.Cookie("PARTIZAP_SESSION"),
+	New:          New,
+	Now:          func(c *Config) *func() time.Time { return &c.Now },
+	Limited:      Config{RequestsPerSecond: 1, Burst: 1},
+	Kit:          func(s *Server) *sim.Kit { return s.Kit },
+	A:            simtest.Account{Key: strconv.Itoa(vendorA), Token: sessionA},
+	B:            simtest.Account{Key: strconv.Itoa(vendorB), Token: sessionB},
+	ListPath:     "/vendor/conversations",
+	Messages:     EndpointMessages,
+	MessagesPath: func(id string) string { return "/vendor/conversations/" + id + "/messages" },
+	Pending: func(s *Server, vendorID string) int {
+		n, _ := sim.View(&s.vendors, vendorID, func(v *vendor) int { return v.pending.Len() })
+		return n
+	},
+	Step: func(s *Server, vendorID string, rnd *rand.Rand) string {
+		return s.trafficStep(s.vendors.Must(vendorID), rnd)
+	},
+	Mix:    map[string]int{actNewThread: 300, actBuyer: 700, actVendorAnswer: 450, actRead: 120},
+	Refill: time.Second,
+	Empty:  `{"data":[],"meta":{"has_more":false,"next_cursor":null}}`,
+	Refusal: func(r simtest.Response, limited bool) error {
+		want := "Injected fault: " + strconv.Itoa(r.Status) + " " + http.StatusText(r.Status) + "."
+		if limited {
+			want = "Too Many Attempts."
+		}
+		var e errorBody
+		if err := json.Unmarshal(r.Body, &e); err != nil || e.Message != want || limited && r.Header.Get("X-RateLimit-Remaining") != "0" {
+			return fmt.Errorf("not Laravel's %q (%v)", want, err)
+		}
+		return nil
+	},
+}
+
+// conversations is the page of up to limit conversations from the cursor.
+func conversations(c simtest.Client, session, cursor string, limit int) ([]string, string, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var p listPage[wireConv]
+	err := c.JSON(session, "/vendor/conversations?"+q.Encode(), &p)
+	ids := simtest.IDs(p.Data, func(cv wireConv) string { return strings.Trim(string(cv.ID), `"`) })
+	if p.Meta.HasMore != (p.Meta.NextCursor != nil) {
+		return ids, "", errors.New("has_more and next_cursor disagree")
+	}
+	if !p.Meta.HasMore {
+		return ids, "", err
+	}
+	return ids, *p.Meta.NextCursor, err
+}
+
+func decode[T any](t testing.TB, r simtest.Response) T {
 	t.Helper()
 	var v T
-	if r.status != http.StatusOK && r.status != http.StatusCreated {
-		t.Fatalf("status %d: %s", r.status, r.body)
+	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
 	}
-	if err := json.Unmarshal(r.body, &v); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
 	}
 	return v
 }
 
 // idOf reads a JSON id, number or string.
-func idOf(t *testing.T, raw json.RawMessage) string {
+func idOf(t testing.TB, raw json.RawMessage) string {
 	t.Helper()
 	return strings.Trim(string(raw), `"`)
+}
+
+// t0 is the fixtures' epoch: all explicit times are offsets from it.
+var t0 = time.Date(2024, 3, 5, 8, 0, 0, 0, time.UTC)
+
+// fixture serves a simulator with vendors A and B (see target) on a
+// clock standing at t0 + 1h, so explicit times around t0 are in the past.
+type fixture struct{ *simtest.Fixture[*Server] }
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
+}
+
+// do sends a request with the session cookie (none when session is "")
+// after the headers, a cookie among them.
+func (f *fixture) do(method, session, path string, body io.Reader, header map[string]string) simtest.Response {
+	f.T.Helper()
+	var lines []string
+	for k, v := range header {
+		lines = append(lines, k+": "+v)
+	}
+	return f.Do(method, session, path, body, lines...)
 }
 
 // walk lists every conversation, following the cursor, and returns the ids
 // in list order.
 func (f *fixture) walk(session, limit string) []string {
-	f.t.Helper()
+	f.T.Helper()
 	var ids []string
 	q := url.Values{}
 	if limit != "" {
 		q.Set("limit", limit)
 	}
 	for range 100000 {
-		p := decode[listPage[wireConv]](f.t, f.get(session, "/vendor/conversations?"+q.Encode()))
+		p := decode[listPage[wireConv]](f.T, f.Get(session, "/vendor/conversations?"+q.Encode()))
 		for _, c := range p.Data {
-			ids = append(ids, idOf(f.t, c.ID))
+			ids = append(ids, idOf(f.T, c.ID))
 		}
 		if !p.Meta.HasMore {
 			if p.Meta.NextCursor != nil {
-				f.t.Fatalf("last page with a next_cursor %q", *p.Meta.NextCursor)
+				f.T.Fatalf("last page with a next_cursor %q", *p.Meta.NextCursor)
 			}
 			return ids
 		}
 		q.Set("cursor", *p.Meta.NextCursor)
 	}
-	f.t.Fatal("walk does not end")
+	f.T.Fatal("walk does not end")
 	return nil
 }
 
-type errorBody struct {
-	Message string              `json:"message"`
-	Errors  map[string][]string `json:"errors"`
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	simtest.Run(t, target)
 }
+
+func BenchmarkSimulator(b *testing.B) { simtest.Benchmark(b, target) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 // TestListShape checks one page against partizap.md §3: field names, types,
@@ -15,17 +17,17 @@ import (
 func TestListShape(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	empty := f.sim.AddThread(vendorA, NewThread{Buyer: "Olga", At: t0})
-	id := f.sim.AddThread(vendorA, NewThread{Buyer: "Ivan", Product: "BMW E46 front bumper", Price: 2500, At: t0.Add(time.Minute)})
-	f.sim.AddMessage(vendorA, id, Buyer, "Is it original?", t0.Add(2*time.Minute+400*time.Millisecond))
+	empty := f.Sim.AddThread(vendorA, NewThread{Buyer: "Olga", At: t0})
+	id := f.Sim.AddThread(vendorA, NewThread{Buyer: "Ivan", Product: "BMW E46 front bumper", Price: 2500, At: t0.Add(time.Minute)})
+	f.Sim.AddMessage(vendorA, id, Buyer, "Is it original?", t0.Add(2*time.Minute+400*time.Millisecond))
 
-	r := f.get(sessionA, "/vendor/conversations")
-	if r.header.Get("Content-Type") != "application/json" {
-		t.Fatalf("content type %q", r.header.Get("Content-Type"))
+	r := f.Get(sessionA, "/vendor/conversations")
+	if r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("content type %q", r.Header.Get("Content-Type"))
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(r.body, &raw); err != nil || len(raw) != 2 || string(raw["meta"]) != `{"has_more":false,"next_cursor":null}` {
-		t.Fatalf("envelope: %s", r.body)
+	if err := json.Unmarshal(r.Body, &raw); err != nil || len(raw) != 2 || string(raw["meta"]) != `{"has_more":false,"next_cursor":null}` {
+		t.Fatalf("envelope: %s", r.Body)
 	}
 	p := decode[listPage[wireConv]](t, r)
 	if len(p.Data) != 2 {
@@ -53,11 +55,11 @@ func TestListShape(t *testing.T) {
 	if c.UnreadCount != 1 {
 		t.Fatalf("unread_count %d", c.UnreadCount)
 	}
-	if e := p.Data[1]; string(e.ID) != strconv.FormatInt(empty, 10) || e.LastMessage != nil || !strings.Contains(string(r.body), `"last_message":null`) {
+	if e := p.Data[1]; string(e.ID) != strconv.FormatInt(empty, 10) || e.LastMessage != nil || !strings.Contains(string(r.Body), `"last_message":null`) {
 		t.Fatalf("empty conversation: %+v", e)
 	}
 	// Rows of the other vendor are not there.
-	if p := decode[listPage[wireConv]](t, f.get(sessionB, "/vendor/conversations")); len(p.Data) != 0 {
+	if p := decode[listPage[wireConv]](t, f.Get(sessionB, "/vendor/conversations")); len(p.Data) != 0 {
 		t.Fatalf("vendor B sees %d conversations", len(p.Data))
 	}
 }
@@ -65,12 +67,12 @@ func TestListShape(t *testing.T) {
 func TestTimeAndIDFormats(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{IDsAsStrings: true, TimeLayout: time.DateTime, Location: time.UTC})
-	id := f.sim.AddThread(vendorA, NewThread{At: t0})
-	f.sim.AddMessage(vendorA, id, Buyer, "hi", t0.Add(time.Second))
-	r := f.get(sessionA, "/vendor/conversations")
+	id := f.Sim.AddThread(vendorA, NewThread{At: t0})
+	f.Sim.AddMessage(vendorA, id, Buyer, "hi", t0.Add(time.Second))
+	r := f.Get(sessionA, "/vendor/conversations")
 	for _, want := range []string{`"id":"` + strconv.FormatInt(id, 10) + `"`, `"sender_id":"`, `"created_at":"2024-03-05 08:00:00"`, `"updated_at":"2024-03-05 08:00:01"`} {
-		if !strings.Contains(string(r.body), want) {
-			t.Fatalf("%s not in %s", want, r.body)
+		if !strings.Contains(string(r.Body), want) {
+			t.Fatalf("%s not in %s", want, r.Body)
 		}
 	}
 }
@@ -78,29 +80,29 @@ func TestTimeAndIDFormats(t *testing.T) {
 func TestLimitAndCursorValidation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	f.sim.Seed(vendorA, 25, 1, time.Time{})
-	f.sim.Seed(vendorB, 3, 1, time.Time{})
-	if p := decode[listPage[wireConv]](t, f.get(sessionA, "/vendor/conversations")); len(p.Data) != 20 || !p.Meta.HasMore {
+	f.Sim.Seed(vendorA, 25, 1, time.Time{})
+	f.Sim.Seed(vendorB, 3, 1, time.Time{})
+	if p := decode[listPage[wireConv]](t, f.Get(sessionA, "/vendor/conversations")); len(p.Data) != 20 || !p.Meta.HasMore {
 		t.Fatalf("default limit: %d rows, has_more %v", len(p.Data), p.Meta.HasMore)
 	}
 	for _, q := range []string{"limit=0", "limit=101", "limit=ten", "cursor=not-base64!", "cursor=eyJpZCI6NTAxMn0"} {
-		r := f.get(sessionA, "/vendor/conversations?"+q)
+		r := f.Get(sessionA, "/vendor/conversations?"+q)
 		var e errorBody
-		if r.status != http.StatusUnprocessableEntity || json.Unmarshal(r.body, &e) != nil || e.Message == "" || len(e.Errors) != 1 {
-			t.Errorf("%s: %d %.200s", q, r.status, r.body)
+		if r.Status != http.StatusUnprocessableEntity || json.Unmarshal(r.Body, &e) != nil || e.Message == "" || len(e.Errors) != 1 {
+			t.Errorf("%s: %d %.200s", q, r.Status, r.Body)
 		}
 	}
 	// A cursor of vendor B does not serve vendor A.
-	p := decode[listPage[wireConv]](t, f.get(sessionB, "/vendor/conversations?limit=1"))
-	if r := f.get(sessionA, "/vendor/conversations?cursor="+*p.Meta.NextCursor); r.status != http.StatusUnprocessableEntity {
-		t.Fatalf("foreign cursor: %d", r.status)
+	p := decode[listPage[wireConv]](t, f.Get(sessionB, "/vendor/conversations?limit=1"))
+	if r := f.Get(sessionA, "/vendor/conversations?cursor="+*p.Meta.NextCursor); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("foreign cursor: %d", r.Status)
 	}
 	// Nor a message cursor the conversation list.
-	id := f.sim.Threads(vendorA)[0].ID
-	f.sim.AddMessage(vendorA, id, Vendor, "x", time.Time{})
-	mp := decode[listPage[wireMessage]](t, f.get(sessionA, "/vendor/conversations/"+strconv.FormatInt(id, 10)+"/messages?limit=1"))
-	if r := f.get(sessionA, "/vendor/conversations?cursor="+*mp.Meta.NextCursor); r.status != http.StatusUnprocessableEntity {
-		t.Fatalf("message cursor on the list: %d", r.status)
+	id := f.Sim.Threads(vendorA)[0].ID
+	f.Sim.AddMessage(vendorA, id, Vendor, "x", time.Time{})
+	mp := decode[listPage[wireMessage]](t, f.Get(sessionA, "/vendor/conversations/"+strconv.FormatInt(id, 10)+"/messages?limit=1"))
+	if r := f.Get(sessionA, "/vendor/conversations?cursor="+*mp.Meta.NextCursor); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("message cursor on the list: %d", r.Status)
 	}
 }
 
@@ -110,11 +112,11 @@ func TestListOrders(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []Config{{}, {Order: OldestFirst}, {OffsetCursor: true}, {OffsetCursor: true, Order: OldestFirst}} {
 		f := newFixture(t, cfg)
-		f.sim.Seed(vendorA, 47, 2, time.Time{})
+		f.Sim.Seed(vendorA, 47, 2, time.Time{})
 		// Move one to the front of the activity order.
-		first := f.sim.Threads(vendorA)[0].ID
-		f.sim.AddMessage(vendorA, first, Buyer, "again", time.Time{})
-		byActivity := f.sim.Threads(vendorA)
+		first := f.Sim.Threads(vendorA)[0].ID
+		f.Sim.AddMessage(vendorA, first, Buyer, "again", time.Time{})
+		byActivity := f.Sim.Threads(vendorA)
 		slices.SortFunc(byActivity, func(a, b ThreadInfo) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
 		var want []string
 		for _, th := range byActivity {
@@ -137,18 +139,18 @@ func TestListOrders(t *testing.T) {
 func TestKeysetWalkUnderWrites(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	f.sim.Seed(vendorA, 30, 1, time.Time{})
-	before := f.sim.Threads(vendorA)
+	f.Sim.Seed(vendorA, 30, 1, time.Time{})
+	before := f.Sim.Threads(vendorA)
 	var ids []string
 	q := "/vendor/conversations?limit=7"
 	for page := 0; ; page++ {
-		p := decode[listPage[wireConv]](t, f.get(sessionA, q))
+		p := decode[listPage[wireConv]](t, f.Get(sessionA, q))
 		for _, c := range p.Data {
 			ids = append(ids, string(c.ID))
 		}
 		// Writes between pages: an old conversation changes, a new one opens.
-		f.sim.AddMessage(vendorA, before[page].ID, Buyer, "news", time.Time{})
-		f.sim.AddThread(vendorA, NewThread{})
+		f.Sim.AddMessage(vendorA, before[page].ID, Buyer, "news", time.Time{})
+		f.Sim.AddThread(vendorA, NewThread{})
 		if !p.Meta.HasMore {
 			break
 		}
@@ -172,15 +174,8 @@ func TestMessagesEndpoint(t *testing.T) {
 	t.Parallel()
 	for _, order := range []Order{NewestFirst, OldestFirst} {
 		f := newFixture(t, Config{MessagesOrder: order})
-		id := f.sim.AddThread(vendorA, NewThread{At: t0})
-		var want []string
-		for i := range 120 {
-			from := Buyer
-			if i%3 == 2 {
-				from = Vendor
-			}
-			want = append(want, strconv.FormatInt(f.sim.AddMessage(vendorA, id, from, "m"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second)), 10))
-		}
+		id := f.Sim.AddThread(vendorA, NewThread{At: t0})
+		want := simtest.Converse(f.Sim, strconv.Itoa(vendorA), strconv.FormatInt(id, 10), 120, func(i int) bool { return i%3 == 2 })
 		newest := want[len(want)-1]
 		if order == NewestFirst {
 			slices.Reverse(want)
@@ -191,7 +186,7 @@ func TestMessagesEndpoint(t *testing.T) {
 			q := base + "?limit=" + limit
 			pages := 0
 			for {
-				p := decode[listPage[wireMessage]](t, f.get(sessionA, q))
+				p := decode[listPage[wireMessage]](t, f.Get(sessionA, q))
 				pages++
 				for _, m := range p.Data {
 					got = append(got, string(m.ID))
@@ -210,7 +205,7 @@ func TestMessagesEndpoint(t *testing.T) {
 		}
 		// is_read: each side reads by writing. The vendor wrote last, so
 		// only that message is unread (by the buyer).
-		p := decode[listPage[wireMessage]](t, f.get(sessionA, base+"?limit=100"))
+		p := decode[listPage[wireMessage]](t, f.Get(sessionA, base+"?limit=100"))
 		for _, m := range p.Data {
 			if m.IsRead == (string(m.ID) == newest) {
 				t.Fatalf("message %s: is_read %v", m.ID, m.IsRead)
@@ -218,34 +213,34 @@ func TestMessagesEndpoint(t *testing.T) {
 		}
 	}
 	f := newFixture(t, Config{})
-	idA := f.sim.AddThread(vendorA, NewThread{})
+	idA := f.Sim.AddThread(vendorA, NewThread{})
 	for _, p := range []string{"/vendor/conversations/999999/messages", "/vendor/conversations/abc/messages"} {
-		if r := f.get(sessionA, p); r.status != http.StatusNotFound {
-			t.Fatalf("%s: %d", p, r.status)
+		if r := f.Get(sessionA, p); r.Status != http.StatusNotFound {
+			t.Fatalf("%s: %d", p, r.Status)
 		}
 	}
-	if r := f.get(sessionB, "/vendor/conversations/"+strconv.FormatInt(idA, 10)+"/messages"); r.status != http.StatusNotFound {
-		t.Fatalf("another vendor's conversation: %d", r.status)
+	if r := f.Get(sessionB, "/vendor/conversations/"+strconv.FormatInt(idA, 10)+"/messages"); r.Status != http.StatusNotFound {
+		t.Fatalf("another vendor's conversation: %d", r.Status)
 	}
-	if r := f.get(sessionA, "/vendor/conversations/"+strconv.FormatInt(idA, 10)+"/messages?limit=101"); r.status != http.StatusUnprocessableEntity {
-		t.Fatalf("limit 101: %d", r.status)
+	if r := f.Get(sessionA, "/vendor/conversations/"+strconv.FormatInt(idA, 10)+"/messages?limit=101"); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("limit 101: %d", r.Status)
 	}
 }
 
 func TestMessagesPathConfig(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{MessagesPath: "/vendor/chats/{id}/history"})
-	id := strconv.FormatInt(f.sim.AddThread(vendorA, NewThread{}), 10)
-	if r := f.get(sessionA, "/vendor/chats/"+id+"/history"); r.status != 200 {
-		t.Fatalf("moved path: %d", r.status)
+	id := strconv.FormatInt(f.Sim.AddThread(vendorA, NewThread{}), 10)
+	if r := f.Get(sessionA, "/vendor/chats/"+id+"/history"); r.Status != 200 {
+		t.Fatalf("moved path: %d", r.Status)
 	}
-	if r := f.get(sessionA, "/vendor/conversations/"+id+"/messages"); r.status != 404 {
-		t.Fatalf("default path: %d", r.status)
+	if r := f.Get(sessionA, "/vendor/conversations/"+id+"/messages"); r.Status != 404 {
+		t.Fatalf("default path: %d", r.Status)
 	}
 	g := newFixture(t, Config{NoMessagesEndpoint: true})
-	id = strconv.FormatInt(g.sim.AddThread(vendorA, NewThread{}), 10)
-	if r := g.get(sessionA, "/vendor/conversations/"+id+"/messages"); r.status != 404 {
-		t.Fatalf("no endpoint: %d", r.status)
+	id = strconv.FormatInt(g.Sim.AddThread(vendorA, NewThread{}), 10)
+	if r := g.Get(sessionA, "/vendor/conversations/"+id+"/messages"); r.Status != 404 {
+		t.Fatalf("no endpoint: %d", r.Status)
 	}
 }
 
@@ -255,32 +250,32 @@ func TestMessagesPathConfig(t *testing.T) {
 func TestReadMarks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(vendorA, NewThread{})
-	f.sim.AddMessage(vendorA, id, Buyer, "a", time.Time{})
-	f.sim.AddMessage(vendorA, id, Buyer, "b", time.Time{})
+	id := f.Sim.AddThread(vendorA, NewThread{})
+	f.Sim.AddMessage(vendorA, id, Buyer, "a", time.Time{})
+	f.Sim.AddMessage(vendorA, id, Buyer, "b", time.Time{})
 	conv := func() wireConv {
-		return decode[listPage[wireConv]](t, f.get(sessionA, "/vendor/conversations")).Data[0]
+		return decode[listPage[wireConv]](t, f.Get(sessionA, "/vendor/conversations")).Data[0]
 	}
 	c := conv()
 	if c.UnreadCount != 2 || c.LastMessage.IsRead {
 		t.Fatalf("before reading: %+v", c)
 	}
-	f.clock.Advance(time.Minute)
-	f.sim.MarkRead(vendorA, id, time.Time{})
+	f.Clock.Advance(time.Minute)
+	f.Sim.MarkRead(vendorA, id, time.Time{})
 	r := conv()
 	if r.UnreadCount != 0 || !r.LastMessage.IsRead || r.UpdatedAt == c.UpdatedAt || string(r.LastMessage.ID) != string(c.LastMessage.ID) {
 		t.Fatalf("after reading: %+v", r)
 	}
-	th, _ := f.sim.Thread(vendorA, id)
+	th, _ := f.Sim.Thread(vendorA, id)
 	if th.ReplyNeededSince == nil || !th.ReplyNeededSince.Equal(th.Messages[0].At) {
 		t.Fatalf("reading is not answering: %+v", th)
 	}
-	f.sim.AddMessage(vendorA, id, Vendor, "c", time.Time{})
+	f.Sim.AddMessage(vendorA, id, Vendor, "c", time.Time{})
 	if c := conv(); c.UnreadCount != 0 || c.LastMessage.IsRead {
 		t.Fatalf("after the vendor's answer: %+v", c)
 	}
-	f.sim.AddMessage(vendorA, id, Buyer, "d", time.Time{})
-	th, _ = f.sim.Thread(vendorA, id)
+	f.Sim.AddMessage(vendorA, id, Buyer, "d", time.Time{})
+	th, _ = f.Sim.Thread(vendorA, id)
 	if th.ReplyNeededSince == nil || !th.ReplyNeededSince.Equal(th.Messages[3].At) || th.UnreadCount != 1 {
 		t.Fatalf("new episode: %+v", th)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -24,23 +26,18 @@ func TestAuthentication(t *testing.T) {
 	} {
 		r := f.do(http.MethodGet, "", "/vendor/conversations", nil, hdr)
 		var e errorBody
-		if r.status != http.StatusUnauthorized || json.Unmarshal(r.body, &e) != nil || e.Message != "Unauthenticated." {
-			t.Errorf("%s: %d %s", name, r.status, r.body)
+		if r.Status != http.StatusUnauthorized || json.Unmarshal(r.Body, &e) != nil || e.Message != "Unauthenticated." {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
-		if bytes.Contains(r.body, []byte(sessionA)) {
+		if bytes.Contains(r.Body, []byte(sessionA)) {
 			t.Errorf("%s: the body echoes the session", name)
 		}
 	}
-	if r := f.get(sessionA, "/vendor/conversations"); r.status != http.StatusOK {
-		t.Fatalf("valid session: %d %s", r.status, r.body)
+	if r := f.Get(sessionA, "/vendor/conversations"); r.Status != http.StatusOK {
+		t.Fatalf("valid session: %d %s", r.Status, r.Body)
 	}
-	st := f.sim.Stats()
-	if st.Unauthorized != 6 || st.ConversationsCalls != 1 {
+	if st := f.Sim.Stats(); st.Unauthorized != 6 || st.ConversationsCalls != 1 {
 		t.Fatalf("stats %+v", st)
-	}
-	f.sim.ResetStats()
-	if st := f.sim.Stats(); st != (Stats{}) {
-		t.Fatalf("after reset: %+v", st)
 	}
 }
 
@@ -50,93 +47,40 @@ func TestAddVendorPanics(t *testing.T) {
 	sim.AddVendor(1, "s1")
 	sim.AddVendor(1, "s1")  // the same again: fine
 	sim.AddVendor(1, "s1b") // a second session: fine
-	for name, fn := range map[string]func(){
-		"session of another vendor": func() { sim.AddVendor(2, "s1") },
-		"zero id":                   func() { sim.AddVendor(0, "s") },
-		"empty session":             func() { sim.AddVendor(3, "") },
-		"session with ;":            func() { sim.AddVendor(3, "a;b") },
-		"bad messages path":         func() { New(Config{MessagesPath: "/x"}) },
-		"unknown vendor":            func() { sim.AddThread(99, NewThread{}) },
-		"unknown conversation":      func() { sim.AddMessage(1, 12345, Buyer, "x", time.Time{}) },
-		"bad sender":                func() { sim.AddMessage(1, sim.AddThread(1, NewThread{}), 0, "x", time.Time{}) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			fn()
-		}()
-	}
-}
-
-func TestFaults(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	f.sim.InjectFault(Fault{Endpoint: EndpointMessages, Status: 503})
-	f.sim.InjectFault(Fault{Endpoint: EndpointConversations, Account: strconv.Itoa(vendorB), Status: 502})
-	f.sim.InjectFault(Fault{Endpoint: EndpointConversations, Status: 429, RetryAfter: "3", Times: 2})
-	f.sim.InjectFault(Fault{Status: 200, Body: `{"data": [`})
-
-	// Unauthenticated requests leave the queue alone.
-	if r := f.get("", "/vendor/conversations"); r.status != 401 {
-		t.Fatalf("no session: %d", r.status)
-	}
-	// Vendor A skips B's fault, takes the 429 twice, then the body.
-	for i, want := range []int{429, 429, 200} {
-		r := f.get(sessionA, "/vendor/conversations")
-		if r.status != want {
-			t.Fatalf("A request %d: %d, want %d", i, r.status, want)
-		}
-		if want == 429 {
-			var e errorBody
-			if r.header.Get("Retry-After") != "3" || json.Unmarshal(r.body, &e) != nil || !strings.Contains(e.Message, "429") {
-				t.Fatalf("429: %v %s", r.header, r.body)
-			}
-		} else if string(r.body) != `{"data": [` {
-			t.Fatalf("body fault: %s", r.body)
-		}
-	}
-	if r := f.get(sessionB, "/vendor/conversations"); r.status != 502 {
-		t.Fatalf("B: %d", r.status)
-	}
-	if r := f.get(sessionA, "/vendor/conversations"); r.status != 200 || !bytes.HasPrefix(r.body, []byte(`{"data":[`)) {
-		t.Fatalf("after the faults: %d %s", r.status, r.body)
-	}
-	f.sim.ClearFaults()
-	id := f.sim.AddThread(vendorA, NewThread{})
-	if r := f.get(sessionA, "/vendor/conversations/"+strconv.FormatInt(id, 10)+"/messages"); r.status != 200 {
-		t.Fatalf("cleared fault still served: %d", r.status)
-	}
-	if st := f.sim.Stats(); st.Faults != 4 || st.ConversationsCalls != 5 || st.MessagesCalls != 1 {
-		t.Fatalf("stats %+v", st)
-	}
+	simtest.WantPanics(t, map[string]func(){
+		"zero id":              func() { sim.AddVendor(0, "s") },
+		"empty session":        func() { sim.AddVendor(3, "") },
+		"session with ;":       func() { sim.AddVendor(3, "a;b") },
+		"bad messages path":    func() { New(Config{MessagesPath: "/x"}) },
+		"unknown vendor":       func() { sim.AddThread(99, NewThread{}) },
+		"unknown conversation": func() { sim.AddMessage(1, 12345, Buyer, "x", time.Time{}) },
+		"bad sender":           func() { sim.AddMessage(1, sim.AddThread(1, NewThread{}), 0, "x", time.Time{}) },
+	})
 }
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{RequestsPerSecond: 2, Burst: 2})
 	for i := range 2 {
-		if r := f.get(sessionA, "/vendor/conversations"); r.status != 200 || r.header.Get("X-RateLimit-Limit") != "120" {
-			t.Fatalf("request %d within the burst: %d %v", i, r.status, r.header)
+		if r := f.Get(sessionA, "/vendor/conversations"); r.Status != 200 || r.Header.Get("X-RateLimit-Limit") != "120" {
+			t.Fatalf("request %d within the burst: %d %v", i, r.Status, r.Header)
 		}
 	}
-	r := f.get(sessionA, "/vendor/conversations")
+	r := f.Get(sessionA, "/vendor/conversations")
 	var e errorBody
-	if r.status != 429 || r.header.Get("Retry-After") != "1" || r.header.Get("X-RateLimit-Remaining") != "0" ||
-		json.Unmarshal(r.body, &e) != nil || e.Message != "Too Many Attempts." {
-		t.Fatalf("over the limit: %d %v %s", r.status, r.header, r.body)
+	if r.Status != 429 || r.Header.Get("Retry-After") != "1" || r.Header.Get("X-RateLimit-Remaining") != "0" ||
+		json.Unmarshal(r.Body, &e) != nil || e.Message != "Too Many Attempts." {
+		t.Fatalf("over the limit: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	// Sessions are limited separately.
-	if r := f.get(sessionB, "/vendor/conversations"); r.status != 200 {
-		t.Fatalf("other session: %d", r.status)
+	if r := f.Get(sessionB, "/vendor/conversations"); r.Status != 200 {
+		t.Fatalf("other session: %d", r.Status)
 	}
-	f.clock.Advance(500 * time.Millisecond)
-	if r := f.get(sessionA, "/vendor/conversations"); r.status != 200 {
-		t.Fatalf("after a token came back: %d", r.status)
+	f.Clock.Advance(500 * time.Millisecond)
+	if r := f.Get(sessionA, "/vendor/conversations"); r.Status != 200 {
+		t.Fatalf("after a token came back: %d", r.Status)
 	}
-	if st := f.sim.Stats(); st.RateLimited != 1 {
+	if st := f.Sim.Stats(); st.RateLimited != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -145,8 +89,8 @@ func TestUnknownRoute(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	for _, p := range []string{"/vendor/threads", "/api/vendor/conversations", "/vendor/conversations/1/messages/all"} {
-		if r := f.get(sessionA, p); r.status != http.StatusNotFound {
-			t.Errorf("%s: %d", p, r.status)
+		if r := f.Get(sessionA, p); r.Status != http.StatusNotFound {
+			t.Errorf("%s: %d", p, r.Status)
 		}
 	}
 }
@@ -154,8 +98,8 @@ func TestUnknownRoute(t *testing.T) {
 func TestSend(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	id := f.sim.AddThread(vendorA, NewThread{Buyer: "Ivan"})
-	f.sim.AddMessage(vendorA, id, Buyer, "Is it original?", time.Time{})
+	id := f.Sim.AddThread(vendorA, NewThread{Buyer: "Ivan"})
+	f.Sim.AddMessage(vendorA, id, Buyer, "Is it original?", time.Time{})
 	path := "/vendor/conversations/" + strconv.FormatInt(id, 10) + "/messages"
 	csrf := map[string]string{"Content-Type": "application/json", "Cookie": "CSRF_TOKEN=tok", "X-CSRF-TOKEN": "tok"}
 
@@ -164,24 +108,24 @@ func TestSend(t *testing.T) {
 		"csrf differs": {"Content-Type": "application/json", "Cookie": "CSRF_TOKEN=tok", "X-CSRF-TOKEN": "other"},
 		"header only":  {"Content-Type": "application/json", "X-CSRF-TOKEN": "tok"},
 	} {
-		if r := f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":"Yes"}`), hdr); r.status != 419 {
-			t.Errorf("%s: %d %s", name, r.status, r.body)
+		if r := f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":"Yes"}`), hdr); r.Status != 419 {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}
 	r := f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":" "}`), csrf)
 	var e errorBody
-	if r.status != 422 || json.Unmarshal(r.body, &e) != nil || len(e.Errors["text"]) != 1 {
-		t.Fatalf("empty text: %d %s", r.status, r.body)
+	if r.Status != 422 || json.Unmarshal(r.Body, &e) != nil || len(e.Errors["text"]) != 1 {
+		t.Fatalf("empty text: %d %s", r.Status, r.Body)
 	}
-	if r := f.do(http.MethodPost, sessionB, path, strings.NewReader(`{"text":"x"}`), csrf); r.status != 404 {
-		t.Fatalf("another vendor's conversation: %d", r.status)
+	if r := f.do(http.MethodPost, sessionB, path, strings.NewReader(`{"text":"x"}`), csrf); r.Status != 404 {
+		t.Fatalf("another vendor's conversation: %d", r.Status)
 	}
 	r = f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":"Yes, original"}`), csrf)
 	sent := decode[struct{ Data wireMessage }](t, r).Data
-	if r.status != http.StatusCreated || sent.Text != "Yes, original" || idOf(t, sent.SenderID) != "5" || sent.IsRead {
-		t.Fatalf("send: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated || sent.Text != "Yes, original" || idOf(t, sent.SenderID) != "5" || sent.IsRead {
+		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
-	th, _ := f.sim.Thread(vendorA, id)
+	th, _ := f.Sim.Thread(vendorA, id)
 	if len(th.Messages) != 2 || th.Messages[1].Direction != "outbound" || th.ReplyNeededSince != nil || th.UnreadCount != 0 {
 		t.Fatalf("after sending: %+v", th)
 	}
@@ -193,17 +137,17 @@ func TestSend(t *testing.T) {
 	_, _ = fw.Write([]byte("\xff\xd8\xff"))
 	_ = mw.Close()
 	img := map[string]string{"Content-Type": mw.FormDataContentType(), "Cookie": "CSRF_TOKEN=tok", "X-CSRF-TOKEN": "tok"}
-	if r := f.do(http.MethodPost, sessionA, path+"/image", &body, img); r.status != 200 || string(r.body) != "{}" {
-		t.Fatalf("image: %d %s", r.status, r.body)
+	if r := f.do(http.MethodPost, sessionA, path+"/image", &body, img); r.Status != 200 || string(r.Body) != "{}" {
+		t.Fatalf("image: %d %s", r.Status, r.Body)
 	}
-	if r := f.do(http.MethodPost, sessionA, path+"/image", strings.NewReader(""), img); r.status != 422 {
-		t.Fatalf("image without a file: %d %s", r.status, r.body)
+	if r := f.do(http.MethodPost, sessionA, path+"/image", strings.NewReader(""), img); r.Status != 422 {
+		t.Fatalf("image without a file: %d %s", r.Status, r.Body)
 	}
-	th, _ = f.sim.Thread(vendorA, id)
+	th, _ = f.Sim.Thread(vendorA, id)
 	if last := th.Messages[len(th.Messages)-1]; len(th.Messages) != 3 || last.ImageURL == "" || last.Text != "" || last.From != Vendor {
 		t.Fatalf("after the image: %+v", th.Messages)
 	}
-	if st := f.sim.Stats(); st.SendCalls != 8 {
+	if st := f.Sim.Stats(); st.SendCalls != 8 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -211,21 +155,21 @@ func TestSend(t *testing.T) {
 func TestSearch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	a := f.sim.AddThread(vendorA, NewThread{Buyer: "Ivan", Product: "BMW E46 front bumper"})
-	b := f.sim.AddThread(vendorA, NewThread{Buyer: "Olga", Product: "Audi A4 B8 steering rack"})
-	f.sim.AddMessage(vendorA, a, Buyer, "Is it ORIGINAL?", time.Time{})
-	f.sim.AddMessage(vendorA, a, Vendor, "Yes, original.", time.Time{})
-	f.sim.AddMessage(vendorA, b, Buyer, "Original or copy?", time.Time{})
-	f.sim.AddMessage(vendorA, b, Buyer, "Hello?", time.Time{})
+	a := f.Sim.AddThread(vendorA, NewThread{Buyer: "Ivan", Product: "BMW E46 front bumper"})
+	b := f.Sim.AddThread(vendorA, NewThread{Buyer: "Olga", Product: "Audi A4 B8 steering rack"})
+	f.Sim.AddMessage(vendorA, a, Buyer, "Is it ORIGINAL?", time.Time{})
+	f.Sim.AddMessage(vendorA, a, Vendor, "Yes, original.", time.Time{})
+	f.Sim.AddMessage(vendorA, b, Buyer, "Original or copy?", time.Time{})
+	f.Sim.AddMessage(vendorA, b, Buyer, "Hello?", time.Time{})
 	pa := "/vendor/conversations/" + strconv.FormatInt(a, 10) + "/messages/search"
 
-	if r := f.get(sessionA, pa+"?q=o"); r.status != 422 {
-		t.Fatalf("q of one character: %d", r.status)
+	if r := f.Get(sessionA, pa+"?q=o"); r.Status != 422 {
+		t.Fatalf("q of one character: %d", r.Status)
 	}
-	if r := f.get(sessionA, "/vendor/messages/search"); r.status != 422 {
-		t.Fatalf("no q: %d", r.status)
+	if r := f.Get(sessionA, "/vendor/messages/search"); r.Status != 422 {
+		t.Fatalf("no q: %d", r.Status)
 	}
-	p := decode[listPage[wireMessage]](t, f.get(sessionA, pa+"?q=origin"))
+	p := decode[listPage[wireMessage]](t, f.Get(sessionA, pa+"?q=origin"))
 	if len(p.Data) != 2 || p.Data[0].Text != "Yes, original." || p.Meta.HasMore {
 		t.Fatalf("conversation search: %+v", p)
 	}
@@ -233,7 +177,7 @@ func TestSearch(t *testing.T) {
 	var texts []string
 	q := "/vendor/messages/search?q=origin&limit=1"
 	for {
-		p := decode[listPage[wireMessage]](t, f.get(sessionA, q))
+		p := decode[listPage[wireMessage]](t, f.Get(sessionA, q))
 		for _, m := range p.Data {
 			if m.Conversation == nil || m.Conversation.Companion.Name == "" || m.Conversation.Product.Title == "" {
 				t.Fatalf("global hit without its conversation: %+v", m)
@@ -249,7 +193,38 @@ func TestSearch(t *testing.T) {
 		t.Fatalf("global search: %q", texts)
 	}
 	// Vendor B sees none of A's messages.
-	if p := decode[listPage[wireMessage]](t, f.get(sessionB, "/vendor/messages/search?q=origin")); len(p.Data) != 0 {
+	if p := decode[listPage[wireMessage]](t, f.Get(sessionB, "/vendor/messages/search?q=origin")); len(p.Data) != 0 {
 		t.Fatalf("B found %d of A's messages", len(p.Data))
+	}
+}
+
+// TestSeed checks what Partizap's Seed adds to the layout the conformance
+// suite checks: senders, reply-needed and update times, and a start of the
+// caller's.
+func TestSeed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.Sim.Seed(vendorA, 30, 4, time.Time{})
+	f.Sim.Seed(vendorB, 5, 3, t0)
+	threads := f.Sim.Threads(vendorA)
+	for i, th := range threads {
+		for j, m := range th.Messages {
+			if (m.Direction == "outbound") != (m.SenderID == vendorA) {
+				t.Fatalf("thread %d message %d: %+v", i, j, m)
+			}
+		}
+		if pending := th.ReplyNeededSince != nil; pending != (i%3 == 2) {
+			t.Fatalf("thread %d: reply needed %v", i, th.ReplyNeededSince)
+		}
+		if i%3 == 2 && !th.ReplyNeededSince.Equal(th.Messages[2].At) {
+			t.Fatalf("thread %d: needed since %v, want the first unanswered message's time", i, th.ReplyNeededSince)
+		}
+		if !th.UpdatedAt.Equal(th.Messages[3].At) {
+			t.Fatalf("thread %d: updated %v", i, th.UpdatedAt)
+		}
+	}
+	b := f.Sim.Threads(vendorB)
+	if len(b) != 5 || !b[0].CreatedAt.Equal(t0) || !b[0].Messages[1].At.Equal(t0.Add(time.Second)) {
+		t.Fatalf("explicit start: %+v", b[0])
 	}
 }

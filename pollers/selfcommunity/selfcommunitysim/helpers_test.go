@@ -2,86 +2,18 @@ package selfcommunitysim
 
 import (
 	"encoding/json"
-	"io"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
+	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
-
-const (
-	userA  = "alice_owner"
-	tokenA = "tok-a-0123456789abcdef"
-	userB  = "bob_owner"
-	tokenB = "tok-b-0123456789abcdef"
-)
-
-// t0 is the fixtures' epoch: all explicit times are offsets from it.
-var t0 = time.Date(2024, 3, 5, 17, 20, 2, 100_000, time.UTC)
-
-type fixture struct {
-	t     *testing.T
-	sim   *Server
-	srv   *httptest.Server
-	clock *sim.Clock
-	idA   string
-	idB   string
-}
-
-// newFixture serves a simulator with accounts A and B on a fake clock set
-// at t0 + 1h, so explicit times around t0 are in the past.
-func newFixture(t *testing.T, cfg Config) *fixture {
-	t.Helper()
-	clock := sim.NewClock(t0.Add(time.Hour))
-	if cfg.Now == nil {
-		cfg.Now = clock.Now
-	}
-	sim := New(cfg)
-	f := &fixture{t: t, sim: sim, clock: clock}
-	f.idA = sim.AddAccount(userA, tokenA)
-	f.idB = sim.AddAccount(userB, tokenB)
-	f.srv = httptest.NewServer(sim)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (f *fixture) request(method, token, pathQuery string, body io.Reader) response {
-	f.t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+pathQuery, body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		f.t.Fatalf("%s %s: %v", method, pathQuery, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-func (f *fixture) get(token, pathQuery string) response {
-	f.t.Helper()
-	return f.request(http.MethodGet, token, pathQuery, nil)
-}
 
 // The client-side view of the wire, decoded loosely.
 type jsonUser struct {
@@ -116,66 +48,148 @@ type jsonPage[T any] struct {
 	Results  []T     `json:"results"`
 }
 
-func decodePage[T any](t *testing.T, r response) jsonPage[T] {
+// The accounts A and B of target and the fixtures: a key and its
+// credential.
+const (
+	userA, tokenA = "alice_owner", "tok-a-0123456789abcdef"
+	userB, tokenB = "bob_owner", "tok-b-0123456789abcdef"
+)
+
+// target is the SelfCommunity simulator for the conformance suite:
+// snippets newest first by DRF's next links, a thread's messages by
+// ?thread=, and DRF's {"detail"} bodies.
+var target = simtest.Target[*Server, Config]{
+	Lists:        []simtest.List{{Name: "snippets", Page: snippets, Reverse: true}},
+	Auth:         simtest.Bearer,
+	New:          New,
+	Now:          func(c *Config) *func() time.Time { return &c.Now },
+	Limited:      Config{RequestsPerSecond: 1, Burst: 1},
+	Kit:          func(s *Server) *sim.Kit { return s.Kit },
+	A:            simtest.Account{Key: userA, Token: tokenA},
+	B:            simtest.Account{Key: userB, Token: tokenB},
+	ListPath:     "/api/v2/pm/",
+	Messages:     EndpointThread,
+	MessagesPath: func(id string) string { return "/api/v2/pm/?thread=" + id },
+	// Every inbox is under the server's lock.
+	Pending: func(s *Server, username string) int {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.accounts.Must(username).pending.Len()
+	},
+	Step: func(s *Server, username string, rnd *rand.Rand) string {
+		return s.trafficStep(s.accounts.Must(username), rnd)
+	},
+	Mix:    map[string]int{actNewThread: 300, actMember: 700, actOwnerAnswer: 500},
+	Refill: time.Second,
+	Empty:  `{"count":0,"next":null,"previous":null,"results":[]}`,
+	// A 429 says the wait of its Retry-After, the limiter's or a fault's,
+	// as DRF's Throttled does.
+	Refusal: func(r simtest.Response, _ bool) error {
+		want := "Injected fault: " + strconv.Itoa(r.Status) + " " + http.StatusText(r.Status) + "."
+		if secs := r.Header.Get("Retry-After"); r.Status == http.StatusTooManyRequests && secs == "1" {
+			want = "Request was throttled. Expected available in 1 second."
+		} else if r.Status == http.StatusTooManyRequests {
+			want = "Request was throttled. Expected available in " + secs + " seconds."
+		}
+		if d, err := drfDetail(r.Body); err != nil || d != want {
+			return fmt.Errorf("detail %q (%v), want %q", d, err, want)
+		}
+		return nil
+	},
+}
+
+// snippets is the page of up to limit snippets at the next link.
+func snippets(c simtest.Client, token, next string, limit int) ([]string, string, error) {
+	if next == "" {
+		next = "/api/v2/pm/?limit=" + strconv.Itoa(limit)
+	}
+	var p jsonPage[jsonSnippet]
+	err := c.JSON(token, next, &p)
+	if err == nil && p.Results == nil {
+		err = errors.New("no results array")
+	}
+	ids := simtest.IDs(p.Results, func(s jsonSnippet) string { return strconv.FormatInt(s.ID, 10) })
+	if p.Next == nil {
+		return ids, "", err
+	}
+	return ids, *p.Next, err
+}
+
+// drfDetail decodes DRF's {"detail": ...} error body.
+func drfDetail(body []byte) (string, error) {
+	var d struct {
+		Detail string `json:"detail"`
+	}
+	if err := json.Unmarshal(body, &d); err != nil || d.Detail == "" {
+		return "", fmt.Errorf("body %s is not {\"detail\": ...}", body)
+	}
+	return d.Detail, nil
+}
+
+func decodePage[T any](t testing.TB, r simtest.Response) jsonPage[T] {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
 	}
 	var p jsonPage[T]
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
 	}
 	if p.Results == nil {
-		t.Fatalf("no results array in %s", r.body)
+		t.Fatalf("no results array in %s", r.Body)
 	}
 	return p
 }
 
+func msgIDs(ms []jsonMessage) []string {
+	return simtest.IDs(ms, func(m jsonMessage) string { return strconv.FormatInt(m.ID, 10) })
+}
+
+func detail(t *testing.T, r simtest.Response) string {
+	t.Helper()
+	d, err := drfDetail(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// t0 is the fixtures' epoch: all explicit times are offsets from it.
+var t0 = time.Date(2024, 3, 5, 17, 20, 2, 100_000, time.UTC)
+
+// fixture serves a simulator with accounts A and B (see target), of user
+// ids idA and idB, on a clock standing at t0 + 1h, so explicit times
+// around t0 are in the past.
+type fixture struct {
+	*simtest.Fixture[*Server]
+	idA, idB string
+}
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	f := &fixture{Fixture: simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
+	// Adding an account again returns its user id.
+	f.idA, f.idB = f.Sim.AddAccount(userA, tokenA), f.Sim.AddAccount(userB, tokenB)
+	return f
+}
+
 // walkSnippets follows next links from the first page and returns the ids.
 func (f *fixture) walkSnippets(token string, limit int) []string {
-	f.t.Helper()
-	var ids []string
-	next := f.srv.URL + "/api/v2/pm/?limit=" + strconv.Itoa(limit)
-	for next != "" {
-		rel := strings.TrimPrefix(next, f.srv.URL)
-		p := decodePage[jsonSnippet](f.t, f.get(token, rel))
-		for _, s := range p.Results {
-			ids = append(ids, strconv.FormatInt(s.ID, 10))
-		}
-		next = ""
-		if p.Next != nil {
-			next = *p.Next
-		}
+	f.T.Helper()
+	ids, err := simtest.Walk(f.Client, token, target.Lists[0], limit)
+	if err != nil {
+		f.T.Fatal(err)
 	}
 	return ids
 }
 
 func (f *fixture) threadQuery(token string, q url.Values) jsonPage[jsonMessage] {
-	f.t.Helper()
-	return decodePage[jsonMessage](f.t, f.get(token, "/api/v2/pm/?"+q.Encode()))
+	f.T.Helper()
+	return decodePage[jsonMessage](f.T, f.Get(token, "/api/v2/pm/?"+q.Encode()))
 }
 
-func msgIDs(ms []jsonMessage) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = strconv.FormatInt(m.ID, 10)
-	}
-	return out
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	simtest.Run(t, target)
 }
 
-func detail(t *testing.T, r response) string {
-	t.Helper()
-	var d struct {
-		Detail string `json:"detail"`
-	}
-	if err := json.Unmarshal(r.body, &d); err != nil || d.Detail == "" {
-		t.Fatalf("body %s is not {\"detail\": ...}", r.body)
-	}
-	return d.Detail
-}
-
-func newServer(t *testing.T, h http.Handler) *httptest.Server {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
+func BenchmarkSimulator(b *testing.B) { simtest.Benchmark(b, target) }
