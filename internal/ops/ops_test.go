@@ -475,3 +475,112 @@ func TestStateLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestStateLossStop: with OnStateLoss stop, an account whose state is lost
+// publishes nothing of its inbox: it says so and pauses itself until an
+// operator resets it; a reset then starts it over.
+func TestStateLossStop(t *testing.T) {
+	t.Parallel()
+	w := pollerstest.NewWorld(t)
+	marks, err := events.OpenMarks(ctx(t), w.JS.JS, w.JS.Stream, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := pollerstest.NewShop(t, 3, 2, nil)
+	a := shop.Account("a", nil)
+	var mu sync.Mutex
+	completed := 0
+	cfg := pollers.Config{Marks: marks, OnStateLoss: pollers.StateLossStop, PollInterval: 50 * time.Millisecond,
+		OnPoll: func(_ pollers.Account, st pollers.Stats, err error) {
+			if err == nil && st.Completed {
+				mu.Lock()
+				completed++
+				mu.Unlock()
+			}
+		}}
+	stop := w.Run(w.Engine(cfg, a))
+	w.Until("synced", func() bool { mu.Lock(); defer mu.Unlock(); return completed > 0 })
+	stop()
+	n := len(w.JS.ReadAll(t))
+
+	renamed, err := checkpoint.New(w.Redis, "renamed-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		iter := w.Redis.Scan(context.Background(), 0, "renamed-"+strings.ReplaceAll(t.Name(), "/", "-")+":*", 1000).Iterator()
+		for iter.Next(context.Background()) {
+			w.Redis.Del(context.Background(), iter.Val())
+		}
+	})
+	cfg.Store = renamed
+	e := w.Engine(cfg, a)
+	stop = w.Run(e)
+	defer stop()
+	w.Until("paused after the loss", func() bool {
+		for _, s := range e.Status() {
+			if s.State == "paused" {
+				return true
+			}
+		}
+		return false
+	})
+	got := w.JS.ReadAll(t)
+	if len(got) != n+2 || got[n].Envelope.Type != events.AccountStateLost || got[n+1].Envelope.Type != events.AccountPaused {
+		t.Fatalf("after the loss the stream gained %d events, want AccountStateLost and AccountPaused only", len(got)-n)
+	}
+	o := &ops.Ops{Store: renamed, Accounts: []pollers.Account{a}, Publisher: w.JS.Publisher, SubjectPrefix: w.JS.Prefix, Out: &bytes.Buffer{}}
+	if err := o.Reset(ctx(t), "mirakl/a", "from_now", "ops", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Resume(ctx(t), "mirakl/a", "ops", "reset after the loss"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	before := completed
+	mu.Unlock()
+	w.Until("polled again after the reset", func() bool { mu.Lock(); defer mu.Unlock(); return completed > before })
+	if got := len(w.JS.ReadAll(t)); got != n+3 {
+		t.Fatalf("after the silent reset the stream holds %d events, want %d (+AccountResumed)", got, n+3)
+	}
+}
+
+// TestBackfillYieldsToLivePolling: a long backfill (a slow rate budget)
+// leaves live polling its turn: a message written while it runs is
+// published before the backfill ends.
+func TestBackfillYieldsToLivePolling(t *testing.T) {
+	t.Parallel()
+	d := newDeployment(t, pollers.Config{}, 20, func(s *pollerstest.Shop) pollers.Account {
+		a := s.Account("a", map[string]string{"page_size": "2", "requests_per_second": "20"})
+		a.InitialSync = pollers.SyncFromNow
+		return a
+	})
+	d.run()
+	d.w.Until("synced silently", func() bool { return d.completed("a") > 0 })
+	shop := d.shops["a"]
+	ck := checkpoint.Account{Provider: "mirakl", ID: "a"}
+	done := make(chan checkpoint.Backfill, 1)
+	go func() {
+		b, _ := d.ops.Backfill(context.Background(), "mirakl/a", time.Time{}, "ops", func(checkpoint.Backfill) {})
+		done <- b
+	}()
+	d.w.Until("backfill under way", func() bool {
+		b, err := d.w.Store.Backfill(context.Background(), ck)
+		return err == nil && b != nil && b.Walked > 0
+	})
+	th := shop.Open(pollerstest.MiraklShop, "live, during the backfill")
+	d.w.Until("the live thread published", func() bool {
+		for _, r := range d.ofAccount("a")[events.ThreadCreated] {
+			if r.Envelope.Subject == th {
+				return true
+			}
+		}
+		return false
+	})
+	if b, err := d.w.Store.Backfill(context.Background(), ck); err != nil || !b.Done.IsZero() {
+		t.Fatalf("the backfill ended (%+v, %v) before the live thread was published: live polling waited for it", b, err)
+	}
+	if b := <-done; b.Done.IsZero() || b.Threads != 20 {
+		t.Fatalf("backfill %+v", b)
+	}
+}
