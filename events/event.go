@@ -251,7 +251,11 @@ type Event struct {
 	Source  string
 	Thread  string // the CloudEvents subject: the provider's thread id, or the account's for account events
 	Time    time.Time
-	Data    any // *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData, *ReplyResolvedData, *ReplySLAData or *AccountData
+	// TraceParent and TraceState are the W3C trace context of the
+	// event's publishing span (the CloudEvents distributed tracing
+	// extension); empty when it was published untraced.
+	TraceParent, TraceState string
+	Data                    any // *ThreadCreatedData, *MessageReceivedData, *ReplyNeededData, *ReplyResolvedData, *ReplySLAData or *AccountData
 }
 
 // NewThreadCreated builds the ThreadCreated event of a thread.
@@ -374,6 +378,8 @@ type Envelope struct {
 	Time            time.Time       `json:"time"`
 	DataContentType string          `json:"datacontenttype"`
 	DataSchema      string          `json:"dataschema"`
+	TraceParent     string          `json:"traceparent,omitempty"`
+	TraceState      string          `json:"tracestate,omitempty"`
 	Data            json.RawMessage `json:"data"`
 }
 
@@ -386,6 +392,8 @@ type envelopeOut struct {
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
 	DataSchema      string    `json:"dataschema"`
+	TraceParent     string    `json:"traceparent,omitempty"`
+	TraceState      string    `json:"tracestate,omitempty"`
 	Data            any       `json:"data"`
 }
 
@@ -393,7 +401,8 @@ type envelopeOut struct {
 func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(envelopeOut{
 		SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Thread,
-		Time: e.Time.UTC(), DataContentType: "application/json", DataSchema: e.Type.SchemaID(), Data: e.Data,
+		Time: e.Time.UTC(), DataContentType: "application/json", DataSchema: e.Type.SchemaID(),
+		TraceParent: e.TraceParent, TraceState: e.TraceState, Data: e.Data,
 	})
 }
 

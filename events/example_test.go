@@ -34,7 +34,7 @@ func ExamplePublisher_Send() {
 		events.NewMessageReceived(o, "t-1", events.Message{ID: "m-1", CreatedAt: since, Direction: events.Inbound}),
 		events.NewReplyNeeded(o, "t-1", since, "m-1"),
 	}
-	if err := pub.Send(page).Wait(context.Background()); err != nil {
+	if err := pub.Send(context.Background(), page).Wait(context.Background()); err != nil {
 		log.Fatal(err)
 	}
 }

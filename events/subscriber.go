@@ -11,6 +11,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SubscriberConfig configures a Subscriber.
@@ -23,6 +25,9 @@ type SubscriberConfig struct {
 	// AckWait is how long a delivered message may stay unacknowledged
 	// before JetStream delivers it again (default 30s).
 	AckWait time.Duration
+	// TracerProvider makes the CONSUMER span of each delivered message
+	// that came with a trace context (default: the global provider).
+	TracerProvider trace.TracerProvider
 	// MaxDeliver bounds deliveries of one message (default -1: unbounded).
 	// With watermill's PoisonQueue middleware, failures end up there
 	// instead.
@@ -134,7 +139,12 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 		}
 	}
 	wm.Metadata.Set("subject", m.Subject())
-	msgCtx, cancel := context.WithCancel(ctx)
+	// The handler's context continues the trace the publisher sent.
+	msgCtx, span := startProcess(ctx, s.cfg.TracerProvider, m)
+	if span != nil {
+		defer span.End()
+	}
+	msgCtx, cancel := context.WithCancel(msgCtx)
 	defer cancel()
 	wm.SetContext(msgCtx)
 	select {
@@ -154,6 +164,9 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 	case <-wm.Acked():
 		ack()
 	case <-wm.Nacked():
+		if span != nil {
+			span.SetStatus(codes.Error, "nacked")
+		}
 		_ = m.Nak()
 	case <-ctx.Done():
 		select {

@@ -46,7 +46,7 @@ func (w *WatermillPublisher) Publish(topic string, msgs ...*message.Message) err
 	if len(msgs) > 0 && msgs[0].Context() != nil {
 		ctx = msgs[0].Context()
 	}
-	if err := w.p.await(ctx, futures); perr == nil {
+	if err := w.p.await(ctx, futures, nil); perr == nil {
 		perr = err
 	}
 	return perr

@@ -114,7 +114,7 @@ func (r *runner) backfillPage(ctx context.Context, job *checkpoint.Backfill) (do
 		changed[it.Thread.ID] = &next
 	}
 	if len(evs) > 0 {
-		if err := r.cfg.Publisher.Send(evs).Wait(ctx); err != nil {
+		if err := r.cfg.Publisher.Send(ctx, evs).Wait(ctx); err != nil {
 			return false, err
 		}
 	}

@@ -258,7 +258,7 @@ func (r *runner) fireTimers(ctx context.Context) (needPoll bool, err error) {
 		fired = append(fired, t)
 	}
 	if len(evs) > 0 {
-		if err := r.cfg.Publisher.Send(evs).Wait(ctx); err != nil {
+		if err := r.cfg.Publisher.Send(ctx, evs).Wait(ctx); err != nil {
 			return false, r.retryTimers(fmt.Errorf("account %s: SLA events: %w", r.acct, err))
 		}
 		c.add(evs)

@@ -72,7 +72,7 @@ type Membership interface {
 // Publisher sends a page's events; the returned batch says, once waited
 // for, whether JetStream stored all of them (*events.Publisher).
 type Publisher interface {
-	Send(evs []events.Event) *events.Pending
+	Send(ctx context.Context, evs []events.Event) *events.Pending
 }
 
 // Config configures an Engine. Zero values take the documented defaults.

@@ -162,5 +162,5 @@ func (r *runner) succeeded(ctx context.Context) {
 func (r *runner) publishOne(ctx context.Context, ev events.Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return r.cfg.Publisher.Send([]events.Event{ev}).Wait(ctx)
+	return r.cfg.Publisher.Send(ctx, []events.Event{ev}).Wait(ctx)
 }

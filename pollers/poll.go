@@ -290,12 +290,17 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 // sentPage is a page whose events are sent and whose commit awaits their
 // acknowledgement.
 type sentPage struct {
-	ack     *events.Pending
-	events  int
-	cursor  checkpoint.Cursor
-	changed map[string]*checkpoint.ThreadState
-	timers  checkpoint.TimerChanges
-	counts  episodeCounts
+	ack *events.Pending
+	// sent is when the events went out; msgTimes are the provider times of
+	// the messages found by a walk after the first, for the detection
+	// delay.
+	sent     time.Time
+	msgTimes []time.Time
+	events   int
+	cursor   checkpoint.Cursor
+	changed  map[string]*checkpoint.ThreadState
+	timers   checkpoint.TimerChanges
+	counts   episodeCounts
 }
 
 // settle waits for the page in flight, if any, and commits it.
@@ -308,8 +313,11 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 	if err := p.ack.Wait(ctx); err != nil {
 		return fmt.Errorf("account %s: %w", r.acct, err)
 	}
+	r.tel.acked(r.acct.Provider, p.sent, p.msgTimes)
 	st.Events += p.events
-	first, err := r.cfg.Store.Commit(ctx, r.lease, p.cursor, p.changed, p.timers)
+	cctx, span := r.tel.startCommit(ctx)
+	first, err := r.cfg.Store.Commit(cctx, r.lease, p.cursor, p.changed, p.timers)
+	endSpan(span, err)
 	if err != nil {
 		return storeErr(err)
 	}
@@ -392,7 +400,9 @@ func (r *runner) nextWalk(cur checkpoint.Cursor) Walk {
 // page diffs one page against the stored states (and those of the page
 // still in flight), sends its events, and returns it ready to commit with
 // the cursor advanced past it.
-func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, inflight *sentPage, silent bool, st *Stats, derived func()) (*sentPage, error) {
+func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, inflight *sentPage, silent bool, st *Stats, derived func()) (_ *sentPage, err error) {
+	ctx, span := r.tel.startPage(ctx, st.Pages+1)
+	defer func() { endSpan(span, err) }()
 	fetchCtx := r.pageContext(ctx)
 	items := dedupe(page.Items)
 	ids := make([]string, len(items))
@@ -487,7 +497,16 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	}
 	*cur = next
 	r.sending(changed)
-	return &sentPage{ack: r.cfg.Publisher.Send(evs), events: len(evs), cursor: next, changed: changed, timers: timers, counts: counts}, nil
+	var msgTimes []time.Time
+	if Walk(cur.Walk) != WalkInitial {
+		for i := range evs {
+			if evs[i].Type == events.MessageReceived {
+				msgTimes = append(msgTimes, evs[i].Time)
+			}
+		}
+	}
+	return &sentPage{ack: r.cfg.Publisher.Send(ctx, evs), sent: time.Now(), msgTimes: msgTimes,
+		events: len(evs), cursor: next, changed: changed, timers: timers, counts: counts}, nil
 }
 
 // versionGone prefixes the stored version of a thread whose messages were

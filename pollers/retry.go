@@ -81,6 +81,10 @@ type accountTransport struct {
 	timeout time.Duration
 	count   *atomic.Int64 // every attempt
 	onRetry func(reason string)
+	// tel and provider report each attempt: a client span, the answer's
+	// class, the pauses asked for.
+	tel      *telemetry
+	provider string
 	// hints and dailyReset are the provider's, when it has them; set once
 	// the provider exists, before its first request.
 	hints      RetryHinter
@@ -128,7 +132,7 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			return nil, err
 		}
 		t.count.Add(1)
-		resp, err := t.attempt(req)
+		resp, err := t.attempt(req, attempt-1)
 		reason := retryable(ctx, resp, err)
 		if resp != nil {
 			t.pacer.observe(ctx, resp.Header, t.dailyReset)
@@ -145,6 +149,7 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			if resp.StatusCode == http.StatusTooManyRequests {
 				// The account pauses, whoever sends its next request.
 				t.pacer.throttled(ctx, wait)
+				t.tel.pausedBy(t.provider, wait)
 			}
 		}
 		if attempt >= t.policy.Attempts || wait > t.policy.MaxInPlace ||
@@ -167,11 +172,16 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 // attempt sends req once, bounded by the HTTP timeout, and reads the whole
-// body so that a body cut short is seen here.
-func (t *accountTransport) attempt(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+// body so that a body cut short is seen here. resends counts the attempts
+// before it.
+func (t *accountTransport) attempt(req *http.Request, resends int) (resp *http.Response, err error) {
+	ctx, span := t.tel.startRequest(req, resends)
+	defer func() {
+		t.tel.endRequest(span, t.provider, resp, err)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	resp, err = t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}

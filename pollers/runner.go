@@ -109,7 +109,7 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 	// The provider's features are known only once it exists, so the
 	// pacer is set right after, before the provider's first request.
 	tr := &accountTransport{
-		next: cfg.Transport, policy: cfg.Retry, timeout: cfg.HTTPTimeout,
+		next: cfg.Transport, policy: cfg.Retry, timeout: cfg.HTTPTimeout, tel: e.tel, provider: a.Provider,
 		count: &r.requests, onRetry: func(reason string) { e.tel.retried(a.Provider, reason) },
 	}
 	client := &http.Client{
@@ -274,6 +274,7 @@ func (r *runner) pollStep(ctx context.Context) time.Duration {
 		// long Retry-After) is not asked again before the pause ends.
 		wait = max(r.backoff(err), r.pacer.pausedFor())
 		if errors.Is(err, ErrRateLimited) {
+			r.tel.pausedBy(r.acct.Provider, wait)
 			// The provider asked for a pause: expected, not an alarm.
 			r.log.Info("paused by the provider's rate limit", "error", err, "retry_in", wait.Round(time.Millisecond))
 		} else if dep := dependency(err); dep != "" {

@@ -25,6 +25,7 @@ import (
 	"github.com/threadsync/threadsync/events/embedded"
 	"github.com/threadsync/threadsync/internal/accountsfile"
 	"github.com/threadsync/threadsync/internal/connect"
+	"github.com/threadsync/threadsync/internal/observe"
 	"github.com/threadsync/threadsync/internal/ops"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/providers"
@@ -235,12 +236,16 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 		return startupErr(ctx, err)
 	}
 	defer rdb.Close()
-	met, err := newMetrics()
+	tel, err := observe.Setup(ctx, "threadsync", version)
 	if err != nil {
 		return err
 	}
-	defer met.shutdown()
-	engine, err := newEngine(cfg, accounts, store, pub, marks, met.provider, log)
+	defer func() {
+		if err := tel.Shutdown(); err != nil {
+			log.Warn("telemetry shutdown", "error", err)
+		}
+	}()
+	engine, err := newEngine(cfg, accounts, store, pub, marks, tel.Meters, log)
 	if err != nil {
 		return err
 	}
@@ -248,7 +253,7 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 		return errStartupStopped
 	}
 	if cfg.HTTPAddr != "" {
-		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine, metrics: met.handler}, log); err != nil {
+		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine, metrics: tel.Handler}, log); err != nil {
 			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/threadsync/threadsync/internal/observe"
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
 	"github.com/threadsync/threadsync/pollers/sla"
@@ -32,15 +33,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	a.SLA = policy
 	pollerstest.OpenThreads(t, h, a, 5)
-	met, err := newMetrics()
+	met, err := observe.Setup(t.Context(), "threadsync", version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer met.shutdown()
+	defer met.Shutdown()
 	ctx, cancel := context.WithCancel(context.Background())
 	var first pollers.Stats
 	e := pollerstest.NewWorld(t).Engine(pollers.Config{
-		MeterProvider: met.provider,
+		MeterProvider: met.Meters,
 		OnPoll: func(_ pollers.Account, st pollers.Stats, err error) {
 			if err != nil {
 				t.Errorf("poll: %v", err)
@@ -56,7 +57,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("the poll did too little to count: %+v", first)
 	}
 
-	srv := httptest.NewServer((&health{engine: e, metrics: met.handler}).handler())
+	srv := httptest.NewServer((&health{engine: e, metrics: met.Handler}).handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {

@@ -56,7 +56,10 @@ func TestWatchAccounts(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	hup := make(chan os.Signal, 1)
 	done := make(chan struct{})
-	go func() { defer close(done); accountsfile.Watch(ctx, hup, cfg.AccountsFile, cfg.AccountsReload, cfg.PollInterval, engine, log) }()
+	go func() {
+		defer close(done)
+		accountsfile.Watch(ctx, hup, cfg.AccountsFile, cfg.AccountsReload, cfg.PollInterval, engine, log)
+	}()
 	defer func() { cancel(); <-done }()
 
 	until := w.Until

@@ -314,7 +314,7 @@ type dlSends struct {
 	dup  int
 }
 
-func (p *dlSends) Send(evs []events.Event) *events.Pending {
+func (p *dlSends) Send(ctx context.Context, evs []events.Event) *events.Pending {
 	p.mu.Lock()
 	for i := range evs {
 		if t := evs[i].Type; t == events.ReplySLAWarning || t == events.ReplySLABreached {
@@ -324,7 +324,7 @@ func (p *dlSends) Send(evs []events.Event) *events.Pending {
 		}
 	}
 	p.mu.Unlock()
-	return p.next.Send(evs)
+	return p.next.Send(ctx, evs)
 }
 
 func (p *dlSends) dups() int {
