@@ -55,28 +55,17 @@ func (s *Store) RequestBackfill(ctx context.Context, a Account, b Backfill) (Bac
 	if cur != nil && cur.Done.IsZero() {
 		return *cur, ErrBackfillRunning
 	}
-	enc, err := json.Marshal(b)
-	if err != nil {
+	if err := s.setJSON(ctx, a, s.Keys(a).Backfill, "request backfill", b); err != nil {
 		return Backfill{}, err
-	}
-	if err := s.rdb.Set(ctx, s.Keys(a).Backfill, enc, 0).Err(); err != nil {
-		return Backfill{}, fmt.Errorf("checkpoint: %s: request backfill: %w", a, err)
 	}
 	return b, nil
 }
 
 // Backfill returns the account's backfill; nil when none was asked for.
 func (s *Store) Backfill(ctx context.Context, a Account) (*Backfill, error) {
-	v, err := s.rdb.Get(ctx, s.Keys(a).Backfill).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: read backfill: %w", a, err)
-	}
 	var b Backfill
-	if err := json.Unmarshal(v, &b); err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: decode backfill: %w", a, err)
+	if ok, err := s.getJSON(ctx, a, s.Keys(a).Backfill, "backfill", &b); !ok {
+		return nil, err
 	}
 	return &b, nil
 }

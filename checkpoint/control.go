@@ -105,14 +105,7 @@ type Health struct {
 
 // SetHealth records the account's run of failures.
 func (s *Store) SetHealth(ctx context.Context, a Account, h Health) error {
-	b, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	if err := s.rdb.Set(ctx, s.Keys(a).Health, b, 0).Err(); err != nil {
-		return fmt.Errorf("checkpoint: %s: record health: %w", a, err)
-	}
-	return nil
+	return s.setJSON(ctx, a, s.Keys(a).Health, "record health", h)
 }
 
 // ClearHealth forgets the account's run of failures once a poll succeeds.
@@ -209,16 +202,9 @@ func (s *Store) Inspect(ctx context.Context, a Account) (Inspection, error) {
 
 // Health returns the account's run of failures; nil when none is recorded.
 func (s *Store) Health(ctx context.Context, a Account) (*Health, error) {
-	b, err := s.rdb.Get(ctx, s.Keys(a).Health).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: read health: %w", a, err)
-	}
 	var h Health
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: decode health: %w", a, err)
+	if ok, err := s.getJSON(ctx, a, s.Keys(a).Health, "health", &h); !ok {
+		return nil, err
 	}
 	return &h, nil
 }
@@ -292,14 +278,7 @@ func decodeReset(s string) (ResetRequest, error) {
 // RequestReset asks the worker that next polls the account to start it
 // over; a pending request is replaced.
 func (s *Store) RequestReset(ctx context.Context, a Account, r ResetRequest) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := s.rdb.Set(ctx, s.Keys(a).Reset, b, 0).Err(); err != nil {
-		return fmt.Errorf("checkpoint: %s: request reset: %w", a, err)
-	}
-	return nil
+	return s.setJSON(ctx, a, s.Keys(a).Reset, "request reset", r)
 }
 
 // PendingReset returns the reset request not carried out yet; nil when none.
@@ -358,4 +337,31 @@ func (s *Store) Reset(ctx context.Context, lease Lease, r ResetRequest) (done bo
 		return false, fmt.Errorf("checkpoint: %s: reset: %w", lease.Account, err)
 	}
 	return n == 1, nil
+}
+
+// setJSON stores v as JSON at key; what names it in errors.
+func (s *Store) setJSON(ctx context.Context, a Account, key, what string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := s.rdb.Set(ctx, key, b, 0).Err(); err != nil {
+		return fmt.Errorf("checkpoint: %s: %s: %w", a, what, err)
+	}
+	return nil
+}
+
+// getJSON reads the JSON at key into v; found is false when key is absent.
+func (s *Store) getJSON(ctx context.Context, a Account, key, what string, v any) (found bool, err error) {
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %s: read %s: %w", a, what, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("checkpoint: %s: decode %s: %w", a, what, err)
+	}
+	return true, nil
 }

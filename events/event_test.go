@@ -140,17 +140,7 @@ func TestEnvelopeMatchesSchema(t *testing.T) {
 		events.NewReplyResolved(origin, "t-1", events.Resolved{NeededSince: at, At: at, How: events.Closed, SLA: &s, Business: 90 * time.Minute}),
 	}
 	for _, e := range evs {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := schemas.Validate(b); err != nil {
-			t.Fatalf("%s: %v\n%s", e.Type, err, b)
-		}
-		env, err := events.ParseEnvelope(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, env := valid(t, e)
 		if env.Subject != "t-1" || env.Source != "threadsync/mirakl/shop-2001" || env.DataSchema != e.Type.SchemaID() {
 			t.Fatalf("envelope %+v", env)
 		}
@@ -420,16 +410,9 @@ func TestAccountEvents(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for _, e := range evs {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := schemas.Validate(b); err != nil {
-			t.Fatalf("%s: %v\n%s", e.Type, err, b)
-		}
-		env, err := events.ParseEnvelope(b)
-		if err != nil || env.Subject != "shop-2001" || e.Subject != "inbox.mirakl.shop-2001."+e.Type.SubjectSuffix() {
-			t.Fatalf("%s: envelope %+v on %s, %v", e.Type, env, e.Subject, err)
+		b, env := valid(t, e)
+		if env.Subject != "shop-2001" || e.Subject != "inbox.mirakl.shop-2001."+e.Type.SubjectSuffix() {
+			t.Fatalf("%s: envelope %+v on %s", e.Type, env, e.Subject)
 		}
 		d, err := events.DecodeData(env)
 		if ad, ok := d.(*events.AccountData); err != nil || !ok || "account."+ad.State != e.Type.SubjectSuffix() {
@@ -451,4 +434,21 @@ func TestAccountEvents(t *testing.T) {
 	if b, _ := json.Marshal(bare); schemas.Validate(b) == nil {
 		t.Fatal("AccountFailing without failures or error passed its schema")
 	}
+}
+
+// valid encodes e, checks it against its schema and parses it back.
+func valid(t *testing.T, e events.Event) ([]byte, events.Envelope) {
+	t.Helper()
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.Validate(b); err != nil {
+		t.Fatalf("%s: %v\n%s", e.Type, err, b)
+	}
+	env, err := events.ParseEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, env
 }

@@ -81,14 +81,9 @@ func (r *runner) backfillPage(ctx context.Context, job *checkpoint.Backfill) (do
 	if err != nil {
 		return false, fmt.Errorf("account %s: backfill: list threads: %w", r.acct, redact(err, r.acct.Token))
 	}
-	items := dedupe(page.Items)
-	ids := make([]string, len(items))
-	for i := range items {
-		ids[i] = items[i].Thread.ID
-	}
-	states, err := r.cfg.Store.Threads(ctx, r.ck, ids)
+	items, states, err := r.stored(ctx, page.Items)
 	if err != nil {
-		return false, storeErr(err)
+		return false, err
 	}
 	var evs []events.Event
 	changed := map[string]*checkpoint.ThreadState{}

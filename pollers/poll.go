@@ -404,14 +404,9 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	ctx, span := r.tel.startPage(ctx, st.Pages+1)
 	defer func() { endSpan(span, err) }()
 	fetchCtx := r.pageContext(ctx)
-	items := dedupe(page.Items)
-	ids := make([]string, len(items))
-	for i := range items {
-		ids[i] = items[i].Thread.ID
-	}
-	prevs, err := r.cfg.Store.Threads(ctx, r.ck, ids)
+	items, prevs, err := r.stored(ctx, page.Items)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err
 	}
 	var evs []events.Event
 	changed := make(map[string]*checkpoint.ThreadState)
@@ -544,6 +539,21 @@ func (r *runner) messages(ctx context.Context, it *Item, prev *checkpoint.Thread
 		r.memo.put(key, msgs)
 	}
 	return msgs, err
+}
+
+// stored returns a page's items, each thread once, and their stored states
+// (nil for a thread never seen), in one round trip.
+func (r *runner) stored(ctx context.Context, listed []Item) ([]Item, []*checkpoint.ThreadState, error) {
+	items := dedupe(listed)
+	ids := make([]string, len(items))
+	for i := range items {
+		ids[i] = items[i].Thread.ID
+	}
+	states, err := r.cfg.Store.Threads(ctx, r.ck, ids)
+	if err != nil {
+		return nil, nil, storeErr(err)
+	}
+	return items, states, nil
 }
 
 // dedupe keeps the last occurrence of each thread in a page, should the

@@ -274,7 +274,6 @@ func (r *runner) pollStep(ctx context.Context) time.Duration {
 		// long Retry-After) is not asked again before the pause ends.
 		wait = max(r.backoff(err), r.pacer.pausedFor())
 		if errors.Is(err, ErrRateLimited) {
-			r.tel.pausedBy(r.acct.Provider, wait)
 			// The provider asked for a pause: expected, not an alarm.
 			r.log.Info("paused by the provider's rate limit", "error", err, "retry_in", wait.Round(time.Millisecond))
 		} else if dep := dependency(err); dep != "" {

@@ -209,15 +209,7 @@ func TestStateLostProcess(t *testing.T) {
 			env := b.env("REDIS_URL="+srv.URL(), "THREADSYNC_DUPLICATE_WINDOW=1s")
 			// The stream of the backing keeps copies out for an hour; this
 			// test wants them kept for one second.
-			s, err := b.js.JS.Stream(context.Background(), b.js.Stream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := s.CachedInfo().Config
-			cfg.Duplicates = time.Second
-			if _, err := b.js.JS.UpdateStream(context.Background(), cfg); err != nil {
-				t.Fatal(err)
-			}
+			b.js.SetDuplicates(t, time.Second)
 			w1 := startProc(t, "worker 1", env, "run")
 			w1.waitReady()
 			want := pollerstest.Expect(shop.Truth(pollerstest.MiraklShop)).Events()

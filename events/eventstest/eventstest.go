@@ -194,3 +194,19 @@ func (e *Env) Publish(tb testing.TB, evs ...events.Event) {
 		tb.Fatal(err)
 	}
 }
+
+// SetDuplicates sets the stream's duplicate window, for tests that need
+// copies kept out only briefly.
+func (e *Env) SetDuplicates(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := e.JS.Stream(ctx, e.Stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Duplicates = d
+	if _, err := e.JS.UpdateStream(ctx, cfg); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -98,6 +98,16 @@ func (d *deployment) ofAccount(id string) map[events.Type][]eventstest.Received 
 	return out
 }
 
+// created reports whether the account's ThreadCreated of thread is on the stream.
+func (d *deployment) created(id, thread string) bool {
+	for _, r := range d.ofAccount(id)[events.ThreadCreated] {
+		if r.Envelope.Subject == thread {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *deployment) status(id string) pollers.AccountStatus {
 	for _, s := range d.engine.Status() {
 		if s.Account == "mirakl/"+id {
@@ -141,23 +151,14 @@ func TestPauseResume(t *testing.T) {
 	// Messages written to both: b publishes its own, a nothing.
 	ta := d.shops["a"].Open(pollerstest.MiraklShop, "anyone there?")
 	tb := d.shops["b"].Open(pollerstest.MiraklShop, "hello?")
-	d.w.Until("b's new thread published", func() bool {
-		for _, r := range d.ofAccount("b")[events.ThreadCreated] {
-			if r.Envelope.Subject == tb {
-				return true
-			}
-		}
-		return false
-	})
+	d.w.Until("b's new thread published", func() bool { return d.created("b", tb) })
 	before := d.completed("b")
 	d.w.Until("b polled twice more", func() bool { return d.completed("b") >= before+2 })
 	if l, m := d.shops["a"].Requests(); l != list || m != msgs {
 		t.Fatalf("paused a sent requests: list %d→%d, messages %d→%d", list, l, msgs, m)
 	}
-	for _, r := range d.ofAccount("a")[events.ThreadCreated] {
-		if r.Envelope.Subject == ta {
-			t.Fatal("paused a published its new thread")
-		}
+	if d.created("a", ta) {
+		t.Fatal("paused a published its new thread")
 	}
 	if st, err := d.ops.States(ctx(t)); err != nil || st[0].Paused == nil || st[0].Holder != "" || st[1].Holder == "" {
 		t.Fatalf("states while a is paused: %+v, %v", st, err)
@@ -166,14 +167,7 @@ func TestPauseResume(t *testing.T) {
 	if err := d.ops.Resume(ctx(t), "mirakl/a", "ops@example", "back"); err != nil {
 		t.Fatal(err)
 	}
-	d.w.Until("a's new thread published after resume", func() bool {
-		for _, r := range d.ofAccount("a")[events.ThreadCreated] {
-			if r.Envelope.Subject == ta {
-				return true
-			}
-		}
-		return false
-	})
+	d.w.Until("a's new thread published after resume", func() bool { return d.created("a", ta) })
 	evs := d.ofAccount("a")
 	if len(evs[events.AccountPaused]) != 1 || len(evs[events.AccountResumed]) != 1 {
 		t.Fatalf("account events of a: %d paused, %d resumed", len(evs[events.AccountPaused]), len(evs[events.AccountResumed]))
@@ -203,14 +197,7 @@ func TestSyncNow(t *testing.T) {
 	if err := d.ops.SyncNow(ctx(t), "mirakl/a"); err != nil {
 		t.Fatal(err)
 	}
-	d.w.Until("the new thread published", func() bool {
-		for _, r := range d.ofAccount("a")[events.ThreadCreated] {
-			if r.Envelope.Subject == th {
-				return true
-			}
-		}
-		return false
-	})
+	d.w.Until("the new thread published", func() bool { return d.created("a", th) })
 	t.Logf("sync-now to event on the stream: %s", time.Since(asked).Round(time.Millisecond))
 	if err := d.ops.SyncNow(ctx(t), "mirakl/nope"); err == nil {
 		t.Fatal("sync-now of an unknown account succeeded")
@@ -255,14 +242,7 @@ func TestReset(t *testing.T) {
 	mark := d.completed("a")
 	d.w.Until("a polled after the silent reset", func() bool { return d.completed("a") > mark })
 	th := d.shops["a"].Open(pollerstest.MiraklShop, "new after reset")
-	d.w.Until("the new thread published", func() bool {
-		for _, r := range d.ofAccount("a")[events.ThreadCreated] {
-			if r.Envelope.Subject == th {
-				return true
-			}
-		}
-		return false
-	})
+	d.w.Until("the new thread published", func() bool { return d.created("a", th) })
 	// The new thread: its ThreadCreated, its message, its ReplyNeeded.
 	if got := len(d.w.JS.ReadAll(t)); got != n+3 {
 		t.Fatalf("stream holds %d events after the from_now reset and one new thread, want %d", got, n+3)
@@ -424,15 +404,7 @@ func TestStateLoss(t *testing.T) {
 				cfg.Store = store("threadsync-renamed")
 			}
 			// Past the duplicate window, JetStream would keep any copy.
-			s, err := w.JS.JS.Stream(ctx(t), w.JS.Stream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := s.CachedInfo().Config
-			sc.Duplicates = time.Second
-			if _, err := w.JS.JS.UpdateStream(ctx(t), sc); err != nil {
-				t.Fatal(err)
-			}
+			w.JS.SetDuplicates(t, time.Second)
 			time.Sleep(1500 * time.Millisecond) // the window must pass; nothing signals it
 
 			stop = w.Run(w.Engine(cfg, a))
@@ -569,14 +541,7 @@ func TestBackfillYieldsToLivePolling(t *testing.T) {
 		return err == nil && b != nil && b.Walked > 0
 	})
 	th := shop.Open(pollerstest.MiraklShop, "live, during the backfill")
-	d.w.Until("the live thread published", func() bool {
-		for _, r := range d.ofAccount("a")[events.ThreadCreated] {
-			if r.Envelope.Subject == th {
-				return true
-			}
-		}
-		return false
-	})
+	d.w.Until("the live thread published", func() bool { return d.created("a", th) })
 	if b, err := d.w.Store.Backfill(context.Background(), ck); err != nil || !b.Done.IsZero() {
 		t.Fatalf("the backfill ended (%+v, %v) before the live thread was published: live polling waited for it", b, err)
 	}

@@ -91,10 +91,10 @@ func testResumeMidWalk(t *testing.T, h Harness) {
 	checkFullSync(t, h.Truth(t, a), f.JS.ReadAll(t))
 }
 
-// testRefusedTokenRestartsTheWalk: the API refuses the page token an
-// interrupted walk stopped at (ErrTokenExpired); the walk starts over and
-// loses nothing.
-func testRefusedTokenRestartsTheWalk(t *testing.T, h Harness) {
+// refusedTokenFixture is a fixture of one account with three pages of
+// threads, and the hook that makes the API refuse the next page token;
+// it skips providers whose clients read their tokens themselves.
+func refusedTokenFixture(t *testing.T, h Harness) (*fixture, pollers.Account, func()) {
 	refuse := h.Hooks().RefuseToken
 	if refuse == nil {
 		t.Skip("the provider's client reads its page tokens itself: the API refuses none")
@@ -102,8 +102,16 @@ func testRefusedTokenRestartsTheWalk(t *testing.T, h Harness) {
 	f := newFixture(t, h, 1)
 	a := f.accts[0]
 	f.seed(a, 3*pageSize)
+	return f, a, func() { refuse(t, a) }
+}
+
+// testRefusedTokenRestartsTheWalk: the API refuses the page token an
+// interrupted walk stopped at (ErrTokenExpired); the walk starts over and
+// loses nothing.
+func testRefusedTokenRestartsTheWalk(t *testing.T, h Harness) {
+	f, a, refuse := refusedTokenFixture(t, h)
 	f.interrupt(a)
-	refuse(t, a)
+	refuse()
 	before := h.Requests(t, a)
 	st := f.poll(f.engine(nil), a)
 	if st.Threads != 3*pageSize {
@@ -119,14 +127,8 @@ func testRefusedTokenRestartsTheWalk(t *testing.T, h Harness) {
 // while the walk runs (the token expired between two pages); the walk
 // starts over within the same poll, completes, and loses nothing.
 func testTokenRefusedMidWalk(t *testing.T, h Harness) {
-	refuse := h.Hooks().RefuseToken
-	if refuse == nil {
-		t.Skip("the provider's client reads its page tokens itself: the API refuses none")
-	}
-	f := newFixture(t, h, 1)
-	a := f.accts[0]
-	f.seed(a, 3*pageSize)
-	f.watch(a).After(1, func() { refuse(t, a) })
+	f, a, refuse := refusedTokenFixture(t, h)
+	f.watch(a).After(1, refuse)
 	st := f.poll(f.engine(nil), a)
 	if !st.Completed || st.Threads <= 3*pageSize {
 		t.Fatalf("poll with a token refused mid-walk: completed %v, %d threads listed (want the first page twice)", st.Completed, st.Threads)
