@@ -4,60 +4,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/template"
 )
 
-// accountsTemplate renders threadsync's accounts file. Secrets and option
-// values are double-quoted: a key like 1e10 or an id like 2001 must stay a
-// string for the YAML reader.
-var accountsTemplate = template.Must(template.New("accounts").Funcs(template.FuncMap{"quote": yamlQuote}).Parse(
-	`# Simulated accounts served by providersim. The tokens are simulator keys,
-# valid for this providersim run only.
-accounts:
-{{- range .}}
-  - provider: {{.Provider}}
-    id: {{.ID}}
-    base_url: {{.BaseURL}}
-    token: {{quote .Token}}
-    poll_interval: 2s
-    initial_sync: full
-{{- if .Options}}
-    options:
-{{- range .Options}}
-      {{.Key}}: {{quote .Value}}
-{{- end}}
-{{- end}}
-{{- end}}
-`))
-
-type accountView struct {
-	Provider, ID, BaseURL, Token string
-	Options                      []option
-}
-
-type option struct{ Key, Value string }
-
-// renderAccounts writes the accounts file for the accounts, options in key
-// order so the file is stable.
+// renderAccounts writes threadsync's accounts file, options in key order;
+// values are quoted, so that a key like 1e10 stays a string in YAML.
 func renderAccounts(w io.Writer, accounts []account) error {
-	views := make([]accountView, len(accounts))
-	for i, a := range accounts {
-		v := accountView{Provider: a.provider, ID: a.id, BaseURL: a.baseURL, Token: a.token}
-		for k, val := range a.options {
-			v.Options = append(v.Options, option{k, val})
+	var b strings.Builder
+	b.WriteString("# Simulated accounts served by providersim. The tokens are simulator keys,\n# valid for this providersim run only.\naccounts:\n")
+	for _, a := range accounts {
+		fmt.Fprintf(&b, "  - provider: %s\n    id: %s\n    base_url: %s\n    token: %s\n    poll_interval: 2s\n    initial_sync: full\n",
+			a.provider, a.id, a.baseURL, yamlQuote(a.token))
+		if len(a.options) > 0 {
+			b.WriteString("    options:\n")
 		}
-		slices.SortFunc(v.Options, func(x, y option) int { return strings.Compare(x.Key, y.Key) })
-		views[i] = v
+		for _, k := range slices.Sorted(maps.Keys(a.options)) {
+			fmt.Fprintf(&b, "      %s: %s\n", k, yamlQuote(a.options[k]))
+		}
 	}
-	return accountsTemplate.Execute(w, views)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
-// writeAccounts replaces path atomically with the accounts file, readable by
-// the owner only since it holds keys.
+// writeAccounts replaces path atomically, readable by the owner only since it holds keys.
 func writeAccounts(path string, accounts []account) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".accounts-*.yaml")
 	if err != nil {
@@ -77,8 +50,7 @@ func writeAccounts(path string, accounts []account) error {
 	return nil
 }
 
-// yamlQuote returns s as a YAML double-quoted scalar; JSON string syntax is a
-// subset of it.
+// yamlQuote is s as a YAML double-quoted scalar, of which JSON strings are a subset.
 func yamlQuote(s string) string {
 	b, _ := json.Marshal(s) // a string always marshals
 	return string(b)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +14,7 @@ import (
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
-// adminFault is the body of POST /faults: which endpoint fails (empty:
-// any), for which account, with what status, Retry-After, body and
-// policy, and how many times.
+// adminFault is the body of POST /faults (see sim.Fault).
 type adminFault struct {
 	Endpoint   string          `json:"endpoint"`
 	Status     int             `json:"status"`
@@ -27,9 +26,7 @@ type adminFault struct {
 	Policy     *string         `json:"policy"`
 }
 
-// faultShape is how a provider's POST /faults names the account: in the
-// field account ("shop" or "account"), a number when numeric, and which
-// policies (sim.Fault.Policy) it takes, if any.
+// faultShape is how POST /faults names the account ("shop" or "account", numeric), and its policies.
 type faultShape struct {
 	account  string
 	numeric  bool
@@ -70,8 +67,7 @@ func (fs faultShape) fault(in adminFault, endpoints []string) (sim.Fault, error)
 	return f, nil
 }
 
-// adminRule is one rule of POST /schedule, a sim.Rule with its delay as a
-// Go duration ("3s", "250ms").
+// adminRule is a sim.Rule of POST /schedule, its delay a Go duration.
 type adminRule struct {
 	Every      int    `json:"every"`
 	Burst      int    `json:"burst"`
@@ -86,82 +82,46 @@ type adminRule struct {
 func rules(in []adminRule) ([]sim.Rule, error) {
 	out := make([]sim.Rule, len(in))
 	for i, r := range in {
-		var delay time.Duration
-		if r.Delay != "" {
-			d, err := time.ParseDuration(r.Delay)
-			if err != nil {
-				return nil, fmt.Errorf("rule %d: delay: %w", i+1, err)
-			}
-			delay = d
-		}
-		out[i] = sim.Rule{
-			Every: r.Every, Burst: r.Burst, Status: r.Status, RetryAfter: r.RetryAfter,
-			Delay: delay, Reset: r.Reset, Truncate: r.Truncate,
+		out[i] = sim.Rule{Every: r.Every, Burst: r.Burst, Status: r.Status, RetryAfter: r.RetryAfter, Reset: r.Reset, Truncate: r.Truncate}
+		var err error
+		if out[i].Delay, err = time.ParseDuration(cmp.Or(r.Delay, "0")); err != nil {
+			return nil, fmt.Errorf("rule %d: delay: %w", i+1, err)
 		}
 	}
 	return out, sim.CheckRules(out...)
 }
 
-// adminHandler serves a simulator's admin API, which lets demos and scripts
-// break the simulator on purpose:
+// adminHandler serves a simulator's admin API, for demos and scripts to
+// break it on purpose; unknown fields, bodies over 1 MiB and bad faults or
+// rules are refused with 400.
 //
-//	POST   /faults    a JSON adminFault: {"endpoint":"M11","shop":"2001",
-//	                  "status":503,"retry_after":"5","body":"","times":3}
-//	                  (the account's field as the provider's faultShape
-//	                  says; "policy" for HubSpot: TEN_SECONDLY_ROLLING or
-//	                  DAILY); a bad fault answers 400
+//	POST   /faults    {"endpoint":"M11","shop":"2001","status":503,"retry_after":"5","body":"","times":3}
+//	                  (HubSpot takes a "policy": TEN_SECONDLY_ROLLING or DAILY)
 //	DELETE /faults    clears every fault
-//	POST   /schedule  a JSON list of rules that replaces the sustained faults:
-//	                  [{"every":3,"burst":1,"status":429,"retry_after":"1",
-//	                    "delay":"3s","reset":false,"truncate":false}]
-//	                  (see sim.Rule; an invalid rule answers 400)
+//	POST   /schedule  [{"every":3,"burst":1,"status":429,"retry_after":"1","delay":"3s","reset":false,"truncate":false}]
 //	DELETE /schedule  clears the sustained faults
-//	GET    /stats     the simulator's Stats as JSON, plus Schedule: what the
-//	                  schedule saw of each account that made a request, by
-//	                  the simulator's account key (the one faults name)
-//
-// Unknown fields and bodies over 1 MiB are refused with 400.
+//	GET    /stats     the simulator's Stats, plus Schedule: ScheduleStats by account key
 func adminHandler(sched sim.Simulator, shape faultShape) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
-		var in adminFault
-		if err := decode(w, r, &in); err != nil {
-			http.Error(w, "bad fault: "+err.Error(), http.StatusBadRequest)
-			return
-		}
+	change(mux, "POST /faults", "fault", func(in adminFault) error {
 		f, err := shape.fault(in, sched.Endpoints())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+		if err == nil {
+			sched.InjectFault(f)
 		}
-		sched.InjectFault(f)
-		w.WriteHeader(http.StatusNoContent)
+		return err
 	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
-		sched.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /schedule", func(w http.ResponseWriter, r *http.Request) {
-		var in []adminRule
-		if err := decode(w, r, &in); err != nil {
-			http.Error(w, "bad schedule: "+err.Error(), http.StatusBadRequest)
-			return
-		}
+	change(mux, "POST /schedule", "schedule", func(in []adminRule) error {
 		rs, err := rules(in)
 		if err != nil {
-			http.Error(w, "bad schedule: "+err.Error(), http.StatusBadRequest)
-			return
+			return fmt.Errorf("bad schedule: %w", err)
 		}
 		sched.SetSchedule(rs...)
-		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
-	mux.HandleFunc("DELETE /schedule", func(w http.ResponseWriter, _ *http.Request) {
-		sched.SetSchedule()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) { sched.ClearFaults(); w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("DELETE /schedule", func(w http.ResponseWriter, _ *http.Request) { sched.SetSchedule(); w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		// The simulator's counters stay at the top level, where scripts
-		// read them; the schedule's join them as one more field.
+		// The counters stay at the top level, where scripts read them.
 		b, err := json.Marshal(sched.Report())
 		var fields map[string]json.RawMessage
 		if err == nil {
@@ -180,10 +140,22 @@ func adminHandler(sched sim.Simulator, shape faultShape) http.Handler {
 	return mux
 }
 
-// decode reads a request's JSON body into v, refusing unknown fields and
-// bodies over 1 MiB.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+// change serves a POST of a JSON In that apply applies: 204, or 400.
+func change[In any](mux *http.ServeMux, pattern, what string, apply func(in In) error) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var in In
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&in)
+		if err != nil {
+			err = fmt.Errorf("bad %s: %w", what, err)
+		} else {
+			err = apply(in)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }

@@ -1,17 +1,12 @@
 // Command providersim serves threadsync's provider simulators over HTTP with
 // live traffic, for demos, benchmarks and end-to-end runs of the worker.
-//
-// Each provider is mounted under its own prefix: the Mirakl API is at
-// http://<listen>/mirakl (the accounts' base_url), its admin API (one-shot
-// faults, the schedule of sustained faults, stats) at /_admin/mirakl/. GET
-// /healthz answers 200 once the simulators are ready. With -accounts-out it
-// writes a threadsync accounts file for the simulated accounts, keys
-// included; the log never shows a key.
-//
-// -throttle-every N answers every Nth request of each account 429 with
-// Retry-After: 1 in the provider's own format, and -slow-every N holds every
-// Nth request back for -slow, on every endpoint; the admin API's schedule
-// replaces them at run time.
+// Each provider is mounted under its own prefix (the Mirakl API at
+// http://<listen>/mirakl, its admin API at /_admin/mirakl/); GET /healthz
+// answers once they are ready. -accounts-out writes a threadsync accounts
+// file, keys included, which the log never shows. -throttle-every N answers
+// every Nth request of each account 429 with Retry-After: 1, and
+// -slow-every N holds it back for -slow, until the admin API's schedule
+// replaces them.
 //
 //	providersim -listen 127.0.0.1:8089 -accounts-out accounts.yaml
 //	providersim -throttle-every 5 -slow-every 7 -slow 3s
@@ -19,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -50,8 +46,7 @@ func main() {
 	}
 }
 
-// run serves until ctx is done, then shuts down gracefully. ready, when not
-// nil, is called with the listening address once the server accepts requests.
+// run serves until ctx is done; ready gets the address once the server accepts requests.
 func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("providersim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,36 +64,26 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		counts[i] = fs.Int(s.count, s.n, s.help)
 		builds[i] = s.define(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return cmp.Or(err, fmt.Errorf("unexpected arguments: %q", fs.Args()))
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	names := []string{"seed-threads", "rate", "rps", "throttle-every", "slow-every"}
+	for i, v := range []float64{float64(*seedThreads), *rate, *rps, float64(*throttleEvery), float64(*slowEvery)} {
+		if v < 0 {
+			return errors.New("-" + names[i] + " must not be negative")
+		}
 	}
-	switch {
-	case *seedThreads < 0:
-		return errors.New("-seed-threads must not be negative")
-	case *rate < 0:
-		return errors.New("-rate must not be negative")
-	case *rps < 0:
-		return errors.New("-rps must not be negative")
-	case *throttleEvery < 0:
-		return errors.New("-throttle-every must not be negative")
-	case *slowEvery < 0:
-		return errors.New("-slow-every must not be negative")
-	case *slowEvery > 0 && *slow <= 0:
+	if *slowEvery > 0 && *slow <= 0 {
 		return errors.New("-slow must be positive with -slow-every")
 	}
 	schedule := scheduleFlags(*throttleEvery, *slowEvery, *slow)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	base := "http://" + advertised(ln.Addr())
-
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -108,14 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	var traffic []func(context.Context) error
 	for i, s := range simulators {
 		prefix := "/" + s.provider
-		m, err := s.setup(builds[i], *counts[i], options{
-			baseURL:     base + prefix,
-			seedThreads: *seedThreads,
-			rate:        *rate,
-			rps:         *rps,
-			schedule:    schedule,
-			log:         log.With("provider", s.provider),
-		})
+		m, err := s.setup(builds[i], *counts[i], options{baseURL: base + prefix, seedThreads: *seedThreads, rate: *rate, rps: *rps, schedule: schedule})
 		if err != nil {
 			return fmt.Errorf("%s simulator: %w", s.provider, err)
 		}
@@ -126,12 +104,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, adminHandler(m.sim, s.faults)))
 		accounts = append(accounts, m.accounts...)
 		traffic = append(traffic, m.traffic...)
-		ids := make([]string, len(m.accounts))
-		for j, a := range m.accounts {
-			ids[j] = a.id
-		}
 		log.Info("serving simulator", "provider", s.provider, "base_url", base+prefix,
-			"accounts", ids, "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps,
+			"accounts", sim.Map(m.accounts, func(a account) string { return a.id }), "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps,
 			"throttle_every", *throttleEvery, "slow_every", *slowEvery)
 	}
 	if *accountsOut != "" {
@@ -140,12 +114,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		}
 		log.Info("wrote accounts file", "path", *accountsOut, "accounts", len(accounts))
 	}
-
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
 	var wg sync.WaitGroup
@@ -162,38 +131,30 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-
 	select {
-	case err := <-serveErr:
-		stopTraffic()
-		wg.Wait()
-		return err
+	case err = <-serveErr:
 	case <-ctx.Done():
+		log.Info("shutting down")
+		stopTraffic()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err = srv.Shutdown(shutdownCtx); err != nil {
+			err = fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	log.Info("shutting down")
 	stopTraffic()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
 	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return err
 }
 
-// scheduleFlags turns -throttle-every and -slow-every into the rules of a
-// schedule. A request both pick is held back, then throttled: each flag
-// then holds for every request it picks, although a request takes only one
-// rule.
+// scheduleFlags turns -throttle-every and -slow-every into rules; a request both pick gets both.
 func scheduleFlags(throttleEvery, slowEvery int, slow time.Duration) []sim.Rule {
 	throttle := sim.Rule{Every: throttleEvery, Status: http.StatusTooManyRequests, RetryAfter: "1"}
 	held := sim.Rule{Every: slowEvery, Delay: slow}
 	switch {
 	case throttleEvery > 0 && slowEvery > 0:
 		rules := []sim.Rule{throttle, held}
-		// The requests both pick are every lcm-th; an lcm too large to
-		// count to is never reached.
+		// Both pick every lcm-th, unless the lcm is too large to reach.
 		if g := gcd(throttleEvery, slowEvery); throttleEvery/g <= math.MaxInt/slowEvery {
 			both := throttle
 			both.Every, both.Delay = throttleEvery/g*slowEvery, slow
@@ -215,8 +176,7 @@ func gcd(a, b int) int {
 	return a
 }
 
-// advertised is the host:port clients should use: a wildcard listen address
-// is reachable on loopback.
+// advertised is the host:port clients use: loopback for a wildcard.
 func advertised(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"log/slog"
+	"maps"
 	"strconv"
 	"time"
 
@@ -18,29 +18,19 @@ import (
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
-// A simulator is one provider's entry in providersim's table: the
-// simulator is mounted under /<provider>/ (its base URL) and its admin API
-// under /_admin/<provider>/, and its accounts are written to the accounts
-// file. Everything else providersim does to it goes through sim.Simulator.
+// A simulator is one provider's entry, mounted under /<provider>/ and /_admin/<provider>/.
 type simulator struct {
-	// provider is the name used in the URL prefix and the accounts file.
-	provider string
-	// count is the flag of the number of accounts (-<count>), n its
-	// default, and help its usage.
-	count string
-	n     int
-	help  string
-	// key is the simulator's name of account i (from 0), id threadsync's
-	// name of the account whose simulator key is key, and token makes its
-	// secret. options are added to the ones the simulator asks for.
+	// provider is the URL prefix, and -<count> (default n, usage help) the number of accounts.
+	provider, count, help string
+	n                     int
+	// key names account i, id threadsync's account of a key, token makes its secret, and options
+	// are added to the simulator's.
 	key     func(i int) string
 	id      func(key string) string
 	token   func() string
 	options map[string]string
-	// faults says how the admin API's POST /faults names the account.
-	faults faultShape
-	// define registers the simulator's own flags (named <provider>-...)
-	// and returns what builds it once the flags are parsed.
+	faults  faultShape // how POST /faults names the account
+	// define registers the simulator's flags (-<provider>-...) and returns what builds it.
 	define func(fs *flag.FlagSet) func(o options) (sim.Simulator, error)
 	// then, when set, runs once the accounts (by key) are added.
 	then func(s sim.Simulator, keys []string)
@@ -60,8 +50,7 @@ var simulators = []simulator{
 				if *daily < 0 {
 					return nil, fmt.Errorf("-hubspot-daily-limit must not be negative, got %d", *daily)
 				}
-				// -rps is per second; HubSpot counts per rolling 10 s, so
-				// the simulator allows 10 × rps per window.
+				// HubSpot counts per rolling 10 s: 10 × rps per window.
 				return hubspotsim.New(hubspotsim.Config{RequestsPerSecond: o.rps, DailyLimit: *daily}), nil
 			}
 		},
@@ -74,8 +63,7 @@ var simulators = []simulator{
 	{
 		provider: "olx", count: "olx-accounts", n: 2, help: "number of simulated OLX users (accounts seller-1, seller-2, ...)",
 		key: func(i int) string { return "seller-" + strconv.Itoa(i+1) }, id: prefixed(""),
-		// OLX access tokens are opaque strings; the prefix tells them from
-		// the other simulators' keys in the accounts file.
+		// The prefix tells OLX's opaque tokens from the other keys.
 		token: func() string { return "olx-" + newKey() }, faults: faultShape{account: "account"},
 		define: func(fs *flag.FlagSet) func(o options) (sim.Simulator, error) {
 			zone := fs.String("olx-timezone", "Europe/Warsaw", "IANA zone of the zone-less times the OLX simulator writes (the accounts' timezone option)")
@@ -91,54 +79,43 @@ var simulators = []simulator{
 	{
 		provider: "partizap", count: "partizap-accounts", n: 2, help: "number of simulated Partizap vendors (accounts vendor-501, vendor-502, ...)",
 		key: from(501), id: prefixed("vendor-"),
-		// A PHP-session-like value; the prefix keeps it apart from the
-		// other simulators' hex keys.
+		// A PHP-session-like value, apart from the other hex keys.
 		token: func() string { return "pzs" + newKey() }, faults: faultShape{account: "account", numeric: true},
-		define: plain(func(o options) sim.Simulator {
-			return partizapsim.New(partizapsim.Config{RequestsPerSecond: o.rps})
-		}),
+		define: plain(func(o options) sim.Simulator { return partizapsim.New(partizapsim.Config{RequestsPerSecond: o.rps}) }),
 	},
 	{
 		provider: "selfcommunity", count: "selfcommunity-accounts", n: 2,
 		help: "number of SelfCommunity users read by threadsync, in one simulated community (accounts owner-1, owner-2, ...)",
 		key:  func(i int) string { return "owner_" + strconv.Itoa(i+1) }, id: func(key string) string { return "owner-" + key[len("owner_"):] },
-		// 26 letters and digits: the shape of an OAuth token rather than of
-		// the hex keys other simulators use.
+		// 26 letters and digits: an OAuth token's shape, not a hex key's.
 		token: rand.Text, faults: faultShape{account: "account"},
 		define: plain(func(o options) sim.Simulator {
 			return selfcommunitysim.New(selfcommunitysim.Config{RequestsPerSecond: o.rps})
 		}),
 		then: func(s sim.Simulator, keys []string) {
 			if len(keys) >= 2 {
-				// Two accounts of one community may write to each other:
-				// the thread shows in both inboxes, inbound on one side and
-				// outbound on the other.
+				// The thread shows in both inboxes, inbound on one side and outbound on the other.
 				s.(*selfcommunitysim.Server).AddThread(keys[0], selfcommunitysim.NewThread{With: keys[1], Text: "Can you take the meetup questions this week?"})
 			}
 		},
 	},
 }
 
-// options are the flags every simulator shares.
 type options struct {
-	baseURL     string     // where the simulator is served, without a trailing slash
-	seedThreads int        // threads seeded per account
-	rate        float64    // live messages per second per account; 0 = none
-	rps         float64    // rate limit per key; 0 = unlimited
-	schedule    []sim.Rule // sustained faults from the start; none when empty
-	log         *slog.Logger
+	baseURL     string // without a trailing slash
+	seedThreads int
+	rate, rps   float64    // live messages a second per account, rate limit per key; 0: none
+	schedule    []sim.Rule // sustained faults from the start
 }
 
-// mount is a built simulator.
+// mount is a built simulator; traffic runs until the context is done.
 type mount struct {
 	sim      sim.Simulator
 	accounts []account
-	// traffic runs live traffic until the context is done.
-	traffic []func(ctx context.Context) error
+	traffic  []func(ctx context.Context) error
 }
 
-// setup builds the simulator of s with n accounts, each seeded and, when
-// o.rate is positive, with live traffic.
+// setup builds the simulator of s with n accounts, seeded and, with a rate, live.
 func (s simulator) setup(build func(options) (sim.Simulator, error), n int, o options) (*mount, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("-%s must not be negative, got %d", s.count, n)
@@ -154,9 +131,7 @@ func (s simulator) setup(build func(options) (sim.Simulator, error), n int, o op
 		key, token := s.key(i), s.token()
 		keys[i] = key
 		opts := srv.Register(key, token)
-		for k, v := range s.options {
-			opts[k] = v
-		}
+		maps.Copy(opts, s.options)
 		srv.Fill(key, o.seedThreads, 4)
 		m.accounts = append(m.accounts, account{provider: s.provider, id: s.id(key), baseURL: o.baseURL, token: token, options: opts})
 		if o.rate > 0 {
@@ -169,13 +144,10 @@ func (s simulator) setup(build func(options) (sim.Simulator, error), n int, o op
 	return m, nil
 }
 
-// account is one simulated account as threadsync's accounts file describes it.
+// account is one simulated account as threadsync's accounts file has it.
 type account struct {
-	provider string
-	id       string
-	baseURL  string
-	token    string
-	options  map[string]string
+	provider, id, baseURL, token string
+	options                      map[string]string
 }
 
 // plain is define for a simulator without flags of its own.
@@ -195,15 +167,13 @@ func prefixed(prefix string) func(key string) string {
 	return func(key string) string { return prefix + key }
 }
 
-// newKey returns a random secret for a simulated account.
 func newKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
 }
 
-// hubspotToken returns a random secret shaped like a HubSpot private-app
-// token (pat-<region>-<uuid>).
+// hubspotToken is a secret shaped like a HubSpot private-app token.
 func hubspotToken() string {
 	k := newKey()
 	return "pat-na1-" + k[0:8] + "-" + k[8:12] + "-" + k[12:16] + "-" + k[16:20] + "-" + k[20:32]

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,40 +15,21 @@ import (
 	"time"
 )
 
-// Rule is a sustained fault: it answers every Every-th request of an
-// account, and the Burst-1 requests before it, on every endpoint. Requests
-// are numbered per account from 1, counting every endpoint, since the rules
-// were last set: request n is in the rule's burst when (n-1) % Every >=
-// Every-Burst. With Every 3 and Burst 1 that is requests 3, 6, 9, ...; with
-// Every 5 and Burst 2, requests 4, 5, 9, 10, ...
-//
-// A rule does what its fields say, in this order: wait Delay, then answer
-// with Status (or serve the request normally when Status is 0), then cut
-// that answer short as Reset or Truncate say. An answer with an empty body
-// cannot be cut short, so it goes out whole.
+// Rule is a sustained fault of every Every-th request of an account, and the Burst-1 before it:
+// request n (from 1) is in the burst when (n-1) % Every >= Every-Burst. It waits Delay, answers
+// Status (0: serves the request) and cuts the answer as Reset or Truncate say.
 type Rule struct {
-	// Every is the length of the rule's cycle, at least 1.
-	Every int
-	// Burst is how many requests in a row the rule answers at the end of
-	// each cycle; 0 means 1, and more than Every means all of them.
+	Every int // the cycle, at least 1
+	// Burst is how many requests in a row it answers (0: 1).
 	Burst int
-	// Status, when not 0, answers with the provider's own error body for
-	// this status (400 to 599) instead of serving the request.
-	Status int
-	// RetryAfter is the Retry-After header sent with Status: whole or
-	// fractional seconds, or an HTTP date. "" sends none.
+	// Status (400-599) answers the provider's error body, with RetryAfter (seconds or a date).
+	Status     int
 	RetryAfter string
-	// Delay holds the answer back this long: a slow response. A client
-	// that goes away meanwhile gets nothing.
+	// Delay holds the answer back; a client that goes away gets nothing.
 	Delay time.Duration
-	// Reset sends the headers, with the full Content-Length, and about half
-	// of the body, then resets the TCP connection (SO_LINGER 0): the client
-	// sees "connection reset by peer" or an unexpected EOF mid-body.
-	Reset bool
-	// Truncate sends the headers, with the full Content-Length, and about
-	// half of the body, then closes the connection: the client sees
-	// io.ErrUnexpectedEOF.
-	Truncate bool
+	// Reset and Truncate send the headers and half the body, then reset the TCP connection
+	// (SO_LINGER 0) or close it.
+	Reset, Truncate bool
 }
 
 // Check reports what is wrong with the rule, if anything.
@@ -86,53 +68,32 @@ func CheckRules(rules ...Rule) error {
 	return nil
 }
 
-// matches reports whether request n (from 1) of an account is in the
-// rule's burst.
+// matches reports whether request n (from 1) is in the rule's burst.
 func (r Rule) matches(n int64) bool {
 	every := int64(r.Every)
 	burst := min(int64(max(r.Burst, 1)), every)
 	return (n-1)%every >= every-burst
 }
 
-// EarlySlack is how much earlier than its Retry-After allowed a request
-// may arrive without counting as early: clocks and timers are that coarse.
+// EarlySlack is how early a request may come without counting as Early: clocks and timers are that coarse.
 const EarlySlack = 20 * time.Millisecond
 
 // Observed is what a Schedule saw of one account's client.
 type Observed struct {
-	// Requests counts the account's requests that entered the schedule.
 	Requests int64
-	// Status counts the requests a rule answered with its Status, by
-	// status.
-	Status map[int]int64
-	// Delayed, Reset and Truncated count the requests a rule held back,
-	// reset or cut short.
+	// Status, Delayed, Reset and Truncated count what rules did.
+	Status                    map[int]int64
 	Delayed, Reset, Truncated int64
-	// InFlight is how many of the account's requests are in the schedule
-	// now, and MaxInFlight the most there were at once: a request counts
-	// from its arrival until the handler returns or, sooner, until the
-	// last byte its Content-Length announces is handed to the connection,
-	// or the connection is cut. A client waiting for each answer before
-	// sending the next request then never counts twice, even when the
-	// answer reaches it before the handler has returned.
+	// InFlight counts requests until the handler returns or their last byte goes, so a client that
+	// waits for each answer never counts twice; MaxInFlight is the most.
 	InFlight, MaxInFlight int
-	// Throttled counts 429 answers with a Retry-After the client could
-	// read, whoever answered them: a rule, a one-shot fault or the
-	// simulator's rate limiter.
-	Throttled int64
-	// Early counts requests that arrived, by more than EarlySlack, before
-	// the time the latest of those 429s allowed.
-	Early int64
+	// Throttled counts 429s with Retry-After, Early the requests before one allowed.
+	Throttled, Early int64
 }
 
-// Schedule answers an account's requests by rules (see Rule) and watches
-// what the client does. A simulator runs every authenticated request
-// through Handle. It is safe for concurrent use; its zero value has no
-// rules and watches already.
+// Schedule answers requests by rules and watches what clients do; the zero value watches already.
 type Schedule struct {
-	// Now is the clock of Retry-After and arrivals, time.Now when nil. It
-	// is the wall clock rather than a simulator's Config.Now because the
-	// client waits in real time. Set it before the first request.
+	// Now (default time.Now) times Retry-After and arrivals on the wall clock, where the client waits.
 	Now func() time.Time
 
 	mu       sync.Mutex
@@ -140,34 +101,23 @@ type Schedule struct {
 	accounts map[string]*watch
 }
 
-// watch is one account's state in a Schedule.
 type watch struct {
 	n         int64 // requests since the rules were set
 	obs       Observed
 	notBefore time.Time // the latest time a 429 allowed
 }
 
-// Chain is what a simulator's endpoint does around the schedule, as
-// Handle runs it.
+// Chain is what a simulator's endpoint does around the schedule.
 type Chain struct {
-	// Fault answers with the simulator's one-shot fault when one matches
-	// the request, and reports whether it did; nil when there is none.
-	// It comes before the rules, so a queued fault keeps its meaning of
-	// "the next request".
+	// Fault answers a one-shot fault, if one matches, before the rules: it means "the next request".
 	Fault func(w http.ResponseWriter) bool
-	// Error writes the provider's own error body for status. Retry-After,
-	// when the rule has one, is already in w's header. When nil, the
-	// answer is plain text, which no provider sends.
+	// Error writes the provider's error body for status; nil: plain text.
 	Error func(w http.ResponseWriter, status int)
-	// Next serves the request as the schedule does not: the simulator's
-	// rate limiter, then the handler.
+	// Next is the rate limiter, then the handler.
 	Next func(w http.ResponseWriter)
 }
 
-// Set replaces the rules; a request takes the first rule it is in the
-// burst of. Every account's requests are numbered from 1 again, so a test
-// knows which of its next requests fail. It panics on an invalid rule
-// (see Check): that is a mistake in the test.
+// Set replaces the rules, numbering requests from 1 again; it panics on an invalid rule.
 func (s *Schedule) Set(rules ...Rule) {
 	if err := CheckRules(rules...); err != nil {
 		panic("sim: Schedule.Set: " + err.Error())
@@ -200,8 +150,7 @@ func (s *Schedule) Observed(account string) Observed {
 	return Observed{Status: map[int]int64{}}
 }
 
-// AllObserved returns what the schedule saw of every account that made a
-// request, by account.
+// AllObserved returns what the schedule saw of every account that made a request, by account.
 func (s *Schedule) AllObserved() map[string]Observed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,8 +170,7 @@ func (a *watch) observed() Observed {
 	return o
 }
 
-// ResetObserved sets every account's counters back to zero. Requests in
-// flight stay counted, and a Retry-After already announced still holds.
+// ResetObserved zeroes the counters but for requests in flight.
 func (s *Schedule) ResetObserved() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,19 +179,10 @@ func (s *Schedule) ResetObserved() {
 	}
 }
 
-func (s *Schedule) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Schedule) now() time.Time { return Now(s.Now)() }
 
-// Handle runs one request of account through the schedule: c.Fault first,
-// then the first rule the request is in the burst of, if any, and
-// otherwise c.Next. Every answer goes through a ResponseWriter that
-// notices 429s with Retry-After, so that the account's later requests can
-// be checked against them. A rule that resets or truncates hijacks the
-// connection; where that is impossible (HTTP/2) it aborts the response.
+// Handle runs a request through c.Fault, its rule or c.Next; Reset and Truncate hijack the
+// connection, or abort the response under HTTP/2.
 func (s *Schedule) Handle(w http.ResponseWriter, r *http.Request, account string, c Chain) {
 	rule, ok := s.enter(account)
 	ww := &watchWriter{ResponseWriter: w, s: s, account: account, length: -1}
@@ -290,9 +229,8 @@ func (s *Schedule) Handle(w http.ResponseWriter, r *http.Request, account string
 	}
 	buf := &bufferWriter{header: ww.Header()}
 	answer(buf)
-	if buf.body.Len() == 0 {
-		// Nothing to cut short: an empty body is whole at any length.
-		buf.copyTo(ww)
+	if buf.body.Len() == 0 { // an empty body is whole at any length
+		ww.WriteHeader(cmp.Or(buf.status, http.StatusOK))
 		return
 	}
 	if rule.Reset {
@@ -331,14 +269,13 @@ func (s *Schedule) enter(account string) (Rule, bool) {
 	return Rule{}, false
 }
 
-// count updates an account that has entered the schedule.
 func (s *Schedule) count(account string, f func(o *Observed)) {
 	s.mu.Lock()
 	f(&s.accounts[account].obs)
 	s.mu.Unlock()
 }
 
-// throttled records a 429 written now with the Retry-After value v.
+// throttled records a 429 written now with Retry-After v.
 func (s *Schedule) throttled(account, v string) {
 	at, ok := retryAt(v, s.now())
 	if !ok {
@@ -353,8 +290,7 @@ func (s *Schedule) throttled(account, v string) {
 	}
 }
 
-// retryAt is the time a Retry-After value v, received at now, allows a
-// request again: v is whole or fractional seconds, or an HTTP date.
+// retryAt is when a Retry-After v received at now allows a request again.
 func retryAt(v string, now time.Time) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -372,10 +308,7 @@ func retryAt(v string, now time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// watchWriter passes an answer through, tells the schedule about a 429
-// with Retry-After as its header is written, and takes the request out of
-// flight before the client can have all of the answer. Unwrap lets
-// http.ResponseController reach the connection beneath.
+// watchWriter notes 429s and takes the request out of flight before the client can have all of the answer.
 type watchWriter struct {
 	http.ResponseWriter
 	s       *Schedule
@@ -400,8 +333,7 @@ func (w *watchWriter) WriteHeader(status int) {
 		if n, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); err == nil {
 			w.length = n
 		}
-		// Before the header goes out, so that the client cannot be
-		// quicker than the time it is told to wait from.
+		// Before the header goes out, which the client waits from.
 		if status == http.StatusTooManyRequests {
 			w.s.throttled(w.account, w.Header().Get("Retry-After"))
 		}
@@ -413,9 +345,7 @@ func (w *watchWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	// A large body reaches the connection as it is written, so the client
-	// may read all of it and send its next request while the handler is
-	// still returning: the request leaves before its last byte goes.
+	// The client may have all of it and send again before we return.
 	if w.written += int64(len(b)); w.length >= 0 && w.written >= w.length {
 		w.leave()
 	}
@@ -424,8 +354,7 @@ func (w *watchWriter) Write(b []byte) (int, error) {
 
 func (w *watchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// bufferWriter holds a whole answer back, since cutting a body short needs
-// its length first. The header is the real response's.
+// bufferWriter holds an answer back: cutting a body short needs its length.
 type bufferWriter struct {
 	header http.Header
 	status int
@@ -441,39 +370,23 @@ func (b *bufferWriter) WriteHeader(status int) {
 }
 
 func (b *bufferWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
+	b.status = cmp.Or(b.status, http.StatusOK)
 	return b.body.Write(p)
 }
 
-func (b *bufferWriter) statusOrOK() int {
-	if b.status == 0 {
-		return http.StatusOK
-	}
-	return b.status
-}
-
-func (b *bufferWriter) copyTo(w http.ResponseWriter) {
-	w.WriteHeader(b.statusOrOK())
-	_, _ = w.Write(b.body.Bytes())
-}
-
-// cut writes the buffered answer's header, with the full Content-Length,
-// and half its body, then drops the connection: with reset, by an RST
-// (SO_LINGER 0) rather than a close.
+// cut writes the header and half the body, then drops the connection: by an RST when reset.
 func cut(w *watchWriter, b *bufferWriter, reset bool) {
 	body := b.body.Bytes()
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(b.statusOrOK())
+	w.WriteHeader(cmp.Or(b.status, http.StatusOK))
 	_, _ = w.Write(body[:len(body)/2])
 	rc := http.NewResponseController(w)
-	// What Write buffered must reach the connection before the hijack,
-	// which would drop it.
-	if err := rc.Flush(); err != nil {
-		panic(http.ErrAbortHandler)
+	// What Write buffered must reach the connection before the hijack.
+	var conn net.Conn
+	err := rc.Flush()
+	if err == nil {
+		conn, _, err = rc.Hijack()
 	}
-	conn, _, err := rc.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}

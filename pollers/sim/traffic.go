@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,12 +14,7 @@ import (
 // ErrRate is Pace's answer to a rate that is not positive and finite.
 var ErrRate = errors.New("the rate must be positive and finite")
 
-// Pace calls event perSecond times a second until ctx is done, paced by
-// the wall clock, and then returns nil. Fast rates are served in batches:
-// a ticker fires at most every 10ms and each tick performs the events due
-// by then. After a stall (a slow event, a busy machine) it catches up by at
-// most one second of events rather than a burst of everything missed. It
-// returns ErrRate at once for a rate that is not positive and finite.
+// Pace calls event perSecond times a second until ctx is done, catching up at most a second.
 func Pace(ctx context.Context, perSecond float64, event func()) error {
 	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
 		return ErrRate
@@ -45,30 +41,23 @@ func Pace(ctx context.Context, perSecond float64, event func()) error {
 	}
 }
 
-// Rand returns rnd, or a randomly seeded generator when rnd is nil: a
-// seeded rnd makes Traffic reproducible, nil just makes it run.
+// Rand returns rnd, or a randomly seeded generator when rnd is nil; a seeded rnd reproduces Traffic.
 func Rand(rnd *rand.Rand) *rand.Rand {
-	if rnd == nil {
-		return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	return rnd
+	return cmp.Or(rnd, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 }
 
 // Pick is a random item of items.
 func Pick[T any](rnd *rand.Rand, items []T) T { return items[rnd.IntN(len(items))] }
 
-// Event is one kind of live traffic: Do performs it and reports whether
-// there was anything to do, Share is its part of all events.
+// Event is a kind of live traffic, a Share of all; Do reports whether it found something to do.
 type Event struct {
 	Name  string
 	Share float64
 	Do    func() bool
 }
 
-// Step performs one event of live traffic with l locked: the one p (in
-// [0, 1), drawn by the caller) falls in by the events' shares, or the
-// first when empty says the inbox is (a thread must be opened first). It
-// returns the event's name, or None when it found nothing to do.
+// Step performs with l locked the event p in [0, 1) falls in (the first in an empty inbox)
+// and names it; None when it did nothing.
 func Step(l sync.Locker, p float64, empty func() bool, events ...Event) string {
 	l.Lock()
 	defer l.Unlock()
@@ -86,19 +75,13 @@ func Step(l sync.Locker, p float64, empty func() bool, events ...Event) string {
 	return ""
 }
 
-// The names of the live-traffic events every provider has; Step returns
-// None when an event found nothing to do.
+// Names of the live-traffic events every provider has.
 const (
 	None      = ""
 	NewThread = "new_thread"
 )
 
-// Live runs step perSecond times a second until ctx is done (see Pace:
-// the wall clock paces it), and then OnTraffic if set; it returns nil once
-// ctx is done. rnd drives every choice, so a seeded rnd gives a
-// reproducible sequence of events; nil means a randomly seeded one. A rate
-// that is not positive and finite is an error that prefix (the
-// simulator's name) begins.
+// Live runs step, then OnTraffic, perSecond times a second; a seeded rnd reproduces it.
 func (k *Kit) Live(ctx context.Context, prefix string, perSecond float64, rnd *rand.Rand, step func(rnd *rand.Rand)) error {
 	rnd = Rand(rnd)
 	err := Pace(ctx, perSecond, func() {
@@ -113,12 +96,61 @@ func (k *Kit) Live(ctx context.Context, prefix string, perSecond float64, rnd *r
 	return nil
 }
 
-// Run is an account's Traffic: Live with step on the account key, or an
-// error for an unknown account.
+// Run is an account's Traffic: Live with step on the account key.
 func Run[A any](k *Kit, as *Accounts[A], ctx context.Context, key string, perSecond float64, rnd *rand.Rand, step func(a A, rnd *rand.Rand) string) error {
 	a, err := as.Get(key)
 	if err != nil {
 		return err
 	}
 	return k.Live(ctx, as.prefix(), perSecond, rnd, func(rnd *rand.Rand) { step(a, rnd) })
+}
+
+// Spread places n seeded events a second apart from start (zero: ending now), or closer, in
+// whole units, so history stays behind the clock.
+func Spread(start, now time.Time, n int64, unit time.Duration) (first time.Time, step time.Duration) {
+	n = max(n, 1)
+	if start.IsZero() {
+		start = now.Truncate(unit).Add(-time.Duration(n) * time.Second)
+	}
+	start = start.Round(0).UTC()
+	step = time.Second
+	if start.Before(now) {
+		if span := now.Sub(start); span/time.Duration(n) < step {
+			step = span / time.Duration(n)
+		}
+	}
+	return start, max(step.Truncate(unit), unit)
+}
+
+// SeedAnswer reports whether message msg of the n of seeded thread i is the account's: sides
+// alternate and every third thread ends with the other side, so some await a reply.
+func SeedAnswer(i, msg, n int) bool { return msg%2 == 1 && !(msg == n-1 && i%3 == 2) }
+
+// Seed lays out threads of perThread messages as Spread places them, calling thread and message.
+func Seed(start, now time.Time, threads, perThread int, unit time.Duration, thread func(i int, at time.Time), message func(i, j int, answer bool, at time.Time)) {
+	perThread = max(perThread, 0)
+	start, step := Spread(start, now, int64(threads)*int64(max(perThread, 1)), unit)
+	var k int64
+	at := func() time.Time { return start.Add(time.Duration(k) * step) }
+	for i := range threads {
+		thread(i, at())
+		for j := range perThread {
+			message(i, j, SeedAnswer(i, j, perThread), at())
+			k++
+		}
+		if perThread == 0 {
+			k++
+		}
+	}
+}
+
+// Script is what simulated people say: names and lines of the other side, answers of the account.
+type Script struct{ Names, In, Out []string }
+
+// Line is the text of message j of seeded thread i, an answer when answer.
+func (s Script) Line(i, j int, answer bool) string {
+	if answer {
+		return s.Out[(i+j)%len(s.Out)]
+	}
+	return s.In[(i+j)%len(s.In)]
 }

@@ -2,10 +2,12 @@ package hubspotsim
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"html"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,44 +17,30 @@ import (
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
-// Sender is who writes a message. The zero Sender is deliberately invalid,
-// so a forgotten argument is caught.
+// Sender is who writes a message; the zero Sender is invalid.
 type Sender int
 
+// The two sides of a HubSpot thread.
 const (
-	// Visitor is the other side (a contact, a visitor of the chat, an
-	// e-mail sender): direction INCOMING.
-	Visitor Sender = iota + 1
-	// Agent is a user of the HubSpot account: direction OUTGOING.
-	Agent
+	Visitor Sender = iota + 1 // the contact, visitor or e-mail sender: INCOMING
+	Agent                     // a user of the account: OUTGOING
 )
 
 // String returns the sender's direction as HubSpot writes it.
-
 func (f Sender) String() string { return sim.Name("Sender", int(f), "", "INCOMING", "OUTGOING") }
 
-// Entry types of a thread's history, as the type field says them. Only
-// MESSAGE entries are conversation messages.
+// Entry types (only MESSAGE entries are messages), statuses, and originalChannelId channels.
 const (
-	TypeMessage = "MESSAGE"
-	TypeComment = "COMMENT"
-	TypeWelcome = "WELCOME_MESSAGE"
-)
-
-// Thread statuses.
-const (
+	TypeMessage  = "MESSAGE"
+	TypeComment  = "COMMENT"
+	TypeWelcome  = "WELCOME_MESSAGE"
 	StatusOpen   = "OPEN"
 	StatusClosed = "CLOSED"
-)
-
-// Channels, as originalChannelId says them.
-const (
 	ChannelChat  = "1000"
 	ChannelEmail = "1002"
+	threadIDBase = 7_509_711_000
+	minKey       = math.MinInt64 // below every (time, id) key
 )
-
-// threadIDBase makes thread ids look like HubSpot's numeric ones.
-const threadIDBase = 7_509_711_000
 
 var (
 	clientHubSpot = &wireClient{ClientType: "HUBSPOT"}
@@ -61,143 +49,90 @@ var (
 	noAttachments = []wireAttachment{}
 )
 
-// NewThread describes a thread for AddThread. Every field is optional.
+// NewThread describes a thread for AddThread; every field is optional.
 type NewThread struct {
-	// InboxID is the inbox; default the account's (InboxID).
-	InboxID string
-	// Visitor is the other side's display name; default "Visitor <n>".
-	// Each thread gets a contact of its own.
-	Visitor string
-	// Channel is the originalChannelId: ChannelChat (default) or
-	// ChannelEmail.
-	Channel string
-	// TicketID associates a ticket, which threadAssociations shows when
-	// asked with association=TICKET.
-	TicketID string
-	// Welcome, when set, opens the thread with a WELCOME_MESSAGE entry
-	// (not a conversation message) from the account.
-	Welcome string
-	// At is the creation time; zero means now (see AddMessage about times).
-	At time.Time
+	InboxID, Visitor string    // default the account's inbox, "Visitor <n>" (a new contact)
+	Channel          string    // ChannelChat (default) or ChannelEmail
+	TicketID         string    // shown with association=TICKET
+	Welcome          string    // opens the thread with a WELCOME_MESSAGE entry
+	At               time.Time // the creation time; zero means now
 }
 
-// Attachment is a file attached to a message. Only its metadata is kept.
+// Attachment is a file's metadata; ID (fileId) is generated when empty.
 type Attachment struct {
-	ID   string // fileId; generated when empty
-	Name string
+	ID, Name string
 }
 
-// ThreadInfo is the ground truth about a thread, for assertions.
+// ThreadInfo is the ground truth about a thread.
 type ThreadInfo struct {
 	ID, InboxID, ContactID, Visitor, TicketID string
-	Status                                    string // StatusOpen or StatusClosed
+	Status                                    string
 	Archived                                  bool
 	CreatedAt                                 time.Time
-	// LatestMessageAt is latestMessageTimestamp: the newest entry of any
-	// type; zero for a thread without any.
-	LatestMessageAt time.Time
-	// ReplyNeeded is hubspot.md's rule: the thread is OPEN and its newest
-	// MESSAGE is the visitor's.
-	ReplyNeeded bool
-	// Messages are the MESSAGE entries, oldest first.
-	Messages []MessageInfo
-	// Activity are the other entries (comments, welcome messages), oldest
-	// first.
-	Activity []MessageInfo
+	LatestMessageAt                           time.Time // latestMessageTimestamp: the newest entry of any type
+	// ReplyNeeded is hubspot.md's rule: OPEN, and the newest MESSAGE is the visitor's.
+	ReplyNeeded        bool
+	Messages, Activity []MessageInfo // MESSAGE entries, the others
 }
 
-// MessageInfo is the ground truth about an entry of a thread's history.
+// MessageInfo is the ground truth about an entry; Direction is "" but for messages.
 type MessageInfo struct {
-	ID   string
-	Type string
-	At   time.Time
-	From Sender
-	// Direction is "inbound" (Visitor) or "outbound" (Agent), the way
-	// threadsync's events name it; "" for entries that are not messages.
-	Direction   string
-	Text        string
-	Attachments []Attachment
+	ID, Type        string
+	At              time.Time
+	From            Sender
+	Direction, Text string
+	Attachments     []Attachment
 }
 
-var (
-	errUnknownThread = errors.New("hubspotsim: unknown thread")
-	errBadSender     = errors.New("hubspotsim: invalid sender")
-	errBadStatus     = errors.New("hubspotsim: status must be OPEN or CLOSED")
+type (
+	account struct {
+		portal, inbox, channelAccount string
+		agent                         wireActor
+		fromAgent                     []wireActor // shared, never modified
+		daily                         *daily
+
+		sync.RWMutex // guards what follows
+		threads      map[string]*thread
+		msgs         map[string]*message
+		// byID and byLatest index the active (0) and archived (1) threads by id and by (latest entry, id).
+		byID, byLatest [2]sim.Index[int64, *thread]
+		pending        sim.Set[*thread] // awaiting a reply
+		stamps         sim.Stamps
+	}
+	// thread is guarded by its account's lock.
+	thread struct {
+		id                                      int64
+		idStr, inbox, contact, visitorName      string
+		fromVisitor, toVisitor                  []wireActor // shared, never modified
+		channel, channelAccount, ticket         string
+		created                                 time.Time
+		createdStr, status, closedStr, assigned string
+		archived                                bool
+		// latestNs, the index key, is the creation time until an entry.
+		latestNs, sentNs, receivedNs    int64
+		hasLatest                       bool
+		latestStr, sentStr, receivedStr string
+		msgs                            []*message // by time
+	}
+	// message is immutable, so responses share it without a lock.
+	message struct {
+		id, typ string
+		from    Sender
+		at      time.Time
+		ns      int64
+		text    string // whole, even when the wire form is truncated
+		atts    []Attachment
+		wire    *wireMessage
+	}
 )
-
-type account struct {
-	portal         string
-	inbox          string
-	agent          wireActor
-	fromAgent      []wireActor // shared, never modified
-	channelAccount string
-	daily          *daily
-
-	sync.RWMutex // guards what follows
-	threads      map[string]*thread
-	msgs         map[string]*message
-	// byID and byLatest index the threads, active ones at [0] and archived
-	// ones at [1]: by id (the default order) and by (latest entry, id).
-	byID     [2]sim.Index[int64, *thread]
-	byLatest [2]sim.Index[int64, *thread]
-	// pending holds the threads awaiting a reply, for Traffic.
-	pending sim.Set[*thread]
-	stamps  sim.Stamps // see stamp
-}
-
-// thread is guarded by its account's mu.
-type thread struct {
-	id             int64
-	idStr          string
-	inbox          string
-	contact        string
-	visitorName    string
-	fromVisitor    []wireActor // shared, never modified
-	toVisitor      []wireActor
-	channel        string
-	channelAccount string
-	ticket         string
-	created        time.Time
-	createdStr     string
-	status         string
-	closedStr      string
-	archived       bool
-	assigned       string
-	// latestNs orders the thread by its latest entry; it is the creation
-	// time until there is one (hasLatest), and latestStr is then "".
-	latestNs    int64
-	hasLatest   bool
-	latestStr   string
-	sentNs      int64
-	sentStr     string
-	receivedNs  int64
-	receivedStr string
-	msgs        []*message // sorted by time
-	indexed     bool
-}
-
-// message is immutable once created, so responses share it without a lock.
-type message struct {
-	id   string
-	typ  string
-	from Sender
-	at   time.Time
-	ns   int64
-	text string // whole, even when the wire form is truncated
-	atts []Attachment
-	wire *wireMessage
-}
 
 func newAccount(portal string, n, dailyLimit int) *account {
 	a := &account{
-		portal:         portal,
-		inbox:          strconv.Itoa(147_959_634 + n),
-		agent:          wireActor{ActorID: "A-" + strconv.Itoa(4242+n), Name: "Agent Smith"},
-		channelAccount: strconv.Itoa(240_039 + n),
-		daily:          &daily{limit: dailyLimit, loc: time.UTC},
-		threads:        make(map[string]*thread),
-		msgs:           make(map[string]*message),
-		stamps:         sim.Stamps{Unit: time.Millisecond},
+		portal: portal, inbox: strconv.Itoa(147_959_634 + n), channelAccount: strconv.Itoa(240_039 + n),
+		agent:   wireActor{ActorID: "A-" + strconv.Itoa(4242+n), Name: "Agent Smith"},
+		daily:   &daily{limit: dailyLimit, loc: time.UTC},
+		threads: make(map[string]*thread), msgs: make(map[string]*message),
+		stamps: sim.Stamps{Unit: time.Millisecond},
 	}
 	a.fromAgent = []wireActor{a.agent}
 	for k := range 2 {
@@ -207,45 +142,23 @@ func newAccount(portal string, n, dailyLimit int) *account {
 	return a
 }
 
-// stamp returns the time of a new event, to the millisecond as HubSpot
-// writes them. Taken from the clock, it is strictly later than every time
-// the account handed out before: that keeps latestMessageTimestamp
-// increasing, which is what makes a walk sorted by it lose nothing. Call
-// with a.mu held.
+// stamp is the time of a new event, to HubSpot's millisecond.
 func (a *account) stamp(at time.Time, now func() time.Time) time.Time {
 	return a.stamps.Next(at.Truncate(time.Millisecond), now)
 }
 
-func arch(t *thread) int {
-	if t.archived {
-		return 1
-	}
-	return 0
-}
+// arch is the index of archived threads when archived, else of active ones.
+func arch(archived bool) int { return sim.If(archived, 1, 0) }
 
 // index adds t to the indexes of its archived state.
 func (a *account) index(t *thread) {
-	a.byID[arch(t)].Insert(t)
-	a.byLatest[arch(t)].Insert(t)
-	t.indexed = true
+	a.byID[arch(t.archived)].Insert(t)
+	a.byLatest[arch(t.archived)].Insert(t)
 }
 
-// unindex removes t from the indexes of its archived state.
 func (a *account) unindex(t *thread) {
-	a.byID[arch(t)].Remove(t)
-	a.byLatest[arch(t)].Remove(t)
-}
-
-// setLatest moves t in the latest-entry index. Threads not indexed yet
-// (Seed builds them in bulk and sorts once) only get their new time.
-func (a *account) setLatest(t *thread, m *message) {
-	if t.indexed {
-		a.byLatest[arch(t)].Remove(t)
-	}
-	t.latestNs, t.hasLatest, t.latestStr = m.ns, true, m.wire.CreatedAt
-	if t.indexed {
-		a.byLatest[arch(t)].Insert(t)
-	}
+	a.byID[arch(t.archived)].Remove(t)
+	a.byLatest[arch(t.archived)].Remove(t)
 }
 
 func (t *thread) replyNeeded() bool {
@@ -254,37 +167,21 @@ func (t *thread) replyNeeded() bool {
 
 func (a *account) setPending(t *thread) { a.pending.Put(t, t.replyNeeded()) }
 
-// newThread builds a thread, with its welcome entry if any, without putting
-// it in the indexes. Call with a.mu held.
+// newThread builds a thread, not indexed yet. Call with a locked.
 func (s *Server) newThread(a *account, in NewThread, at time.Time) *thread {
 	n := s.threadSeq.Add(1)
 	contact := strconv.FormatUint(12_000+s.contactSeq.Add(1), 10)
-	if in.InboxID == "" {
-		in.InboxID = a.inbox
-	}
-	if in.Visitor == "" {
-		in.Visitor = "Visitor " + contact
-	}
-	if in.Channel == "" {
-		in.Channel = ChannelChat
-	}
+	in.InboxID = cmp.Or(in.InboxID, a.inbox)
+	in.Visitor = cmp.Or(in.Visitor, "Visitor "+contact)
+	in.Channel = cmp.Or(in.Channel, ChannelChat)
 	visitor := wireActor{ActorID: "V-" + contact, Name: in.Visitor}
 	withAddress := visitor
 	withAddress.DeliveryIdentifier = &wireDelivery{Type: "HS_EMAIL_ADDRESS", Value: "visitor" + contact + "@example.invalid"}
 	t := &thread{
-		id:             threadIDBase + int64(n),
-		inbox:          in.InboxID,
-		contact:        contact,
-		visitorName:    in.Visitor,
-		fromVisitor:    []wireActor{withAddress},
-		toVisitor:      []wireActor{visitor},
-		channel:        in.Channel,
-		channelAccount: a.channelAccount,
-		ticket:         in.TicketID,
-		created:        at,
-		createdStr:     formatTime(at),
-		status:         StatusOpen,
-		latestNs:       at.UnixNano(),
+		id: threadIDBase + int64(n), inbox: in.InboxID, contact: contact, visitorName: in.Visitor,
+		fromVisitor: []wireActor{withAddress}, toVisitor: []wireActor{visitor},
+		channel: in.Channel, channelAccount: a.channelAccount, ticket: in.TicketID,
+		created: at, createdStr: formatTime(at), status: StatusOpen, latestNs: at.UnixNano(),
 	}
 	t.idStr = strconv.FormatInt(t.id, 10)
 	a.threads[t.idStr] = t
@@ -294,12 +191,8 @@ func (s *Server) newThread(a *account, in NewThread, at time.Time) *thread {
 	return t
 }
 
-// appendEntry adds an entry to a thread's history and updates everything
-// that depends on it: latestMessageTimestamp (and so the thread's place in
-// the latest-entry order) for every type; for messages the sent or
-// received time, the assignee (the agent who answers), the reply-needed
-// state, and the status (a visitor writing in a CLOSED thread reopens it,
-// as HubSpot does with new incoming messages). Call with a.mu held.
+// appendEntry adds an entry: every type moves latestMessageTimestamp (HubSpot does not say),
+// and a visitor's message reopens a CLOSED thread, as HubSpot does.
 func (s *Server) appendEntry(a *account, t *thread, typ string, from Sender, text string, atts []Attachment, at time.Time) *message {
 	at = a.stamp(at, s.now)
 	m := &message{id: s.messageID(), typ: typ, from: from, at: at, ns: at.UnixNano(), text: text}
@@ -316,7 +209,6 @@ func (s *Server) appendEntry(a *account, t *thread, typ string, from Sender, tex
 	}
 	t.msgs = slices.Insert(t.msgs, i, m)
 	a.msgs[m.id] = m
-
 	if typ == TypeMessage {
 		switch from {
 		case Visitor:
@@ -337,12 +229,11 @@ func (s *Server) appendEntry(a *account, t *thread, typ string, from Sender, tex
 		a.setPending(t)
 	}
 	if !t.hasLatest || m.ns > t.latestNs {
-		a.setLatest(t, m)
+		a.byLatest[arch(t.archived)].Move(t, func() { t.latestNs, t.hasLatest, t.latestStr = m.ns, true, m.wire.CreatedAt })
 	}
 	return m
 }
 
-// wireMessage builds the JSON form of an entry.
 func (s *Server) wireMessage(a *account, t *thread, m *message) *wireMessage {
 	ts := formatTime(m.at)
 	w := &wireMessage{
@@ -367,31 +258,25 @@ func (s *Server) wireMessage(a *account, t *thread, m *message) *wireMessage {
 			text, w.TruncationStatus = text[:n], "TRUNCATED"
 		}
 	}
-	w.Text = text
-	w.RichText = "<p>" + html.EscapeString(text) + "</p>"
+	w.Text, w.RichText = text, "<p>"+html.EscapeString(text)+"</p>"
 	if len(m.atts) > 0 {
-		w.Attachments = make([]wireAttachment, len(m.atts))
-		for i, f := range m.atts {
-			w.Attachments[i] = wireAttachment{
+		w.Attachments = sim.Map(m.atts, func(f Attachment) wireAttachment {
+			return wireAttachment{
 				FileID: f.ID, FileUsageType: "STANDARD", Name: f.Name, Type: "FILE",
 				URL: "https://files.example.invalid/" + f.ID + "/" + f.Name,
 			}
-		}
+		})
 	}
 	return w
 }
 
-// wire builds the JSON form of the thread. Call with a.mu held (read is
-// enough).
 func (t *thread) wire(tickets bool) wireThread {
 	w := wireThread{
 		ID: t.idStr, InboxID: t.inbox, Status: t.status, Archived: t.archived,
 		AssociatedContactID: t.contact, AssignedTo: t.assigned,
 		OriginalChannelID: t.channel, OriginalChannelAccountID: t.channelAccount,
-		CreatedAt: t.createdStr, ClosedAt: t.closedStr,
-		LatestMessageTimestamp:         t.latestStr,
-		LatestMessageSentTimestamp:     t.sentStr,
-		LatestMessageReceivedTimestamp: t.receivedStr,
+		CreatedAt: t.createdStr, ClosedAt: t.closedStr, LatestMessageTimestamp: t.latestStr,
+		LatestMessageSentTimestamp: t.sentStr, LatestMessageReceivedTimestamp: t.receivedStr,
 	}
 	if tickets && t.ticket != "" {
 		w.ThreadAssociations = &wireAssociations{AssociatedTicketID: t.ticket}
@@ -420,9 +305,7 @@ func (t *thread) info() ThreadInfo {
 	return ti
 }
 
-// AddThread creates a thread (without messages, unless in.Welcome asks for
-// a welcome entry) and returns its id. It panics if the account is
-// unknown: that is a mistake in the test.
+// AddThread creates a thread; it panics on an unknown account.
 func (s *Server) AddThread(portal string, in NewThread) string {
 	return sim.Edit(&s.accounts, portal, func(a *account) string {
 		t := s.newThread(a, in, a.stamp(in.At, s.now))
@@ -431,54 +314,38 @@ func (s *Server) AddThread(portal string, in NewThread) string {
 	})
 }
 
-// AddMessage appends a message (type MESSAGE) to a thread and returns its
-// id. The thread's latestMessageTimestamp becomes the message's time, which
-// moves it in the latestMessageTimestamp order.
-//
-// A zero at means now by Config.Now, made strictly later (by at least a
-// millisecond) than any time the account handed out before, so two calls
-// never share an instant. An explicit at is used as given, to the
-// millisecond; keep explicit times increasing if the walk order matters to
-// the test.
-//
-// AddMessage panics if the account or thread is unknown or the sender is
-// invalid: all mistakes in the test's setup.
+// AddMessage appends a MESSAGE at at (zero: now) and returns its id.
 func (s *Server) AddMessage(portal, threadID string, from Sender, text string, at time.Time) string {
 	return s.AddMessageWithAttachments(portal, threadID, from, text, at)
 }
 
-// AddMessageWithAttachments is AddMessage with files on the message.
+// AddMessageWithAttachments is AddMessage with files.
 func (s *Server) AddMessageWithAttachments(portal, threadID string, from Sender, text string, at time.Time, files ...Attachment) string {
 	if from != Visitor && from != Agent {
-		panic(errBadSender)
+		panic(errors.New("hubspotsim: invalid sender"))
 	}
 	return s.edit(portal, threadID, func(a *account, t *thread) string { return s.appendEntry(a, t, TypeMessage, from, text, files, at).id })
 }
 
-// AddComment adds an internal note (type COMMENT) by the account's agent:
-// it moves latestMessageTimestamp but is no conversation message.
+// AddComment adds an internal note (COMMENT) by the agent.
 func (s *Server) AddComment(portal, threadID, text string, at time.Time) string {
 	return s.edit(portal, threadID, func(a *account, t *thread) string { return s.appendEntry(a, t, TypeComment, Agent, text, nil, at).id })
 }
 
-// edit runs f on a thread with its account's lock held; it panics on an
-// unknown account or thread.
 func (s *Server) edit(portal, threadID string, f func(a *account, t *thread) string) string {
 	return sim.Edit(&s.accounts, portal, func(a *account) string {
 		t := a.threads[threadID]
 		if t == nil {
-			panic(fmt.Errorf("%w %q in account %q", errUnknownThread, threadID, portal))
+			panic(fmt.Errorf("hubspotsim: unknown thread %q in account %q", threadID, portal))
 		}
 		return f(a, t)
 	})
 }
 
-// SetStatus opens or closes a thread (StatusOpen, StatusClosed). Closing
-// sets closedAt; neither adds an entry nor moves latestMessageTimestamp.
-// It panics on an unknown account, thread or status.
+// SetStatus opens or closes a thread without an entry.
 func (s *Server) SetStatus(portal, threadID, status string, at time.Time) {
 	if status != StatusOpen && status != StatusClosed {
-		panic(errBadStatus)
+		panic(errors.New("hubspotsim: status must be OPEN or CLOSED"))
 	}
 	s.edit(portal, threadID, func(a *account, t *thread) string {
 		if t.status != status {
@@ -492,9 +359,7 @@ func (s *Server) SetStatus(portal, threadID, status string, at time.Time) {
 	})
 }
 
-// SetArchived moves a thread to the trash (true) or back (false). Archived
-// threads are listed only with archived=true. It panics on an unknown
-// account or thread.
+// SetArchived moves a thread to the trash, listed only with archived=true.
 func (s *Server) SetArchived(portal, threadID string, archived bool) {
 	s.edit(portal, threadID, func(a *account, t *thread) string {
 		if t.archived != archived {
@@ -506,32 +371,128 @@ func (s *Server) SetArchived(portal, threadID string, archived bool) {
 	})
 }
 
-// Threads returns the ground truth of an account's inbox in id order
-// (creation order), archived threads included, or nil for an unknown
-// account.
+// Threads is the account's inbox in id order, archived threads included.
 func (s *Server) Threads(portal string) []ThreadInfo {
 	out, _ := sim.View(&s.accounts, portal, func(a *account) []ThreadInfo {
 		all := slices.Concat(a.byID[0].Items(), a.byID[1].Items())
 		slices.SortFunc(all, func(x, y *thread) int { return cmp.Compare(x.id, y.id) })
-		out := make([]ThreadInfo, len(all))
-		for i, t := range all {
-			out[i] = t.info()
-		}
-		return out
+		return sim.Map(all, (*thread).info)
 	})
 	return out
 }
 
 // Thread returns the ground truth of one thread.
 func (s *Server) Thread(portal, threadID string) (ThreadInfo, bool) {
-	return sim.Lookup(&s.accounts, portal, func(a *account) (ThreadInfo, bool) {
-		t := a.threads[threadID]
-		if t == nil {
-			return ThreadInfo{}, false
-		}
-		return t.info(), true
-	})
+	return sim.Find(&s.accounts, portal, func(a *account) *thread { return a.threads[threadID] }, (*thread).info)
 }
 
-// minKey is below every (time, id) key.
-const minKey = math.MinInt64
+// Truth leaves archived threads and other entries out; Closed is the status now.
+func (s *Server) Truth(portal string) []sim.Thread {
+	threads := slices.DeleteFunc(s.Threads(portal), func(t ThreadInfo) bool { return t.Archived })
+	return sim.Truth(threads, func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, t.Status == StatusClosed, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
+}
+
+const welcomeText = "Hi! How can we help you today?"
+
+// Seed bulk-creates threads from start (zero: ending now) by sim.Seed: every fourth opens with
+// a WELCOME_MESSAGE, every fifth has a ticket, every seventh is e-mail, and every other one the
+// agent answered last is CLOSED.
+func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.Time) {
+	a := s.accounts.Must(portal)
+	if threads <= 0 {
+		return
+	}
+	mpt := max(messagesPerThread, 0)
+	steps := int64(0)
+	for i := range threads {
+		steps += int64(max(mpt+welcomes(i), 1))
+	}
+	start, step := sim.Spread(start, s.now(), steps, time.Millisecond)
+	a.Lock()
+	defer a.Unlock()
+	created := make([]*thread, 0, threads)
+	var k int64
+	at := func() time.Time { k++; return start.Add(time.Duration(k-1) * step) }
+	for i := range threads {
+		in := NewThread{Visitor: script.Names[i%len(script.Names)] + " #" + strconv.Itoa(i+1)}
+		if i%5 == 4 {
+			in.TicketID = strconv.Itoa(5_000_000 + i)
+		}
+		if i%7 == 6 {
+			in.Channel = ChannelEmail
+		}
+		first := at()
+		if welcomes(i) > 0 {
+			in.Welcome = welcomeText
+		}
+		t := s.newThread(a, in, a.stamp(first, s.now))
+		for j := range mpt {
+			when := first
+			if j > 0 || welcomes(i) > 0 {
+				when = at()
+			}
+			from := Visitor
+			if sim.SeedAnswer(i, j, mpt) {
+				from = Agent
+			}
+			s.appendEntry(a, t, TypeMessage, from, script.Line(i, j, from == Agent), nil, when)
+		}
+		if mpt > 0 && t.msgs[len(t.msgs)-1].from == Agent && i%2 == 0 {
+			t.status, t.closedStr = StatusClosed, t.latestStr
+		}
+		created = append(created, t)
+	}
+	a.byID[0].Append(created...)
+	a.byLatest[0].Append(created...)
+	a.byLatest[0].Sort()
+}
+
+// Fill is Seed ending now.
+func (s *Server) Fill(portal string, threads, perThread int) {
+	s.Seed(portal, threads, perThread, time.Time{})
+}
+
+func welcomes(i int) int { return sim.If(i%4 == 3, 1, 0) }
+
+// Traffic makes the inbox live (see Kit.Live): 20% of events open a thread, 45% are a visitor's
+// (reopening closed threads), 30% the agent's answers, 5% closings.
+func (s *Server) Traffic(ctx context.Context, portal string, perSecond float64, rnd *rand.Rand) error {
+	return sim.Run(s.Kit, &s.accounts, ctx, portal, perSecond, rnd, s.trafficStep)
+}
+
+// Traffic actions, as trafficStep reports them.
+const actNone, actNewThread, actVisitor, actAnswer, actClose = sim.None, sim.NewThread, "visitor_message", "agent_answer", "close"
+
+func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
+	p, name, vtext, atext, pick := rnd.Float64(), sim.Pick(rnd, script.Names), sim.Pick(rnd, script.In), sim.Pick(rnd, script.Out), rnd.Uint64()
+	active := &a.byID[0]
+	anyThread := func() *thread { return active.At(int(pick % uint64(active.Len()))) }
+	write := func(t *thread, from Sender, text string) bool {
+		s.appendEntry(a, t, TypeMessage, from, text, nil, time.Time{})
+		return true
+	}
+	return sim.Step(a, p, func() bool { return active.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
+		t := s.newThread(a, NewThread{Visitor: name}, a.stamp(time.Time{}, s.now))
+		a.index(t)
+		return write(t, Visitor, vtext)
+	}}, sim.Event{Name: actVisitor, Share: 0.45, Do: func() bool {
+		return write(anyThread(), Visitor, vtext)
+	}}, sim.Event{Name: actAnswer, Share: 0.30, Do: func() bool {
+		return a.pending.Len() > 0 && write(a.pending.At(int(pick%uint64(a.pending.Len()))), Agent, atext)
+	}}, sim.Event{Name: actClose, Share: 0.05, Do: func() bool {
+		t := anyThread()
+		if t.status != StatusOpen || t.replyNeeded() || t.sentStr == "" {
+			return false
+		}
+		t.status, t.closedStr = StatusClosed, formatTime(a.stamp(time.Time{}, s.now))
+		return true
+	}})
+}
+
+// script is what the people of seeded and live traffic say.
+var script = sim.Script{
+	Names: []string{"Jane V.", "Omar K.", "Lena M.", "Paul T.", "Aiko S.", "Ruth B.", "Marco D.", "Nina O.", "Sven A.", "Julia F.", "Kofi E.", "Eva Z."},
+	In:    []string{"Any update on my order?", "Hi, I can't log in to my account.", "Can I change the delivery address?", "Do you ship to Norway?", "The invoice shows the wrong VAT number.", "Is the premium plan billed monthly?"},
+	Out:   []string{"Hi, checking now.", "Thanks for reaching out, I have fixed it.", "Yes, I have updated it for you.", "We do, delivery takes 3 to 5 days.", "Here is the corrected invoice."},
+}

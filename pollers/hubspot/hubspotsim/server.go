@@ -1,11 +1,17 @@
 package hubspotsim
 
 import (
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"html"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,63 +29,27 @@ const (
 	EndpointOriginalContent = "original-content"
 )
 
+// statsCounters are the counters of Stats' int64 fields, in order.
+var statsCounters = []string{EndpointThreads, EndpointMessages, EndpointOriginalContent, sim.Unauthorized, sim.RateLimited, "daily_limited", sim.Faulted, "listed", "messages_listed"}
+
 // Config configures a Server. The zero Config is a valid, unlimited server.
 type Config struct {
-	// RequestsPerSecond sets the burst limit of each token (HubSpot's
-	// per-app limit): RequestsPerSecond × Interval requests, rounded up and
-	// at least 1, per rolling Interval. Above it the server answers 429
-	// with policyName TEN_SECONDLY_ROLLING. Default 0: unlimited.
+	// RequestsPerSecond × Interval (default 10s) requests per rolling Interval is each token's
+	// burst limit (HubSpot's is per app), above it 429 TEN_SECONDLY_ROLLING; 0: unlimited.
 	RequestsPerSecond float64
-	// Interval is the rolling window of the burst limit. Default 10s, as
-	// HubSpot's.
-	Interval time.Duration
-	// DailyLimit is how many requests an account may make per day; above
-	// it the server answers 429 with policyName DAILY until midnight in the
-	// account's time zone (SetTimeZone, default UTC). Every authenticated
-	// request counts, 429s of the burst window included. Default 0:
-	// unlimited.
+	Interval          time.Duration
+	// DailyLimit is a day's requests, 429s included, before 429 DAILY until midnight; 0: unlimited.
 	DailyLimit int
-	// RetryAfter makes 429s of the burst window carry Retry-After (whole
-	// seconds until the window has room). HubSpot documents none, so the
-	// default false sends none.
-	RetryAfter bool
-	// TruncateAt cuts message texts longer than this many bytes in the
-	// message list (truncationStatus TRUNCATED); original-content serves
-	// them whole. Default 0: never.
+	RetryAfter bool // on the burst window's 429s; HubSpot documents none
+	// TruncateAt cuts longer texts in the list (TRUNCATED), not in original-content; 0: never.
 	TruncateAt int
-	// Now is the clock of new messages, of the rate limits and of the
-	// daily reset, so tests can drive them by hand. Default time.Now.
-	Now func() time.Time
+	Now        func() time.Time // default time.Now
 }
 
-// Stats counts requests since New or the last ResetStats.
-type Stats struct {
-	// ThreadsCalls, MessagesCalls and OriginalContentCalls count
-	// authenticated requests per endpoint, whatever their outcome (faults
-	// and 429s included).
-	ThreadsCalls, MessagesCalls, OriginalContentCalls int64
-	// Unauthorized counts requests refused with 401 or 403.
-	Unauthorized int64
-	// RateLimited counts 429s of the burst window, DailyLimited those of
-	// the daily limit (not injected ones).
-	RateLimited, DailyLimited int64
-	// Faults counts requests answered by an injected fault.
-	Faults int64
-	// ThreadsListed and MessagesListed count the results returned.
-	ThreadsListed, MessagesListed int64
-}
-
-// Fault is a canned answer the server gives instead of the real one (see
-// sim.Fault): Endpoint is EndpointThreads, EndpointMessages,
-// EndpointOriginalContent or "" for any, Account a portal, and without a
-// Body it answers with HubSpot's JSON error body for the status; for 429
-// the rate-limit body with policyName Policy, PolicyBurst (the default) or
-// PolicyDaily.
+// Fault is a canned answer (see sim.Fault); a 429 without Body has policyName Policy, PolicyBurst by default.
 type Fault = sim.Fault
 
-// Server simulates the HubSpot Conversations v3 inbox API. Create it with
-// New; it is an http.Handler, and its embedded Kit injects faults and
-// counts. Accounts are the Kit's accounts by portal.
+// Server simulates the HubSpot Conversations v3 inbox API, by portal.
 type Server struct {
 	*sim.Kit
 	cfg      Config
@@ -89,17 +59,12 @@ type Server struct {
 	threadSeq, msgSeq, contactSeq, corrSeq atomic.Uint64
 }
 
-var _ sim.Simulator = (*Server)(nil)
-
 // New returns a Server without accounts.
 func New(cfg Config) *Server {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 10 * time.Second
 	}
-	s := &Server{cfg: cfg, now: cfg.Now, accounts: sim.Accounts[*account]{Prefix: "hubspotsim"}}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Server{cfg: cfg, now: sim.Now(cfg.Now), accounts: sim.Accounts[*account]{Prefix: "hubspotsim"}}
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{EndpointThreads, EndpointMessages, EndpointOriginalContent},
 		List:      EndpointThreads, Messages: []string{EndpointMessages, EndpointOriginalContent},
@@ -120,25 +85,20 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// AddAccount registers an account (a HubSpot portal, if new) and a token
-// for it with the conversations.read scope; call it again to give an
-// account more tokens. It panics if the token already belongs to another
-// account or an argument is empty.
+// AddAccount registers a portal (if new) and a conversations.read token.
 func (s *Server) AddAccount(portal, tok string) { s.AddToken(portal, tok, ScopeRead) }
 
-// AddToken is AddAccount with the token's scopes given: a token without
-// conversations.read gets 403 MISSING_SCOPES.
+// AddToken is AddAccount with scopes: without conversations.read, 403.
 func (s *Server) AddToken(portal, tok string, scopes ...string) {
 	var burst func() sim.Limiter
 	if s.cfg.RequestsPerSecond > 0 {
 		n := max(1, int(math.Ceil(s.cfg.RequestsPerSecond*s.cfg.Interval.Seconds())))
-		burst = func() sim.Limiter { return newWindow(n, s.cfg.Interval) }
+		burst = func() sim.Limiter { return &window{max: n, span: s.cfg.Interval, times: make([]int64, n)} }
 	}
 	s.accounts.Add(portal, tok, func(n int) *account { return newAccount(portal, n, s.cfg.DailyLimit) }, burst, scopes...)
 }
 
-// SetTimeZone sets the account's time zone, where its daily limit resets
-// at midnight. It panics on an unknown account or a nil location.
+// SetTimeZone sets the zone where the account's daily limit resets.
 func (s *Server) SetTimeZone(portal string, loc *time.Location) {
 	if loc == nil {
 		panic("hubspotsim: SetTimeZone needs a location")
@@ -146,21 +106,20 @@ func (s *Server) SetTimeZone(portal string, loc *time.Location) {
 	s.accounts.Must(portal).daily.setLocation(loc)
 }
 
-// InboxID is the account's default inbox, where threads go unless
-// NewThread says otherwise.
+// InboxID is the account's default inbox.
 func (s *Server) InboxID(portal string) string { return s.accounts.Must(portal).inbox }
 
-// Stats returns the request counters.
-func (s *Server) Stats() Stats {
-	return Stats{
-		ThreadsCalls: s.Count(EndpointThreads), MessagesCalls: s.Count(EndpointMessages), OriginalContentCalls: s.Count(EndpointOriginalContent),
-		Unauthorized: s.Count(sim.Unauthorized), RateLimited: s.Count(sim.RateLimited), DailyLimited: s.Count("daily_limited"),
-		Faults: s.Count(sim.Faulted), ThreadsListed: s.Count("listed"), MessagesListed: s.Count("messages_listed"),
-	}
+// Stats counts requests since New or ResetStats (see sim.Kit).
+type Stats struct {
+	ThreadsCalls, MessagesCalls, OriginalContentCalls int64
+	Unauthorized, RateLimited, DailyLimited           int64
+	Faults, ThreadsListed, MessagesListed             int64
 }
 
-// limit runs the daily limit and the burst window, with the
-// X-HubSpot-RateLimit-* headers on every answer from here on.
+// Stats returns the request counters.
+func (s *Server) Stats() (st Stats) { s.Counts(&st, statsCounters...); return st }
+
+// limit runs the daily limit and the burst window, with their headers.
 func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*account]) bool {
 	now := s.now()
 	hdr := w.Header()
@@ -192,17 +151,14 @@ func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*account]) bool {
 	return true
 }
 
-// authenticate checks the Bearer token and its scope. Error messages never
-// echo the token.
+// authenticate checks the Bearer token (never echoed) and its scope.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*account] {
-	raw := r.Header.Get("Authorization")
-	scheme, secret, _ := strings.Cut(raw, " ")
 	var c *sim.Cred[*account]
 	msg := "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
-	if raw != "" {
+	if r.Header.Get("Authorization") != "" {
 		msg = "Authentication credentials are invalid: send a private app or OAuth access token as Authorization: Bearer <token>."
-		if strings.EqualFold(scheme, "Bearer") {
-			c = s.accounts.Token(strings.TrimSpace(secret))
+		if tok, ok := sim.Bearer(r); ok {
+			c = s.accounts.Token(tok)
 		}
 	}
 	if c == nil {
@@ -218,8 +174,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[
 	return c
 }
 
-// The sim.Simulator methods, by portal.
-
 // Register is AddAccount: a poller needs no option to read the account.
 func (s *Server) Register(portal, token string) map[string]string {
 	s.AddAccount(portal, token)
@@ -228,9 +182,7 @@ func (s *Server) Register(portal, token string) map[string]string {
 
 // Open adds a thread in which a visitor writes text.
 func (s *Server) Open(portal, text string) string {
-	th := s.AddThread(portal, NewThread{Visitor: "Jane"})
-	s.AddMessage(portal, th, Visitor, text, time.Time{})
-	return th
+	return sim.Open(s, portal, s.AddThread(portal, NewThread{Visitor: "Jane"}), text)
 }
 
 // Write adds a message by the visitor (inbound) or the agent (outbound).
@@ -238,16 +190,531 @@ func (s *Server) Write(portal, threadID string, d events.Direction, text string)
 	return s.AddMessage(portal, threadID, sim.By(d, Visitor, Agent), text, time.Time{})
 }
 
-// Fill is Seed ending now.
-func (s *Server) Fill(portal string, threads, perThread int) {
-	s.Seed(portal, threads, perThread, time.Time{})
+// window is HubSpot's rolling burst limit: a ring of the times of the requests in it.
+type window struct {
+	mu           sync.Mutex
+	max, head, n int
+	span         time.Duration
+	times        []int64 // ring of request times (UnixNano), oldest at head
+	last         int64
 }
 
-// Truth is what the account reads: archived threads are not listed without
-// include_archived, and only MESSAGE entries are messages. A thread's
-// Closed is its status now: the simulator keeps no history of closings.
-func (s *Server) Truth(portal string) []sim.Thread {
-	threads := slices.DeleteFunc(s.Threads(portal), func(t ThreadInfo) bool { return t.Archived })
-	return sim.Truth(threads, func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, t.Status == StatusClosed, t.Messages },
-		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
+func (w *window) Take(now time.Time) (remaining int, wait time.Duration, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := max(now.UnixNano(), w.last) // a clock that steps back adds no room
+	w.last = t
+	for w.n > 0 && w.times[w.head] <= t-int64(w.span) {
+		w.head = (w.head + 1) % w.max
+		w.n--
+	}
+	if w.n == w.max {
+		return 0, time.Duration(w.times[w.head] + int64(w.span) - t), false
+	}
+	w.times[(w.head+w.n)%w.max] = t
+	w.n++
+	return w.max - w.n, 0, true
 }
+
+// daily is an account's daily allowance, reset at midnight in its zone.
+type daily struct {
+	limit int // 0: unlimited
+
+	mu    sync.Mutex
+	loc   *time.Location
+	day   string // the day counted, YYYY-MM-DD in loc
+	count int
+}
+
+func (d *daily) setLocation(loc *time.Location) {
+	d.mu.Lock()
+	d.loc = loc
+	d.mu.Unlock()
+}
+
+// take counts a request and reports the allowance left, if any was.
+func (d *daily) take(now time.Time) (remaining int, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if day := now.In(d.loc).Format(time.DateOnly); day != d.day {
+		d.day, d.count = day, 0
+	}
+	if d.count >= d.limit {
+		return 0, false
+	}
+	d.count++
+	return d.limit - d.count, true
+}
+
+// Error categories, as HubSpot names them.
+const (
+	catValidation = "VALIDATION_ERROR"
+	catAuth       = "INVALID_AUTHENTICATION"
+	catScopes     = "MISSING_SCOPES"
+	catNotFound   = "OBJECT_NOT_FOUND"
+	catInternal   = "INTERNAL_ERROR"
+)
+
+// Rate-limit policies, as policyName says them.
+const (
+	PolicyBurst = "TEN_SECONDLY_ROLLING" // the rolling 10 s window (per app, here token)
+	PolicyDaily = "DAILY"                // the account's daily allowance
+)
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+var writeJSON = sim.JSON{
+	ContentType:   "application/json;charset=utf-8",
+	EncodingError: `{"status":"error","message":"encoding response","category":"INTERNAL_ERROR"}`,
+}.Write
+
+// correlationID is the response's X-HubSpot-Correlation-Id, which error bodies repeat.
+func (s *Server) correlationID(w http.ResponseWriter) string {
+	id := w.Header().Get("X-HubSpot-Correlation-Id")
+	if id == "" {
+		id = s.uuid()
+		w.Header().Set("X-HubSpot-Correlation-Id", id)
+	}
+	return id
+}
+
+func (s *Server) writeError(w http.ResponseWriter, status int, category, msg string, details ...errorDetail) {
+	writeJSON(w, status, errorBody{Status: "error", Message: msg, CorrelationID: s.correlationID(w), Category: category, Errors: details})
+}
+
+// invalid is the 400 of a bad query parameter.
+func (s *Server) invalid(w http.ResponseWriter, in, msg string) {
+	s.writeError(w, http.StatusBadRequest, catValidation, "Invalid input: "+msg, errorDetail{Message: msg, In: in})
+}
+
+func (s *Server) writeRateLimited(w http.ResponseWriter, policy string) {
+	msg := sim.If(policy == PolicyDaily, "You have reached your daily limit.", "You have reached your "+strings.ToLower(policy)+" limit.")
+	corr := s.correlationID(w)
+	writeJSON(w, http.StatusTooManyRequests, rateLimitBody{Status: "error", Message: msg, ErrorType: "RATE_LIMIT", CorrelationID: corr, PolicyName: policy, RequestID: s.uuid()})
+}
+
+// faultCategories are the categories of faults' made-up error bodies.
+var faultCategories = map[int]string{http.StatusBadRequest: catValidation, http.StatusUnauthorized: catAuth, http.StatusForbidden: catScopes, http.StatusNotFound: catNotFound}
+
+// uuid is a correlation or request id, reproducible from a counter.
+func (s *Server) uuid() string { return sim.UUID(s.corrSeq.Add(1)) }
+
+// messageID is an opaque message id, unique as sim.Mix is a bijection.
+func (s *Server) messageID() string { return fmt.Sprintf("%016x", sim.Mix(s.msgSeq.Add(1))) }
+
+// faultError is a fault's body: for 429 the rate-limit body of policy.
+func (s *Server) faultError(w http.ResponseWriter, status int, policy string) {
+	if status != http.StatusTooManyRequests {
+		s.writeError(w, status, cmp.Or(faultCategories[status], catInternal), "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
+		return
+	}
+	s.writeRateLimited(w, cmp.Or(policy, PolicyBurst))
+}
+
+// Page sizes of the thread and message lists.
+const (
+	// DefaultLimit is the page size without limit, as HubSpot's SDKs say.
+	DefaultLimit = 100
+	// MaxLimit caps limit, as HubSpot's SDKs describe; its size (500) is a choice.
+	MaxLimit = 500
+)
+
+type (
+	// threadQuery is a parsed GET .../threads query.
+	threadQuery struct {
+		limit                    int
+		byLatest, desc           bool  // sort=latestMessageTimestamp (else id), descending
+		since                    int64 // latestMessageTimestampAfter as UnixNano; minKey when absent
+		inboxes                  map[string]bool
+		contact, status          string
+		archived, tickets, after bool
+		afterNs, afterID         int64 // the cursor's key: (latest, id) or (0, id)
+	}
+	// params reads query parameters, keeping the first bad one for the 400.
+	params struct {
+		v   url.Values
+		bad *badParam
+	}
+)
+
+type badParam struct{ in, msg string }
+
+func (p *params) fail(in, msg string) {
+	if p.bad == nil {
+		p.bad = &badParam{in, msg}
+	}
+}
+
+func (p *params) limit() int {
+	s := p.v.Get("limit")
+	if s == "" {
+		return DefaultLimit
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		p.fail("limit", "limit must be a positive integer")
+	}
+	return min(n, MaxLimit)
+}
+
+func (p *params) archived() bool {
+	b, err := strconv.ParseBool(p.v.Get("archived"))
+	if p.v.Get("archived") != "" && err != nil {
+		p.fail("archived", "archived must be true or false")
+	}
+	return b
+}
+
+// parseThreadQuery applies the rules of hubspot.md §2.1.
+func parseThreadQuery(v url.Values) (threadQuery, *badParam) {
+	p := &params{v: v}
+	q := threadQuery{limit: p.limit(), since: minKey}
+	if sorts := v["sort"]; len(sorts) > 0 {
+		q.desc = strings.HasPrefix(sorts[0], "-")
+		switch strings.TrimPrefix(sorts[0], "-") {
+		case "id":
+		case "latestMessageTimestamp":
+			q.byLatest = true
+		default:
+			p.fail("sort", "sort must be id or latestMessageTimestamp, optionally prefixed with -")
+		}
+	}
+	if s := v.Get("latestMessageTimestampAfter"); s != "" {
+		t, ok := parseTime(s)
+		if !ok {
+			p.fail("latestMessageTimestampAfter", "latestMessageTimestampAfter must be an ISO 8601 date-time")
+		}
+		q.since = t.UnixNano()
+	} else if q.byLatest {
+		p.fail("latestMessageTimestampAfter", "latestMessageTimestampAfter is required when sorting by latestMessageTimestamp")
+	}
+	for _, list := range v["inboxId"] {
+		for id := range strings.SplitSeq(list, ",") {
+			if _, err := strconv.ParseUint(id, 10, 63); err != nil {
+				p.fail("inboxId", "inboxId must be an integer")
+			}
+			if q.inboxes == nil {
+				q.inboxes = map[string]bool{}
+			}
+			q.inboxes[id] = true
+		}
+	}
+	if s := v.Get("associatedContactId"); s != "" {
+		if _, err := strconv.ParseUint(s, 10, 63); err != nil {
+			p.fail("associatedContactId", "associatedContactId must be an integer")
+		}
+		q.contact = s
+		if q.inboxes != nil {
+			p.fail("inboxId", "inboxId cannot be used together with associatedContactId")
+		}
+		if !v.Has("threadStatus") {
+			p.fail("threadStatus", "threadStatus is required with associatedContactId")
+		}
+	}
+	if q.desc && q.contact == "" {
+		p.fail("sort", "descending sort is only allowed when filtering by associatedContactId")
+	}
+	if v.Has("threadStatus") {
+		if q.status = v.Get("threadStatus"); q.status != StatusOpen && q.status != StatusClosed {
+			p.fail("threadStatus", "threadStatus must be OPEN or CLOSED")
+		}
+	}
+	q.archived = p.archived()
+	for _, a := range v["association"] {
+		if a != "TICKET" {
+			p.fail("association", "association must be TICKET")
+		}
+		q.tickets = true
+	}
+	if s := v.Get("after"); s != "" {
+		var ok bool
+		if q.afterNs, q.afterID, ok = decodeThreadCursor(s, q.byLatest); !ok {
+			p.fail("after", "after is not a paging cursor of this query")
+		}
+		q.after = true
+	}
+	return q, p.bad
+}
+
+// parseTime reads ISO 8601 date-times and epoch milliseconds, as HubSpot does.
+func parseTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms), true
+	}
+	return time.Time{}, false
+}
+
+// Thread cursors are base64 of the last row's key, as HubSpot's: "<id>" or "<latest>:<id>".
+func threadCursor(t *thread, byLatest bool) string {
+	s := sim.If(byLatest, formatTime(time.Unix(0, t.latestNs))+":"+t.idStr, t.idStr)
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+func decodeThreadCursor(s string, byLatest bool) (ns, id int64, ok bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return 0, 0, false
+	}
+	raw := string(b)
+	if byLatest {
+		i := strings.LastIndexByte(raw, ':')
+		if i < 0 {
+			return 0, 0, false
+		}
+		t, err := time.Parse(time.RFC3339Nano, raw[:i])
+		if err != nil {
+			return 0, 0, false
+		}
+		ns, raw = t.UnixNano(), raw[i+1:]
+	}
+	id, err = strconv.ParseInt(raw, 10, 64)
+	return ns, id, err == nil
+}
+
+func (q *threadQuery) match(t *thread) bool {
+	return t.latestNs >= q.since && (q.inboxes == nil || q.inboxes[t.inbox]) &&
+		(q.contact == "" || t.contact == q.contact) && (q.status == "" || t.status == q.status)
+}
+
+// handleThreads serves GET /conversations/v3/conversations/threads.
+func (s *Server) handleThreads(w http.ResponseWriter, r *http.Request, a *account) {
+	q, bad := parseThreadQuery(r.URL.Query())
+	if bad != nil {
+		s.invalid(w, bad.in, bad.msg)
+		return
+	}
+	a.RLock()
+	rows, more := a.page(&q)
+	resp := listResponse[wireThread]{Results: sim.Map(rows, func(t *thread) wireThread { return t.wire(q.tickets) })}
+	if more {
+		resp.Paging = paging(r, threadCursor(rows[len(rows)-1], q.byLatest))
+	}
+	a.RUnlock()
+	s.Add("listed", int64(len(rows)))
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// page selects a page of threads from the first row after latestMessageTimestampAfter and the
+// cursor in the index of the sort: O(log n + limit); descending ones scan backwards.
+func (a *account) page(q *threadQuery) (rows []*thread, more bool) {
+	x := &a.byID[arch(q.archived)]
+	lower := func(_, id int64) int { return x.Search(id, 0) }
+	if q.byLatest {
+		x = &a.byLatest[arch(q.archived)]
+		lower = x.Search
+	}
+	idx := x.Items()
+	if q.desc {
+		end := len(idx)
+		if q.after {
+			end = lower(q.afterNs, q.afterID)
+		}
+		return sim.Scan(idx[:end], true, q.limit, q.match)
+	}
+	start := 0
+	if q.byLatest {
+		start = lower(q.since, minKey)
+	}
+	if q.after {
+		start = max(start, lower(q.afterNs, q.afterID+1))
+		if q.afterID == math.MaxInt64 {
+			start = len(idx)
+		}
+	}
+	return sim.Scan(idx[start:], false, q.limit, q.match)
+}
+
+// paging is paging.next: the cursor, and the same request with it on the host and path the client used.
+func paging(r *http.Request, after string) *wirePaging {
+	v := r.URL.Query()
+	v.Set("after", after)
+	return &wirePaging{Next: wireNext{After: after, Link: sim.Link(r, "", v)}}
+}
+
+// Message cursors are base64 of a position in the history, which only grows.
+func messageCursor(pos int) string {
+	return base64.StdEncoding.EncodeToString([]byte("m" + strconv.Itoa(pos)))
+}
+
+func decodeMessageCursor(s string) (int, bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) < 2 || b[0] != 'm' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(b[1:]))
+	return n, err == nil && n >= 0
+}
+
+// handleMessages serves a thread's history, newest first unless sort=createdAt.
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *account) {
+	p := &params{v: r.URL.Query()}
+	limit, asc := p.limit(), p.v.Get("sort") == "createdAt"
+	if sort := p.v.Get("sort"); sort != "" && sort != "-createdAt" && !asc {
+		p.fail("sort", "sort must be createdAt or -createdAt")
+	}
+	archivedOnly := p.archived()
+	pos, ok := decodeMessageCursor(p.v.Get("after"))
+	if hasAfter := p.v.Get("after") != ""; hasAfter && !ok {
+		p.fail("after", "after is not a paging cursor")
+	} else if !hasAfter {
+		pos = -1
+	}
+	if p.bad != nil {
+		s.invalid(w, p.bad.in, p.bad.msg)
+		return
+	}
+	id := r.PathValue("threadId")
+	a.RLock()
+	t := a.threads[id]
+	if t == nil {
+		a.RUnlock()
+		s.writeError(w, http.StatusNotFound, catNotFound, "Thread "+strconv.Quote(id)+" not found")
+		return
+	}
+	var rows []*message
+	more, last := false, 0
+	// The simulator keeps no archived messages: archived=true lists none.
+	if n := len(t.msgs); !archivedOnly && asc {
+		lo := min(pos, n-1) + 1
+		rows, more = sim.Scan(t.msgs[lo:], false, limit, all)
+		last = lo + len(rows) - 1
+	} else if !archivedOnly {
+		hi := n
+		if pos >= 0 {
+			hi = min(pos, n)
+		}
+		rows, more = sim.Scan(t.msgs[:hi], true, limit, all)
+		last = hi - len(rows)
+	}
+	resp := listResponse[*wireMessage]{Results: sim.Map(rows, func(m *message) *wireMessage { return m.wire })}
+	a.RUnlock()
+	if more {
+		resp.Paging = paging(r, messageCursor(last))
+	}
+	s.Add("messages_listed", int64(len(resp.Results)))
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func all(*message) bool { return true }
+
+// handleOriginal serves a message's whole text in an inferred shape: text and richText.
+func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request, a *account) {
+	threadID, msgID := r.PathValue("threadId"), r.PathValue("messageId")
+	a.RLock()
+	m := a.msgs[msgID]
+	a.RUnlock()
+	if m == nil || m.wire.ConversationsThreadID != threadID {
+		s.writeError(w, http.StatusNotFound, catNotFound, "Message "+strconv.Quote(msgID)+" not found in thread "+strconv.Quote(threadID))
+		return
+	}
+	writeJSON(w, http.StatusOK, wireOriginal{Text: m.text, RichText: "<p>" + html.EscapeString(m.text) + "</p>"})
+}
+
+// The wire types mirror hubspot.md §3, shared between responses.
+
+type (
+	wireDelivery struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	}
+	wireActor struct {
+		ActorID            string        `json:"actorId"`
+		Name               string        `json:"name,omitempty"`
+		DeliveryIdentifier *wireDelivery `json:"deliveryIdentifier,omitempty"`
+	}
+	wireClient struct {
+		ClientType string `json:"clientType"`
+	}
+	wireStatus struct {
+		StatusType string `json:"statusType"`
+	}
+	wireAttachment struct {
+		FileID        string `json:"fileId"`
+		FileUsageType string `json:"fileUsageType"`
+		Name          string `json:"name"`
+		Type          string `json:"type"`
+		URL           string `json:"url"`
+	}
+	// wireMessage is an entry of a thread's history.
+	wireMessage struct {
+		Type                  string           `json:"type"`
+		ID                    string           `json:"id"`
+		ConversationsThreadID string           `json:"conversationsThreadId"`
+		CreatedAt             string           `json:"createdAt"`
+		UpdatedAt             string           `json:"updatedAt"`
+		CreatedBy             string           `json:"createdBy"`
+		Client                *wireClient      `json:"client"`
+		Senders               []wireActor      `json:"senders,omitzero"`
+		Recipients            []wireActor      `json:"recipients,omitzero"`
+		Archived              bool             `json:"archived"`
+		Text                  string           `json:"text"`
+		RichText              string           `json:"richText"`
+		Attachments           []wireAttachment `json:"attachments"`
+		TruncationStatus      string           `json:"truncationStatus,omitempty"`
+		Status                *wireStatus      `json:"status,omitempty"`
+		Direction             string           `json:"direction,omitempty"`
+		ChannelID             string           `json:"channelId,omitempty"`
+		ChannelAccountID      string           `json:"channelAccountId,omitempty"`
+	}
+	wireAssociations struct {
+		AssociatedTicketID string `json:"associatedTicketId"`
+	}
+	wireThread struct {
+		ID                             string            `json:"id"`
+		InboxID                        string            `json:"inboxId"`
+		Status                         string            `json:"status"`
+		Spam                           bool              `json:"spam"`
+		Archived                       bool              `json:"archived"`
+		AssociatedContactID            string            `json:"associatedContactId"`
+		AssignedTo                     string            `json:"assignedTo,omitempty"`
+		OriginalChannelID              string            `json:"originalChannelId"`
+		OriginalChannelAccountID       string            `json:"originalChannelAccountId"`
+		CreatedAt                      string            `json:"createdAt"`
+		ClosedAt                       string            `json:"closedAt,omitempty"`
+		LatestMessageTimestamp         string            `json:"latestMessageTimestamp,omitempty"`
+		LatestMessageSentTimestamp     string            `json:"latestMessageSentTimestamp,omitempty"`
+		LatestMessageReceivedTimestamp string            `json:"latestMessageReceivedTimestamp,omitempty"`
+		ThreadAssociations             *wireAssociations `json:"threadAssociations,omitempty"`
+	}
+	wireNext struct {
+		After string `json:"after"`
+		Link  string `json:"link"`
+	}
+	wirePaging struct {
+		Next wireNext `json:"next"`
+	}
+	// listResponse is HubSpot's v3 collection envelope.
+	listResponse[T any] struct {
+		Results []T         `json:"results"`
+		Paging  *wirePaging `json:"paging,omitempty"`
+	}
+	wireOriginal struct {
+		Text     string `json:"text"`
+		RichText string `json:"richText"`
+	}
+	// errorBody is HubSpot's error shape (hubspot.md §7).
+	errorBody struct {
+		Status        string        `json:"status"`
+		Message       string        `json:"message"`
+		CorrelationID string        `json:"correlationId"`
+		Category      string        `json:"category"`
+		Errors        []errorDetail `json:"errors,omitempty"`
+	}
+	errorDetail struct {
+		Message string         `json:"message"`
+		In      string         `json:"in,omitempty"`
+		Context map[string]any `json:"context,omitempty"`
+	}
+	// rateLimitBody is the 429 body (hubspot.md §6), in the documented order.
+	rateLimitBody struct {
+		Status        string `json:"status"`
+		Message       string `json:"message"`
+		ErrorType     string `json:"errorType"`
+		CorrelationID string `json:"correlationId"`
+		PolicyName    string `json:"policyName"`
+		RequestID     string `json:"requestId"`
+	}
+)

@@ -1,8 +1,11 @@
 package miraklsim
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -10,23 +13,24 @@ import (
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
-// MaxMessagesPerThread is Mirakl's cap on the messages of one thread; M12
-// answers 400 beyond it.
-const MaxMessagesPerThread = 1000
+// Mirakl's caps, and the names it writes.
+const (
+	// MaxMessagesPerThread is Mirakl's cap on a thread's messages (M12: 400).
+	MaxMessagesPerThread = 1000
+	// EntitySellerOperator is the entity type of shop↔operator threads.
+	EntitySellerOperator    = "SELLER_OPERATOR"
+	maxAttachmentsPerEntity = 50  // M12's, across the threads of one order or offer
+	withMessagesLimit       = 100 // the newest messages of M11 with_messages=true
+	// Participant types, as participants and recipients write them.
+	partOperator = "OPERATOR"
+	partShop     = "SHOP"
+	partCustomer = "CUSTOMER"
+)
 
-// maxAttachmentsPerEntity is Mirakl's cap on M12 attachments across all the
-// threads of one entity (one order, one offer).
-const maxAttachmentsPerEntity = 50
-
-// withMessagesLimit is how many of the newest messages M11 includes per
-// thread with with_messages=true.
-const withMessagesLimit = 100
-
-// SenderType is who wrote a message.
+// SenderType is who wrote a message; the zero SenderType is invalid.
 type SenderType int
 
-// The senders of Mirakl messages. The zero SenderType is deliberately invalid,
-// so a forgotten argument is caught.
+// The senders of Mirakl messages.
 const (
 	Customer SenderType = iota + 1
 	Shop
@@ -34,230 +38,131 @@ const (
 )
 
 // String returns the sender type as Mirakl writes it in from.type.
-
 func (t SenderType) String() string {
 	return sim.Name("SenderType", int(t), "", "CUSTOMER_USER", "SHOP_USER", "OPERATOR_USER")
 }
-
-// Participant types, as Mirakl writes them in participants and recipients.
-const (
-	partOperator = "OPERATOR"
-	partShop     = "SHOP"
-	partCustomer = "CUSTOMER"
-)
-
-// EntitySellerOperator is the entity type of shop↔operator threads, which
-// have no customer.
-const EntitySellerOperator = "SELLER_OPERATOR"
 
 var (
 	operatorPart   = wireParticipant{DisplayName: "Marketplace", Type: partOperator}
 	operatorSender = &wireSender{DisplayName: "Marketplace", Type: Operator.String(), OrganizationDetails: &operatorPart}
 )
 
-// NewThread describes a thread for AddThread. Every field is optional.
+// NewThread describes a thread for AddThread; every field is optional.
 type NewThread struct {
-	// Topic is the subject; default "Question about <entity id>".
-	Topic string
-	// TopicType is FREE_TEXT (default) or REASON_CODE.
-	TopicType string
-	// EntityType is what the thread is about: MMP_ORDER (default), MMP_OFFER,
-	// MPS_ORDER, MPS_SERVICE or SELLER_OPERATOR (no customer takes part).
-	EntityType string
-	// EntityID identifies the order or offer; default a generated order id.
-	EntityID string
-	// Customer is the customer's display name; default "Customer <n>". The
-	// same name in several threads of a shop is the same customer (same id).
-	Customer string
-	// At is the creation time; zero means now (see AddMessage about times).
-	At time.Time
+	Topic, TopicType     string    // default "Question about <entity id>", FREE_TEXT
+	EntityType, EntityID string    // default MMP_ORDER, a new order
+	Customer             string    // default "Customer <n>"; a name is one customer
+	At                   time.Time // the creation time; zero means now
 }
 
-// Attachment is a file attached to a message. Only its metadata is kept.
+// Attachment is a file's metadata; ID is generated when empty.
 type Attachment struct {
-	ID   string // generated when empty
-	Name string
-	Size int64
+	ID, Name string
+	Size     int64
 }
 
-// ThreadInfo is the ground truth about a thread, for assertions.
+// ThreadInfo is the ground truth about a thread.
 type ThreadInfo struct {
-	ID                   string
-	Topic                string
-	EntityType, EntityID string
-	CustomerID, Customer string // empty for SELLER_OPERATOR threads
-	CreatedAt, UpdatedAt time.Time
-	// ReplyNeededSince is what metadata.shop_reply_needed_since says; nil
-	// when the shop does not owe a reply.
-	ReplyNeededSince *time.Time
-	Messages         []MessageInfo // oldest first
+	ID, Topic, EntityType, EntityID string
+	CustomerID, Customer            string // empty in SELLER_OPERATOR threads
+	CreatedAt, UpdatedAt            time.Time
+	ReplyNeededSince                *time.Time // shop_reply_needed_since
+	Messages                        []MessageInfo
 }
 
-// MessageInfo is the ground truth about a message.
+// MessageInfo is the ground truth about a message; Direction is "outbound" for the shop's.
 type MessageInfo struct {
-	ID   string
-	At   time.Time
-	From SenderType
-	// Direction is "inbound" (customer, operator) or "outbound" (the shop),
-	// the way threadsync's events name it.
-	Direction   string
-	Body        string
-	Attachments []Attachment
+	ID              string
+	At              time.Time
+	From            SenderType
+	Direction, Body string
+	Attachments     []Attachment
 }
 
 var (
-	errUnknownThread  = errors.New("miraklsim: unknown thread")
-	errThreadFull     = errors.New("miraklsim: thread has reached the maximum of 1000 messages")
-	errNoCustomer     = errors.New("miraklsim: thread has no customer participant")
-	errBadSender      = errors.New("miraklsim: invalid sender type")
-	errTooManyAttachs = errors.New("miraklsim: more than 50 attachments for this entity")
+	errThreadFull = errors.New("miraklsim: thread has reached the maximum of 1000 messages")
+	errBadSender  = errors.New("miraklsim: invalid sender type")
 )
 
-type shop struct {
-	id     string
-	part   wireParticipant
-	sender *wireSender
-	toShop []wireParticipant // shared default recipients, never modified
+type (
+	shop struct {
+		id     string
+		part   wireParticipant
+		sender *wireSender
+		toShop []wireParticipant // shared, never modified
 
-	sync.RWMutex // guards what follows
-	threads      map[string]*thread
-	// index holds every thread sorted by (date_updated, id): the M11 order.
-	index sim.Index[string, *thread]
-	// pending holds the threads awaiting a shop reply, for Traffic.
-	pending     sim.Set[*thread]
-	customers   map[string]string // display name -> customer id
-	attachments map[string]int    // entity -> attachments posted through M12
-	seq         int               // generated names and entity ids
-	// stamps times new events: strictly increasing when taken from the
-	// clock, which keeps date_updated unique and increasing, and that is
-	// what makes the M11 keyset walk lose nothing.
-	stamps sim.Stamps
-}
-
-// thread is guarded by its shop's mu. What responses keep after the lock is
-// released (messages, participants, entities, formatted dates) is never
-// modified in place, only replaced or appended to.
-type thread struct {
-	id         string
-	created    time.Time
-	createdStr string
-	updated    time.Time
-	updNs      int64 // updated as UnixNano: the index compares it a lot
-	updatedStr string
-	topic      wireTopic
-	entityType string
-	entityID   string
-	entities   []wireEntity
-	customer   *wireParticipant // nil in SELLER_OPERATOR threads
-	custSender *wireSender
-	authorized []wireParticipant
-	// current is replaced, never modified, when a participant joins, so
-	// responses may keep the old slice without a lock.
-	current      []wireParticipant
-	participated uint8
-	msgs         []*message // append-only
-	replyNeeded  time.Time  // zero: no reply needed
-	replyStr     *string
-	noReply      []wireNoReply
-	indexed      bool
-	toCustomer   []wireParticipant // shared default recipients, never modified
-}
-
-const (
-	joinedOperator uint8 = 1 << iota
-	joinedShop
-	joinedCustomer
+		sync.RWMutex // guards what follows
+		threads      map[string]*thread
+		index        sim.Index[string, *thread] // by (date_updated, id): the M11 order
+		pending      sim.Set[*thread]           // awaiting the shop's reply
+		customers    map[string]string          // name -> customer id
+		attachments  map[string]int             // entity -> attachments posted through M12
+		seq          int                        // generated names and entity ids
+		stamps       sim.Stamps
+	}
+	// thread is guarded by its shop's lock; what responses keep is replaced, never modified.
+	thread struct {
+		id                     string
+		created, updated       time.Time
+		updNs                  int64 // the index key
+		createdStr, updatedStr string
+		topic                  wireTopic
+		entityType, entityID   string
+		entities               []wireEntity
+		customer               *wireParticipant // nil in SELLER_OPERATOR threads
+		custSender             *wireSender
+		authorized, current    []wireParticipant
+		participated           uint8
+		msgs                   []*message
+		replyNeeded            time.Time // zero: no reply needed
+		replyStr               *string
+		noReply                []wireNoReply
+		toCustomer             []wireParticipant // shared, never modified
+	}
 )
 
 func newShop(id string) *shop {
-	name := "Shop " + id
 	sh := &shop{
 		id:          id,
-		part:        wireParticipant{DisplayName: name, ID: id, Type: partShop},
+		part:        wireParticipant{DisplayName: "Shop " + id, ID: id, Type: partShop},
 		threads:     make(map[string]*thread),
 		index:       sim.Index[string, *thread]{Key: func(t *thread) (int64, string) { return t.updNs, t.id }},
 		customers:   make(map[string]string),
 		attachments: make(map[string]int),
 		stamps:      sim.Stamps{Unit: time.Microsecond},
 	}
-	sh.sender = &wireSender{DisplayName: name, Type: Shop.String(), OrganizationDetails: &sh.part}
+	sh.sender = &wireSender{DisplayName: sh.part.DisplayName, Type: Shop.String(), OrganizationDetails: &sh.part}
 	sh.toShop = []wireParticipant{sh.part}
 	return sh
 }
 
-// newID returns a UUID-shaped id. Ids come from a counter run through a
-// mixing function rather than from crypto/rand: they look like Mirakl's,
-// sort in no particular order (so the id tie-break of the M11 order is
-// exercised), and a test that creates the same data in the same order gets
-// the same ids every run.
+// newID is a UUID-shaped id like Mirakl's, in no order, which exercises M11's id tie-break.
 func (s *Server) newID() string { return sim.UUID(s.idSeq.Add(1)) }
 
-// setUpdated moves t in the index to its new date_updated. Threads not
-// indexed yet (Seed builds them in bulk and sorts once) only get their new
-// time.
 func (sh *shop) setUpdated(t *thread, at time.Time) {
-	if !t.indexed {
-		t.touch(at)
-		return
-	}
-	sh.index.Remove(t)
-	t.touch(at)
-	sh.index.Insert(t)
-}
-
-// insert adds t to the index at its place.
-func (sh *shop) insert(t *thread) {
-	sh.index.Insert(t)
-	t.indexed = true
-}
-
-func (t *thread) touch(at time.Time) {
-	t.updated = at
-	t.updNs = at.UnixNano()
-	t.updatedStr = formatTime(at)
+	sh.index.Move(t, func() { t.updated, t.updNs, t.updatedStr = at, at.UnixNano(), formatTime(at) })
 }
 
 func (sh *shop) customerID(name string) string {
-	id, ok := sh.customers[name]
-	if !ok {
-		id = "cust-" + sh.id + "-" + strconv.Itoa(len(sh.customers)+1)
-		sh.customers[name] = id
-	}
-	return id
+	return sim.Intern(sh.customers, name, func() string { return "cust-" + sh.id + "-" + strconv.Itoa(len(sh.customers)+1) })
 }
 
-// newThread builds a thread without putting it in the index. Call with sh.mu
-// held.
+// newThread builds a thread, not indexed yet. Call with sh locked.
 func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
 	sh.seq++
-	if in.EntityType == "" {
-		in.EntityType = "MMP_ORDER"
-	}
-	if in.EntityID == "" {
-		in.EntityID = "ORDER-" + sh.id + "-" + strconv.Itoa(sh.seq) + "-A"
-	}
-	if in.Topic == "" {
-		in.Topic = "Question about " + in.EntityID
-	}
-	if in.TopicType == "" {
-		in.TopicType = "FREE_TEXT"
-	}
+	in.EntityType = cmp.Or(in.EntityType, "MMP_ORDER")
+	in.EntityID = cmp.Or(in.EntityID, "ORDER-"+sh.id+"-"+strconv.Itoa(sh.seq)+"-A")
+	in.Topic, in.TopicType = cmp.Or(in.Topic, "Question about "+in.EntityID), cmp.Or(in.TopicType, "FREE_TEXT")
 	t := &thread{
-		id:         s.newID(),
-		created:    at,
-		createdStr: formatTime(at),
+		id: s.newID(), created: at, createdStr: formatTime(at),
 		topic:      wireTopic{Type: in.TopicType, Value: in.Topic},
-		entityType: in.EntityType,
-		entityID:   in.EntityID,
+		entityType: in.EntityType, entityID: in.EntityID,
 		entities:   []wireEntity{{ID: in.EntityID, Label: in.EntityID, Type: in.EntityType}},
-		current:    []wireParticipant{},
+		authorized: []wireParticipant{operatorPart, sh.part}, current: []wireParticipant{},
 	}
-	t.touch(at)
-	t.authorized = []wireParticipant{operatorPart, sh.part}
+	sh.setUpdated(t, at)
 	if in.EntityType != EntitySellerOperator {
-		if in.Customer == "" {
-			in.Customer = "Customer " + strconv.Itoa(sh.seq)
-		}
+		in.Customer = cmp.Or(in.Customer, "Customer "+strconv.Itoa(sh.seq))
 		cust := wireParticipant{DisplayName: in.Customer, ID: sh.customerID(in.Customer), Type: partCustomer}
 		t.customer = &cust
 		t.custSender = &wireSender{DisplayName: cust.DisplayName, Type: Customer.String(), OrganizationDetails: t.customer}
@@ -268,7 +173,6 @@ func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
 	return t
 }
 
-// participant returns the thread's participant of a Mirakl participant type.
 func (t *thread) participant(sh *shop, typ string) (wireParticipant, bool) {
 	switch typ {
 	case partOperator:
@@ -283,17 +187,8 @@ func (t *thread) participant(sh *shop, typ string) (wireParticipant, bool) {
 	return wireParticipant{}, false
 }
 
-func joinedBit(typ string) uint8 {
-	switch typ {
-	case partOperator:
-		return joinedOperator
-	case partShop:
-		return joinedShop
-	case partCustomer:
-		return joinedCustomer
-	}
-	return 0
-}
+// joinedBit marks a participant type in thread.participated.
+var joinedBit = map[string]uint8{partOperator: 1, partShop: 2, partCustomer: 4}
 
 // defaultRecipients is who a message goes to when the caller does not say.
 func (t *thread) defaultRecipients(sh *shop, from SenderType) []wireParticipant {
@@ -313,10 +208,7 @@ func (t *thread) defaultRecipients(sh *shop, from SenderType) []wireParticipant 
 	}
 }
 
-// appendMessage adds a message and updates everything that depends on it:
-// date_updated (and so the thread's place in the M11 order), participants,
-// reply-needed state. Call with sh.mu held. A nil to means the default
-// recipients.
+// appendMessage adds a message (to nil: the default recipients). Call with sh locked.
 func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string, to []wireParticipant, atts []Attachment, at time.Time) (*message, error) {
 	if len(t.msgs) >= MaxMessagesPerThread {
 		return nil, errThreadFull
@@ -326,7 +218,7 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 	switch from {
 	case Customer:
 		if t.customer == nil {
-			return nil, errNoCustomer
+			return nil, errors.New("miraklsim: thread has no customer participant")
 		}
 		sender, fromType = t.custSender, partCustomer
 	case Shop:
@@ -341,14 +233,8 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 	}
 	at = sh.stamps.Next(at, s.now)
 	m := &message{
-		ID:          s.newID(),
-		DateCreated: formatTime(at),
-		Body:        body,
-		From:        sender,
-		To:          to,
-		Attachments: make([]wireAttachment, len(atts)),
-		at:          at,
-		from:        from,
+		ID: s.newID(), DateCreated: formatTime(at), Body: body, From: sender, To: to,
+		Attachments: make([]wireAttachment, len(atts)), at: at, from: from,
 	}
 	for i, a := range atts {
 		if a.ID == "" {
@@ -357,22 +243,21 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 		m.Attachments[i] = wireAttachment(a)
 	}
 	t.msgs = append(t.msgs, m)
-
-	joined := t.participated | joinedBit(fromType)
+	joined := t.participated | joinedBit[fromType]
 	for _, p := range to {
-		joined |= joinedBit(p.Type)
+		joined |= joinedBit[p.Type]
 	}
 	if joined != t.participated {
+		// Replaced, not modified: responses may hold the old slice.
 		t.participated = joined
 		cur := make([]wireParticipant, 0, len(t.authorized))
 		for _, p := range t.authorized {
-			if joined&joinedBit(p.Type) != 0 {
+			if joined&joinedBit[p.Type] != 0 {
 				cur = append(cur, p)
 			}
 		}
 		t.current = cur
 	}
-
 	if from == Shop {
 		t.setReplyNeeded(time.Time{})
 	} else if t.replyNeeded.IsZero() || s.cfg.ReplyNeededLatest {
@@ -384,43 +269,29 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 }
 
 func (t *thread) setReplyNeeded(at time.Time) {
-	t.replyNeeded = at
-	if at.IsZero() {
-		t.replyStr = nil
-		return
+	t.replyNeeded, t.replyStr = at, nil
+	if !at.IsZero() {
+		str := formatTime(at)
+		t.replyStr = &str
 	}
-	str := formatTime(at)
-	t.replyStr = &str
 }
 
-// wire builds the JSON form of the thread. Call with sh.mu held (read is
-// enough); the result shares only immutable data with the thread.
+// wire is the thread's JSON form, with its last lastN (0: all) messages when withMessages.
 func (t *thread) wire(withMessages bool, lastN int) wireThread {
 	w := wireThread{
-		ID:                     t.id,
-		DateCreated:            t.createdStr,
-		DateUpdated:            t.updatedStr,
-		Topic:                  t.topic,
-		Entities:               t.entities,
-		AuthorizedParticipants: t.authorized,
-		CurrentParticipants:    t.current,
-		Metadata: wireMetadata{
-			ShopReplyNeededSince: t.replyStr,
-			TotalCount:           len(t.msgs),
-		},
+		ID: t.id, DateCreated: t.createdStr, DateUpdated: t.updatedStr, Topic: t.topic, Entities: t.entities,
+		AuthorizedParticipants: t.authorized, CurrentParticipants: t.current,
+		Metadata: wireMetadata{ShopReplyNeededSince: t.replyStr, TotalCount: len(t.msgs)},
 	}
 	if n := len(t.msgs); n > 0 {
-		last := t.msgs[n-1]
-		w.Metadata.LastMessageDate = last.DateCreated
-		w.Metadata.LastSender = last.From
+		w.Metadata.LastMessageDate, w.Metadata.LastSender = t.msgs[n-1].DateCreated, t.msgs[n-1].From
 	}
 	if withMessages {
 		msgs := t.msgs
 		if lastN > 0 && len(msgs) > lastN {
 			msgs = msgs[len(msgs)-lastN:]
 		}
-		// Appends by writers touch only elements past len(msgs), and
-		// noReply is copied on write, so both are safe to share.
+		// Writers append past len(msgs) and copy noReply on write.
 		w.Messages = msgs[:len(msgs):len(msgs)]
 		if w.Messages == nil {
 			w.Messages = emptyMessages
@@ -435,13 +306,15 @@ func (t *thread) wire(withMessages bool, lastN int) wireThread {
 
 func (t *thread) info() ThreadInfo {
 	ti := ThreadInfo{
-		ID:         t.id,
-		Topic:      t.topic.Value,
-		EntityType: t.entityType,
-		EntityID:   t.entityID,
-		CreatedAt:  t.created,
-		UpdatedAt:  t.updated,
-		Messages:   make([]MessageInfo, len(t.msgs)),
+		ID: t.id, Topic: t.topic.Value, EntityType: t.entityType, EntityID: t.entityID,
+		CreatedAt: t.created, UpdatedAt: t.updated,
+		Messages: sim.Map(t.msgs, func(m *message) MessageInfo {
+			mi := MessageInfo{ID: m.ID, At: m.at, From: m.from, Direction: string(sim.Direction(m.from == Shop)), Body: m.Body}
+			for _, a := range m.Attachments {
+				mi.Attachments = append(mi.Attachments, Attachment(a))
+			}
+			return mi
+		}),
 	}
 	if t.customer != nil {
 		ti.CustomerID, ti.Customer = t.customer.ID, t.customer.DisplayName
@@ -450,57 +323,31 @@ func (t *thread) info() ThreadInfo {
 		at := t.replyNeeded
 		ti.ReplyNeededSince = &at
 	}
-	for i, m := range t.msgs {
-		mi := MessageInfo{ID: m.ID, At: m.at, From: m.from, Direction: string(sim.Direction(m.from == Shop)), Body: m.Body}
-		for _, a := range m.Attachments {
-			mi.Attachments = append(mi.Attachments, Attachment(a))
-		}
-		ti.Messages[i] = mi
-	}
 	return ti
 }
 
-// AddThread creates a thread without messages in the shop's inbox and returns
-// its id. It panics if the shop is unknown: that is a mistake in the test.
+// AddThread creates a thread without messages; it panics on an unknown shop.
 func (s *Server) AddThread(shopID string, in NewThread) string {
 	return sim.Edit(&s.shops, shopID, func(sh *shop) string {
 		t := s.newThread(sh, in, sh.stamps.Next(in.At, s.now))
-		sh.insert(t)
+		sh.index.Insert(t)
 		return t.id
 	})
 }
 
-// AddMessage appends a message to a thread and returns the message's id. The
-// thread's date_updated becomes the message's time, which moves it in the
-// M11 order, and its reply-needed state follows the sender.
-//
-// A zero at means now by Config.Now, made strictly later than any time the
-// shop handed out before, so two calls never share an instant. An explicit
-// at is used as given; keep explicit times increasing if the walk order
-// matters to the test.
-//
-// AddMessage panics if the shop or thread is unknown, the thread already has
-// MaxMessagesPerThread messages, or a customer writes in a SELLER_OPERATOR
-// thread: all mistakes in the test's setup.
+// AddMessage appends a message at at (zero: now) and returns its id.
 func (s *Server) AddMessage(shopID, threadID string, from SenderType, body string, at time.Time) string {
 	return s.AddMessageWithAttachments(shopID, threadID, from, body, at)
 }
 
-// AddMessageWithAttachments is AddMessage with attachments on the message.
+// AddMessageWithAttachments is AddMessage with attachments.
 func (s *Server) AddMessageWithAttachments(shopID, threadID string, from SenderType, body string, at time.Time, files ...Attachment) string {
 	return sim.Edit(&s.shops, shopID, func(sh *shop) string {
-		m, err := s.appendMessage(sh, sh.mustThread(threadID), from, body, nil, files, at)
-		if err != nil {
-			panic(err)
-		}
-		return m.ID
+		return sim.Must(s.appendMessage(sh, sh.mustThread(threadID), from, body, nil, files, at)).ID
 	})
 }
 
-// MarkNoReplyNeeded records a "no reply needed" action by the shop or the
-// operator: it appears in no_store_reply_needed, clears
-// shop_reply_needed_since and updates date_updated. It panics on an unknown
-// shop or thread or a sender other than Shop or Operator.
+// MarkNoReplyNeeded records a "no reply needed" action of Shop or Operator.
 func (s *Server) MarkNoReplyNeeded(shopID, threadID string, by SenderType, at time.Time) {
 	if by != Shop && by != Operator {
 		panic(errBadSender)
@@ -522,31 +369,92 @@ func (s *Server) MarkNoReplyNeeded(shopID, threadID string, by SenderType, at ti
 func (sh *shop) mustThread(id string) *thread {
 	t := sh.threads[id]
 	if t == nil {
-		panic(fmt.Errorf("%w %q in shop %q", errUnknownThread, id, sh.id))
+		panic(fmt.Errorf("miraklsim: unknown thread %q in shop %q", id, sh.id))
 	}
 	return t
 }
 
-// Threads returns the ground truth of a shop's inbox in the M11 order
-// (date_updated, then id), or nil for an unknown shop.
+// Threads is the shop's inbox in the M11 order.
 func (s *Server) Threads(shopID string) []ThreadInfo {
-	out, _ := sim.View(&s.shops, shopID, func(sh *shop) []ThreadInfo {
-		out := make([]ThreadInfo, sh.index.Len())
-		for i, t := range sh.index.Items() {
-			out[i] = t.info()
-		}
-		return out
-	})
+	out, _ := sim.View(&s.shops, shopID, func(sh *shop) []ThreadInfo { return sim.Map(sh.index.Items(), (*thread).info) })
 	return out
 }
 
 // Thread returns the ground truth of one thread.
 func (s *Server) Thread(shopID, threadID string) (ThreadInfo, bool) {
-	return sim.Lookup(&s.shops, shopID, func(sh *shop) (ThreadInfo, bool) {
-		t := sh.threads[threadID]
-		if t == nil {
-			return ThreadInfo{}, false
-		}
-		return t.info(), true
+	return sim.Find(&s.shops, shopID, func(sh *shop) *thread { return sh.threads[threadID] }, (*thread).info)
+}
+
+// Truth is the shop's threads in the M11 order.
+func (s *Server) Truth(shopID string) []sim.Thread {
+	return sim.Truth(s.Threads(shopID), func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, false, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
+}
+
+// Seed bulk-creates threads from start (zero: ending now) by sim.Seed, one in ten about an offer.
+func (s *Server) Seed(shopID string, threads, messagesPerThread int, start time.Time) {
+	sh := s.shops.Must(shopID)
+	sh.Lock()
+	defer sh.Unlock()
+	created := make([]*thread, 0, max(threads, 0))
+	sim.Seed(start, s.now(), threads, min(messagesPerThread, MaxMessagesPerThread), time.Microsecond, func(i int, at time.Time) {
+		created = append(created, s.newThread(sh, sh.newThreadInput(script.Names[i%len(script.Names)]+" #"+strconv.Itoa(i+1), i%10 == 9), sh.stamps.Next(at, s.now)))
+	}, func(i, j int, answer bool, at time.Time) {
+		// Cannot fail: seeded threads have a customer and room.
+		_, _ = s.appendMessage(sh, created[i], sim.If(answer, Shop, Customer), script.Line(i, j, answer), nil, nil, at)
 	})
+	sh.index.Append(created...)
+	sh.index.Sort()
+}
+
+// Fill is Seed ending now.
+func (s *Server) Fill(shopID string, threads, perThread int) {
+	s.Seed(shopID, threads, perThread, time.Time{})
+}
+
+// Traffic makes the inbox live: 20% of events open a thread, 45% are the customer's, 35% answers.
+func (s *Server) Traffic(ctx context.Context, shopID string, perSecond float64, rnd *rand.Rand) error {
+	return sim.Run(s.Kit, &s.shops, ctx, shopID, perSecond, rnd, s.trafficStep)
+}
+
+// newThreadInput is a thread of customer about an order or an offer.
+func (sh *shop) newThreadInput(customer string, offer bool) NewThread {
+	in := NewThread{EntityType: "MMP_ORDER", Customer: customer}
+	if offer {
+		in.EntityType = "MMP_OFFER"
+		in.EntityID = "OFFER-" + sh.id + "-" + strconv.Itoa(sh.seq+1)
+	}
+	return in
+}
+
+// Traffic actions, as trafficStep reports them.
+const actNone, actNewThread, actCustomer, actShopAnswer = sim.None, sim.NewThread, "customer_message", "shop_answer"
+
+func (s *Server) trafficStep(sh *shop, rnd *rand.Rand) string {
+	p, name, cbody, sbody, offer := rnd.Float64(), sim.Pick(rnd, script.Names), sim.Pick(rnd, script.In), sim.Pick(rnd, script.Out), rnd.IntN(10) == 0
+	return sim.Step(sh, p, func() bool { return sh.index.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
+		at := sh.stamps.Next(time.Time{}, s.now)
+		t := s.newThread(sh, sh.newThreadInput(name, offer), at)
+		sh.index.Insert(t)
+		_, _ = s.appendMessage(sh, t, Customer, cbody, nil, nil, at)
+		return true
+	}}, sim.Event{Name: actCustomer, Share: 0.45, Do: func() bool {
+		t := sh.index.At(rnd.IntN(sh.index.Len()))
+		from := sim.If(t.customer == nil, Operator, Customer)
+		_, err := s.appendMessage(sh, t, from, cbody, nil, nil, time.Time{})
+		return err == nil // else the thread is full
+	}}, sim.Event{Name: actShopAnswer, Share: 0.35, Do: func() bool {
+		if sh.pending.Len() == 0 {
+			return false
+		}
+		_, err := s.appendMessage(sh, sh.pending.At(rnd.IntN(sh.pending.Len())), Shop, sbody, nil, nil, time.Time{})
+		return err == nil
+	}})
+}
+
+// script is what the people of seeded and live traffic say.
+var script = sim.Script{
+	Names: []string{"Anna K.", "John D.", "Marta W.", "Luca B.", "Sofia R.", "Jan N.", "Emma L.", "Piotr S.", "Chloé M.", "Diego F.", "Ines P.", "Tom H."},
+	In:    []string{"Where is my parcel?", "Could you send me the tracking number please?", "The item arrived damaged, what can I do?", "Is this still available in blue?", "I would like to return the product.", "Can you confirm the delivery date?"},
+	Out:   []string{"Thank you for your message, we are looking into it.", "Your parcel left our warehouse yesterday.", "We have sent you a return label by e-mail.", "Sorry for the trouble, a replacement is on its way.", "The tracking number is in your order page."},
 }

@@ -1,13 +1,22 @@
 package partizapsim
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"mime"
 	"net/http"
+	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/threadsync/threadsync/events"
 	"github.com/threadsync/threadsync/pollers/sim"
@@ -16,131 +25,75 @@ import (
 // Order is the order of a list.
 type Order int
 
+// The orders of a list, by the latest activity (conversations) or the latest message.
 const (
-	// NewestFirst lists the latest activity (conversations) or the latest
-	// message first. The default.
-	NewestFirst Order = iota
-	// OldestFirst lists in ascending order.
-	OldestFirst
+	NewestFirst Order = iota // the default
+	OldestFirst              // ascending
 )
 
-// DefaultMessagesPath is where the simulator serves a conversation's
-// messages unless Config.MessagesPath says otherwise; {id} is the
-// conversation id.
+// DefaultMessagesPath is the default Config.MessagesPath.
 const DefaultMessagesPath = "/vendor/conversations/{id}/messages"
 
-// Config configures a Server. The zero Config is a valid, unlimited server
-// that behaves as partizap.md infers the real API does.
+// Config configures a Server; the zero Config behaves as partizap.md infers the API does.
 type Config struct {
-	// RequestsPerSecond is the request rate allowed per session; above it
-	// the server answers 429 with Retry-After and X-RateLimit-* headers.
-	// Default 0: unlimited.
+	// RequestsPerSecond (0: unlimited) and Burst limit each session; above them 429.
 	RequestsPerSecond float64
-	// Burst is how many requests a session may send back to back before
-	// the rate applies. Default: RequestsPerSecond rounded up, at least 1.
-	Burst int
-	// Now is the clock for new messages and for the rate limiter, so tests
-	// can drive both by hand. Default time.Now.
-	Now func() time.Time
-	// TimeLayout formats every time the API returns (a Go layout). Default
-	// time.RFC3339: "2024-03-05T18:22:40+03:00", whole seconds. A layout
-	// without a zone, such as time.DateTime, gives Location's wall clock.
+	Burst             int
+	Now               func() time.Time // default time.Now
+	// TimeLayout (default time.RFC3339) writes times in Location (default Europe/Moscow).
 	TimeLayout string
-	// Location is the zone times are written in. Default Europe/Moscow.
-	Location *time.Location
-	// Order is the conversation list's order by (updated_at, id). Default
-	// NewestFirst.
-	Order Order
-	// OffsetCursor makes the conversation cursor an offset into the list
-	// rather than a keyset position: a conversation that moves during a
-	// walk then shifts the others, so a walk may list one twice or, with
-	// OldestFirst, skip one. Default false.
-	OffsetCursor bool
-	// MessagesOrder is the message list's order. Default NewestFirst.
+	Location   *time.Location
+	Order      Order // of the conversation list, by (updated_at, id)
+	// OffsetCursor makes the cursor an offset, so a walk may list a moved conversation twice or,
+	// OldestFirst, skip one.
+	OffsetCursor  bool
 	MessagesOrder Order
-	// MessagesPath is the route of a conversation's message list, with an
-	// {id} placeholder. Default DefaultMessagesPath.
-	MessagesPath string
-	// NoMessagesEndpoint serves no message list at all (404), as the real
-	// API may: partizap.md found no such endpoint.
+	// MessagesPath routes the message list, {id} in it; NoMessagesEndpoint serves none, as
+	// partizap.md found none.
+	MessagesPath       string
 	NoMessagesEndpoint bool
-	// IDsAsStrings writes every id as a JSON string ("5012") instead of a
-	// number.
-	IDsAsStrings bool
+	IDsAsStrings       bool // ids as JSON strings ("5012")
 }
 
 // Endpoints, as Fault.Endpoint and Stats name them.
 const (
 	EndpointConversations = "conversations" // GET /vendor/conversations
-	EndpointMessages      = "messages"      // GET the message list (Config.MessagesPath)
+	EndpointMessages      = "messages"      // GET Config.MessagesPath
 	EndpointSend          = "send"          // POST .../messages and .../messages/image
 	EndpointSearch        = "search"        // GET .../messages/search, /vendor/messages/search
 )
 
-// Stats counts requests since New or the last ResetStats.
-type Stats struct {
-	// ConversationsCalls, MessagesCalls, SendCalls and SearchCalls count
-	// authenticated requests per endpoint, whatever their outcome (faults
-	// and 429s included).
-	ConversationsCalls, MessagesCalls, SendCalls, SearchCalls int64
-	// Unauthorized counts requests refused with 401.
-	Unauthorized int64
-	// RateLimited counts 429s from the rate limiter (not injected ones).
-	RateLimited int64
-	// Faults counts requests answered by an injected fault.
-	Faults int64
-	// ConversationsListed and MessagesListed count the rows returned by
-	// the conversation and message lists.
-	ConversationsListed, MessagesListed int64
-}
+// statsCounters are the counters of Stats' int64 fields, in order.
+var statsCounters = []string{EndpointConversations, EndpointMessages, EndpointSend, EndpointSearch, sim.Unauthorized, sim.RateLimited, sim.Faulted, "conversations_listed", "messages_listed"}
 
-// Fault is a canned answer the server gives instead of the real one (see
-// sim.Fault): Endpoint is one of the Endpoint constants, Account a
-// vendor's user id in decimal, and without a Body it answers with a
-// Laravel-style {"message": ...} error.
+// Fault is a canned answer (see sim.Fault), Account a vendor's user id.
 type Fault = sim.Fault
 
-// Server simulates Partizap's vendor API. Create it with New; it is an
-// http.Handler, and its embedded Kit injects faults and counts. Vendors
-// are the Kit's accounts by their user id in decimal.
+// Server simulates Partizap's vendor API, vendors by user id in decimal.
 type Server struct {
 	*sim.Kit
 	cfg    Config
 	loc    *time.Location
 	layout string
-
 	// Ids come from server-wide sequences, like database auto-increments.
 	convSeq, msgSeq, userSeq, productSeq atomic.Int64
-
-	vendors sim.Accounts[*vendor]
+	vendors                              sim.Accounts[*vendor]
 }
 
-var _ sim.Simulator = (*Server)(nil)
-
-// New returns a Server without vendors. It panics on an invalid
-// Config.MessagesPath: that is a mistake in the test.
+// New returns a Server; it panics on an invalid Config.MessagesPath.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, loc: cfg.Location, layout: cfg.TimeLayout, vendors: sim.Accounts[*vendor]{Noun: "vendor", Prefix: "partizapsim"}}
-	if s.cfg.Now == nil {
-		s.cfg.Now = time.Now
-	}
+	cfg.Now, cfg.MessagesPath = sim.Now(cfg.Now), cmp.Or(cfg.MessagesPath, DefaultMessagesPath)
+	s := &Server{cfg: cfg, loc: cfg.Location, layout: cmp.Or(cfg.TimeLayout, time.RFC3339), vendors: sim.Accounts[*vendor]{Noun: "vendor", Prefix: "partizapsim"}}
 	if s.loc == nil {
 		s.loc = moscow()
 	}
-	if s.layout == "" {
-		s.layout = time.RFC3339
-	}
-	if s.cfg.MessagesPath == "" {
-		s.cfg.MessagesPath = DefaultMessagesPath
-	}
-	if p := s.cfg.MessagesPath; !strings.HasPrefix(p, "/") || strings.Count(p, "{id}") != 1 || strings.ContainsAny(p, "?# ") {
+	if p := cfg.MessagesPath; !strings.HasPrefix(p, "/") || strings.Count(p, "{id}") != 1 || strings.ContainsAny(p, "?# ") {
 		panic(fmt.Sprintf("partizapsim: Config.MessagesPath %q must start with / and hold {id} once", p))
 	}
 	s.convSeq.Store(5000)
 	s.msgSeq.Store(77000)
 	s.userSeq.Store(900)
 	s.productSeq.Store(88000)
-
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{EndpointConversations, EndpointMessages, EndpointSend, EndpointSearch},
 		List:      EndpointConversations, Messages: []string{EndpointMessages},
@@ -157,8 +110,8 @@ func New(cfg Config) *Server {
 		s.Handle(pattern, sim.Endpoint(s.Kit, endpoint, s.authenticate, s.limit, h))
 	}
 	route("GET /vendor/conversations", EndpointConversations, s.handleList)
-	if !s.cfg.NoMessagesEndpoint {
-		route("GET "+s.cfg.MessagesPath, EndpointMessages, s.handleMessages)
+	if !cfg.NoMessagesEndpoint {
+		route("GET "+cfg.MessagesPath, EndpointMessages, s.handleMessages)
 	}
 	route("POST /vendor/conversations/{id}/messages", EndpointSend, s.handleSend)
 	route("POST /vendor/conversations/{id}/messages/image", EndpointSend, s.handleSendImage)
@@ -167,8 +120,7 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// moscow is Europe/Moscow, or its fixed offset (UTC+3 since 2014) where the
-// system has no zone database.
+// moscow is Europe/Moscow, or UTC+3 (since 2014) without a zone database.
 func moscow() *time.Location {
 	if loc, err := time.LoadLocation("Europe/Moscow"); err == nil {
 		return loc
@@ -178,11 +130,7 @@ func moscow() *time.Location {
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
-// AddVendor registers a vendor (if new) by its Partizap user id, and a
-// session token (the PARTIZAP_SESSION cookie value) logged in as it; call it
-// again to give a vendor more sessions. It panics if the session already
-// belongs to another vendor, the id is not positive or the session is empty
-// or not a valid cookie value.
+// AddVendor registers a vendor (if new) by user id, and a PARTIZAP_SESSION token.
 func (s *Server) AddVendor(userID int64, sessionToken string) {
 	if userID <= 0 || sessionToken == "" || !validCookieValue(sessionToken) {
 		panic("partizapsim: AddVendor needs a positive user id and a session token valid as a cookie value")
@@ -191,30 +139,27 @@ func (s *Server) AddVendor(userID int64, sessionToken string) {
 		sim.Buckets(s.cfg.RequestsPerSecond, s.cfg.Burst))
 }
 
-// validCookieValue reports whether v can be sent as a cookie value unquoted:
-// RFC 6265's cookie-octet, plus the comma PHP session ids may hold.
+// validCookieValue is RFC 6265's cookie-octet, and the comma of PHP's ids.
 func validCookieValue(v string) bool {
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c <= 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
+		if c := v[i]; c <= 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
 			return false
 		}
 	}
 	return true
 }
 
-// Stats returns the request counters.
-func (s *Server) Stats() Stats {
-	return Stats{
-		ConversationsCalls: s.Count(EndpointConversations), MessagesCalls: s.Count(EndpointMessages),
-		SendCalls: s.Count(EndpointSend), SearchCalls: s.Count(EndpointSearch),
-		Unauthorized: s.Count(sim.Unauthorized), RateLimited: s.Count(sim.RateLimited), Faults: s.Count(sim.Faulted),
-		ConversationsListed: s.Count("conversations_listed"), MessagesListed: s.Count("messages_listed"),
-	}
+// Stats counts requests since New or ResetStats (see sim.Kit).
+type Stats struct {
+	ConversationsCalls, MessagesCalls, SendCalls, SearchCalls int64
+	Unauthorized, RateLimited, Faults                         int64
+	ConversationsListed, MessagesListed                       int64
 }
 
-// limit is Laravel's throttle middleware, which counts per minute and
-// says so on every answer.
+// Stats returns the request counters.
+func (s *Server) Stats() (st Stats) { s.Counts(&st, statsCounters...); return st }
+
+// limit is Laravel's throttle middleware, which counts per minute.
 func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*vendor]) bool {
 	if c.Limit == nil {
 		return true
@@ -230,30 +175,26 @@ func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*vendor]) bool {
 	return ok
 }
 
-// authenticate finds the session of the PARTIZAP_SESSION cookie. An
-// Authorization header is not a way in: the API knows only the cookie.
+// authenticate finds the PARTIZAP_SESSION cookie's session, the only way in.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*vendor] {
 	var c *sim.Cred[*vendor]
 	if cookie, err := r.Cookie("PARTIZAP_SESSION"); err == nil && cookie.Value != "" {
 		c = s.vendors.Token(cookie.Value)
 	}
 	if c == nil {
-		// Laravel's answer to a JSON request without a valid session.
-		writeError(w, http.StatusUnauthorized, "Unauthenticated.")
+		writeError(w, http.StatusUnauthorized, "Unauthenticated.") // Laravel's, to a JSON request
 	}
 	return c
 }
 
-// csrfOK is the double-submit check of writes: the X-CSRF-TOKEN header
-// equals the CSRF_TOKEN cookie.
+// csrfOK is writes' double submit: X-CSRF-TOKEN is the CSRF_TOKEN cookie.
 func csrfOK(r *http.Request) bool {
 	c, err := r.Cookie("CSRF_TOKEN")
 	h := r.Header.Get("X-CSRF-TOKEN")
 	return err == nil && c.Value != "" && h == c.Value
 }
 
-// The sim.Simulator methods, by the vendor's user id in decimal.
-
+// vendorID is the id of a vendor's key, or of a conversation.
 func (s *Server) vendorID(key string) int64 {
 	id, err := strconv.ParseInt(key, 10, 64)
 	if err != nil {
@@ -262,8 +203,7 @@ func (s *Server) vendorID(key string) int64 {
 	return id
 }
 
-// Register is AddVendor; a poller reads the vendor with the user_id
-// option.
+// Register is AddVendor; a poller reads the vendor by the user_id option.
 func (s *Server) Register(vendorID, session string) map[string]string {
 	s.AddVendor(s.vendorID(vendorID), session)
 	return map[string]string{"user_id": vendorID}
@@ -271,9 +211,7 @@ func (s *Server) Register(vendorID, session string) map[string]string {
 
 // Open adds a conversation in which a buyer writes text.
 func (s *Server) Open(vendorID, text string) string {
-	id := s.AddThread(s.vendorID(vendorID), NewThread{Buyer: "Ivan"})
-	s.AddMessage(s.vendorID(vendorID), id, Buyer, text, time.Time{})
-	return key(id)
+	return sim.Open(s, vendorID, key(s.AddThread(s.vendorID(vendorID), NewThread{Buyer: "Ivan"})), text)
 }
 
 // Write adds a message by the buyer (inbound) or the vendor (outbound).
@@ -281,23 +219,438 @@ func (s *Server) Write(vendorID, convID string, d events.Direction, text string)
 	return key(s.AddMessage(s.vendorID(vendorID), s.vendorID(convID), sim.By(d, Buyer, Vendor), text, time.Time{}))
 }
 
-// Fill is Seed ending now.
-func (s *Server) Fill(vendorID string, threads, perThread int) {
-	s.Seed(s.vendorID(vendorID), threads, perThread, time.Time{})
+// The wire shapes are partizap.md §3, written from JSON fragments built once.
+
+// appendID writes an id as a JSON number, or a string with IDsAsStrings.
+func (s *Server) appendID(b []byte, id int64) []byte {
+	if s.cfg.IDsAsStrings {
+		return append(strconv.AppendInt(append(b, '"'), id, 10), '"')
+	}
+	return strconv.AppendInt(b, id, 10)
 }
 
-// Truth gives message times as the API writes them: to the precision of
-// Config.TimeLayout (whole seconds by default), finer than which a client
-// cannot know them.
-func (s *Server) Truth(vendorID string) []sim.Thread {
-	return sim.Truth(s.Threads(s.vendorID(vendorID)), func(t ThreadInfo) (string, bool, []MessageInfo) { return key(t.ID), false, t.Messages },
-		func(m MessageInfo) (string, string, time.Time) {
-			// Written and read in UTC: the instant is the one the API
-			// states in whatever zone, the layout's precision applied.
-			at, err := time.Parse(s.layout, m.At.UTC().Format(s.layout))
-			if err != nil {
-				panic(fmt.Sprintf("partizapsim: message %d: time %v in layout %q: %v", m.ID, m.At, s.layout, err))
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+func (s *Server) timeJSON(t time.Time) []byte {
+	return appendString(nil, t.In(s.loc).Format(s.layout))
+}
+
+func (s *Server) newUser(id int64, name string, reviews, products int, created time.Time) *user {
+	b := fmt.Appendf(nil, `{"id":%s,"display_name":%s,"avatar_url":null,"city_id":1,"rating":%s,"reviews_count":%d,"products_count":%d,"created_at":%s}`,
+		s.appendID(nil, id), appendString(nil, name), appendString(nil, sim.If(reviews > 0, "4.85", "0.00")), reviews, products, s.timeJSON(created))
+	return &user{id: id, name: name, json: b}
+}
+
+func (s *Server) newProduct(v *vendor, id int64, title string, price int) *product {
+	b := fmt.Appendf(nil, `{"id":%s,"title":%s,"price":%d,"steering":"left","city_id":1,"region_id":77,"district_id":0,`+
+		`"metro_station_id":0,"metro_distance_m":0,"address_id":"a-17","images":[{"id":%s,"thumbnail_webp":"%[5]s/t.webp",`+
+		`"thumbnail_jpeg":"%[5]s/t.jpg","medium_webp":"%[5]s/m.webp","medium_jpeg":"%[5]s/m.jpg","large_webp":"%[5]s/l.webp",`+
+		`"large_jpeg":"%[5]s/l.jpg","status":"ready","is_primary":true,"sort_order":0}],"seller":%[6]s,"published_at":%[7]s}`,
+		s.appendID(nil, id), appendString(nil, title), price, s.appendID(nil, id*10), "https://s3.partizap.invalid/products/"+strconv.FormatInt(id, 10),
+		v.user.json, s.timeJSON(time.Date(2024, 2, 10, 9, 0, 0, 0, time.UTC)))
+	return &product{id: id, title: title, json: b}
+}
+
+// encodeMessage builds the two immutable parts of a message's JSON.
+func (s *Server) encodeMessage(m *message, convID int64) {
+	image := []byte("null")
+	if m.imageURL != "" {
+		image = appendString(nil, m.imageURL)
+	}
+	m.pre = fmt.Appendf(nil, `{"id":%s,"conversation_id":%s,"sender_id":%s,"text":%s,"image_url":%s,"is_read":`,
+		s.appendID(nil, m.id), s.appendID(nil, convID), s.appendID(nil, m.sender), appendString(nil, m.text), image)
+	m.post = fmt.Appendf(nil, `,"is_delivered":true,"created_at":%s}`, s.timeJSON(m.at))
+}
+
+func appendMessage(b []byte, c *conv, i int) []byte {
+	m := c.msgs[i]
+	b = append(b, m.pre...)
+	b = strconv.AppendBool(b, c.isRead(i))
+	return append(b, m.post...)
+}
+
+func (s *Server) appendConv(b []byte, v *vendor, c *conv) []byte {
+	b = append(b, `{"id":`...)
+	b = s.appendID(b, c.id)
+	b = append(b, `,"product_id":`...)
+	b = s.appendID(b, c.product.id)
+	b = append(b, `,"product":`...)
+	b = append(b, c.product.json...)
+	b = append(b, `,"participants":[`...)
+	b = append(b, v.user.json...)
+	b = append(b, ',')
+	b = append(b, c.buyer.json...)
+	b = append(b, `],"last_message":`...)
+	if n := len(c.msgs); n > 0 {
+		b = appendMessage(b, c, n-1)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"unread_count":`...)
+	b = strconv.AppendInt(b, int64(c.unread), 10)
+	b = append(b, `,"created_at":`...)
+	b = append(b, c.createdJSON...)
+	b = append(b, `,"updated_at":`...)
+	b = append(b, c.updatedJSON...)
+	return append(b, '}')
+}
+
+// appendMeta closes a list: `],"meta":{...}}`.
+func appendMeta(b []byte, next string) []byte {
+	if next == "" {
+		return append(b, `],"meta":{"has_more":false,"next_cursor":null}}`...)
+	}
+	b = append(b, `],"meta":{"has_more":true,"next_cursor":`...)
+	b = appendString(b, next)
+	return append(b, "}}"...)
+}
+
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	// Huge bodies should not stay pinned in the pool.
+	if cap(*b) <= 1<<20 {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	sim.WriteBody(w, status, "application/json", body)
+}
+
+// writeError sends a Laravel-style {"message": "..."}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b := appendString([]byte(`{"message":`), msg)
+	writeBody(w, status, append(b, '}'))
+}
+
+// writeValidation sends a Laravel-style 422.
+func writeValidation(w http.ResponseWriter, field, msg string) {
+	b := appendString([]byte(`{"message":`), msg)
+	b = appendString(append(b, `,"errors":{`...), field)
+	b = appendString(append(b, `:[`...), msg)
+	writeBody(w, http.StatusUnprocessableEntity, append(b, `]}}`...))
+}
+
+const (
+	defaultConvLimit   = 20 // partizap.md §2.1 [C]
+	defaultMsgLimit    = 50 // partizap.md §2.2, assumed for the message list
+	defaultGlobalLimit = 20
+	maxLimit           = 100
+)
+
+// Cursor kinds, so that a cursor is never taken for another.
+const (
+	kindKeyset  = "k" // conversations, keyset position
+	kindOffset  = "o" // conversations, offset
+	kindMessage = "m" // a conversation's messages, keyset by message id
+	kindSearch  = "s" // search results, offset
+
+	cursorVersion = 1
+)
+
+// cursor is the opaque cursor, base64url of this JSON like the doc's eyJpZCI6NTAxMn0.
+type cursor struct {
+	V      int    `json:"v"`
+	Kind   string `json:"k"`
+	Vendor int64  `json:"u"`
+	Conv   int64  `json:"c,omitempty"`
+	Ns     int64  `json:"t,omitempty"`
+	ID     int64  `json:"id,omitempty"`
+	Off    int    `json:"o,omitempty"`
+	Query  string `json:"q,omitempty"`
+}
+
+func encodeCursor(c cursor) string { c.V = cursorVersion; return sim.EncodeToken(c) }
+
+// pageQuery reads limit (def when absent) and the cursor of kind, or answers 422.
+func pageQuery(w http.ResponseWriter, q url.Values, def int, kind string, vendorID, convID int64) (limit int, c cursor, present, ok bool) {
+	if limit, ok = parseLimit(w, q, def); ok {
+		if c, present, ok = decodeCursor(q, kind, vendorID, convID); !ok {
+			writeValidation(w, "cursor", "The cursor is invalid.")
+		}
+	}
+	return limit, c, present, ok
+}
+
+// writeList answers a list: rows appends the rows and returns the next cursor, "" on the last page.
+func writeList(w http.ResponseWriter, rows func(b []byte) ([]byte, string)) {
+	buf := getBuf()
+	defer putBuf(buf)
+	b, next := rows(append(*buf, `{"data":[`...))
+	*buf = appendMeta(b, next)
+	writeBody(w, http.StatusOK, *buf)
+}
+
+// decodeCursor reads the cursor parameter, if any, of this request.
+func decodeCursor(q url.Values, kind string, vendorID, convID int64) (c cursor, present, ok bool) {
+	raw := q.Get("cursor")
+	if raw == "" {
+		return c, false, true
+	}
+	if !sim.DecodeToken(raw, &c) || c.V != cursorVersion ||
+		c.Kind != kind || c.Vendor != vendorID || c.Conv != convID || c.Off < 0 {
+		return c, true, false
+	}
+	return c, true, true
+}
+
+// parseLimit reads limit: 1 to 100, def when absent.
+func parseLimit(w http.ResponseWriter, q url.Values, def int) (int, bool) {
+	s := q.Get("limit")
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		writeValidation(w, "limit", "The limit field must be an integer between 1 and 100.")
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request, v *vendor) {
+	kind := sim.If(s.cfg.OffsetCursor, kindOffset, kindKeyset)
+	limit, cur, present, ok := pageQuery(w, r.URL.Query(), defaultConvLimit, kind, v.id, 0)
+	if !ok {
+		return
+	}
+	writeList(w, func(b []byte) ([]byte, string) {
+		v.RLock()
+		defer v.RUnlock()
+		rows, next := s.listPage(v, cur, present, limit)
+		s.Add("conversations_listed", int64(len(rows)))
+		return appendAll(b, len(rows), func(b []byte, k int) []byte { return s.appendConv(b, v, rows[k]) }), next
+	})
+}
+
+// listPage picks a page of conversations and the next cursor in O(log n + limit).
+func (s *Server) listPage(v *vendor, cur cursor, present bool, limit int) ([]*conv, string) {
+	idx := v.index.Items()
+	n := len(idx)
+	if s.cfg.OffsetCursor {
+		off := sim.If(present, cur.Off, 0)
+		rows := sim.Page(idx, off, limit, s.cfg.Order != OldestFirst)
+		if off+limit >= n {
+			return rows, ""
+		}
+		return rows, encodeCursor(cursor{Kind: kindOffset, Vendor: v.id, Off: off + limit})
+	}
+	lo, hi := 0, n
+	switch {
+	case present && s.cfg.Order == OldestFirst:
+		lo = v.index.After(cur.Ns, cur.ID)
+	case present:
+		hi = v.index.Search(cur.Ns, cur.ID)
+	}
+	rows := sim.Page(idx[lo:hi], 0, limit, s.cfg.Order != OldestFirst)
+	if len(rows) == hi-lo || len(rows) == 0 {
+		return rows, ""
+	}
+	last := rows[len(rows)-1]
+	return rows, encodeCursor(cursor{Kind: kindKeyset, Vendor: v.id, Ns: last.updNs, ID: last.id})
+}
+
+// convFromPath finds the {id} conversation, or answers 404, as for another vendor's.
+func convFromPath(w http.ResponseWriter, r *http.Request, v *vendor) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	v.RLock()
+	_, ok := v.convs[id]
+	v.RUnlock()
+	if err != nil || !ok {
+		writeError(w, http.StatusNotFound, "Conversation not found.")
+	}
+	return id, err == nil && ok
+}
+
+// handleMessages serves the message list partizap.md assumes, keyset by message id.
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, v *vendor) {
+	id, ok := convFromPath(w, r, v)
+	if !ok {
+		return
+	}
+	limit, cur, present, ok := pageQuery(w, r.URL.Query(), defaultMsgLimit, kindMessage, v.id, id)
+	if ok {
+		writeList(w, func(b []byte) ([]byte, string) { return s.messagePage(b, v, id, cur, present, limit) })
+	}
+}
+
+func (s *Server) messagePage(b []byte, v *vendor, id int64, cur cursor, present bool, limit int) ([]byte, string) {
+	v.RLock()
+	defer v.RUnlock()
+	c := v.convs[id]
+	pos := func(id int64) int { return sort.Search(len(c.msgs), func(i int) bool { return c.msgs[i].id >= id }) }
+	lo, hi, back := 0, len(c.msgs), s.cfg.MessagesOrder != OldestFirst
+	switch {
+	case present && !back:
+		lo = pos(cur.ID + 1)
+	case present:
+		hi = pos(cur.ID)
+	}
+	first, step, rows := lo, 1, min(limit, hi-lo)
+	if back {
+		first, step = hi-1, -1
+	}
+	b = appendAll(b, rows, func(b []byte, k int) []byte { return appendMessage(b, c, first+k*step) })
+	next := ""
+	if rows > 0 && rows < hi-lo {
+		next = encodeCursor(cursor{Kind: kindMessage, Vendor: v.id, Conv: id, ID: c.msgs[first+(rows-1)*step].id})
+	}
+	s.Add("messages_listed", int64(rows))
+	return b, next
+}
+
+// appendAll appends n items, comma-separated.
+func appendAll(b []byte, n int, item func(b []byte, k int) []byte) []byte {
+	for k := range n {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = item(b, k)
+	}
+	return b
+}
+
+// searchQuery reads q (at least 2 characters, partizap.md §2.2 [C]).
+func searchQuery(w http.ResponseWriter, q url.Values, vendorID, convID int64, def int) (term string, limit, off int, ok bool) {
+	term = strings.TrimSpace(q.Get("q"))
+	if utf8.RuneCountInString(term) < 2 {
+		writeValidation(w, "q", "The q field must be at least 2 characters.")
+		return "", 0, 0, false
+	}
+	limit, cur, present, ok := pageQuery(w, q, def, kindSearch, vendorID, convID)
+	if ok && present && cur.Query != term {
+		writeValidation(w, "cursor", "The cursor is invalid.")
+		ok = false
+	}
+	return term, limit, cur.Off, ok
+}
+
+// hit is a message that matches a search: c.msgs[i].
+type hit struct {
+	c *conv
+	i int
+}
+
+// hits are the messages of convs containing term, any case, newest first.
+func hits(convs []*conv, term string) []hit {
+	var out []hit
+	term = strings.ToLower(term)
+	for _, c := range convs {
+		for i, m := range c.msgs {
+			if strings.Contains(strings.ToLower(m.text), term) {
+				out = append(out, hit{c, i})
 			}
-			return key(m.ID), m.Direction, at
-		})
+		}
+	}
+	slices.SortFunc(out, func(a, b hit) int { return cmp.Compare(b.c.msgs[b.i].id, a.c.msgs[a.i].id) })
+	return out
+}
+
+// handleSearchConversation serves GET .../{id}/messages/search.
+func (s *Server) handleSearchConversation(w http.ResponseWriter, r *http.Request, v *vendor) {
+	if id, ok := convFromPath(w, r, v); ok {
+		s.search(w, r, v, id, defaultMsgLimit)
+	}
+}
+
+// handleSearchAll serves GET /vendor/messages/search, with conversations.
+func (s *Server) handleSearchAll(w http.ResponseWriter, r *http.Request, v *vendor) {
+	s.search(w, r, v, 0, defaultGlobalLimit)
+}
+
+// search scans conversation convID, or all (0): threadsync does not poll search.
+func (s *Server) search(w http.ResponseWriter, r *http.Request, v *vendor, convID int64, def int) {
+	term, limit, off, ok := searchQuery(w, r.URL.Query(), v.id, convID, def)
+	if !ok {
+		return
+	}
+	v.RLock()
+	defer v.RUnlock()
+	convs := sim.If(convID != 0, []*conv{v.convs[convID]}, v.byID)
+	found := hits(convs, term)
+	page := sim.Page(found, off, limit, false)
+	b := appendAll([]byte(`{"data":[`), len(page), func(b []byte, k int) []byte {
+		h := page[k]
+		if convID != 0 {
+			return appendMessage(b, h.c, h.i)
+		}
+		m := appendMessage(nil, h.c, h.i)
+		b = append(append(b, m[:len(m)-1]...), `,"conversation":{"id":`...)
+		b = append(s.appendID(b, h.c.id), `,"companion":{"id":`...)
+		b = append(s.appendID(b, h.c.buyer.id), `,"name":`...)
+		b = append(appendString(b, h.c.buyer.name), `},"product":{"id":`...)
+		b = append(s.appendID(b, h.c.product.id), `,"title":`...)
+		return append(appendString(b, h.c.product.title), "}}}"...)
+	})
+	next := ""
+	if len(found)-limit > off {
+		next = encodeCursor(cursor{Kind: kindSearch, Vendor: v.id, Conv: convID, Off: off + limit, Query: term})
+	}
+	writeBody(w, http.StatusOK, appendMeta(b, next))
+}
+
+// writable finds the conversation of a write past the CSRF check (419).
+func writable(w http.ResponseWriter, r *http.Request, v *vendor) (int64, bool) {
+	if !csrfOK(r) {
+		writeError(w, 419, "CSRF token mismatch.")
+		return 0, false
+	}
+	return convFromPath(w, r, v)
+}
+
+// handleSend serves POST .../{id}/messages, as partizap.md assumes it.
+func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, v *vendor) {
+	id, ok := writable(w, r, v)
+	if !ok {
+		return
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		in.Text = r.FormValue("text")
+	} else if body, err := io.ReadAll(r.Body); err != nil || json.Unmarshal(body, &in) != nil {
+		writeError(w, http.StatusBadRequest, "The request body is not valid JSON.")
+		return
+	}
+	if strings.TrimSpace(in.Text) == "" {
+		writeValidation(w, "text", "The text field is required.")
+		return
+	}
+	v.Lock()
+	c := v.convs[id]
+	sim.Must(s.appendMessage(v, c, Vendor, in.Text, "", time.Time{}))
+	b := appendMessage([]byte(`{"data":`), c, len(c.msgs)-1)
+	v.Unlock()
+	writeBody(w, http.StatusCreated, append(b, '}'))
+}
+
+// handleSendImage serves POST .../{id}/messages/image (partizap.md §2 [C]).
+func (s *Server) handleSendImage(w http.ResponseWriter, r *http.Request, v *vendor) {
+	id, ok := writable(w, r, v)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<20)
+	if err := r.ParseMultipartForm(16 << 20); err != nil || len(r.MultipartForm.File["image"]) == 0 {
+		if err == nil {
+			_ = r.MultipartForm.RemoveAll()
+		}
+		writeValidation(w, "image", "The image field is required.")
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	v.Lock()
+	c := v.convs[id]
+	sim.Must(s.appendMessage(v, c, Vendor, "", "https://s3.partizap.invalid/chat/"+strconv.FormatInt(c.id, 10)+"/"+strconv.Itoa(len(c.msgs)+1)+".jpg", time.Time{}))
+	v.Unlock()
+	writeBody(w, http.StatusOK, []byte(`{}`))
 }

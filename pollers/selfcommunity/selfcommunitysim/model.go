@@ -2,60 +2,47 @@ package selfcommunitysim
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
 )
 
-// From says who writes a message, seen from an account.
+// From says who writes a message, seen from an account; zero is invalid.
 type From int
 
-// The writers of a message. The zero From is deliberately invalid, so a
-// forgotten argument is caught.
+// The writers of a message.
 const (
-	// Other is the other participant of the thread: an inbound message.
-	Other From = iota + 1
-	// Owner is the account's own user: an outbound message.
-	Owner
+	Other From = iota + 1 // the thread's other participant: inbound
+	Owner                 // the account's own user: outbound
 )
 
 // String names the writer.
-
 func (f From) String() string { return sim.Name("From", int(f), "", "other", "owner") }
 
-// NewThread describes the first message of a thread for AddThread. Every
-// field is optional.
+// NewThread describes the first message of a thread; every field is optional.
 type NewThread struct {
-	// With is the username of the other participant; default a new user.
-	// An existing user with whom the account already has a thread gets
-	// the message in that thread: SelfCommunity has one thread per pair.
-	With string
-	// RealName is the other participant's real name when AddThread
-	// creates the user.
-	RealName string
-	// From writes the first message: Other (default) or Owner.
-	From From
-	// Text is the first message; default a question.
-	Text string
-	// At is its time; zero means now (see AddMessage about times).
-	At time.Time
+	// With is the other user, default a new one (of RealName); a pair has one thread, where the message goes.
+	With, RealName string
+	From           From      // Other (default) or Owner
+	Text           string    // default a question
+	At             time.Time // zero means now
 }
 
 // ThreadInfo is the ground truth about a thread, seen from one account.
 type ThreadInfo struct {
-	ID string
-	// With is the other participant.
-	With          UserInfo
-	CreatedAt     time.Time
-	LastMessageAt time.Time
-	// Status is the account's thread_status: "new" or "seen".
-	Status   string
-	Messages []MessageInfo // oldest first
+	ID                       string
+	With                     UserInfo // the other participant
+	CreatedAt, LastMessageAt time.Time
+	Status                   string
+	Messages                 []MessageInfo // oldest first
 }
 
 // UserInfo is the ground truth about a user.
@@ -65,45 +52,37 @@ type UserInfo struct {
 
 // MessageInfo is the ground truth about a message, seen from one account.
 type MessageInfo struct {
-	ID       string
-	At       time.Time
-	From     From
-	SenderID string
-	// Direction is "inbound" (the other participant) or "outbound" (the
-	// account's user), the way threadsync's events name it.
-	Direction string
-	Text      string
+	ID                  string
+	At                  time.Time
+	From                From
+	SenderID, Direction string
+	Text                string
 }
 
-var (
-	errUnknownThread = errors.New("selfcommunitysim: unknown thread")
-	errBadFrom       = errors.New("selfcommunitysim: invalid From")
-	errSelf          = errors.New("selfcommunitysim: a user cannot write to themself")
+var errBadFrom = errors.New("selfcommunitysim: invalid From")
+
+type (
+	user struct {
+		id   int64
+		name string
+		wire *wireUser
+		acct *account // nil for users without a token
+	}
+	// thread is guarded by Server.mu, but for seen, which readers update.
+	thread struct {
+		id         int64
+		users      [2]*user // users[0] wrote first
+		created    time.Time
+		createdStr string
+		msgs       []*message // by id, append-only
+		lastNs     int64      // the index key
+		lastStr    string
+		// seen counts the messages each side fetched or wrote: fewer is "new".
+		seen   [2]atomic.Int64
+		hidden [2]bool
+	}
 )
 
-type user struct {
-	id   int64
-	name string
-	wire *wireUser
-	acct *account // nil for users without a token
-}
-
-// thread is guarded by Server.mu, except seen, which readers update.
-type thread struct {
-	id         int64
-	users      [2]*user // users[0] wrote first
-	created    time.Time
-	createdStr string
-	msgs       []*message // by id, append-only
-	lastNs     int64      // time of the last message, UnixNano: the index key
-	lastStr    string
-	// seen is how many messages each side has fetched or written; more
-	// than that means thread_status "new".
-	seen   [2]atomic.Int64
-	hidden [2]bool
-}
-
-// side returns u's index in t.users, or -1.
 func (t *thread) side(u *user) int {
 	switch u {
 	case t.users[0]:
@@ -114,16 +93,12 @@ func (t *thread) side(u *user) int {
 	return -1
 }
 
-// userNamed returns the user with the name, creating it. Call with s.mu held.
+// userNamed returns the user of the name, created if new.
 func (s *Server) userNamed(name string) *user {
-	if u := s.byName[name]; u != nil {
-		return u
-	}
-	return s.newUser(name, "", time.Time{})
+	return sim.Intern(s.byName, name, func() *user { return s.newUser(name, "", time.Time{}) })
 }
 
-// newUser creates a user who joined at joined (zero: now). Call with s.mu
-// held and name unused.
+// newUser creates a user who joined at joined (zero: now).
 func (s *Server) newUser(name, realName string, joined time.Time) *user {
 	s.userSeq++
 	u := &user{id: s.userSeq, name: name}
@@ -133,53 +108,39 @@ func (s *Server) newUser(name, realName string, joined time.Time) *user {
 	return u
 }
 
-// stampLocked returns the time of a new event, to the microsecond the API
-// shows: when taken from the clock, strictly later than any time handed out
-// before, so that two events never share an instant. Call with s.mu held.
+// stampLocked is the time of a new event, to the API's microsecond.
 func (s *Server) stampLocked(at time.Time) time.Time {
 	return s.stamps.Next(at.Truncate(time.Microsecond), s.now)
 }
-
-func (s *Server) mustAccount(name string) *account { return s.accounts.Must(name) }
 
 func (s *Server) mustThread(a *account, threadID string) (*thread, int) {
 	id, err := strconv.ParseInt(threadID, 10, 64)
 	t := s.threads[id]
 	if err != nil || t == nil || t.side(a.user) < 0 {
-		panic(fmt.Errorf("%w %q for account %q", errUnknownThread, threadID, a.user.name))
+		panic(fmt.Errorf("selfcommunitysim: unknown thread %q for account %q", threadID, a.user.name))
 	}
 	return t, t.side(a.user)
 }
 
-// pairThread returns the thread of the pair, creating it (without messages).
-// Call with s.mu held.
+// pairThread returns the thread of the pair, created if new.
 func (s *Server) pairThread(first, second *user, at time.Time) *thread {
 	key := [2]int64{min(first.id, second.id), max(first.id, second.id)}
 	if t := s.pairs[key]; t != nil {
 		return t
 	}
 	s.thrSeq++
-	t := &thread{
-		id: s.thrSeq, users: [2]*user{first, second},
-		created: at, createdStr: s.formatTime(at),
-	}
+	t := &thread{id: s.thrSeq, users: [2]*user{first, second}, created: at, createdStr: s.formatTime(at)}
 	s.threads[t.id] = t
 	s.pairs[key] = t
 	return t
 }
 
-// appendMessage adds a message written by side and updates what depends on
-// it: the thread's place in the inboxes of its participants (a hidden thread
-// shows again), their pending sets, thread_status. With reindex false the
-// inboxes are not touched: Seed sorts them once at the end. Call with s.mu
-// held.
+// appendMessage adds a message by side, showing a hidden thread again; Seed sorts at the end.
 func (s *Server) appendMessage(t *thread, side int, text string, at time.Time, reindex bool) *message {
-	sender, receiver := t.users[side], t.users[1-side]
+	s.msgSeq++
 	m := &message{
-		ID: s.nextMsgID(), ThreadID: t.id, Message: text,
-		Sender: sender.wire, Receiver: receiver.wire,
-		CreatedAt: s.formatTime(at), Status: "created",
-		at: at, side: side,
+		ID: s.msgSeq, ThreadID: t.id, Message: text, Sender: t.users[side].wire, Receiver: t.users[1-side].wire,
+		CreatedAt: s.formatTime(at), Status: "created", at: at, side: side,
 	}
 	for i, u := range t.users {
 		if a := u.acct; a != nil && reindex && len(t.msgs) > 0 && !t.hidden[i] {
@@ -205,24 +166,16 @@ func (s *Server) appendMessage(t *thread, side int, text string, at time.Time, r
 	return m
 }
 
-func (s *Server) nextMsgID() int64 {
-	s.msgSeq++
-	return s.msgSeq
-}
-
-// setPending puts t in or out of a's pending set after its last message.
 func (s *Server) setPending(a *account, t *thread) {
 	i := t.side(a.user)
 	a.pending.Put(t, len(t.msgs) > 0 && t.msgs[len(t.msgs)-1].side != i && !t.hidden[i])
 }
 
-// AddThread writes the first message of a thread between the account and
-// another user and returns the thread's id; see NewThread. It panics if the
-// account is unknown or With names the account itself.
+// AddThread writes to the account from another user and returns the thread's id.
 func (s *Server) AddThread(account string, in NewThread) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.mustAccount(account)
+	a := s.accounts.Must(account)
 	var other *user
 	if in.With == "" {
 		other = s.newUser(s.freshName(), in.RealName, in.At)
@@ -230,14 +183,9 @@ func (s *Server) AddThread(account string, in NewThread) string {
 		other = s.newUser(in.With, in.RealName, in.At)
 	}
 	if other == a.user {
-		panic(errSelf)
+		panic(errors.New("selfcommunitysim: a user cannot write to themself"))
 	}
-	if in.From == 0 {
-		in.From = Other
-	}
-	if in.Text == "" {
-		in.Text = "Hi! Do you have a minute?"
-	}
+	in.From, in.Text = cmp.Or(in.From, Other), cmp.Or(in.Text, "Hi! Do you have a minute?")
 	at := s.stampLocked(in.At)
 	first, second := other, a.user
 	if in.From == Owner {
@@ -250,7 +198,7 @@ func (s *Server) AddThread(account string, in NewThread) string {
 	return strconv.FormatInt(t.id, 10)
 }
 
-// freshName is an unused username. Call with s.mu held.
+// freshName is an unused username.
 func (s *Server) freshName() string {
 	for n := s.userSeq + 1; ; n++ {
 		name := "member_" + strconv.FormatInt(n, 10)
@@ -260,21 +208,11 @@ func (s *Server) freshName() string {
 	}
 }
 
-// AddMessage appends a message to one of the account's threads, written by
-// the account's user (Owner) or the other participant (Other), and returns
-// the message's id. The thread moves to the front of both participants'
-// snippet lists.
-//
-// A zero at means now by Config.Now, made strictly later than any time
-// handed out before. An explicit at is used as given (to the microsecond);
-// keep explicit times increasing if the order matters to the test.
-//
-// AddMessage panics if the account or thread is unknown or the account does
-// not take part in the thread: mistakes in the test's setup.
+// AddMessage appends a message at at (zero: now) and returns its id.
 func (s *Server) AddMessage(account, threadID string, from From, text string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.mustAccount(account)
+	a := s.accounts.Must(account)
 	t, side := s.mustThread(a, threadID)
 	switch from {
 	case Owner:
@@ -287,14 +225,11 @@ func (s *Server) AddMessage(account, threadID string, from From, text string, at
 	return strconv.FormatInt(m.ID, 10)
 }
 
-// HideThread hides a thread from the account's inbox, as DELETE
-// /api/v2/pm/?thread= does for the logged user: it leaves the snippet list
-// (and the ground truth) until a new message brings it back. The other
-// participant still sees it. It panics on an unknown account or thread.
+// HideThread hides a thread from the account, as DELETE /api/v2/pm/?thread= does.
 func (s *Server) HideThread(account, threadID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.mustAccount(account)
+	a := s.accounts.Must(account)
 	t, side := s.mustThread(a, threadID)
 	if t.hidden[side] {
 		return
@@ -304,8 +239,7 @@ func (s *Server) HideThread(account, threadID string) {
 	s.setPending(a, t)
 }
 
-// Threads returns the ground truth of the account's inbox, threads by id
-// (creation order), hidden ones left out; nil for an unknown account.
+// Threads is the account's inbox by thread id, hidden threads left out.
 func (s *Server) Threads(account string) []ThreadInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -315,28 +249,25 @@ func (s *Server) Threads(account string) []ThreadInfo {
 	}
 	ts := slices.Clone(a.index.Items())
 	slices.SortFunc(ts, func(x, y *thread) int { return cmp.Compare(x.id, y.id) })
-	out := make([]ThreadInfo, len(ts))
-	for i, t := range ts {
-		out[i] = t.info(t.side(a.user))
-	}
-	return out
+	return sim.Map(ts, func(t *thread) ThreadInfo { return t.info(t.side(a.user)) })
 }
 
-// Thread returns the ground truth of one of the account's threads, hidden
-// or not.
+// Thread is the ground truth of one of the account's threads.
 func (s *Server) Thread(account, threadID string) (ThreadInfo, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	a, _ := s.accounts.Get(account)
 	id, err := strconv.ParseInt(threadID, 10, 64)
-	if a == nil || err != nil {
-		return ThreadInfo{}, false
+	if t := s.threads[id]; a != nil && err == nil && t != nil && t.side(a.user) >= 0 {
+		return t.info(t.side(a.user)), true
 	}
-	t := s.threads[id]
-	if t == nil || t.side(a.user) < 0 {
-		return ThreadInfo{}, false
-	}
-	return t.info(t.side(a.user)), true
+	return ThreadInfo{}, false
+}
+
+// Truth is the account's inbox by thread id.
+func (s *Server) Truth(username string) []sim.Thread {
+	return sim.Truth(s.Threads(username), func(t ThreadInfo) (string, bool, []MessageInfo) { return t.ID, false, t.Messages },
+		func(m MessageInfo) (string, string, time.Time) { return m.ID, m.Direction, m.At })
 }
 
 func (t *thread) info(side int) ThreadInfo {
@@ -344,19 +275,17 @@ func (t *thread) info(side int) ThreadInfo {
 	ti := ThreadInfo{
 		ID:        strconv.FormatInt(t.id, 10),
 		With:      UserInfo{ID: strconv.FormatInt(o.id, 10), Username: o.name, RealName: o.wire.RealName},
-		CreatedAt: t.created,
-		Status:    t.status(side),
-		Messages:  make([]MessageInfo, len(t.msgs)),
-	}
-	for i, m := range t.msgs {
-		mi := MessageInfo{
-			ID: strconv.FormatInt(m.ID, 10), At: m.at, From: Other, Direction: string(sim.Direction(m.side == side)),
-			SenderID: strconv.FormatInt(m.Sender.ID, 10), Text: m.Message,
-		}
-		if m.side == side {
-			mi.From = Owner
-		}
-		ti.Messages[i] = mi
+		CreatedAt: t.created, Status: t.status(side),
+		Messages: sim.Map(t.msgs, func(m *message) MessageInfo {
+			mi := MessageInfo{
+				ID: strconv.FormatInt(m.ID, 10), At: m.at, From: Other, Direction: string(sim.Direction(m.side == side)),
+				SenderID: strconv.FormatInt(m.Sender.ID, 10), Text: m.Message,
+			}
+			if m.side == side {
+				mi.From = Owner
+			}
+			return mi
+		}),
 	}
 	if n := len(t.msgs); n > 0 {
 		ti.LastMessageAt = t.msgs[n-1].at
@@ -365,8 +294,66 @@ func (t *thread) info(side int) ThreadInfo {
 }
 
 func (t *thread) status(side int) string {
-	if t.seen[side].Load() < int64(len(t.msgs)) {
-		return "new"
+	return sim.If(t.seen[side].Load() < int64(len(t.msgs)), "new", "seen")
+}
+
+// Seed bulk-creates threads with new members by sim.Seed, ending now.
+func (s *Server) Seed(account string, threads, messagesPerThread int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts.Must(account)
+	var t *thread
+	sim.Seed(time.Time{}, s.now(), threads, max(messagesPerThread, 1), time.Microsecond, func(i int, at time.Time) {
+		realName := script.Names[(int(s.userSeq)+i)%len(script.Names)]
+		name := strings.ToLower(strings.ReplaceAll(strings.Fields(realName)[0], "é", "e")) + "_" + strconv.FormatInt(s.userSeq+1, 10)
+		if s.byName[name] != nil {
+			name = s.freshName()
+		}
+		at = s.stampLocked(at)
+		t = s.pairThread(s.newUser(name, realName, at), a.user, at)
+	}, func(i, j int, answer bool, at time.Time) {
+		s.appendMessage(t, sim.If(answer, 1, 0), script.Line(i, j, answer), s.stampLocked(at), false)
+	})
+	a.index.Sort()
+}
+
+// Fill is Seed, which ends now.
+func (s *Server) Fill(username string, threads, perThread int) { s.Seed(username, threads, perThread) }
+
+// Traffic makes the inbox live: 20% of events open a thread, 45% are a member's, 35% answers.
+func (s *Server) Traffic(ctx context.Context, account string, perSecond float64, rnd *rand.Rand) error {
+	return sim.Run(s.Kit, &s.accounts, ctx, account, perSecond, rnd, s.trafficStep)
+}
+
+// Traffic actions, as trafficStep reports them.
+const actNone, actNewThread, actMember, actOwnerAnswer = sim.None, sim.NewThread, "member_message", "owner_answer"
+
+func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
+	p, realName, mbody, obody := rnd.Float64(), sim.Pick(rnd, script.Names), sim.Pick(rnd, script.In), sim.Pick(rnd, script.Out)
+	write := func(t *thread, side int, text string) bool {
+		s.appendMessage(t, side, text, s.stampLocked(time.Time{}), true)
+		return true
 	}
-	return "seen"
+	return sim.Step(&s.mu, p, func() bool { return a.index.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
+		at := s.stampLocked(time.Time{})
+		t := s.pairThread(s.newUser(s.freshName(), realName, at), a.user, at)
+		s.appendMessage(t, 0, mbody, at, true)
+		return true
+	}}, sim.Event{Name: actMember, Share: 0.45, Do: func() bool {
+		t := a.index.At(rnd.IntN(a.index.Len()))
+		return write(t, 1-t.side(a.user), mbody)
+	}}, sim.Event{Name: actOwnerAnswer, Share: 0.35, Do: func() bool {
+		if a.pending.Len() == 0 {
+			return false
+		}
+		t := a.pending.At(rnd.IntN(a.pending.Len()))
+		return write(t, t.side(a.user), obody)
+	}})
+}
+
+// script is what the people of seeded and live traffic say.
+var script = sim.Script{
+	Names: []string{"Maria Rossi", "Luca Bianchi", "Giulia Romano", "Marco Ricci", "Sara Colombo", "Paolo Greco", "Anna Bruno", "Davide Gallo", "Elena Conti", "Jonas Weber", "Chloé Martin", "Tomás García"},
+	In:    []string{"Hi! Is the meetup still on this Saturday?", "Could you share the slides from yesterday's session?", "I can't find the event link, can you send it again?", "Thanks for the help with my profile!", "Do you know when the next webinar is?", "Is there a discount code for community members?"},
+	Out:   []string{"Yes, see you there at 10am.", "Sure, here is the link to the slides.", "I've just sent it to you again.", "You're welcome, happy to help!", "Next Thursday, the invite goes out tomorrow."},
 }
