@@ -50,6 +50,7 @@ test: lint
 	@deploy/local/ensure-redis.sh --with-binary
 	@deploy/local/ensure-alertmanager.sh >/dev/null
 	$(GO) test -race -count=1 -timeout 30m ./...
+	cd deploy/helm && $(GO) mod tidy -diff && $(GO) test -count=1 ./...
 
 # The full crash, outage and sustained-fault tests: 20 SIGKILLs under live
 # traffic of 5,000 messages, with and without throttling all along; Redis,
