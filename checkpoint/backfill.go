@@ -63,11 +63,7 @@ func (s *Store) RequestBackfill(ctx context.Context, a Account, b Backfill) (Bac
 
 // Backfill returns the account's backfill; nil when none was asked for.
 func (s *Store) Backfill(ctx context.Context, a Account) (*Backfill, error) {
-	var b Backfill
-	if ok, err := s.getJSON(ctx, a, s.Keys(a).Backfill, "backfill", &b); !ok {
-		return nil, err
-	}
-	return &b, nil
+	return getJSON[Backfill](ctx, s, a, s.Keys(a).Backfill, "backfill")
 }
 
 // ThreadCount counts the threads of the account's state.

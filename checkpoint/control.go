@@ -122,10 +122,8 @@ type Inspection struct {
 	HasCursor bool
 	// Paused is the pause in force; nil when the account is not paused.
 	Paused *Pause
-	// Holder is the worker holding the lease, and LeaseTTL how long the
-	// lease still lives; empty when no worker holds it.
-	Holder   string
-	LeaseTTL time.Duration
+	// Holder is the worker holding the lease; empty when none does.
+	Holder string
 	// Health is the run of failures in progress; nil when the last poll
 	// succeeded.
 	Health *Health
@@ -142,7 +140,6 @@ func (s *Store) Inspect(ctx context.Context, a Account) (Inspection, error) {
 	k := s.Keys(a)
 	pipe := s.rdb.Pipeline()
 	vals := pipe.MGet(ctx, k.Cursor, k.Paused, k.Lease, k.Health, k.Reset, k.Backfill)
-	ttl := pipe.PTTL(ctx, k.Lease)
 	threads := pipe.HLen(ctx, k.Threads)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return Inspection{}, fmt.Errorf("checkpoint: %s: inspect: %w", a, err)
@@ -173,7 +170,6 @@ func (s *Store) Inspect(ctx context.Context, a Account) (Inspection, error) {
 	if l, ok := str(2); ok {
 		// The lease holds "<owner>#<fence>".
 		in.Holder, _, _ = strings.Cut(l, "#")
-		in.LeaseTTL = max(ttl.Val(), 0)
 	}
 	if h, ok := str(3); ok {
 		var health Health
@@ -202,11 +198,7 @@ func (s *Store) Inspect(ctx context.Context, a Account) (Inspection, error) {
 
 // Health returns the account's run of failures; nil when none is recorded.
 func (s *Store) Health(ctx context.Context, a Account) (*Health, error) {
-	var h Health
-	if ok, err := s.getJSON(ctx, a, s.Keys(a).Health, "health", &h); !ok {
-		return nil, err
-	}
-	return &h, nil
+	return getJSON[Health](ctx, s, a, s.Keys(a).Health, "health")
 }
 
 func (s *Store) kickChannel() string { return s.prefix + ":kick" }
@@ -351,17 +343,19 @@ func (s *Store) setJSON(ctx context.Context, a Account, key, what string, v any)
 	return nil
 }
 
-// getJSON reads the JSON at key into v; found is false when key is absent.
-func (s *Store) getJSON(ctx context.Context, a Account, key, what string, v any) (found bool, err error) {
+// getJSON reads the JSON at key; nil when key is absent. what names it in
+// errors.
+func getJSON[T any](ctx context.Context, s *Store, a Account, key, what string) (*T, error) {
 	b, err := s.rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("checkpoint: %s: read %s: %w", a, what, err)
+		return nil, fmt.Errorf("checkpoint: %s: read %s: %w", a, what, err)
 	}
+	v := new(T)
 	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("checkpoint: %s: decode %s: %w", a, what, err)
+		return nil, fmt.Errorf("checkpoint: %s: decode %s: %w", a, what, err)
 	}
-	return true, nil
+	return v, nil
 }

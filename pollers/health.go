@@ -17,20 +17,15 @@ import (
 // and ended with AccountRecovered. Credentials refused for
 // Config.AutoPauseAfter pause the account.
 
-// errorClass names what kind of failure err is, for AccountFailing.
+// errorClass names what kind of account failure (accountFailure) err is,
+// for AccountFailing.
 func errorClass(err error) string {
 	var he *HTTPError
 	switch {
 	case errors.Is(err, ErrAuth):
 		return "auth"
-	case errors.Is(err, ErrRateLimited):
-		return "rate_limited"
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrTokenExpired):
 		return "malformed"
-	case errors.Is(err, ErrStore):
-		return "redis"
-	case errors.Is(err, events.ErrPublish):
-		return "nats"
 	case errors.As(err, &he):
 		return "provider"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, new(net.Error)), errors.As(err, new(cutBody)):
@@ -149,7 +144,6 @@ func (r *runner) succeeded(ctx context.Context) {
 			r.log.Warn("publish AccountRecovered", "error", err)
 			return
 		}
-		r.log.Info("account recovered", "failures", h.Failures, "since", h.Since.Format(time.RFC3339))
 	}
 	if err := r.cfg.Store.ClearHealth(ctx, r.ck); err != nil {
 		r.log.Debug("clear the account's health", "error", err)

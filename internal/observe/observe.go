@@ -28,10 +28,8 @@ import (
 // tracer provider when traces are exported.
 type Telemetry struct {
 	Meters  *sdkmetric.MeterProvider
-	Handler http.Handler // serves /metrics
-	// Tracing says traces are exported (an OTLP endpoint is set).
-	Tracing bool
-	tracers *sdktrace.TracerProvider
+	Handler http.Handler             // serves /metrics
+	tracers *sdktrace.TracerProvider // nil: traces are not exported
 }
 
 // TracingWanted reports whether the environment asks for traces: an OTLP
@@ -76,7 +74,6 @@ func Setup(ctx context.Context, service, version string) (*Telemetry, error) {
 		// based, always on).
 		t.tracers = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
 		otel.SetTracerProvider(t.tracers)
-		t.Tracing = true
 	}
 	return t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/mirakl/miraklsim"
 	"github.com/threadsync/threadsync/pollers/pollerstest"
+	"github.com/threadsync/threadsync/pollers/sim"
 )
 
 // deployment is a running engine over two Mirakl shops, and the operator
@@ -115,6 +117,17 @@ func (d *deployment) status(id string) pollers.AccountStatus {
 		}
 	}
 	return pollers.AccountStatus{}
+}
+
+// countCompleted makes cfg count the completed polls, and returns the count.
+func countCompleted(cfg *pollers.Config) func() int {
+	var n atomic.Int64
+	cfg.OnPoll = func(_ pollers.Account, st pollers.Stats, err error) {
+		if err == nil && st.Completed {
+			n.Add(1)
+		}
+	}
+	return func() int { return int(n.Load()) }
 }
 
 func account(id string, initial pollers.InitialSync) func(s *pollerstest.Shop) pollers.Account {
@@ -255,8 +268,23 @@ func TestReset(t *testing.T) {
 // episodes, and nothing live polling published in the meantime.
 func TestBackfill(t *testing.T) {
 	t.Parallel()
+	// Quiet, and with the API refusing every 5th request (429) for the
+	// whole sync, the live polls and the backfill alike.
+	for name, rules := range map[string][]sim.Rule{
+		"quiet":         nil,
+		"429 every 5th": {{Every: 5, Status: http.StatusTooManyRequests}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			backfill(t, rules)
+		})
+	}
+}
+
+func backfill(t *testing.T, rules []sim.Rule) {
 	const threads = 30
 	d := newDeployment(t, pollers.Config{}, threads, account("a", pollers.SyncFromNow))
+	d.shops["a"].SetSchedule(rules...)
 	d.run()
 	d.w.Until("synced silently", func() bool { return d.completed("a") > 0 })
 	if n := len(d.w.JS.ReadAll(t)); n != 0 {
@@ -306,6 +334,11 @@ func TestBackfill(t *testing.T) {
 	// The ReplyNeeded of the live thread only.
 	if got := len(evs[events.ReplyNeeded]); got != 1 || evs[events.ReplyNeeded][0].Envelope.Subject != fresh {
 		t.Fatalf("%d ReplyNeeded after the backfill, want only the new thread's", got)
+	}
+	if len(rules) > 0 {
+		if o := d.shops["a"].ScheduleStats(pollerstest.MiraklShop); o.Status[http.StatusTooManyRequests] == 0 {
+			t.Fatalf("the schedule refused nothing: %+v", o)
+		}
 	}
 	// A second backfill finds nothing left to publish.
 	b, err = d.ops.Backfill(ctx(t), "mirakl/a", time.Time{}, "ops", func(checkpoint.Backfill) {})
@@ -378,17 +411,9 @@ func TestStateLoss(t *testing.T) {
 			shop := pollerstest.NewShop(t, 5, 2, nil)
 			a := shop.Account("a", nil)
 			cfg := pollers.Config{Store: store("threadsync"), Marks: marks, PollInterval: 50 * time.Millisecond}
-			var mu sync.Mutex
-			completed := 0
-			cfg.OnPoll = func(_ pollers.Account, st pollers.Stats, err error) {
-				if err == nil && st.Completed {
-					mu.Lock()
-					completed++
-					mu.Unlock()
-				}
-			}
+			completed := countCompleted(&cfg)
 			stop := w.Run(w.Engine(cfg, a))
-			w.Until("synced", func() bool { mu.Lock(); defer mu.Unlock(); return completed > 0 })
+			w.Until("synced", func() bool { return completed() > 0 })
 			stop()
 			before := w.JS.ReadAll(t)
 			if len(before) == 0 {
@@ -460,18 +485,10 @@ func TestStateLossStop(t *testing.T) {
 	}
 	shop := pollerstest.NewShop(t, 3, 2, nil)
 	a := shop.Account("a", nil)
-	var mu sync.Mutex
-	completed := 0
-	cfg := pollers.Config{Marks: marks, OnStateLoss: pollers.StateLossStop, PollInterval: 50 * time.Millisecond,
-		OnPoll: func(_ pollers.Account, st pollers.Stats, err error) {
-			if err == nil && st.Completed {
-				mu.Lock()
-				completed++
-				mu.Unlock()
-			}
-		}}
+	cfg := pollers.Config{Marks: marks, OnStateLoss: pollers.StateLossStop, PollInterval: 50 * time.Millisecond}
+	completed := countCompleted(&cfg)
 	stop := w.Run(w.Engine(cfg, a))
-	w.Until("synced", func() bool { mu.Lock(); defer mu.Unlock(); return completed > 0 })
+	w.Until("synced", func() bool { return completed() > 0 })
 	stop()
 	n := len(w.JS.ReadAll(t))
 
@@ -508,10 +525,8 @@ func TestStateLossStop(t *testing.T) {
 	if err := o.Resume(ctx(t), "mirakl/a", "ops", "reset after the loss"); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	before := completed
-	mu.Unlock()
-	w.Until("polled again after the reset", func() bool { mu.Lock(); defer mu.Unlock(); return completed > before })
+	before := completed()
+	w.Until("polled again after the reset", func() bool { return completed() > before })
 	if got := len(w.JS.ReadAll(t)); got != n+3 {
 		t.Fatalf("after the silent reset the stream holds %d events, want %d (+AccountResumed)", got, n+3)
 	}
