@@ -53,6 +53,9 @@ type Lease struct {
 	Reset *ResetRequest
 	// Backfill: a backfill of the account is requested or under way.
 	Backfill bool
+	// Failing: a run of failed polls is recorded (Health), so the new
+	// holder reads it rather than starting a run of its own.
+	Failing bool
 }
 
 // Store is the Redis checkpoint store. It is safe for concurrent use.
@@ -243,7 +246,7 @@ local backfill = '0'
 if bf and not string.find(bf, '"done":', 1, true) then
   backfill = '1'
 end
-return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backfill}
+return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backfill, tostring(redis.call('EXISTS', KEYS[8]))}
 `)
 
 // Acquire takes or extends the account's lease for ttl. It returns
@@ -251,7 +254,7 @@ return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backf
 // account is paused: then no worker takes it.
 func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
 	k := s.Keys(a)
-	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers, k.Paused, k.Reset, k.Backfill}, s.owner, ttl.Milliseconds()).StringSlice()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers, k.Paused, k.Reset, k.Backfill, k.Health}, s.owner, ttl.Milliseconds()).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
 	}
@@ -265,10 +268,10 @@ func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Leas
 		}
 		return Lease{}, &PausedError{Account: a, Pause: p}
 	}
-	if len(res) != 5 {
+	if len(res) != 6 {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: unexpected reply %q", a, res)
 	}
-	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1]), Backfill: res[4] == "1"}
+	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1]), Backfill: res[4] == "1", Failing: res[5] == "1"}
 	if res[3] != "" {
 		r, err := decodeReset(res[3])
 		if err != nil {

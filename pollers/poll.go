@@ -44,6 +44,10 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		return st, storeErr(err)
 	}
 	r.setLease(lease)
+	if !r.healthLoaded && !lease.Failing {
+		// No run of failures recorded: nothing to read back.
+		r.healthLoaded = true
+	}
 	if lease.Reset != nil {
 		if err := r.reset(work, lease, *lease.Reset); err != nil {
 			return st, err
