@@ -8,7 +8,7 @@ export REDIS_URL
 DEMO_NATS_LISTEN ?= 127.0.0.1:14222
 SIM_LISTEN ?= 127.0.0.1:8089
 
-.PHONY: all build redis run test lint bench chaos clean
+.PHONY: all build redis run test lint bench bench-scale chaos clean
 
 all: build
 
@@ -65,8 +65,9 @@ chaos: redis
 # fault tax (each provider's initial sync with and without a 429 on every
 # 5th request; about 9 minutes, since every 429 asks for a second), the
 # reply deadlines of 100,000 episodes over 10,000 accounts (about 8
-# minutes: the deadlines come due over 5), then the Mirakl table and, last,
-# one machine-readable line.
+# minutes: the deadlines come due over 5), the Mirakl table, the scale
+# benchmark at 10,000 accounts (about 10 minutes) and, last, one
+# machine-readable line.
 bench: redis
 	@mkdir -p $(DATA)
 	@echo "| provider | threads | initial sync events/s | unchanged sweep threads/s | API requests per changed thread (1% changed) |"
@@ -89,7 +90,31 @@ bench: redis
 	@echo "|---|---|---|---|---|---|---|---|"
 	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkDeadlines$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench-deadlines.out | grep '^|'
 	@echo
-	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkMirakl$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench.out | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\|Benchmark\)'
+	@set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkMirakl$$' -benchtime 1x -count 1 -timeout 30m ./pollers/mirakl/ | tee $(DATA)/bench.out | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\|Benchmark\|bench:\)'
+	@echo
+	@echo "$(SCALE_HEADER)"
+	@echo "$(SCALE_RULE)"
+	@set -o pipefail; $(SCALE_RUN) SCALE_ACCOUNTS=10000 $(SCALE_BENCH) | tee $(DATA)/bench-scale-10000.out | grep '^|'
+	@echo
+	@echo "$$(grep '^bench:' $(DATA)/bench.out) $$(grep '^scale:' $(DATA)/bench-scale-10000.out | sed 's/^scale: //')"
+
+# The scale benchmark alone, at 1,000, 10,000 and 30,000 accounts of 100
+# threads (SCALE_SIZES), every part its own process: providersim,
+# nats-server, a private redis-server and threadsync run. SCALE_PROFILES=dir
+# keeps threadsync's heap and idle CPU profiles.
+SCALE_SIZES ?= 1000 10000 30000
+SCALE_HEADER := | accounts | threads | initial sync s | events | events/s | RSS after sync MiB | RSS steady MiB | Redis B/thread | idle polls/s | CPU s per 1,000 idle polls | idle CPU % of a core | live messages | detection ms p50 / p99 / max | goroutines |
+SCALE_RULE := |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+SCALE_RUN := deploy/local/ensure-redis.sh --with-binary >/dev/null &&
+SCALE_BENCH = $(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -count 1 -timeout 3h ./cmd/threadsync/
+bench-scale:
+	@mkdir -p $(DATA)
+	@echo "$(SCALE_HEADER)"
+	@echo "$(SCALE_RULE)"
+	@set -o pipefail; for n in $(SCALE_SIZES); do \
+		$(SCALE_RUN) SCALE_ACCOUNTS=$$n $(SCALE_BENCH) | tee $(DATA)/bench-scale-$$n.out | grep '^|'; \
+	done
+	@grep -h '^scale:' $(DATA)/bench-scale-*.out
 
 clean:
 	rm -rf $(BIN) $(DATA)

@@ -74,7 +74,7 @@ func (r *runner) pollEnded(walkBegan time.Time, st Stats, err error) {
 	r.slaMu.Lock()
 	defer r.slaMu.Unlock()
 	r.rec.left(r.sla.unsent, time.Now(), r.cfg.DuplicateWindow)
-	clear(r.sla.unsent)
+	r.sla.unsent = nil // not cleared: a map keeps its buckets, and most accounts are idle
 	if err != nil || !st.Completed || walkBegan.IsZero() {
 		return
 	}
@@ -122,10 +122,7 @@ func (r *runner) fire(ctx context.Context) {
 	}
 	if needPoll {
 		// A breach is decided by a poll made at its deadline.
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
+		r.askPoll()
 	}
 }
 

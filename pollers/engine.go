@@ -224,7 +224,7 @@ type Engine struct {
 	runners []*runner // in the order the accounts were given
 	byKey   map[string]*runner
 	running context.Context // Run's context while it runs, else nil
-	sem     chan struct{}   // bounds the polls under way at once
+	sched   *scheduler      // runs the polls, Concurrency at once
 	timers  *timerQueue     // fires the accounts' reply deadlines
 
 	memoBudget atomic.Int64 // bytes the accounts' memos may still take
@@ -237,7 +237,7 @@ func New(cfg Config, accounts []Account) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
+	e := &Engine{cfg: cfg, sched: newScheduler()}
 	e.memoBudget.Store(memoBytes)
 	e.outages = &outages{log: cfg.Logger, down: map[string]*outage{}}
 	e.tel = newTelemetry(cfg.MeterProvider)
@@ -359,6 +359,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.timers.run(ctx, timerWorkers, func(ctx context.Context, r *runner) { r.fire(ctx) })
 	}()
 	defer func() { <-timersDone }()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		e.sched.run(ctx, e.cfg.Concurrency)
+	}()
+	defer func() { <-schedDone }()
 	e.mu.Lock()
 	e.running = ctx
 	for _, r := range e.runners {
@@ -395,10 +401,7 @@ func (e *Engine) kicks(ctx context.Context, ch <-chan checkpoint.Account) {
 			continue
 		}
 		r.log.Info("asked to poll now")
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
+		r.askPoll()
 	}
 }
 
@@ -409,14 +412,11 @@ func (e *Engine) accounts() []*runner {
 	return e.runners
 }
 
-// start runs the account's poll loop under Run's context; e.mu is held.
+// start schedules the account's polls under Run's context; e.mu is held.
 func (e *Engine) start(r *runner) {
-	ctx, cancel := context.WithCancel(e.running)
-	r.stop, r.done = cancel, make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.loop(ctx, e.sem)
-	}()
+	r.ctx, r.stop = context.WithCancel(e.running)
+	r.done = make(chan struct{})
+	e.sched.add(r)
 }
 
 // Update replaces the engine's accounts, as when the accounts file changes:

@@ -34,7 +34,7 @@ type memoEntry struct {
 const memoBytes = 64 << 20
 
 func newMemo(budget *atomic.Int64) *memo {
-	return &memo{budget: budget, entries: map[memoKey]memoEntry{}}
+	return &memo{budget: budget}
 }
 
 func keyOf(it *Item, after MessageCursor) memoKey {
@@ -58,6 +58,9 @@ func (m *memo) put(k memoKey, msgs []events.Message) {
 		m.budget.Add(cost)
 		return
 	}
+	if m.entries == nil {
+		m.entries = map[memoKey]memoEntry{}
+	}
 	m.entries[k] = memoEntry{msgs: msgs, cost: cost}
 }
 
@@ -72,12 +75,15 @@ func (m *memo) forget(threads map[string]*checkpoint.ThreadState) {
 			delete(m.entries, k)
 		}
 	}
+	if len(m.entries) == 0 {
+		m.entries = nil // a map keeps its buckets after deletes; idle accounts keep none
+	}
 }
 
 // clear drops every entry.
 func (m *memo) clear() {
-	for k, e := range m.entries {
+	for _, e := range m.entries {
 		m.budget.Add(e.cost)
-		delete(m.entries, k)
 	}
+	m.entries = nil
 }

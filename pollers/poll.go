@@ -432,7 +432,7 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 				prev = p
 			}
 		}
-		if prev != nil && prev.Version == it.Version {
+		if prev != nil && prev.SameVersion(it.Version) {
 			continue
 		}
 		msgs, err := r.messages(fetchCtx, it, prev, silent, st)

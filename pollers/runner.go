@@ -17,7 +17,7 @@ import (
 	"github.com/threadsync/threadsync/events"
 )
 
-// A runner is one account's poll loop, with what it keeps between polls.
+// A runner is one account's polling, with what it keeps between polls.
 type runner struct {
 	cfg      *Config
 	acct     Account
@@ -42,9 +42,14 @@ type runner struct {
 	freeSeen int
 	adopted  uint64 // the share generation in which the account was adopted
 
-	// stop and done are set when Run starts the account's loop.
-	stop context.CancelFunc
-	done chan struct{}
+	// ctx, stop and done are set when Run starts the account; sched
+	// runs its polls, and pollIdx and pollAt are its, under its lock.
+	ctx     context.Context
+	stop    context.CancelFunc
+	done    chan struct{}
+	sched   *scheduler
+	pollIdx int
+	pollAt  time.Time
 
 	// mu serialises polls of the account: one walk at a time per account.
 	mu       sync.Mutex
@@ -102,6 +107,8 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		kick:    make(chan struct{}, 1),
 
 		queueIdx: -1,
+		pollIdx:  -1,
+		sched:    e.sched,
 	}
 	if err := r.origin.Validate(); err != nil {
 		return nil, fmt.Errorf("account %s: %w", a, err)
@@ -163,21 +170,32 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 	return r, nil
 }
 
-// halt asks the account's loop, if running, to finish and stop.
+// halt asks the account, if running, to finish and stop.
 func (r *runner) halt() {
 	if r.stop != nil {
 		r.stop()
+		r.sched.now(r)
 	}
 }
 
-// wait returns once the account's loop, if it was started, has stopped.
+// askPoll asks for a poll of the account now: at once if it is waiting,
+// right after the poll under way otherwise.
+func (r *runner) askPoll() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+	r.sched.now(r)
+}
+
+// wait returns once the account, if it was started, has stopped.
 func (r *runner) wait() {
 	if r.done != nil {
 		<-r.done
 	}
 }
 
-// waitCtx waits for the loop to end, or for ctx to.
+// waitCtx waits for the account to stop, or for ctx to end.
 func (r *runner) waitCtx(ctx context.Context) error {
 	if r.done == nil {
 		return nil
@@ -187,32 +205,6 @@ func (r *runner) waitCtx(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// loop polls the account on its interval until ctx is cancelled, and at
-// once when a deadline asks for it.
-func (r *runner) loop(ctx context.Context, sem chan struct{}) {
-	defer r.release()
-	// Spread the first polls so thousands of accounts do not start at once.
-	wait := time.Duration(rand.Int64N(int64(min(r.acct.PollInterval, 2*time.Second)) + 1))
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-r.kick:
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case sem <- struct{}{}:
-		}
-		wait = r.pollStep(ctx)
-		<-sem
-		timer.Reset(wait)
 	}
 }
 

@@ -6,7 +6,8 @@
 // file, keys included, which the log never shows. -throttle-every N answers
 // every Nth request of each account 429 with Retry-After: 1, and
 // -slow-every N holds it back for -slow, until the admin API's schedule
-// replaces them.
+// replaces them. PUT /_admin/traffic {"rate": 0.5} sets the live messages a
+// second per account (-rate at start; 0 stops them).
 //
 //	providersim -listen 127.0.0.1:8089 -accounts-out accounts.yaml
 //	providersim -throttle-every 5 -slow-every 7 -slow 3s
@@ -26,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -90,10 +90,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	var accounts []account
-	var traffic []func(context.Context) error
+	live := &liveTraffic{parent: ctx, log: log}
 	for i, s := range simulators {
 		prefix := "/" + s.provider
-		m, err := s.setup(builds[i], *counts[i], options{baseURL: base + prefix, seedThreads: *seedThreads, rate: *rate, rps: *rps, schedule: schedule})
+		m, err := s.setup(builds[i], *counts[i], options{baseURL: base + prefix, seedThreads: *seedThreads, rps: *rps, schedule: schedule})
 		if err != nil {
 			return fmt.Errorf("%s simulator: %w", s.provider, err)
 		}
@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, m.sim))
 		mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, adminHandler(m.sim, s.faults)))
 		accounts = append(accounts, m.accounts...)
-		traffic = append(traffic, m.traffic...)
+		live.runs = append(live.runs, m.traffic...)
 		log.Info("serving simulator", "provider", s.provider, "base_url", base+prefix,
 			"accounts", sim.Map(m.accounts, func(a account) string { return a.id }), "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps,
 			"throttle_every", *throttleEvery, "slow_every", *slowEvery)
@@ -115,16 +115,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		log.Info("wrote accounts file", "path", *accountsOut, "accounts", len(accounts))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	trafficCtx, stopTraffic := context.WithCancel(ctx)
-	defer stopTraffic()
-	var wg sync.WaitGroup
-	for _, tr := range traffic {
-		wg.Go(func() {
-			if err := tr(trafficCtx); err != nil {
-				log.Error("live traffic stopped", "err", err)
-			}
-		})
-	}
+	mux.Handle("/_admin/traffic", live.handler())
+	live.set(*rate)
+	defer live.stop()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "healthz", base+"/healthz")
@@ -135,15 +128,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	case err = <-serveErr:
 	case <-ctx.Done():
 		log.Info("shutting down")
-		stopTraffic()
+		live.stop()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err = srv.Shutdown(shutdownCtx); err != nil {
 			err = fmt.Errorf("shutdown: %w", err)
 		}
 	}
-	stopTraffic()
-	wg.Wait()
+	live.stop()
 	return err
 }
 

@@ -234,3 +234,75 @@ func TestServeProviders(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveTrafficSwitch starts providersim quiet, turns its live traffic on
+// through PUT /_admin/traffic until a thread appears, and off again.
+func TestLiveTrafficSwitch(t *testing.T) {
+	var logs syncBuffer
+	srv := serve(t, &logs, "-mirakl-shops", "1", "-hubspot-accounts", "0", "-olx-accounts", "0", "-partizap-accounts", "0",
+		"-selfcommunity-accounts", "0", "-seed-threads", "0", "-rate", "0")
+	m := regexp.MustCompile(`token: "([0-9a-f]{32})"`).FindStringSubmatch(string(srv.accounts))
+	if m == nil {
+		t.Fatalf("accounts file:\n%s", srv.accounts)
+	}
+	base, admin := "http://"+srv.addr+"/mirakl", "http://"+srv.addr+"/_admin/traffic"
+	p := provided{t: t, base: base, tokens: []string{m[1]}, client: simtest.Client{URL: base, Auth: simtest.Header("Authorization", "")}}
+	threads := func() int {
+		var page struct{ Data []json.RawMessage }
+		r := p.list(0, "/api/inbox/threads?shop_id=2001")
+		simtest.WantStatus(t, r, http.StatusOK)
+		if err := json.Unmarshal(r.Body, &page); err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Data)
+	}
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, admin, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	rate := func() float64 {
+		resp, err := http.Get(admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Rate float64 }
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Rate
+	}
+	if n, r := threads(), rate(); n != 0 || r != 0 {
+		t.Fatalf("quiet start: %d threads, rate %v", n, r)
+	}
+	for _, bad := range []string{`{}`, `{"rate":-1}`, `{"rate":"fast"}`, `{"rate":1,"x":2}`} {
+		if code := put(bad); code != http.StatusBadRequest {
+			t.Errorf("PUT %s: %d, want 400", bad, code)
+		}
+	}
+	if code := put(`{"rate":200}`); code != http.StatusNoContent || rate() != 200 {
+		t.Fatalf("PUT rate 200: %d, rate %v", code, rate())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for threads() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no thread 30 s after the traffic was turned on")
+		}
+		time.Sleep(10 * time.Millisecond) // the API has no other signal
+	}
+	if code := put(`{"rate":0}`); code != http.StatusNoContent || rate() != 0 {
+		t.Fatalf("PUT rate 0: %d, rate %v", code, rate())
+	}
+	// Stopped means stopped: set returns once the traffic has ended, so
+	// nothing is added after it (at 200 a second, 50 ms would show it).
+	before := threads()
+	time.Sleep(50 * time.Millisecond) // a window in which nothing may happen
+	if after := threads(); after != before {
+		t.Fatalf("threads still appear after the traffic stopped: %d → %d", before, after)
+	}
+}

@@ -104,18 +104,18 @@ var simulators = []simulator{
 type options struct {
 	baseURL     string // without a trailing slash
 	seedThreads int
-	rate, rps   float64    // live messages a second per account, rate limit per key; 0: none
+	rps         float64    // rate limit per key; 0: none
 	schedule    []sim.Rule // sustained faults from the start
 }
 
-// mount is a built simulator; traffic runs until the context is done.
+// mount is a built simulator; traffic runs an account's live traffic until the context is done.
 type mount struct {
 	sim      sim.Simulator
 	accounts []account
-	traffic  []func(ctx context.Context) error
+	traffic  []func(ctx context.Context, perSecond float64) error
 }
 
-// setup builds the simulator of s with n accounts, seeded and, with a rate, live.
+// setup builds the simulator of s with n accounts, seeded, with each account's live traffic.
 func (s simulator) setup(build func(options) (sim.Simulator, error), n int, o options) (*mount, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("-%s must not be negative, got %d", s.count, n)
@@ -134,9 +134,7 @@ func (s simulator) setup(build func(options) (sim.Simulator, error), n int, o op
 		maps.Copy(opts, s.options)
 		srv.Fill(key, o.seedThreads, 4)
 		m.accounts = append(m.accounts, account{provider: s.provider, id: s.id(key), baseURL: o.baseURL, token: token, options: opts})
-		if o.rate > 0 {
-			m.traffic = append(m.traffic, func(ctx context.Context) error { return srv.Traffic(ctx, key, o.rate, nil) })
-		}
+		m.traffic = append(m.traffic, func(ctx context.Context, perSecond float64) error { return srv.Traffic(ctx, key, perSecond, nil) })
 	}
 	if s.then != nil {
 		s.then(srv, keys)

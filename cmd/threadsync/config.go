@@ -52,6 +52,7 @@ type Config struct {
 	LogLevel           string        `env:"THREADSYNC_LOG_LEVEL, default=info" desc:"log level: debug, info, warn or error"`
 	LogFormat          string        `env:"THREADSYNC_LOG_FORMAT, default=text" desc:"log format: text or json"`
 	HTTPAddr           string        `env:"THREADSYNC_HTTP_ADDR, default=:9090" desc:"host:port of the endpoints /healthz, /readyz, /status and /metrics (Prometheus); empty disables them"`
+	Pprof              bool          `env:"THREADSYNC_PPROF, default=false" desc:"true: also serve Go's runtime profiles (CPU, heap, goroutines) under /debug/pprof/ on THREADSYNC_HTTP_ADDR"`
 	NATSCreds          string        `env:"NATS_CREDS" desc:"NATS credentials file (user JWT and NKey seed)"`
 	NATSNKey           string        `env:"NATS_NKEY" desc:"file holding the NKey seed to authenticate to NATS with"`
 	NATSUser           string        `env:"NATS_USER" desc:"NATS user name (or put user:password in NATS_URL)"`

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +25,7 @@ type health struct {
 	rdb     *redis.Client
 	engine  *pollers.Engine
 	metrics http.Handler // nil: no /metrics
+	pprof   bool         // serve /debug/pprof/
 }
 
 type readiness struct {
@@ -74,6 +76,13 @@ func (h *health) handler() http.Handler {
 	})
 	if h.metrics != nil {
 		mux.Handle("GET /metrics", h.metrics)
+	}
+	if h.pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

@@ -69,3 +69,21 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("/healthz: %v %v", resp, err)
 	}
 }
+
+// The runtime's profiles are served only when THREADSYNC_PPROF asks.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv := httptest.NewServer((&health{pprof: on}).handler())
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+				t.Errorf("pprof %v: GET %s: %d, want %d", on, path, resp.StatusCode, want)
+			}
+		}
+		srv.Close()
+	}
+}

@@ -253,7 +253,7 @@ func run(ctx context.Context, hup <-chan os.Signal, cfg *Config, log *slog.Logge
 		return errStartupStopped
 	}
 	if cfg.HTTPAddr != "" {
-		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine, metrics: tel.Handler}, log); err != nil {
+		if err := serveHealth(ctx, cfg.HTTPAddr, &health{nc: nc, rdb: rdb, engine: engine, metrics: tel.Handler, pprof: cfg.Pprof}, log); err != nil {
 			return fmt.Errorf("THREADSYNC_HTTP_ADDR: %w", err)
 		}
 	}
