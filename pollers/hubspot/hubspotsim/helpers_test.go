@@ -1,10 +1,8 @@
 package hubspotsim
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -79,18 +77,16 @@ var target = simtest.Target[*Server, Config]{
 	ListPath:     threadsURL,
 	Messages:     EndpointMessages,
 	MessagesPath: func(id string) string { return threadsURL + "/" + id + "/messages" },
-	Pending: func(s *Server, portal string) int {
-		n, _ := sim.View(&s.accounts, portal, func(a *account) int { return a.pending.Len() })
-		return n
-	},
-	Step: func(s *Server, portal string, rnd *rand.Rand) string {
-		return s.trafficStep(s.accounts.Must(portal), rnd)
-	},
-	Mix:     map[string]int{actNewThread: 300, actVisitor: 700, actAnswer: 400, actClose: 20},
-	Refill:  10 * time.Second,
-	Empty:   `{"results":[]}`,
-	Refusal: refusal,
+	Pending:      simtest.Pending(registry, func(a *account) int { return a.pending.Len() }),
+	Step:         simtest.Step(registry, (*Server).trafficStep),
+	Mix:          map[string]int{actNewThread: 300, actVisitor: 700, actAnswer: 400, actClose: 20},
+	Refill:       10 * time.Second,
+	Empty:        `{"results":[]}`,
+	Refusal:      refusal,
 }
+
+// registry is the simulator's registry of accounts, for the suite.
+func registry(s *Server) *sim.Accounts[*account] { return &s.accounts }
 
 // threadPages walks the thread list with query: without it, by the
 // paging.next.link each page gives, and with it by after.
@@ -127,10 +123,8 @@ func refusal(r simtest.Response, limited bool) error {
 		}
 		return err
 	}
-	var rl rateLimitBody
-	if err := json.Unmarshal(r.Body, &rl); err != nil || rl.Status != "error" || rl.ErrorType != "RATE_LIMIT" || rl.PolicyName != PolicyBurst ||
-		rl.Message != "You have reached your ten_secondly_rolling limit." || rl.CorrelationID == "" || rl.CorrelationID != corr {
-		return fmt.Errorf("not the burst policy's 429 with the header's correlation id %q (%v)", corr, err)
+	if _, err := rateLimited(r, PolicyBurst, "You have reached your ten_secondly_rolling limit."); err != nil {
+		return err
 	}
 	if limited && r.Header.Get("X-HubSpot-RateLimit-Max") != "1" {
 		return errors.New("X-HubSpot-RateLimit-Max is not the window's 1")
@@ -138,12 +132,19 @@ func refusal(r simtest.Response, limited bool) error {
 	return nil
 }
 
+// rateLimited decodes HubSpot's rate-limit body (a 429's) of the policy,
+// saying message, with the correlation id of the header.
+func rateLimited(r simtest.Response, policy, message string) (rateLimitBody, error) {
+	corr := r.Header.Get("X-HubSpot-Correlation-Id")
+	return simtest.ErrorBody(r.Body, fmt.Sprintf("the %s policy's %q with the header's correlation id %q", policy, message, corr), func(rl rateLimitBody) bool {
+		return rl.Status == "error" && rl.ErrorType == "RATE_LIMIT" && rl.PolicyName == policy && rl.Message == message && rl.CorrelationID != "" && rl.CorrelationID == corr
+	})
+}
+
 func listPage[T any](f *fixture, tok, path string) jPage[T] {
 	f.T.Helper()
 	var p jPage[T]
-	if err := f.JSON(tok, path, &p); err != nil {
-		f.T.Fatal(err)
-	}
+	f.GetJSON(tok, path, &p)
 	return p
 }
 
@@ -171,14 +172,13 @@ func walkAfter[T any](f *fixture, tok, path, query, after string, id func(T) str
 
 // hubspotError decodes HubSpot's error body of category.
 func hubspotError(body []byte, category string) (errorBody, error) {
-	var e errorBody
-	if err := json.Unmarshal(body, &e); err != nil || e.Status != "error" || e.Message == "" || e.CorrelationID == "" || e.Category != category {
-		return e, fmt.Errorf("error body %s, want status error, a message, a correlationId and category %s (%v)", body, category, err)
+	e, err := simtest.ErrorBody(body, "status error, a message, a correlationId and category "+category, func(e errorBody) bool {
+		return e.Status == "error" && e.Message != "" && e.CorrelationID != "" && e.Category == category
+	})
+	if err == nil && strings.Contains(string(body), "pat-na1") {
+		err = fmt.Errorf("error body echoes a token: %s", body)
 	}
-	if strings.Contains(string(body), "pat-na1") {
-		return e, fmt.Errorf("error body echoes a token: %s", body)
-	}
-	return e, nil
+	return e, err
 }
 
 // wantError checks HubSpot's error body and returns it.

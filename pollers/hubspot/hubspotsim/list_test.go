@@ -12,6 +12,14 @@ import (
 	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
+// seeded serves a fixture whose account A has n seeded threads of one
+// message each, a second apart from t0, and returns them in id order.
+func seeded(t *testing.T, n int) (*fixture, []ThreadInfo) {
+	f := newFixture(t, Config{})
+	f.Sim.Seed(portalA, n, 1, t0)
+	return f, f.Sim.Threads(portalA)
+}
+
 // TestListInIDOrderWithPaging checks the id order of the ground truth,
 // which the conformance suite walks, and the last page.
 func TestListInIDOrderWithPaging(t *testing.T) {
@@ -93,9 +101,7 @@ func TestQueryValidation(t *testing.T) {
 
 func TestSortByLatestMessage(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{})
-	f.Sim.Seed(portalA, 6, 1, t0) // one message each, a second apart
-	th := f.Sim.Threads(portalA)
+	f, th := seeded(t, 6)
 	f.Sim.AddMessage(portalA, th[1].ID, Agent, "answer", time.Time{})
 	f.Sim.AddComment(portalA, th[0].ID, "note", time.Time{})
 	// latestMessageTimestampAfter is inclusive.
@@ -115,9 +121,7 @@ func TestSortByLatestMessage(t *testing.T) {
 // walk by latestMessageTimestamp comes back later in the same walk.
 func TestThreadMovesBehindTheCursor(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{})
-	f.Sim.Seed(portalA, 6, 1, t0)
-	th := f.Sim.Threads(portalA)
+	f, th := seeded(t, 6)
 	q := "limit=2&sort=latestMessageTimestamp&latestMessageTimestampAfter=" + url.QueryEscape(formatTime(t0))
 	p := listPage[jThread](f, tokA, threadsURL+"?"+q)
 	f.Sim.AddMessage(portalA, th[0].ID, Visitor, "again", time.Time{})
@@ -129,9 +133,7 @@ func TestThreadMovesBehindTheCursor(t *testing.T) {
 
 func TestArchivedThreads(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{})
-	f.Sim.Seed(portalA, 4, 1, t0)
-	th := f.Sim.Threads(portalA)
+	f, th := seeded(t, 4)
 	f.Sim.SetArchived(portalA, th[2].ID, true)
 	if got := f.walk(tokA, ""); !slices.Equal(got, []string{th[0].ID, th[1].ID, th[3].ID}) {
 		t.Fatalf("default list %v", got)
@@ -188,8 +190,7 @@ func TestFilters(t *testing.T) {
 // has a contact of its own) pages from the end.
 func TestDescendingPages(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{})
-	f.Sim.Seed(portalA, 3, 1, t0)
+	f, th := seeded(t, 3)
 	a := f.Sim.accounts.Must(portalA)
 	a.RLock()
 	defer a.RUnlock()
@@ -200,7 +201,7 @@ func TestDescendingPages(t *testing.T) {
 	}
 	q.after, q.afterID = true, rows[1].id
 	rows, more = a.page(&q)
-	if len(rows) != 1 || more || rows[0].idStr != f.Sim.Threads(portalA)[0].ID {
+	if len(rows) != 1 || more || rows[0].idStr != th[0].ID {
 		t.Fatalf("second descending page %v more=%v", rows, more)
 	}
 }

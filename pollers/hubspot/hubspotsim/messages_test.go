@@ -80,10 +80,9 @@ func TestMessageJSONShape(t *testing.T) {
 	th, ids := history(f)
 	f.Sim.AddMessageWithAttachments(portalA, th, Agent, "<b>label</b>", t0.Add(5*time.Second), Attachment{Name: "label.pdf"})
 	r := f.Get(tokA, threadsURL+"/"+th+"/messages?sort=createdAt")
-	simtest.WantStatus(t, r, http.StatusOK)
-	var raw struct{ Results []map[string]json.RawMessage }
-	if err := json.Unmarshal(r.Body, &raw); err != nil || len(raw.Results) != 6 {
-		t.Fatalf("%s %v", r.Body, err)
+	raw := simtest.Decode[struct{ Results []map[string]json.RawMessage }](t, r)
+	if len(raw.Results) != 6 {
+		t.Fatalf("%d entries: %s", len(raw.Results), r.Body)
 	}
 	str := func(m map[string]json.RawMessage, k string) string {
 		var s string
@@ -144,10 +143,8 @@ func TestTruncationAndOriginalContent(t *testing.T) {
 		t.Fatalf("short message %+v", m)
 	}
 	r := f.Get(tokA, threadsURL+"/"+th+"/messages/"+long+"/original-content")
-	simtest.WantStatus(t, r, http.StatusOK)
-	var oc wireOriginal
-	if err := json.Unmarshal(r.Body, &oc); err != nil || oc.Text != "a long story about 12 parcels" || oc.RichText != "<p>a long story about 12 parcels</p>" {
-		t.Fatalf("%s %v", r.Body, err)
+	if oc := simtest.Decode[wireOriginal](t, r); oc.Text != "a long story about 12 parcels" || oc.RichText != "<p>a long story about 12 parcels</p>" {
+		t.Fatalf("original content %+v", oc)
 	}
 	other := f.Sim.AddThread(portalA, NewThread{At: t0})
 	for _, path := range []string{other + "/messages/" + short, th + "/messages/nope"} {

@@ -1,7 +1,6 @@
 package hubspotsim
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -78,10 +77,8 @@ func TestBurstLimit(t *testing.T) {
 	}
 	r := f.Get(tokA, threadsURL+"/1/messages")
 	simtest.WantStatus(t, r, http.StatusTooManyRequests)
-	var rl rateLimitBody
-	if err := json.Unmarshal(r.Body, &rl); err != nil || rl.PolicyName != PolicyBurst || rl.ErrorType != "RATE_LIMIT" ||
-		rl.Status != "error" || rl.CorrelationID == "" || !strings.Contains(rl.Message, "ten_secondly_rolling") {
-		t.Fatalf("429 body %s", r.Body)
+	if _, err := rateLimited(r, PolicyBurst, "You have reached your ten_secondly_rolling limit."); err != nil {
+		t.Fatal(err)
 	}
 	if r.Header.Get("Retry-After") != "" {
 		t.Fatal("Retry-After sent; HubSpot documents none")
@@ -131,9 +128,8 @@ func TestDailyLimitResetsAtTheAccountsMidnight(t *testing.T) {
 	}
 	r := f.Get(tokA, threadsURL)
 	simtest.WantStatus(t, r, http.StatusTooManyRequests)
-	var rl rateLimitBody
-	if err := json.Unmarshal(r.Body, &rl); err != nil || rl.PolicyName != PolicyDaily || rl.Message != "You have reached your daily limit." {
-		t.Fatalf("429 body %s", r.Body)
+	if _, err := rateLimited(r, PolicyDaily, "You have reached your daily limit."); err != nil {
+		t.Fatal(err)
 	}
 	// Account B, in UTC, has its own allowance.
 	r = f.Get(tokB, threadsURL)
@@ -161,10 +157,8 @@ func TestFaultPolicies(t *testing.T) {
 		{PolicyBurst, "You have reached your ten_secondly_rolling limit."},
 	} {
 		r := f.Get(tokA, threadsURL)
-		var rl rateLimitBody
-		if err := json.Unmarshal(r.Body, &rl); err != nil || r.Status != http.StatusTooManyRequests || rl.PolicyName != want.policy ||
-			rl.Message != want.message || rl.ErrorType != "RATE_LIMIT" {
-			t.Fatalf("%s fault: %d %s", want.policy, r.Status, r.Body)
+		if _, err := rateLimited(r, want.policy, want.message); err != nil || r.Status != http.StatusTooManyRequests {
+			t.Fatalf("%s fault: %d %s (%v)", want.policy, r.Status, r.Body, err)
 		}
 	}
 }

@@ -1,11 +1,7 @@
 package miraklsim
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -92,12 +88,9 @@ var target = simtest.Target[*Server, Config]{
 	ListPath:     "/api/inbox/threads",
 	Messages:     "M10",
 	MessagesPath: func(id string) string { return "/api/inbox/threads/" + id },
-	Pending: func(s *Server, shopID string) int {
-		n, _ := sim.View(&s.shops, shopID, func(sh *shop) int { return sh.pending.Len() })
-		return n
-	},
+	Pending:      simtest.Pending(registry, func(sh *shop) int { return sh.pending.Len() }),
 	// TestTrafficStepIsAMarketplace checks the mix.
-	Step:   func(s *Server, shopID string, rnd *rand.Rand) string { return s.trafficStep(s.shops.Must(shopID), rnd) },
+	Step:   simtest.Step(registry, (*Server).trafficStep),
 	Refill: time.Second,
 	Empty:  `{"data":[]}`,
 	Refusal: func(r simtest.Response, limited bool) error {
@@ -108,6 +101,9 @@ var target = simtest.Target[*Server, Config]{
 		return err
 	},
 }
+
+// registry is the simulator's registry of shops, for the suite.
+func registry(s *Server) *sim.Accounts[*shop] { return &s.shops }
 
 // m11 is a page of M11: the first of limit threads, or the one the token
 // names.
@@ -126,12 +122,13 @@ func m11(c simtest.Client, key, token string, limit int) ([]string, string, erro
 
 // miraklError decodes Mirakl's {"status","message"} error body.
 func miraklError(body []byte, status int) (message string, err error) {
-	var e struct {
+	type errorBody struct {
 		Status  int    `json:"status"`
 		Message string `json:"message"`
 	}
-	if err := json.Unmarshal(body, &e); err != nil || e.Status != status || e.Message == "" {
-		return "", fmt.Errorf("error body %s, want {\"status\":%d,\"message\":...}", body, status)
+	e, err := simtest.ErrorBody(body, fmt.Sprintf(`{"status":%d,"message":...}`, status), func(e errorBody) bool { return e.Status == status && e.Message != "" })
+	if err != nil {
+		return "", err
 	}
 	return e.Message, nil
 }
@@ -159,7 +156,7 @@ func addThreads(sim *Server, shopID string, n int) []string {
 }
 
 // wantErrorBody checks Mirakl's error body.
-func wantErrorBody(t *testing.T, body []byte, status int) {
+func wantErrorBody(t testing.TB, body []byte, status int) {
 	t.Helper()
 	if _, err := miraklError(body, status); err != nil {
 		t.Fatal(err)
@@ -177,50 +174,21 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
 }
 
-// getOK GETs path with the key and decodes a 200 answer into v.
-func (f *fixture) getOK(key, path string, v any) {
+// refused GETs path with the key and checks Mirakl's refusal: the status
+// and its error body.
+func (f *fixture) refused(key, path string, status int) simtest.Response {
 	f.T.Helper()
-	if err := f.JSON(key, path, v); err != nil {
-		f.T.Fatal(err)
-	}
-}
-
-// post sends an M12 request with message_input and optional files.
-func (f *fixture) post(key, threadID string, input any, files map[string][]byte) simtest.Response {
-	f.T.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	if input != nil {
-		raw, ok := input.(string)
-		if !ok {
-			b, err := json.Marshal(input)
-			if err != nil {
-				f.T.Fatal(err)
-			}
-			raw = string(b)
-		}
-		if err := mw.WriteField("message_input", raw); err != nil {
-			f.T.Fatal(err)
-		}
-	}
-	for name, content := range files {
-		w, err := mw.CreateFormFile("files", name)
-		if err != nil {
-			f.T.Fatal(err)
-		}
-		_, _ = w.Write(content)
-	}
-	if err := mw.Close(); err != nil {
-		f.T.Fatal(err)
-	}
-	return f.Do(http.MethodPost, key, "/api/inbox/threads/"+threadID+"/message", &buf, "Content-Type: "+mw.FormDataContentType())
+	r := f.Get(key, path)
+	simtest.WantStatus(f.T, r, status)
+	wantErrorBody(f.T, r.Body, status)
+	return r
 }
 
 // list fetches one M11 page.
 func (f *fixture) list(key string, q url.Values) jPage {
 	f.T.Helper()
 	var p jPage
-	f.getOK(key, "/api/inbox/threads?"+q.Encode(), &p)
+	f.GetJSON(key, "/api/inbox/threads?"+q.Encode(), &p)
 	if p.Next != nil && *p.Next == "" {
 		f.T.Fatal("next_page_token is present but empty; it must be omitted on the last page")
 	}

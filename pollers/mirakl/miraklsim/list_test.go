@@ -101,9 +101,7 @@ func TestLimitDefaultsTo50AndMayNotExceed100(t *testing.T) {
 		t.Fatalf("limit=1: %d threads", len(p.Data))
 	}
 	for _, bad := range []string{"101", "0", "-1", "ten"} {
-		r := f.Get(keyA, "/api/inbox/threads?limit="+bad)
-		simtest.WantStatus(t, r, http.StatusBadRequest)
-		wantErrorBody(t, r.Body, http.StatusBadRequest)
+		f.refused(keyA, "/api/inbox/threads?limit="+bad, http.StatusBadRequest)
 	}
 	// The token keeps the limit of the first request.
 	p := f.list(keyA, url.Values{"limit": {"30"}})
@@ -181,9 +179,7 @@ func TestPageTokenIgnoresOtherParameters(t *testing.T) {
 	}
 
 	for _, bad := range []string{"garbage!", "eyJ2Ijo5fQ", "e30"} {
-		r := f.Get(keyA, "/api/inbox/threads?page_token="+bad)
-		simtest.WantStatus(t, r, http.StatusBadRequest)
-		wantErrorBody(t, r.Body, http.StatusBadRequest)
+		f.refused(keyA, "/api/inbox/threads?page_token="+bad, http.StatusBadRequest)
 	}
 }
 
@@ -289,9 +285,7 @@ func TestEntityFilters(t *testing.T) {
 	if g := got(url.Values{"entity_type": {"MPS_ORDER"}}); len(g) != 0 {
 		t.Fatalf("unused entity type: %v", g)
 	}
-	r := f.Get(keyA, "/api/inbox/threads?entity_id=order1-A")
-	simtest.WantStatus(t, r, http.StatusBadRequest)
-	wantErrorBody(t, r.Body, http.StatusBadRequest)
+	f.refused(keyA, "/api/inbox/threads?entity_id=order1-A", http.StatusBadRequest)
 
 	// Filtered walks page correctly too.
 	for i := range 12 {
@@ -325,7 +319,7 @@ func TestWithMessagesGivesTheLast100(t *testing.T) {
 		t.Fatal("messages without with_messages")
 	}
 	var full jThread
-	f.getOK(keyA, "/api/inbox/threads/"+id, &full)
+	f.GetJSON(keyA, "/api/inbox/threads/"+id, &full)
 	if len(full.Messages) != 150 || full.Messages[0].ID != msgIDs[0] || full.Messages[149].ID != msgIDs[149] {
 		t.Fatalf("M10 returns %d messages, want all 150 oldest first", len(full.Messages))
 	}

@@ -51,13 +51,11 @@ func TestShopIDParameterMustBeTheKeysShop(t *testing.T) {
 	addThreads(f.Sim, shopA, 1)
 
 	var p jPage
-	f.getOK(keyA, "/api/inbox/threads?shop_id="+shopA, &p)
+	f.GetJSON(keyA, "/api/inbox/threads?shop_id="+shopA, &p)
 	if len(p.Data) != 1 {
 		t.Fatalf("got %d threads, want 1", len(p.Data))
 	}
-	r := f.Get(keyA, "/api/inbox/threads?shop_id="+shopB)
-	simtest.WantStatus(t, r, http.StatusForbidden)
-	wantErrorBody(t, r.Body, http.StatusForbidden)
+	f.refused(keyA, "/api/inbox/threads?shop_id="+shopB, http.StatusForbidden)
 }
 
 func TestShopsAreSeparate(t *testing.T) {
@@ -94,9 +92,7 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 			t.Fatalf("request %d within the burst: status %d %s", i, r.Status, r.Body)
 		}
 	}
-	r := f.Get(keyA, "/api/inbox/threads")
-	simtest.WantStatus(t, r, http.StatusTooManyRequests)
-	wantErrorBody(t, r.Body, http.StatusTooManyRequests)
+	r := f.refused(keyA, "/api/inbox/threads", http.StatusTooManyRequests)
 	if got := r.Header.Get("Retry-After"); got != "1" {
 		t.Fatalf("Retry-After %q, want \"1\" (whole seconds, rounded up)", got)
 	}
@@ -134,7 +130,5 @@ func TestRateLimitRetryAfterRoundsUpSlowRates(t *testing.T) {
 func TestUnknownRouteIs404JSON(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	r := f.Get(keyA, "/api/orders")
-	simtest.WantStatus(t, r, http.StatusNotFound)
-	wantErrorBody(t, r.Body, http.StatusNotFound)
+	f.refused(keyA, "/api/orders", http.StatusNotFound)
 }

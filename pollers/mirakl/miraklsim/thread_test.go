@@ -1,22 +1,16 @@
 package miraklsim
 
 import (
-	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"mime/multipart"
-	"net/http"
-	"net/textproto"
 	"net/url"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/threadsync/threadsync/pollers/sim"
-	"github.com/threadsync/threadsync/pollers/sim/simtest"
 )
 
 // TestThreadJSONShape checks the fields and formats of mirakl.md §3.2 on the
@@ -170,7 +164,7 @@ func TestShopReplyNeededSince(t *testing.T) {
 				f.Sim.AddMessage(shopA, id, m.from, "x", at(m.min))
 			}
 			var th jThread
-			f.getOK(keyA, "/api/inbox/threads/"+id, &th)
+			f.GetJSON(keyA, "/api/inbox/threads/"+id, &th)
 			got := th.Metadata.ShopReplyNeededSince
 			info, _ := f.Sim.Thread(shopA, id)
 			switch {
@@ -191,7 +185,7 @@ func TestMarkNoReplyNeeded(t *testing.T) {
 	f.Sim.MarkNoReplyNeeded(shopA, id, Shop, t0.Add(time.Minute))
 
 	var th map[string]any
-	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
+	f.GetJSON(keyA, "/api/inbox/threads/"+id, &th)
 	if th["metadata"].(map[string]any)["shop_reply_needed_since"] != nil || th["date_updated"] != "2024-03-01T08:01:00Z" {
 		t.Fatalf("after the action: %v", th)
 	}
@@ -205,149 +199,6 @@ func TestMarkNoReplyNeeded(t *testing.T) {
 	if info.ReplyNeededSince == nil || !info.ReplyNeededSince.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("reply needed since %v", info.ReplyNeededSince)
 	}
-}
-
-func TestPostMessage(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	id := f.Sim.AddThread(shopA, NewThread{Customer: "John D.", At: t0})
-	f.Sim.AddMessage(shopA, id, Customer, "Where is my parcel?", t0)
-
-	r := f.post(keyA, id, map[string]any{
-		"body": "Shipped yesterday.",
-		"to":   []map[string]string{{"type": "CUSTOMER"}, {"type": "OPERATOR"}},
-	}, map[string][]byte{"label.pdf": bytes.Repeat([]byte("x"), 1234)})
-	simtest.WantStatus(t, r, http.StatusCreated)
-	var created struct {
-		MessageID string `json:"message_id"`
-		ThreadID  string `json:"thread_id"`
-	}
-	if err := json.Unmarshal(r.Body, &created); err != nil || created.ThreadID != id || created.MessageID == "" {
-		t.Fatalf("201 body %s", r.Body)
-	}
-
-	var th jThread
-	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
-	m := th.Messages[len(th.Messages)-1]
-	if m.ID != created.MessageID || m.From.Type != "SHOP_USER" || m.Body != "Shipped yesterday." {
-		t.Fatalf("posted message %+v", m)
-	}
-	if len(m.To) != 2 || m.To[0].Type != "CUSTOMER" || m.To[0].DisplayName != "John D." || m.To[1].Type != "OPERATOR" {
-		t.Fatalf("recipients %+v", m.To)
-	}
-	if len(m.Attachments) != 1 || m.Attachments[0].Name != "label.pdf" || m.Attachments[0].Size != 1234 {
-		t.Fatalf("attachments %+v", m.Attachments)
-	}
-	if th.Metadata.ShopReplyNeededSince != nil || th.Metadata.TotalCount != 2 || th.Metadata.LastSender.Type != "SHOP_USER" {
-		t.Fatalf("metadata after the reply: %+v", th.Metadata)
-	}
-	// The reply is stamped by the clock (t0+1h in the fixture).
-	if !th.DateUpdated.Equal(f.Clock.Now()) || !m.DateCreated.Equal(th.DateUpdated) {
-		t.Fatalf("date_updated %v, message date %v, want the clock %v", th.DateUpdated, m.DateCreated, f.Clock.Now())
-	}
-	if len(th.CurrentParticipants) != 3 {
-		t.Fatalf("the operator became a participant: %+v", th.CurrentParticipants)
-	}
-	if st := f.Sim.Stats(); st.M12Calls != 1 {
-		t.Fatalf("M12Calls = %d", st.M12Calls)
-	}
-
-	// message_input sent as a file part with a JSON content type, and a topic change.
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="message_input"; filename="message_input.json"`)
-	h.Set("Content-Type", "application/json")
-	pw, _ := mw.CreatePart(h)
-	_, _ = pw.Write([]byte(`{"body":"Tracking: 123","to":[{"type":"CUSTOMER"}],"topic":{"type":"FREE_TEXT","value":"Tracking"}}`))
-	_ = mw.Close()
-	r = f.Do(http.MethodPost, keyA, "/api/inbox/threads/"+id+"/message", &buf, "Content-Type: "+mw.FormDataContentType())
-	simtest.WantStatus(t, r, http.StatusCreated)
-	f.getOK(keyA, "/api/inbox/threads/"+id, &th)
-	if th.Topic.Value != "Tracking" || th.Metadata.TotalCount != 3 {
-		t.Fatalf("after second reply: topic %q, %d messages", th.Topic.Value, th.Metadata.TotalCount)
-	}
-}
-
-func TestPostMessageRefusesBadRequests(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	id := addThreads(f.Sim, shopA, 1)[0]
-	op := f.Sim.AddThread(shopA, NewThread{EntityType: EntitySellerOperator})
-	toCustomer := []map[string]string{{"type": "CUSTOMER"}}
-
-	for _, tc := range []struct {
-		name   string
-		thread string
-		input  any
-		status int
-	}{
-		{"no message_input", id, nil, http.StatusBadRequest},
-		{"not JSON", id, "{body:", http.StatusBadRequest},
-		{"empty body", id, map[string]any{"body": " ", "to": toCustomer}, http.StatusBadRequest},
-		{"no recipient", id, map[string]any{"body": "x", "to": []any{}}, http.StatusBadRequest},
-		{"to the shop itself", id, map[string]any{"body": "x", "to": []map[string]string{{"type": "SHOP"}}}, http.StatusBadRequest},
-		{"unknown recipient type", id, map[string]any{"body": "x", "to": []map[string]string{{"type": "ROBOT"}}}, http.StatusBadRequest},
-		{"wrong customer id", id, map[string]any{"body": "x", "to": []map[string]string{{"type": "CUSTOMER", "id": "cust-0"}}}, http.StatusBadRequest},
-		{"customer of an operator thread", op, map[string]any{"body": "x", "to": toCustomer}, http.StatusBadRequest},
-		{"bad topic", id, map[string]any{"body": "x", "to": toCustomer, "topic": map[string]string{"type": "X", "value": "y"}}, http.StatusBadRequest},
-		{"unknown thread", "no-such-thread", map[string]any{"body": "x", "to": toCustomer}, http.StatusNotFound},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := f.post(keyA, tc.thread, tc.input, nil)
-			simtest.WantStatus(t, r, tc.status)
-			wantErrorBody(t, r.Body, tc.status)
-		})
-	}
-
-	// Not multipart at all.
-	r := f.Do(http.MethodPost, keyA, "/api/inbox/threads/"+id+"/message", strings.NewReader(`{"body":"x"}`), "Content-Type: application/json")
-	simtest.WantStatus(t, r, http.StatusBadRequest)
-
-	if info, _ := f.Sim.Thread(shopA, id); len(info.Messages) != 1 {
-		t.Fatalf("refused requests added messages: %d", len(info.Messages))
-	}
-	// The operator thread accepts a reply to the operator.
-	r = f.post(keyA, op, map[string]any{"body": "x", "to": []map[string]string{{"type": "OPERATOR"}}}, nil)
-	simtest.WantStatus(t, r, http.StatusCreated)
-}
-
-func TestPostMessageAtThe1000MessageCap(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	id := f.Sim.AddThread(shopA, NewThread{At: t0})
-	for i := range MaxMessagesPerThread - 1 {
-		f.Sim.AddMessage(shopA, id, Customer, "x", t0.Add(time.Duration(i)*time.Millisecond))
-	}
-	input := map[string]any{"body": "the 1000th", "to": []map[string]string{{"type": "CUSTOMER"}}}
-	r := f.post(keyA, id, input, nil)
-	simtest.WantStatus(t, r, http.StatusCreated)
-	r = f.post(keyA, id, input, nil)
-	simtest.WantStatus(t, r, http.StatusBadRequest)
-	wantErrorBody(t, r.Body, http.StatusBadRequest)
-	if info, _ := f.Sim.Thread(shopA, id); len(info.Messages) != MaxMessagesPerThread {
-		t.Fatalf("%d messages", len(info.Messages))
-	}
-	simtest.WantPanics(t, map[string]func(){
-		"AddMessage beyond the cap": func() { f.Sim.AddMessage(shopA, id, Customer, "too many", time.Time{}) },
-	})
-}
-
-func TestPostMessageAttachmentCapPerEntity(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	// Two threads about the same order share the 50-attachment budget.
-	a := f.Sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
-	b := f.Sim.AddThread(shopA, NewThread{EntityID: "ORD-9"})
-	files := map[string][]byte{}
-	for i := range 30 {
-		files["f"+strconv.Itoa(i)+".txt"] = []byte("x")
-	}
-	input := map[string]any{"body": "files", "to": []map[string]string{{"type": "CUSTOMER"}}}
-	r := f.post(keyA, a, input, files)
-	simtest.WantStatus(t, r, http.StatusCreated)
-	r = f.post(keyA, b, input, files)
-	simtest.WantStatus(t, r, http.StatusBadRequest)
 }
 
 func TestEventTimesStrictlyIncreaseOnAStoppedClock(t *testing.T) {
@@ -412,7 +263,7 @@ func TestThreadsGroundTruth(t *testing.T) {
 		t.Fatal("unknown thread found")
 	}
 	var p jPage
-	f.getOK(keyA, "/api/inbox/threads?"+url.Values{"limit": {"10"}}.Encode(), &p)
+	f.GetJSON(keyA, "/api/inbox/threads?"+url.Values{"limit": {"10"}}.Encode(), &p)
 	if p.Data[0].ID != b {
 		t.Fatal("M11 and Threads disagree on order")
 	}

@@ -1,13 +1,9 @@
 package olxsim
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,14 +38,11 @@ var target = simtest.Target[*Server, Config]{
 	ListPath:     "/api/partner/threads",
 	Messages:     EndpointMessages,
 	MessagesPath: func(id string) string { return "/api/partner/threads/" + id + "/messages" },
-	Pending: func(s *Server, acct string) int {
-		n, _ := sim.View(&s.accounts, acct, func(a *account) int { return a.pending.Len() })
-		return n
-	},
-	Step:   func(s *Server, acct string, rnd *rand.Rand) string { return s.trafficStep(s.accounts.Must(acct), rnd) },
-	Mix:    map[string]int{actNewThread: 300, actInterlocutor: 700, actOwnerAnswer: 400},
-	Refill: time.Second,
-	Empty:  `{"data":[]}`,
+	Pending:      simtest.Pending(registry, func(a *account) int { return a.pending.Len() }),
+	Step:         simtest.Step(registry, (*Server).trafficStep),
+	Mix:          map[string]int{actNewThread: 300, actInterlocutor: 700, actOwnerAnswer: 400},
+	Refill:       time.Second,
+	Empty:        `{"data":[]}`,
 	Refusal: func(r simtest.Response, limited bool) error {
 		want := "injected fault: " + strconv.Itoa(r.Status)
 		if limited {
@@ -61,6 +54,9 @@ var target = simtest.Target[*Server, Config]{
 		return nil
 	},
 }
+
+// registry is the simulator's registry of accounts, for the suite.
+func registry(s *Server) *sim.Accounts[*account] { return &s.accounts }
 
 // threadsAt is the page of up to limit threads from the offset.
 func threadsAt(c simtest.Client, token, offset string, limit int) ([]string, string, error) {
@@ -75,11 +71,8 @@ func threadsAt(c simtest.Client, token, offset string, limit int) ([]string, str
 
 // olxError decodes OLX's error envelope.
 func olxError(body []byte) (errorDetail, error) {
-	var e errorBody
-	if err := json.Unmarshal(body, &e); err != nil || e.Error.Status == 0 {
-		return e.Error, fmt.Errorf("not an OLX error body: %v: %s", err, body)
-	}
-	return e.Error, nil
+	e, err := simtest.ErrorBody(body, "OLX's error envelope", func(e errorBody) bool { return e.Error.Status != 0 })
+	return e.Error, err
 }
 
 func ids(ts []wireThread) []int64 {
@@ -90,15 +83,8 @@ func ids(ts []wireThread) []int64 {
 	return out
 }
 
-// apiError decodes OLX's error envelope.
-func apiError(t *testing.T, r simtest.Response) errorDetail {
-	t.Helper()
-	e, err := olxError(r.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+// apiError decodes OLX's error envelope, or fails the test.
+var apiError = simtest.Assert(olxError)
 
 // t0 is the fixtures' epoch: all explicit times are offsets from it.
 var t0 = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -111,44 +97,27 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
 }
 
-// do sends a request with OLX's headers for the token (none when empty)
-// and a JSON body (none when empty); extra headers are "Name: value"
-// strings, "Name:" removes one.
-func (f *fixture) do(method, path, token, body string, extra ...string) simtest.Response {
+// data GETs path with the token and returns the items of OLX's data
+// envelope.
+func data[T any](f *fixture, token, path string) []T {
 	f.T.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-		extra = append([]string{"Content-Type: application/json"}, extra...)
+	r := f.Get(token, path)
+	env := simtest.Decode[struct{ Data []T }](f.T, r)
+	if env.Data == nil {
+		f.T.Fatalf("GET %s: no data array: %s", path, r.Body)
 	}
-	return f.Do(method, token, path, rd, extra...)
+	return env.Data
 }
 
 // threads lists a page of GET /threads for the token.
 func (f *fixture) threads(token, query string) []wireThread {
 	f.T.Helper()
-	r := f.Get(token, "/api/partner/threads"+query)
-	if r.Status != http.StatusOK {
-		f.T.Fatalf("GET /threads%s: %d %s", query, r.Status, r.Body)
-	}
-	var env struct{ Data []wireThread }
-	if err := json.Unmarshal(r.Body, &env); err != nil || env.Data == nil {
-		f.T.Fatalf("GET /threads%s: %v: %s", query, err, r.Body)
-	}
-	return env.Data
+	return data[wireThread](f, token, "/api/partner/threads"+query)
 }
 
 func (f *fixture) messages(token, threadID, query string) []wireMessage {
 	f.T.Helper()
-	r := f.Get(token, "/api/partner/threads/"+threadID+"/messages"+query)
-	if r.Status != http.StatusOK {
-		f.T.Fatalf("GET messages of %s%s: %d %s", threadID, query, r.Status, r.Body)
-	}
-	var env struct{ Data []wireMessage }
-	if err := json.Unmarshal(r.Body, &env); err != nil || env.Data == nil {
-		f.T.Fatalf("GET messages of %s: %v: %s", threadID, err, r.Body)
-	}
-	return env.Data
+	return data[wireMessage](f, token, "/api/partner/threads/"+threadID+"/messages"+query)
 }
 
 func TestConformance(t *testing.T) {

@@ -1,11 +1,9 @@
 package olxsim
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -135,51 +133,6 @@ func TestListFilters(t *testing.T) {
 	}
 }
 
-// The wire format of olx.md §3: integer ids, zone-less times in the
-// configured zone, counts, and the data envelope or a bare array.
-func TestWireFormat(t *testing.T) {
-	t.Parallel()
-	waw, err := time.LoadLocation("Europe/Warsaw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bare := range []bool{false, true} {
-		f := newFixture(t, Config{Location: waw, BareArray: bare})
-		at := time.Date(2024, 3, 2, 13, 5, 11, 700, time.UTC)
-		th := f.Sim.AddThread(acctA, NewThread{AdvertID: 880011, InterlocutorID: 5501, Favourite: true, At: at})
-		f.Sim.AddMessageWithAttachments(acctA, th, Interlocutor, "Is it still available?", at,
-			Attachment{Name: "photo.jpg", URL: "https://example.invalid/photo.jpg"})
-		f.Sim.AddMessage(acctA, th, Interlocutor, "Hello?", at.Add(time.Minute))
-
-		r := f.Get(tokenA, "/api/partner/threads")
-		body := string(r.Body)
-		wantThread := `{"id":` + th + `,"advert_id":880011,"interlocutor_id":5501,"total_count":2,"unread_count":2,"created_at":"2024-03-02 14:05:11","is_favourite":true}`
-		want := `{"data":[` + wantThread + `]}`
-		if bare {
-			want = `[` + wantThread + `]`
-		}
-		if strings.TrimSpace(body) != want {
-			t.Errorf("bare=%v list:\n%s\nwant\n%s", bare, body, want)
-		}
-		r = f.Get(tokenA, "/api/partner/threads/"+th+"/messages")
-		if !strings.Contains(string(r.Body), `"thread_id":`+th+`,"created_at":"2024-03-02 14:05:11","type":"received","text":"Is it still available?","is_read":false,"attachments":[{"name":"photo.jpg","url":"https://example.invalid/photo.jpg"}],"cvs":[]}`) {
-			t.Errorf("bare=%v messages: %s", bare, r.Body)
-		}
-		r = f.Get(tokenA, "/api/partner/threads/"+th)
-		if want := wantThread; bare && strings.TrimSpace(string(r.Body)) != want || !bare && strings.TrimSpace(string(r.Body)) != `{"data":`+want+`}` {
-			t.Errorf("bare=%v thread: %s", bare, r.Body)
-		}
-	}
-	f := newFixture(t, Config{OmitAdvertID: true})
-	th := f.Sim.AddThread(acctA, NewThread{AdvertID: 7})
-	if r := f.Get(tokenA, "/api/partner/threads"); strings.Contains(string(r.Body), "advert_id") {
-		t.Errorf("OmitAdvertID list: %s", r.Body)
-	}
-	if r := f.Get(tokenA, "/api/partner/threads/"+th); !strings.Contains(string(r.Body), `"advert_id":7`) {
-		t.Errorf("OmitAdvertID thread: %s", r.Body)
-	}
-}
-
 func TestMessagesEndpoint(t *testing.T) {
 	t.Parallel()
 	for _, newest := range []bool{false, true} {
@@ -210,8 +163,7 @@ func TestUnread(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	th := f.Sim.AddThread(acctA, NewThread{})
-	f.Sim.AddMessage(acctA, th, Interlocutor, "a", time.Time{})
-	f.Sim.AddMessage(acctA, th, Interlocutor, "b", time.Time{})
+	simtest.Converse(f.Sim, acctA, th, 2, func(int) bool { return false }) // two received
 	unread := func() int { ti, _ := f.Sim.Thread(acctA, th); return ti.UnreadCount }
 	if got := f.threads(tokenA, "")[0]; got.UnreadCount != 2 || got.TotalCount != 2 || unread() != 2 {
 		t.Fatalf("after two received: %+v", got)
@@ -241,9 +193,8 @@ func TestSendAndCommands(t *testing.T) {
 	ths := addThreads(f, 3)
 	base := "/api/partner/threads/" + ths[0]
 
-	r := f.do(http.MethodPost, base+"/messages", tokenA, `{"text": "Yes, still available.", "attachments": [{"url": "https://example.invalid/x/terms.pdf"}]}`)
-	var env struct{ Data wireMessage }
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &env) != nil || env.Data.Type != "sent" || env.Data.Attachments[0].Name != "terms.pdf" {
+	r := f.Post(tokenA, base+"/messages", `{"text": "Yes, still available.", "attachments": [{"url": "https://example.invalid/x/terms.pdf"}]}`)
+	if sent := simtest.Decode[struct{ Data wireMessage }](t, r).Data; sent.Type != "sent" || sent.Attachments[0].Name != "terms.pdf" {
 		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
 	if top := f.threads(tokenA, "?limit=1")[0]; strconv.FormatInt(top.ID, 10) != ths[0] || top.TotalCount != 2 || top.UnreadCount != 0 {
@@ -253,20 +204,20 @@ func TestSendAndCommands(t *testing.T) {
 		`{"text": "  "}`: "text",
 		`{"text": "x", "attachments": [{"url": "ftp://x"}]}`: "attachments",
 	} {
-		r := f.do(http.MethodPost, base+"/messages", tokenA, body)
+		r := f.Post(tokenA, base+"/messages", body)
 		if e := apiError(t, r); r.Status != http.StatusBadRequest || len(e.Validation) != 1 || e.Validation[0].Field != field {
 			t.Errorf("send %s: %d %s", body, r.Status, r.Body)
 		}
 	}
-	if r := f.do(http.MethodPost, base+"/messages", tokenA, `not json`); r.Status != http.StatusBadRequest {
+	if r := f.Post(tokenA, base+"/messages", `not json`); r.Status != http.StatusBadRequest {
 		t.Errorf("send garbage: %d", r.Status)
 	}
-	if r := f.do(http.MethodPost, "/api/partner/threads/1/messages", tokenA, `{"text": "x"}`); r.Status != http.StatusNotFound {
+	if r := f.Post(tokenA, "/api/partner/threads/1/messages", `{"text": "x"}`); r.Status != http.StatusNotFound {
 		t.Errorf("send to an unknown thread: %d", r.Status)
 	}
 
 	cmd := func(th, body string) int {
-		return f.do(http.MethodPost, "/api/partner/threads/"+th+"/commands", tokenA, body).Status
+		return f.Post(tokenA, "/api/partner/threads/"+th+"/commands", body).Status
 	}
 	fav := func(th string) bool { ti, _ := f.Sim.Thread(acctA, th); return ti.Favourite }
 	if cmd(ths[1], `{"command": "set-favourite", "is_favourite": true}`) != http.StatusNoContent || !fav(ths[1]) {

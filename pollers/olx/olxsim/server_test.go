@@ -20,15 +20,15 @@ func TestHeaders(t *testing.T) {
 	f.Sim.AddMessage(acctA, th, Interlocutor, "hi", time.Time{})
 	list := "/api/partner/threads"
 
-	r := f.do(http.MethodGet, list, tokenA, "", "Version:")
+	r := f.Get(tokenA, list, "Version:")
 	if e := apiError(t, r); r.Status != http.StatusBadRequest || e.Title != "Missing required header" {
 		t.Fatalf("without Version: %d %s", r.Status, r.Body)
 	}
-	r = f.do(http.MethodGet, list, tokenA, "", "Version: 1.0")
+	r = f.Get(tokenA, list, "Version: 1.0")
 	if r.Status != http.StatusBadRequest {
 		t.Fatalf("Version 1.0: %d %s", r.Status, r.Body)
 	}
-	r = f.do(http.MethodGet, list, tokenA, "", "Content-Type: application/json")
+	r = f.Get(tokenA, list, "Content-Type: application/json")
 	if r.Status != http.StatusBadRequest {
 		t.Fatalf("GET with Content-Type: %d %s", r.Status, r.Body)
 	}
@@ -38,12 +38,12 @@ func TestHeaders(t *testing.T) {
 	}
 
 	lax := newFixture(t, Config{AllowGETContentType: true})
-	r = lax.do(http.MethodGet, list, tokenA, "", "Content-Type: application/json")
+	r = lax.Get(tokenA, list, "Content-Type: application/json")
 	if r.Status != http.StatusOK || lax.Sim.Stats().GETContentType != 1 {
 		t.Fatalf("lax GET with Content-Type: %d, stats %+v", r.Status, lax.Sim.Stats())
 	}
 	// POST bodies carry one, as they should.
-	r = f.do(http.MethodPost, list+"/"+th+"/commands", tokenA, `{"command":"mark-as-read"}`)
+	r = f.Post(tokenA, list+"/"+th+"/commands", `{"command":"mark-as-read"}`)
 	if r.Status != http.StatusNoContent {
 		t.Fatalf("POST with Content-Type: %d %s", r.Status, r.Body)
 	}
@@ -60,7 +60,7 @@ func TestAuthentication(t *testing.T) {
 		"no Bearer":     "Authorization: " + tokenA,
 		"basic":         "Authorization: Basic " + tokenA,
 	} {
-		r := f.do(http.MethodGet, "/api/partner/threads", tokenA, "", hdr)
+		r := f.Get(tokenA, "/api/partner/threads", hdr)
 		var e oauthError
 		if r.Status != http.StatusUnauthorized || json.Unmarshal(r.Body, &e) != nil || e.Error != "invalid_token" {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
@@ -127,8 +127,7 @@ func TestNotFound(t *testing.T) {
 		}
 	}
 	r := f.Get(tokenA, "/api/partner/threads/"+th+"/messages/"+m)
-	var env struct{ Data wireMessage }
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &env) != nil || strconv.FormatInt(env.Data.ID, 10) != m {
+	if one := simtest.Decode[struct{ Data wireMessage }](t, r).Data; strconv.FormatInt(one.ID, 10) != m {
 		t.Fatalf("one message: %d %s", r.Status, r.Body)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -102,28 +100,25 @@ var target = simtest.Target[*Server, Config]{
 	ListPath:     "/vendor/conversations",
 	Messages:     EndpointMessages,
 	MessagesPath: func(id string) string { return "/vendor/conversations/" + id + "/messages" },
-	Pending: func(s *Server, vendorID string) int {
-		n, _ := sim.View(&s.vendors, vendorID, func(v *vendor) int { return v.pending.Len() })
-		return n
-	},
-	Step: func(s *Server, vendorID string, rnd *rand.Rand) string {
-		return s.trafficStep(s.vendors.Must(vendorID), rnd)
-	},
-	Mix:    map[string]int{actNewThread: 300, actBuyer: 700, actVendorAnswer: 450, actRead: 120},
-	Refill: time.Second,
-	Empty:  `{"data":[],"meta":{"has_more":false,"next_cursor":null}}`,
+	Pending:      simtest.Pending(registry, func(v *vendor) int { return v.pending.Len() }),
+	Step:         simtest.Step(registry, (*Server).trafficStep),
+	Mix:          map[string]int{actNewThread: 300, actBuyer: 700, actVendorAnswer: 450, actRead: 120},
+	Refill:       time.Second,
+	Empty:        `{"data":[],"meta":{"has_more":false,"next_cursor":null}}`,
 	Refusal: func(r simtest.Response, limited bool) error {
 		want := "Injected fault: " + strconv.Itoa(r.Status) + " " + http.StatusText(r.Status) + "."
 		if limited {
 			want = "Too Many Attempts."
 		}
-		var e errorBody
-		if err := json.Unmarshal(r.Body, &e); err != nil || e.Message != want || limited && r.Header.Get("X-RateLimit-Remaining") != "0" {
+		if e, err := laravelError(r.Body); err != nil || e.Message != want || limited && r.Header.Get("X-RateLimit-Remaining") != "0" {
 			return fmt.Errorf("not Laravel's %q (%v)", want, err)
 		}
 		return nil
 	},
 }
+
+// registry is the simulator's registry of vendors, for the suite.
+func registry(s *Server) *sim.Accounts[*vendor] { return &s.vendors }
 
 // conversations is the page of up to limit conversations from the cursor.
 func conversations(c simtest.Client, session, cursor string, limit int) ([]string, string, error) {
@@ -143,17 +138,14 @@ func conversations(c simtest.Client, session, cursor string, limit int) ([]strin
 	return ids, *p.Meta.NextCursor, err
 }
 
-func decode[T any](t testing.TB, r simtest.Response) T {
-	t.Helper()
-	var v T
-	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
-		t.Fatalf("status %d: %s", r.Status, r.Body)
-	}
-	if err := json.Unmarshal(r.Body, &v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
-	return v
+// laravelError decodes Laravel's error body, which has a message (and, for
+// a 422, the errors of the fields).
+func laravelError(body []byte) (errorBody, error) {
+	return simtest.ErrorBody(body, `Laravel's {"message": ...}`, func(e errorBody) bool { return e.Message != "" })
 }
+
+// messagesPath is the path of the messages of the conversation id.
+func messagesPath(id int64) string { return target.MessagesPath(strconv.FormatInt(id, 10)) }
 
 // idOf reads a JSON id, number or string.
 func idOf(t testing.TB, raw json.RawMessage) string {
@@ -170,43 +162,6 @@ type fixture struct{ *simtest.Fixture[*Server] }
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	return &fixture{simtest.Serve(t, target, t0.Add(time.Hour), cfg)}
-}
-
-// do sends a request with the session cookie (none when session is "")
-// after the headers, a cookie among them.
-func (f *fixture) do(method, session, path string, body io.Reader, header map[string]string) simtest.Response {
-	f.T.Helper()
-	var lines []string
-	for k, v := range header {
-		lines = append(lines, k+": "+v)
-	}
-	return f.Do(method, session, path, body, lines...)
-}
-
-// walk lists every conversation, following the cursor, and returns the ids
-// in list order.
-func (f *fixture) walk(session, limit string) []string {
-	f.T.Helper()
-	var ids []string
-	q := url.Values{}
-	if limit != "" {
-		q.Set("limit", limit)
-	}
-	for range 100000 {
-		p := decode[listPage[wireConv]](f.T, f.Get(session, "/vendor/conversations?"+q.Encode()))
-		for _, c := range p.Data {
-			ids = append(ids, idOf(f.T, c.ID))
-		}
-		if !p.Meta.HasMore {
-			if p.Meta.NextCursor != nil {
-				f.T.Fatalf("last page with a next_cursor %q", *p.Meta.NextCursor)
-			}
-			return ids
-		}
-		q.Set("cursor", *p.Meta.NextCursor)
-	}
-	f.T.Fatal("walk does not end")
-	return nil
 }
 
 func TestConformance(t *testing.T) {

@@ -29,7 +29,7 @@ func TestListShape(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &raw); err != nil || len(raw) != 2 || string(raw["meta"]) != `{"has_more":false,"next_cursor":null}` {
 		t.Fatalf("envelope: %s", r.Body)
 	}
-	p := decode[listPage[wireConv]](t, r)
+	p := simtest.Decode[listPage[wireConv]](t, r)
 	if len(p.Data) != 2 {
 		t.Fatalf("%d conversations", len(p.Data))
 	}
@@ -59,7 +59,7 @@ func TestListShape(t *testing.T) {
 		t.Fatalf("empty conversation: %+v", e)
 	}
 	// Rows of the other vendor are not there.
-	if p := decode[listPage[wireConv]](t, f.Get(sessionB, "/vendor/conversations")); len(p.Data) != 0 {
+	if p := simtest.Decode[listPage[wireConv]](t, f.Get(sessionB, "/vendor/conversations")); len(p.Data) != 0 {
 		t.Fatalf("vendor B sees %d conversations", len(p.Data))
 	}
 }
@@ -82,28 +82,23 @@ func TestLimitAndCursorValidation(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.Sim.Seed(vendorA, 25, 1, time.Time{})
 	f.Sim.Seed(vendorB, 3, 1, time.Time{})
-	if p := decode[listPage[wireConv]](t, f.Get(sessionA, "/vendor/conversations")); len(p.Data) != 20 || !p.Meta.HasMore {
+	if p := simtest.Decode[listPage[wireConv]](t, f.Get(sessionA, "/vendor/conversations")); len(p.Data) != 20 || !p.Meta.HasMore {
 		t.Fatalf("default limit: %d rows, has_more %v", len(p.Data), p.Meta.HasMore)
 	}
 	for _, q := range []string{"limit=0", "limit=101", "limit=ten", "cursor=not-base64!", "cursor=eyJpZCI6NTAxMn0"} {
 		r := f.Get(sessionA, "/vendor/conversations?"+q)
-		var e errorBody
-		if r.Status != http.StatusUnprocessableEntity || json.Unmarshal(r.Body, &e) != nil || e.Message == "" || len(e.Errors) != 1 {
+		if e, err := laravelError(r.Body); r.Status != http.StatusUnprocessableEntity || err != nil || len(e.Errors) != 1 {
 			t.Errorf("%s: %d %.200s", q, r.Status, r.Body)
 		}
 	}
 	// A cursor of vendor B does not serve vendor A.
-	p := decode[listPage[wireConv]](t, f.Get(sessionB, "/vendor/conversations?limit=1"))
-	if r := f.Get(sessionA, "/vendor/conversations?cursor="+*p.Meta.NextCursor); r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("foreign cursor: %d", r.Status)
-	}
+	p := simtest.Decode[listPage[wireConv]](t, f.Get(sessionB, "/vendor/conversations?limit=1"))
+	simtest.WantStatus(t, f.Get(sessionA, "/vendor/conversations?cursor="+*p.Meta.NextCursor), http.StatusUnprocessableEntity)
 	// Nor a message cursor the conversation list.
 	id := f.Sim.Threads(vendorA)[0].ID
 	f.Sim.AddMessage(vendorA, id, Vendor, "x", time.Time{})
-	mp := decode[listPage[wireMessage]](t, f.Get(sessionA, "/vendor/conversations/"+strconv.FormatInt(id, 10)+"/messages?limit=1"))
-	if r := f.Get(sessionA, "/vendor/conversations?cursor="+*mp.Meta.NextCursor); r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("message cursor on the list: %d", r.Status)
-	}
+	mp := simtest.Decode[listPage[wireMessage]](t, f.Get(sessionA, messagesPath(id)+"?limit=1"))
+	simtest.WantStatus(t, f.Get(sessionA, "/vendor/conversations?cursor="+*mp.Meta.NextCursor), http.StatusUnprocessableEntity)
 }
 
 // TestListOrders walks each order and cursor kind and checks the order
@@ -125,9 +120,9 @@ func TestListOrders(t *testing.T) {
 		if cfg.Order == NewestFirst {
 			slices.Reverse(want)
 		}
-		for _, limit := range []string{"1", "10", "47", "100"} {
-			if got := f.walk(sessionA, limit); !slices.Equal(got, want) {
-				t.Fatalf("%+v limit %s: %v, want %v", cfg, limit, got, want)
+		for _, limit := range []int{1, 10, 47, 100} {
+			if got, err := simtest.Walk(f.Client, sessionA, target.Lists[0], limit); err != nil || !slices.Equal(got, want) {
+				t.Fatalf("%+v limit %d: %v, %v; want %v", cfg, limit, got, err, want)
 			}
 		}
 	}
@@ -144,7 +139,7 @@ func TestKeysetWalkUnderWrites(t *testing.T) {
 	var ids []string
 	q := "/vendor/conversations?limit=7"
 	for page := 0; ; page++ {
-		p := decode[listPage[wireConv]](t, f.Get(sessionA, q))
+		p := simtest.Decode[listPage[wireConv]](t, f.Get(sessionA, q))
 		for _, c := range p.Data {
 			ids = append(ids, string(c.ID))
 		}
@@ -180,13 +175,13 @@ func TestMessagesEndpoint(t *testing.T) {
 		if order == NewestFirst {
 			slices.Reverse(want)
 		}
-		base := "/vendor/conversations/" + strconv.FormatInt(id, 10) + "/messages"
+		base := messagesPath(id)
 		for _, limit := range []string{"", "1", "7", "100"} {
 			var got []string
 			q := base + "?limit=" + limit
 			pages := 0
 			for {
-				p := decode[listPage[wireMessage]](t, f.Get(sessionA, q))
+				p := simtest.Decode[listPage[wireMessage]](t, f.Get(sessionA, q))
 				pages++
 				for _, m := range p.Data {
 					got = append(got, string(m.ID))
@@ -205,7 +200,7 @@ func TestMessagesEndpoint(t *testing.T) {
 		}
 		// is_read: each side reads by writing. The vendor wrote last, so
 		// only that message is unread (by the buyer).
-		p := decode[listPage[wireMessage]](t, f.Get(sessionA, base+"?limit=100"))
+		p := simtest.Decode[listPage[wireMessage]](t, f.Get(sessionA, base+"?limit=100"))
 		for _, m := range p.Data {
 			if m.IsRead == (string(m.ID) == newest) {
 				t.Fatalf("message %s: is_read %v", m.ID, m.IsRead)
@@ -215,33 +210,24 @@ func TestMessagesEndpoint(t *testing.T) {
 	f := newFixture(t, Config{})
 	idA := f.Sim.AddThread(vendorA, NewThread{})
 	for _, p := range []string{"/vendor/conversations/999999/messages", "/vendor/conversations/abc/messages"} {
-		if r := f.Get(sessionA, p); r.Status != http.StatusNotFound {
-			t.Fatalf("%s: %d", p, r.Status)
-		}
+		simtest.WantStatus(t, f.Get(sessionA, p), http.StatusNotFound)
 	}
-	if r := f.Get(sessionB, "/vendor/conversations/"+strconv.FormatInt(idA, 10)+"/messages"); r.Status != http.StatusNotFound {
-		t.Fatalf("another vendor's conversation: %d", r.Status)
-	}
-	if r := f.Get(sessionA, "/vendor/conversations/"+strconv.FormatInt(idA, 10)+"/messages?limit=101"); r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("limit 101: %d", r.Status)
-	}
+	// Another vendor's conversation, and a limit of 101.
+	simtest.WantStatus(t, f.Get(sessionB, messagesPath(idA)), http.StatusNotFound)
+	simtest.WantStatus(t, f.Get(sessionA, messagesPath(idA)+"?limit=101"), http.StatusUnprocessableEntity)
 }
 
 func TestMessagesPathConfig(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{MessagesPath: "/vendor/chats/{id}/history"})
-	id := strconv.FormatInt(f.Sim.AddThread(vendorA, NewThread{}), 10)
-	if r := f.Get(sessionA, "/vendor/chats/"+id+"/history"); r.Status != 200 {
-		t.Fatalf("moved path: %d", r.Status)
-	}
-	if r := f.Get(sessionA, "/vendor/conversations/"+id+"/messages"); r.Status != 404 {
-		t.Fatalf("default path: %d", r.Status)
-	}
+	id := f.Sim.AddThread(vendorA, NewThread{})
+	// The moved path answers, the default one is gone.
+	simtest.WantStatus(t, f.Get(sessionA, "/vendor/chats/"+strconv.FormatInt(id, 10)+"/history"), http.StatusOK)
+	simtest.WantStatus(t, f.Get(sessionA, messagesPath(id)), http.StatusNotFound)
 	g := newFixture(t, Config{NoMessagesEndpoint: true})
-	id = strconv.FormatInt(g.Sim.AddThread(vendorA, NewThread{}), 10)
-	if r := g.Get(sessionA, "/vendor/conversations/"+id+"/messages"); r.Status != 404 {
-		t.Fatalf("no endpoint: %d", r.Status)
-	}
+	id = g.Sim.AddThread(vendorA, NewThread{})
+	// No messages endpoint at all.
+	simtest.WantStatus(t, g.Get(sessionA, messagesPath(id)), http.StatusNotFound)
 }
 
 // TestReadMarks: unread_count counts the buyer's messages the vendor has
@@ -251,10 +237,9 @@ func TestReadMarks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	id := f.Sim.AddThread(vendorA, NewThread{})
-	f.Sim.AddMessage(vendorA, id, Buyer, "a", time.Time{})
-	f.Sim.AddMessage(vendorA, id, Buyer, "b", time.Time{})
+	simtest.Converse(f.Sim, strconv.Itoa(vendorA), strconv.FormatInt(id, 10), 2, func(int) bool { return false }) // two by the buyer
 	conv := func() wireConv {
-		return decode[listPage[wireConv]](t, f.Get(sessionA, "/vendor/conversations")).Data[0]
+		return simtest.Decode[listPage[wireConv]](t, f.Get(sessionA, "/vendor/conversations")).Data[0]
 	}
 	c := conv()
 	if c.UnreadCount != 2 || c.LastMessage.IsRead {

@@ -2,10 +2,8 @@ package partizapsim
 
 import (
 	"bytes"
-	"encoding/json"
 	"mime/multipart"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,26 +14,24 @@ import (
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	for name, hdr := range map[string]map[string]string{
+	for name, hdr := range map[string][]string{
 		"no cookie":      nil,
-		"bearer only":    {"Authorization": "Bearer " + sessionA},
-		"wrong cookie":   {"Cookie": "PARTIZAP_SESSION=sess-nope"},
-		"other cookie":   {"Cookie": "SESSION=" + sessionA},
-		"empty cookie":   {"Cookie": "PARTIZAP_SESSION="},
-		"csrf is no key": {"Cookie": "CSRF_TOKEN=" + sessionA},
+		"bearer only":    {"Authorization: Bearer " + sessionA},
+		"wrong cookie":   {"Cookie: PARTIZAP_SESSION=sess-nope"},
+		"other cookie":   {"Cookie: SESSION=" + sessionA},
+		"empty cookie":   {"Cookie: PARTIZAP_SESSION="},
+		"csrf is no key": {"Cookie: CSRF_TOKEN=" + sessionA},
 	} {
-		r := f.do(http.MethodGet, "", "/vendor/conversations", nil, hdr)
-		var e errorBody
-		if r.Status != http.StatusUnauthorized || json.Unmarshal(r.Body, &e) != nil || e.Message != "Unauthenticated." {
+		r := f.Get("", "/vendor/conversations", hdr...)
+		if e, err := laravelError(r.Body); r.Status != http.StatusUnauthorized || err != nil || e.Message != "Unauthenticated." {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 		if bytes.Contains(r.Body, []byte(sessionA)) {
 			t.Errorf("%s: the body echoes the session", name)
 		}
 	}
-	if r := f.Get(sessionA, "/vendor/conversations"); r.Status != http.StatusOK {
-		t.Fatalf("valid session: %d %s", r.Status, r.Body)
-	}
+	// A valid session.
+	simtest.WantStatus(t, f.Get(sessionA, "/vendor/conversations"), http.StatusOK)
 	if st := f.Sim.Stats(); st.Unauthorized != 6 || st.ConversationsCalls != 1 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -67,19 +63,15 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	r := f.Get(sessionA, "/vendor/conversations")
-	var e errorBody
-	if r.Status != 429 || r.Header.Get("Retry-After") != "1" || r.Header.Get("X-RateLimit-Remaining") != "0" ||
-		json.Unmarshal(r.Body, &e) != nil || e.Message != "Too Many Attempts." {
+	if e, err := laravelError(r.Body); r.Status != 429 || r.Header.Get("Retry-After") != "1" || r.Header.Get("X-RateLimit-Remaining") != "0" ||
+		err != nil || e.Message != "Too Many Attempts." {
 		t.Fatalf("over the limit: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	// Sessions are limited separately.
-	if r := f.Get(sessionB, "/vendor/conversations"); r.Status != 200 {
-		t.Fatalf("other session: %d", r.Status)
-	}
+	simtest.WantStatus(t, f.Get(sessionB, "/vendor/conversations"), http.StatusOK)
+	// Half a second at 2/s brings a token back.
 	f.Clock.Advance(500 * time.Millisecond)
-	if r := f.Get(sessionA, "/vendor/conversations"); r.Status != 200 {
-		t.Fatalf("after a token came back: %d", r.Status)
-	}
+	simtest.WantStatus(t, f.Get(sessionA, "/vendor/conversations"), http.StatusOK)
 	if st := f.Sim.Stats(); st.RateLimited != 1 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -100,28 +92,26 @@ func TestSend(t *testing.T) {
 	f := newFixture(t, Config{})
 	id := f.Sim.AddThread(vendorA, NewThread{Buyer: "Ivan"})
 	f.Sim.AddMessage(vendorA, id, Buyer, "Is it original?", time.Time{})
-	path := "/vendor/conversations/" + strconv.FormatInt(id, 10) + "/messages"
-	csrf := map[string]string{"Content-Type": "application/json", "Cookie": "CSRF_TOKEN=tok", "X-CSRF-TOKEN": "tok"}
+	path := messagesPath(id)
+	csrf := []string{"Cookie: CSRF_TOKEN=tok", "X-CSRF-TOKEN: tok"}
 
-	for name, hdr := range map[string]map[string]string{
-		"no csrf":      {"Content-Type": "application/json"},
-		"csrf differs": {"Content-Type": "application/json", "Cookie": "CSRF_TOKEN=tok", "X-CSRF-TOKEN": "other"},
-		"header only":  {"Content-Type": "application/json", "X-CSRF-TOKEN": "tok"},
+	for name, hdr := range map[string][]string{
+		"no csrf":      nil,
+		"csrf differs": {"Cookie: CSRF_TOKEN=tok", "X-CSRF-TOKEN: other"},
+		"header only":  {"X-CSRF-TOKEN: tok"},
 	} {
-		if r := f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":"Yes"}`), hdr); r.Status != 419 {
+		if r := f.Post(sessionA, path, `{"text":"Yes"}`, hdr...); r.Status != 419 {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}
-	r := f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":" "}`), csrf)
-	var e errorBody
-	if r.Status != 422 || json.Unmarshal(r.Body, &e) != nil || len(e.Errors["text"]) != 1 {
+	r := f.Post(sessionA, path, `{"text":" "}`, csrf...)
+	if e, err := laravelError(r.Body); r.Status != 422 || err != nil || len(e.Errors["text"]) != 1 {
 		t.Fatalf("empty text: %d %s", r.Status, r.Body)
 	}
-	if r := f.do(http.MethodPost, sessionB, path, strings.NewReader(`{"text":"x"}`), csrf); r.Status != 404 {
-		t.Fatalf("another vendor's conversation: %d", r.Status)
-	}
-	r = f.do(http.MethodPost, sessionA, path, strings.NewReader(`{"text":"Yes, original"}`), csrf)
-	sent := decode[struct{ Data wireMessage }](t, r).Data
+	// Another vendor's conversation.
+	simtest.WantStatus(t, f.Post(sessionB, path, `{"text":"x"}`, csrf...), http.StatusNotFound)
+	r = f.Post(sessionA, path, `{"text":"Yes, original"}`, csrf...)
+	sent := simtest.Decode[struct{ Data wireMessage }](t, r, http.StatusCreated).Data
 	if r.Status != http.StatusCreated || sent.Text != "Yes, original" || idOf(t, sent.SenderID) != "5" || sent.IsRead {
 		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
@@ -136,13 +126,12 @@ func TestSend(t *testing.T) {
 	fw, _ := mw.CreateFormFile("image", "bumper.jpg")
 	_, _ = fw.Write([]byte("\xff\xd8\xff"))
 	_ = mw.Close()
-	img := map[string]string{"Content-Type": mw.FormDataContentType(), "Cookie": "CSRF_TOKEN=tok", "X-CSRF-TOKEN": "tok"}
-	if r := f.do(http.MethodPost, sessionA, path+"/image", &body, img); r.Status != 200 || string(r.Body) != "{}" {
+	img := append([]string{"Content-Type: " + mw.FormDataContentType()}, csrf...)
+	if r := f.Do(http.MethodPost, sessionA, path+"/image", &body, img...); r.Status != 200 || string(r.Body) != "{}" {
 		t.Fatalf("image: %d %s", r.Status, r.Body)
 	}
-	if r := f.do(http.MethodPost, sessionA, path+"/image", strings.NewReader(""), img); r.Status != 422 {
-		t.Fatalf("image without a file: %d %s", r.Status, r.Body)
-	}
+	// An image without a file.
+	simtest.WantStatus(t, f.Do(http.MethodPost, sessionA, path+"/image", strings.NewReader(""), img...), http.StatusUnprocessableEntity)
 	th, _ = f.Sim.Thread(vendorA, id)
 	if last := th.Messages[len(th.Messages)-1]; len(th.Messages) != 3 || last.ImageURL == "" || last.Text != "" || last.From != Vendor {
 		t.Fatalf("after the image: %+v", th.Messages)
@@ -161,15 +150,12 @@ func TestSearch(t *testing.T) {
 	f.Sim.AddMessage(vendorA, a, Vendor, "Yes, original.", time.Time{})
 	f.Sim.AddMessage(vendorA, b, Buyer, "Original or copy?", time.Time{})
 	f.Sim.AddMessage(vendorA, b, Buyer, "Hello?", time.Time{})
-	pa := "/vendor/conversations/" + strconv.FormatInt(a, 10) + "/messages/search"
+	pa := messagesPath(a) + "/search"
 
-	if r := f.Get(sessionA, pa+"?q=o"); r.Status != 422 {
-		t.Fatalf("q of one character: %d", r.Status)
-	}
-	if r := f.Get(sessionA, "/vendor/messages/search"); r.Status != 422 {
-		t.Fatalf("no q: %d", r.Status)
-	}
-	p := decode[listPage[wireMessage]](t, f.Get(sessionA, pa+"?q=origin"))
+	// A q of one character, and none.
+	simtest.WantStatus(t, f.Get(sessionA, pa+"?q=o"), http.StatusUnprocessableEntity)
+	simtest.WantStatus(t, f.Get(sessionA, "/vendor/messages/search"), http.StatusUnprocessableEntity)
+	p := simtest.Decode[listPage[wireMessage]](t, f.Get(sessionA, pa+"?q=origin"))
 	if len(p.Data) != 2 || p.Data[0].Text != "Yes, original." || p.Meta.HasMore {
 		t.Fatalf("conversation search: %+v", p)
 	}
@@ -177,7 +163,7 @@ func TestSearch(t *testing.T) {
 	var texts []string
 	q := "/vendor/messages/search?q=origin&limit=1"
 	for {
-		p := decode[listPage[wireMessage]](t, f.Get(sessionA, q))
+		p := simtest.Decode[listPage[wireMessage]](t, f.Get(sessionA, q))
 		for _, m := range p.Data {
 			if m.Conversation == nil || m.Conversation.Companion.Name == "" || m.Conversation.Product.Title == "" {
 				t.Fatalf("global hit without its conversation: %+v", m)
@@ -193,7 +179,7 @@ func TestSearch(t *testing.T) {
 		t.Fatalf("global search: %q", texts)
 	}
 	// Vendor B sees none of A's messages.
-	if p := decode[listPage[wireMessage]](t, f.Get(sessionB, "/vendor/messages/search?q=origin")); len(p.Data) != 0 {
+	if p := simtest.Decode[listPage[wireMessage]](t, f.Get(sessionB, "/vendor/messages/search?q=origin")); len(p.Data) != 0 {
 		t.Fatalf("B found %d of A's messages", len(p.Data))
 	}
 }

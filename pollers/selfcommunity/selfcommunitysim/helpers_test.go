@@ -1,10 +1,8 @@
 package selfcommunitysim
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,24 +19,27 @@ type jsonUser struct {
 	Username string `json:"username"`
 }
 
-type jsonSnippet struct {
-	ID            int64     `json:"id"`
-	Headline      string    `json:"headline"`
-	Sender        *jsonUser `json:"sender"`
-	Receiver      *jsonUser `json:"receiver"`
-	CreatedAt     string    `json:"created_at"`
-	LastMessageAt string    `json:"last_message_at"`
-	ThreadStatus  string    `json:"thread_status"`
-}
-
-type jsonMessage struct {
+// jsonEntry is what a snippet (an inbox row, its thread's last message)
+// and a message share: an id, who wrote to whom, and when.
+type jsonEntry struct {
 	ID        int64     `json:"id"`
-	ThreadID  int64     `json:"thread_id"`
-	Message   string    `json:"message"`
 	Sender    *jsonUser `json:"sender"`
 	Receiver  *jsonUser `json:"receiver"`
 	CreatedAt string    `json:"created_at"`
-	Status    string    `json:"status"`
+}
+
+type jsonSnippet struct {
+	jsonEntry
+	Headline      string `json:"headline"`
+	LastMessageAt string `json:"last_message_at"`
+	ThreadStatus  string `json:"thread_status"`
+}
+
+type jsonMessage struct {
+	jsonEntry
+	ThreadID int64  `json:"thread_id"`
+	Message  string `json:"message"`
+	Status   string `json:"status"`
 }
 
 type jsonPage[T any] struct {
@@ -76,9 +77,7 @@ var target = simtest.Target[*Server, Config]{
 		defer s.mu.RUnlock()
 		return s.accounts.Must(username).pending.Len()
 	},
-	Step: func(s *Server, username string, rnd *rand.Rand) string {
-		return s.trafficStep(s.accounts.Must(username), rnd)
-	},
+	Step:   simtest.Step(registry, (*Server).trafficStep),
 	Mix:    map[string]int{actNewThread: 300, actMember: 700, actOwnerAnswer: 500},
 	Refill: time.Second,
 	Empty:  `{"count":0,"next":null,"previous":null,"results":[]}`,
@@ -97,6 +96,9 @@ var target = simtest.Target[*Server, Config]{
 		return nil
 	},
 }
+
+// registry is the simulator's registry of accounts, for the suite.
+func registry(s *Server) *sim.Accounts[*account] { return &s.accounts }
 
 // snippets is the page of up to limit snippets at the next link.
 func snippets(c simtest.Client, token, next string, limit int) ([]string, string, error) {
@@ -117,24 +119,19 @@ func snippets(c simtest.Client, token, next string, limit int) ([]string, string
 
 // drfDetail decodes DRF's {"detail": ...} error body.
 func drfDetail(body []byte) (string, error) {
-	var d struct {
+	type errorBody struct {
 		Detail string `json:"detail"`
 	}
-	if err := json.Unmarshal(body, &d); err != nil || d.Detail == "" {
-		return "", fmt.Errorf("body %s is not {\"detail\": ...}", body)
+	d, err := simtest.ErrorBody(body, `{"detail": ...}`, func(d errorBody) bool { return d.Detail != "" })
+	if err != nil {
+		return "", err
 	}
 	return d.Detail, nil
 }
 
 func decodePage[T any](t testing.TB, r simtest.Response) jsonPage[T] {
 	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.Status, r.Body)
-	}
-	var p jsonPage[T]
-	if err := json.Unmarshal(r.Body, &p); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
+	p := simtest.Decode[jsonPage[T]](t, r)
 	if p.Results == nil {
 		t.Fatalf("no results array in %s", r.Body)
 	}
@@ -145,14 +142,8 @@ func msgIDs(ms []jsonMessage) []string {
 	return simtest.IDs(ms, func(m jsonMessage) string { return strconv.FormatInt(m.ID, 10) })
 }
 
-func detail(t *testing.T, r simtest.Response) string {
-	t.Helper()
-	d, err := drfDetail(r.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
+// detail decodes DRF's {"detail": ...} error body, or fails the test.
+var detail = simtest.Assert(drfDetail)
 
 // t0 is the fixtures' epoch: all explicit times are offsets from it.
 var t0 = time.Date(2024, 3, 5, 17, 20, 2, 100_000, time.UTC)

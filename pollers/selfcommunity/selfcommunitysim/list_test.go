@@ -291,17 +291,17 @@ func TestSend(t *testing.T) {
 	th := f.Sim.AddThread(userA, NewThread{With: "maria"})
 	ti, _ := f.Sim.Thread(userA, th)
 	maria := ti.With.ID
-	r := f.Do(http.MethodPost, tokenA, "/api/v2/pm/", strings.NewReader(`{"recipients":[`+maria+`],"message":"Yes, 10am."}`))
+	r := f.Post(tokenA, "/api/v2/pm/", `{"recipients":[`+maria+`],"message":"Yes, 10am."}`)
 	if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), `"thread_id":`+th) {
 		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
 	// A single id, and a new thread with B.
-	r = f.Do(http.MethodPost, tokenA, "/api/v2/pm/", strings.NewReader(`{"recipients":`+f.idB+`,"message":"hi"}`))
+	r = f.Post(tokenA, "/api/v2/pm/", `{"recipients":`+f.idB+`,"message":"hi"}`)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("send to one id: %d %s", r.Status, r.Body)
 	}
 	// Several recipients: a list.
-	r = f.Do(http.MethodPost, tokenA, "/api/v2/pm/", strings.NewReader(`{"recipients":[`+maria+`,`+f.idB+`],"message":"both"}`))
+	r = f.Post(tokenA, "/api/v2/pm/", `{"recipients":[`+maria+`,`+f.idB+`],"message":"both"}`)
 	if r.Status != http.StatusCreated || r.Body[0] != '[' {
 		t.Fatalf("send to two: %d %s", r.Status, r.Body)
 	}
@@ -317,7 +317,7 @@ func TestSend(t *testing.T) {
 		`{"recipients":[` + maria + `],"file_uuid":"f"}`, `{"recipients":[424242],"message":"x"}`,
 		`{"recipients":[` + f.idA + `],"message":"x"}`, `{"group":3,"message":"x"}`, `not json`,
 	} {
-		if r := f.Do(http.MethodPost, tokenA, "/api/v2/pm/", strings.NewReader(body)); r.Status != http.StatusBadRequest {
+		if r := f.Post(tokenA, "/api/v2/pm/", body); r.Status != http.StatusBadRequest {
 			t.Fatalf("send %s: %d %s", body, r.Status, r.Body)
 		}
 	}

@@ -159,6 +159,22 @@ func (f *Fixture[S]) Get(token, path string, header ...string) Response {
 	return f.Do(http.MethodGet, token, path, nil, header...)
 }
 
+// GetJSON is Client.JSON that fails the test on an error: path's answer
+// to a GET with the credential token must be a 200 that decodes into v.
+func (f *Fixture[S]) GetJSON(token, path string, v any) {
+	f.T.Helper()
+	if err := f.JSON(token, path, v); err != nil {
+		f.T.Fatal(err)
+	}
+}
+
+// Post is Do of a POST of body, JSON, with its Content-Type before the
+// header lines.
+func (f *Fixture[S]) Post(token, path, body string, header ...string) Response {
+	f.T.Helper()
+	return f.Do(http.MethodPost, token, path, strings.NewReader(body), append([]string{"Content-Type: application/json"}, header...)...)
+}
+
 // WantStatus fails the test unless r has the status.
 func WantStatus(t testing.TB, r Response, status int) {
 	t.Helper()

@@ -5,8 +5,10 @@
 // history, live traffic and walks of the thread list while the inbox
 // changes. A Target tells the suite the little it cannot learn from
 // sim.Simulator: how the API takes a credential, where its lists are, how
-// its error bodies read. Serve, Fixture and Client serve a simulator to a
-// provider's own tests, which keep what only that provider does.
+// its error bodies read; Pending and Step build two of its fields from a
+// simulator's registry of accounts. Serve, Fixture and Client serve a
+// simulator to a provider's own tests, which keep what only that provider
+// does, and Decode, ErrorBody and Assert read the answers they get.
 package simtest
 
 import (
@@ -69,6 +71,23 @@ type Target[S sim.Simulator, C any] struct {
 	// set Traffic answers from: those whose last message is inbound,
 	// unless closed.
 	Pending func(s S, account string) int
+}
+
+// Pending is a Target's Pending for a simulator that keeps its accounts
+// in the registry accounts(s), each with pending(a) threads in the set
+// Traffic answers from.
+func Pending[S any, A sim.Locker](accounts func(s S) *sim.Accounts[A], pending func(a A) int) func(s S, account string) int {
+	return func(s S, account string) int {
+		n, _ := sim.View(accounts(s), account, pending)
+		return n
+	}
+}
+
+// Step is a Target's Step for a simulator that keeps its accounts in the
+// registry accounts(s) and performs one event of an account's live
+// traffic with step.
+func Step[S, A any](accounts func(s S) *sim.Accounts[A], step func(s S, a A, rnd *rand.Rand) string) func(s S, account string, rnd *rand.Rand) string {
+	return func(s S, account string, rnd *rand.Rand) string { return step(s, accounts(s).Must(account), rnd) }
 }
 
 // List is an order of the thread list.
