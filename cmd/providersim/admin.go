@@ -26,23 +26,16 @@ type adminFault struct {
 	Policy     *string         `json:"policy"`
 }
 
-// faultShape is how POST /faults names the account ("shop" or "account", numeric), and its policies.
-type faultShape struct {
-	account  string
-	numeric  bool
-	policies []string
-}
-
 // fault checks in against the shape and the simulator's endpoints.
-func (fs faultShape) fault(in adminFault, endpoints []string) (sim.Fault, error) {
+func fault(fs sim.Serve, in adminFault, endpoints []string) (sim.Fault, error) {
 	f := sim.Fault{Endpoint: in.Endpoint, Status: in.Status, RetryAfter: in.RetryAfter, Body: in.Body, Times: in.Times}
 	switch {
 	case in.Endpoint != "" && !slices.Contains(endpoints, in.Endpoint):
 		return f, errors.New("endpoint must be " + strings.Join(endpoints, ", ") + " or empty")
-	case in.Shop != nil && fs.account != "shop", in.Account != nil && fs.account != "account", in.Policy != nil && fs.policies == nil:
+	case in.Shop != nil && fs.FaultAccount != "shop", in.Account != nil && fs.FaultAccount != "account", in.Policy != nil && fs.Policies == nil:
 		return f, errors.New("bad fault: a field this simulator does not know")
-	case in.Policy != nil && *in.Policy != "" && !slices.Contains(fs.policies, *in.Policy):
-		return f, errors.New("policy must be " + strings.Join(fs.policies, ", ") + " or empty")
+	case in.Policy != nil && *in.Policy != "" && !slices.Contains(fs.Policies, *in.Policy):
+		return f, errors.New("policy must be " + strings.Join(fs.Policies, ", ") + " or empty")
 	}
 	if in.Policy != nil {
 		f.Policy = *in.Policy
@@ -52,7 +45,7 @@ func (fs faultShape) fault(in adminFault, endpoints []string) (sim.Fault, error)
 	}
 	if in.Account != nil {
 		var err error
-		if fs.numeric {
+		if fs.Numeric {
 			var n int64
 			if err = json.Unmarshal(in.Account, &n); n != 0 { // 0: any vendor
 				f.Account = strconv.FormatInt(n, 10)
@@ -101,10 +94,10 @@ func rules(in []adminRule) ([]sim.Rule, error) {
 //	POST   /schedule  [{"every":3,"burst":1,"status":429,"retry_after":"1","delay":"3s","reset":false,"truncate":false}]
 //	DELETE /schedule  clears the sustained faults
 //	GET    /stats     the simulator's Stats, plus Schedule: ScheduleStats by account key
-func adminHandler(sched sim.Simulator, shape faultShape) http.Handler {
+func adminHandler(sched sim.Simulator, shape sim.Serve) http.Handler {
 	mux := http.NewServeMux()
 	change(mux, "POST /faults", "fault", func(in adminFault) error {
-		f, err := shape.fault(in, sched.Endpoints())
+		f, err := fault(shape, in, sched.Endpoints())
 		if err == nil {
 			sched.InjectFault(f)
 		}

@@ -59,10 +59,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	slowEvery := fs.Int("slow-every", 0, "hold every Nth request of each account back for -slow (0: never)")
 	slow := fs.Duration("slow", 3*time.Second, "how long -slow-every holds a request back")
 	counts := make([]*int, len(simulators))
-	builds := make([]func(options) (sim.Simulator, error), len(simulators))
-	for i, s := range simulators {
-		counts[i] = fs.Int(s.count, s.n, s.help)
-		builds[i] = s.define(fs)
+	builds := make([]func(rps float64) (sim.Simulator, error), len(simulators))
+	for i, p := range simulators {
+		counts[i] = fs.Int(p.Sim.Serve.Count, p.Sim.Serve.N, p.Sim.Serve.Help)
+		builds[i] = p.Sim.Define(fs)
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return cmp.Or(err, fmt.Errorf("unexpected arguments: %q", fs.Args()))
@@ -91,20 +91,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	})
 	var accounts []account
 	live := &liveTraffic{parent: ctx, log: log}
-	for i, s := range simulators {
-		prefix := "/" + s.provider
-		m, err := s.setup(builds[i], *counts[i], options{baseURL: base + prefix, seedThreads: *seedThreads, rps: *rps, schedule: schedule})
+	for i, p := range simulators {
+		prefix := "/" + p.Client.Name
+		m, err := setup(p, builds[i], *counts[i], options{baseURL: base + prefix, seedThreads: *seedThreads, rps: *rps, schedule: schedule})
 		if err != nil {
-			return fmt.Errorf("%s simulator: %w", s.provider, err)
+			return fmt.Errorf("%s simulator: %w", p.Client.Name, err)
 		}
 		if len(m.accounts) == 0 {
 			continue
 		}
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, m.sim))
-		mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, adminHandler(m.sim, s.faults)))
+		mux.Handle("/_admin"+prefix+"/", http.StripPrefix("/_admin"+prefix, adminHandler(m.sim, p.Sim.Serve)))
 		accounts = append(accounts, m.accounts...)
 		live.runs = append(live.runs, m.traffic...)
-		log.Info("serving simulator", "provider", s.provider, "base_url", base+prefix,
+		log.Info("serving simulator", "provider", p.Client.Name, "base_url", base+prefix,
 			"accounts", sim.Map(m.accounts, func(a account) string { return a.id }), "seed_threads", *seedThreads, "rate_per_account", *rate, "rps_limit", *rps,
 			"throttle_every", *throttleEvery, "slow_every", *slowEvery)
 	}

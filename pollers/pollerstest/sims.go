@@ -1,8 +1,6 @@
 package pollerstest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"maps"
 	"net/http/httptest"
 	"strconv"
@@ -16,14 +14,15 @@ import (
 )
 
 // Sim describes a provider's simulator to SimHarness: what the harness
-// cannot learn from sim.Simulator.
+// cannot learn from sim.Simulator. SimOf makes it of the provider's client
+// and its simulator's sim.Registration, whose fields these are with the
+// simulator typed as S.
 type Sim[S sim.Simulator] struct {
 	// Name is the provider and Factory its poller.
 	Name    string
 	Factory pollers.Factory
-	// New makes the simulator of one account. RealTime, when set, makes
-	// one that keeps the real time, for a provider whose New runs a clock
-	// of its own (see RealTimer and NewRealTimeHarness).
+	// New makes the simulator of one account; RealTime, when set, one that
+	// keeps the real time (see RealTimer and NewRealTimeHarness).
 	New, RealTime func() S
 	// Account is the simulator's key of every harness account, and Token
 	// makes the credentials it hands out.
@@ -32,24 +31,10 @@ type Sim[S sim.Simulator] struct {
 	// Options are set on every account beside the ones sim.Register
 	// returns and page_size, and win over both.
 	Options map[string]string
-	// Remove and Close act on a thread of the account where the API can:
-	// Remove takes it out of the list (deleted, hidden, archived), Close
-	// closes it (Item.Closed). TokenRefusal is the status with which the
-	// API refuses a page token it no longer knows; 0 for an API whose
-	// tokens the client reads itself. The scenarios that need one skip
-	// the providers without it (see Hooks).
+	// Remove, Close and TokenRefusal are the registration's; the
+	// scenarios that need one skip the providers without it (see Hooks).
 	Remove, Close func(s S, account, threadID string)
 	TokenRefusal  int
-}
-
-// RandomToken returns a token of prefix and n random bytes in hex, the
-// shape of a provider's credentials.
-func RandomToken(prefix string, n int) func() string {
-	return func() string {
-		b := make([]byte, n)
-		_, _ = rand.Read(b)
-		return prefix + hex.EncodeToString(b)
-	}
 }
 
 // SimHarness is the Harness of a provider over its simulator: the

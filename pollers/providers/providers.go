@@ -1,8 +1,8 @@
 // Package providers lists every provider threadsync has a client for, each
 // registered once by its package (its Provider variable). The accounts
-// file, `threadsync check`, the engine's factories and the README's option
-// tables read this table; adding a provider is adding its registration
-// here.
+// file, `threadsync check` and the engine's factories read All, which is
+// generated from the one list of providers, simulated.All (see all.go):
+// production links the clients without their simulators.
 package providers
 
 import (
@@ -10,22 +10,7 @@ import (
 
 	"github.com/threadsync/threadsync/pollers"
 	"github.com/threadsync/threadsync/pollers/api"
-	"github.com/threadsync/threadsync/pollers/hubspot"
-	"github.com/threadsync/threadsync/pollers/mirakl"
-	"github.com/threadsync/threadsync/pollers/olx"
-	"github.com/threadsync/threadsync/pollers/partizap"
-	"github.com/threadsync/threadsync/pollers/selfcommunity"
 )
-
-// All are the registrations, in the order the accounts file's help and
-// errors name them.
-var All = []api.Registration{
-	olx.Provider,
-	selfcommunity.Provider,
-	partizap.Provider,
-	hubspot.Provider,
-	mirakl.Provider,
-}
 
 // Names are the providers' names, in the order of All.
 func Names() []string {

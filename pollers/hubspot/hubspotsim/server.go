@@ -3,6 +3,7 @@ package hubspotsim
 import (
 	"cmp"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"html"
 	"math"
@@ -83,6 +84,42 @@ func New(cfg Config) *Server {
 	route("/{threadId}/messages", EndpointMessages, s.handleMessages)
 	route("/{threadId}/messages/{messageId}/original-content", EndpointOriginalContent, s.handleOriginal)
 	return s
+}
+
+// HarnessPortal is the HubSpot account of every pollerstest harness account.
+const HarnessPortal = "24000001"
+
+// Registration is the simulator as pollerstest and providersim use it.
+var Registration = sim.Registration{
+	Define: func(fs *flag.FlagSet) func(rps float64) (sim.Simulator, error) {
+		daily := fs.Int("hubspot-daily-limit", 0, "HubSpot requests per account per day before 429 DAILY, reset at UTC midnight (0: unlimited)")
+		return func(rps float64) (sim.Simulator, error) {
+			if *daily < 0 {
+				return nil, fmt.Errorf("-hubspot-daily-limit must not be negative, got %d", *daily)
+			}
+			// HubSpot counts per rolling 10 s: 10 × rps per window.
+			return New(Config{RequestsPerSecond: rps, DailyLimit: *daily}), nil
+		}
+	},
+	// HubSpot hands out later stamps to events of one millisecond: seeded
+	// bursts would run ahead of threadsync's clock and be walked again. A
+	// clock a minute behind keeps the suite's cost checks about threadsync.
+	New: func() sim.Simulator {
+		return New(Config{Now: func() time.Time { return time.Now().Add(-time.Minute) }})
+	},
+	Token: func() string { // a private-app token's shape
+		k := sim.Key()
+		return "pat-na1-" + k[0:8] + "-" + k[8:12] + "-" + k[12:16] + "-" + k[16:20] + "-" + k[20:32]
+	},
+	Account: HarnessPortal, Options: map[string]string{"requests_per_second": "1000"},
+	Remove:       func(s sim.Simulator, portal, id string) { s.(*Server).SetArchived(portal, id, true) },
+	Close:        func(s sim.Simulator, portal, id string) { s.(*Server).SetStatus(portal, id, StatusClosed, time.Time{}) },
+	TokenRefusal: http.StatusBadRequest,
+	Serve: sim.Serve{Count: "hubspot-accounts", N: 2, Help: "number of simulated HubSpot accounts (accounts portal-24000001, portal-24000002, ...)",
+		First: 24_000_001, IDPrefix: "portal-",
+		// The simulated accounts keep UTC, where their daily limit resets.
+		Options:      map[string]string{"timezone": "UTC"},
+		FaultAccount: "account", Policies: []string{PolicyBurst, PolicyDaily}},
 }
 
 // AddAccount registers a portal (if new) and a conversations.read token.

@@ -65,6 +65,17 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// HarnessShop is the shop of every pollerstest harness account.
+const HarnessShop = "2001"
+
+// Registration is the simulator as pollerstest and providersim use it.
+var Registration = sim.Registration{
+	Define: sim.Plain(func(rps float64) sim.Simulator { return New(Config{RequestsPerSecond: rps}) }),
+	Token:  sim.Key, Account: HarnessShop, TokenRefusal: http.StatusBadRequest,
+	Serve: sim.Serve{Count: "mirakl-shops", N: 3, Help: "number of simulated Mirakl shops (accounts shop-2001, shop-2002, ...)",
+		First: 2001, IDPrefix: "shop-", FaultAccount: "shop"},
+}
+
 // AddShop registers a shop (if new) and an API key for it.
 func (s *Server) AddShop(shopID, key string) {
 	s.shops.Add(shopID, key, func(int) *shop { return newShop(shopID) }, sim.Buckets(s.cfg.RequestsPerSecond, s.cfg.Burst))

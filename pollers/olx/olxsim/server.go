@@ -3,6 +3,8 @@ package olxsim
 import (
 	"cmp"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -93,6 +95,30 @@ func New(cfg Config) *Server {
 	route("POST /api/partner/threads/{thread}/messages", EndpointSend, s.handleSend)
 	route("POST /api/partner/threads/{thread}/commands", EndpointCommands, s.handleCommand)
 	return s
+}
+
+// HarnessUser is the user of every pollerstest harness account, and
+// HarnessZone where the simulator writes its zone-less times by default.
+const HarnessUser, HarnessZone = "seller", "Europe/Warsaw"
+
+// Registration is the simulator as pollerstest and providersim use it.
+var Registration = sim.Registration{
+	Define: func(fs *flag.FlagSet) func(rps float64) (sim.Simulator, error) {
+		zone := fs.String("olx-timezone", HarnessZone, "IANA zone of the zone-less times the OLX simulator writes (the accounts' timezone option)")
+		return func(rps float64) (sim.Simulator, error) {
+			loc, err := time.LoadLocation(*zone)
+			if err != nil || *zone == "" || *zone == "Local" {
+				return nil, fmt.Errorf("-olx-timezone %q is not an IANA zone name", *zone)
+			}
+			return New(Config{RequestsPerSecond: rps, Location: loc}), nil
+		}
+	},
+	// The prefix tells OLX's opaque tokens from the other keys.
+	Token:   func() string { return "olx-" + sim.Key() },
+	Account: HarnessUser, Options: map[string]string{"requests_per_second": "500"},
+	Remove: func(s sim.Simulator, user, threadID string) { s.(*Server).DeleteThread(user, threadID) },
+	Serve: sim.Serve{Count: "olx-accounts", N: 2, Help: "number of simulated OLX users (accounts seller-1, seller-2, ...)",
+		First: 1, KeyPrefix: "seller-", IDPrefix: "seller-", FaultAccount: "account"},
 }
 
 // AddAccount registers an account (an OLX user, if new) and a token.

@@ -120,6 +120,20 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// HarnessVendor is the vendor's user id of every pollerstest harness account.
+const HarnessVendor = 5
+
+// Registration is the simulator as pollerstest and providersim use it.
+var Registration = sim.Registration{
+	Define: sim.Plain(func(rps float64) sim.Simulator { return New(Config{RequestsPerSecond: rps}) }),
+	// A PHP-session-like value, apart from the other hex keys.
+	Token:   func() string { return "pzs" + sim.Key() },
+	Account: strconv.Itoa(HarnessVendor), Options: map[string]string{"requests_per_second": "1000"},
+	TokenRefusal: http.StatusUnprocessableEntity,
+	Serve: sim.Serve{Count: "partizap-accounts", N: 2, Help: "number of simulated Partizap vendors (accounts vendor-501, vendor-502, ...)",
+		First: 501, IDPrefix: "vendor-", FaultAccount: "account", Numeric: true},
+}
+
 // moscow is Europe/Moscow, or UTC+3 (since 2014) without a zone database.
 func moscow() *time.Location {
 	if loc, err := time.LoadLocation("Europe/Moscow"); err == nil {

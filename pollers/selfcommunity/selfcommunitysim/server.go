@@ -3,6 +3,7 @@ package selfcommunitysim
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -102,6 +103,28 @@ func New(cfg Config) *Server {
 		s.endpoints[e] = sim.Endpoint(s.Kit, e, s.authenticate, s.limit, h)
 	}
 	return s
+}
+
+// HarnessOwner is the username of every pollerstest harness account.
+const HarnessOwner = "community_owner"
+
+// Registration is the simulator as pollerstest and providersim use it.
+var Registration = sim.Registration{
+	Define: sim.Plain(func(rps float64) sim.Simulator { return New(Config{RequestsPerSecond: rps}) }),
+	// 26 letters and digits: an OAuth token's shape, not a hex key's.
+	Token:   rand.Text,
+	Account: HarnessOwner, Options: map[string]string{"requests_per_second": "1000"},
+	Remove:       func(s sim.Simulator, owner, threadID string) { s.(*Server).HideThread(owner, threadID) },
+	TokenRefusal: http.StatusNotFound,
+	Serve: sim.Serve{Count: "selfcommunity-accounts", N: 2,
+		Help:  "number of SelfCommunity users read by threadsync, in one simulated community (accounts owner-1, owner-2, ...)",
+		First: 1, KeyPrefix: "owner_", IDPrefix: "owner-", FaultAccount: "account",
+		Then: func(s sim.Simulator, keys []string) {
+			if len(keys) >= 2 {
+				// The thread shows in both inboxes, inbound on one side and outbound on the other.
+				s.(*Server).AddThread(keys[0], NewThread{With: keys[1], Text: "Can you take the meetup questions this week?"})
+			}
+		}},
 }
 
 // AddAccount makes the user an account of token and returns its id, the user_id option.
