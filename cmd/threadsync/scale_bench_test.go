@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -366,7 +367,10 @@ func watchDelays(b *testing.B, js jetstream.JetStream, c scaleConfig) func(from,
 	if err != nil {
 		b.Fatal(err)
 	}
-	type seen struct{ at, stored time.Time }
+	type seen struct {
+		provider   string
+		at, stored time.Time
+	}
 	var mu sync.Mutex
 	var all []seen
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -382,7 +386,7 @@ func watchDelays(b *testing.B, js jetstream.JetStream, c scaleConfig) func(from,
 			return
 		}
 		mu.Lock()
-		all = append(all, seen{ev.Data.Message.CreatedAt, md.Timestamp})
+		all = append(all, seen{strings.Split(m.Subject(), ".")[1], ev.Data.Message.CreatedAt, md.Timestamp})
 		mu.Unlock()
 	})
 	if err != nil {
@@ -394,10 +398,17 @@ func watchDelays(b *testing.B, js jetstream.JetStream, c scaleConfig) func(from,
 		mu.Lock()
 		defer mu.Unlock()
 		var out []time.Duration
+		by := map[string][]time.Duration{}
 		for _, s := range all {
 			if !s.at.Before(from) && s.at.Before(to) {
 				out = append(out, s.stored.Sub(s.at))
+				by[s.provider] = append(by[s.provider], s.stored.Sub(s.at))
 			}
+		}
+		for _, p := range slices.Sorted(maps.Keys(by)) {
+			d := by[p]
+			slices.Sort(d)
+			progress("detection, %s: %d messages, p50 %s, p99 %s", p, len(d), d[len(d)/2].Round(time.Millisecond), d[len(d)*99/100].Round(time.Millisecond))
 		}
 		return out
 	}

@@ -101,6 +101,10 @@ func TestLoadZone(t *testing.T) {
 		if loc, err := api.LoadZone(name); err != nil || loc.String() != name {
 			t.Errorf("%s: %v, %v", name, loc, err)
 		}
+		// Accounts naming one zone share its Location, not a copy each.
+		if a, _ := api.LoadZone(name); a != first(api.LoadZone(name)) {
+			t.Errorf("%s loaded twice", name)
+		}
 	}
 	for _, name := range []string{"", "Local", "local", "LOCAL", "Mars/Olympus", "Europe/Atlantis"} {
 		if _, err := api.LoadZone(name); err == nil {
@@ -108,6 +112,8 @@ func TestLoadZone(t *testing.T) {
 		}
 	}
 }
+
+func first[T any](v T, _ error) T { return v }
 
 func TestSpecs(t *testing.T) {
 	t.Parallel()

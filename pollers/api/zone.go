@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"strings"
+	"sync"
 	"time"
 	// Accounts name the zones of their providers; every host, test
 	// binaries and images without a zone database included, must read
@@ -25,12 +26,21 @@ func LoadZone(name string) (*time.Location, error) {
 	if name == "" {
 		return nil, ErrInvalidOption
 	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, errors.New("no such zone")
 	}
-	return loc, nil
+	actual, _ := zones.LoadOrStore(name, loc)
+	return actual.(*time.Location), nil
 }
+
+// zones holds each zone loaded once: a Location carries the zone's whole
+// table of transitions (kilobytes), and ten thousand accounts name a
+// handful of zones.
+var zones sync.Map
 
 // ZoneOption is a time zone read with LoadZone, def by default.
 func ZoneOption(name, def, doc string) *Option[*time.Location] {
