@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,11 +38,8 @@ func writeAccounts(path string, accounts []account) error {
 		return fmt.Errorf("accounts file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := renderAccounts(tmp, accounts); err != nil {
-		tmp.Close()
-		return fmt.Errorf("accounts file %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
+	// The file closes either way; a failed write is the error to report.
+	if err := cmp.Or(renderAccounts(tmp, accounts), tmp.Close()); err != nil {
 		return fmt.Errorf("accounts file %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

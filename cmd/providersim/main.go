@@ -135,7 +135,6 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 			err = fmt.Errorf("shutdown: %w", err)
 		}
 	}
-	live.stop()
 	return err
 }
 

@@ -43,10 +43,12 @@ type Stamps struct {
 	Unit time.Duration // the finest the provider writes; 0: a nanosecond
 	// Ties lets a clock time equal the latest, for times too coarse to differ.
 	Ties bool
-	last time.Time
+	// Coarse cuts explicit times to the Unit too.
+	Coarse bool
+	last   time.Time
 }
 
-// Next is the time of a new event in UTC: now() for a zero at, else at as given.
+// Next is the time of a new event in UTC: now() for a zero at, else at as given (if Coarse, cut).
 func (s *Stamps) Next(at time.Time, now func() time.Time) time.Time {
 	unit := If(s.Unit > 0, s.Unit, time.Nanosecond)
 	if at.IsZero() {
@@ -59,6 +61,9 @@ func (s *Stamps) Next(at time.Time, now func() time.Time) time.Time {
 		}
 	} else {
 		at = at.Round(0).UTC()
+		if s.Coarse {
+			at = at.Truncate(unit)
+		}
 	}
 	if at.After(s.last) {
 		s.last = at

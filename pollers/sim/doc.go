@@ -3,6 +3,6 @@
 // Server embeds a Kit, which runs every authenticated request through one
 // chain (count, one-shot fault, sustained faults, rate limit, handler);
 // Accounts, Index, Set and Stamps are its inboxes' state; Seed, Script and
-// Live make history and traffic; with the provider's Inbox, the Kit's
+// Run make history and traffic; with the provider's Inbox, the Kit's
 // Controls make the Simulator that pollerstest and providersim drive.
 package sim

@@ -28,7 +28,6 @@ type Accounts[A any] struct {
 
 	mu    sync.RWMutex
 	byKey map[string]A
-	keys  []string
 	creds map[string]*Cred[A]
 }
 
@@ -45,9 +44,8 @@ func (as *Accounts[A]) Add(key, token string, create func(n int) A, newLimit fun
 	}
 	a, ok := as.byKey[key]
 	if !ok {
-		a = create(len(as.keys))
+		a = create(len(as.byKey))
 		as.byKey[key] = a
-		as.keys = append(as.keys, key)
 	}
 	if c := as.creds[token]; c != nil {
 		if c.Key != key {
@@ -82,13 +80,6 @@ func (as *Accounts[A]) Token(token string) *Cred[A] {
 	as.mu.RLock()
 	defer as.mu.RUnlock()
 	return as.creds[token]
-}
-
-// Len is the number of accounts.
-func (as *Accounts[A]) Len() int {
-	as.mu.RLock()
-	defer as.mu.RUnlock()
-	return len(as.keys)
 }
 
 func (as *Accounts[A]) noun() string   { return cmp.Or(as.Noun, "account") }
@@ -174,15 +165,6 @@ func (x *Index[K, T]) Search(n int64, id K) int {
 	return i
 }
 
-// From is the position of the first item whose number is at least n.
-func (x *Index[K, T]) From(n int64) int {
-	i, _ := slices.BinarySearchFunc(x.items, n, func(t T, n int64) int {
-		tn, _ := x.Key(t)
-		return cmp.Compare(tn, n)
-	})
-	return i
-}
-
 // After is the position of the first item whose key is more than (n, id).
 func (x *Index[K, T]) After(n int64, id K) int {
 	i := x.Search(n, id)
@@ -257,12 +239,6 @@ func (s *Set[T]) Put(t T, in bool) {
 		s.items = s.items[:len(s.items)-1]
 		delete(s.pos, t)
 	}
-}
-
-// Has reports whether t is in the set.
-func (s *Set[T]) Has(t T) bool {
-	_, ok := s.pos[t]
-	return ok
 }
 
 // Len is the number of members.

@@ -34,7 +34,7 @@ type Inbox interface {
 	Fill(account string, threads, perThread int)
 	// Truth is the account's inbox as the poller should read it.
 	Truth(account string) []Thread
-	// Traffic keeps the inbox moving until ctx is done (see Kit.Live).
+	// Traffic keeps the inbox moving until ctx is done (see Run).
 	Traffic(ctx context.Context, account string, perSecond float64, rnd *rand.Rand) error
 }
 
@@ -113,8 +113,10 @@ type API struct {
 	// Endpoints are named as Fault.Endpoint names them; Requests counts List and Messages.
 	Endpoints, Messages []string
 	List                string
-	Counters            []string // the provider's own, added to with Add
-	ContentType         string   // of fault bodies; default "application/json"
+	// Counters name the int64 fields of the provider's Stats in order (see Counts): endpoints,
+	// the Kit's own and the provider's, which it adds to with Add.
+	Counters    []string
+	ContentType string // of fault bodies; default "application/json"
 	// Error writes the error body of status, of an injected fault's Policy or of a rule ("").
 	Error    func(w http.ResponseWriter, status int, policy string)
 	NotFound http.HandlerFunc
@@ -203,28 +205,8 @@ func (k *Kit) ScheduleStats(account string) Observed { return k.schedule.Observe
 // AllScheduleStats is ScheduleStats of every account that made a request, by account.
 func (k *Kit) AllScheduleStats() map[string]Observed { return k.schedule.AllObserved() }
 
-// Serve runs an authenticated request through the chain: count, fault, schedule, limit, h.
-func (k *Kit) Serve(w http.ResponseWriter, r *http.Request, endpoint, account string, limit func(w http.ResponseWriter) bool, h func(w http.ResponseWriter)) {
-	k.Add(endpoint, 1)
-	k.schedule.Handle(w, r, account, Chain{
-		Fault: func(w http.ResponseWriter) bool {
-			f, ok := k.faults.Take(func(f Fault) bool { return Matches(f.Endpoint, endpoint) && Matches(f.Account, account) })
-			if ok {
-				k.Add(Faulted, 1)
-				f.Serve(w, k.api.ContentType, func(status int) { k.api.Error(w, status, f.Policy) })
-			}
-			return ok
-		},
-		Error: func(w http.ResponseWriter, status int) { k.api.Error(w, status, "") },
-		Next: func(w http.ResponseWriter) {
-			if limit == nil || limit(w) {
-				h(w)
-			}
-		},
-	})
-}
-
-// Endpoint is the handler of endpoint: auth finds the credential or refuses, then Serve.
+// Endpoint is the handler of endpoint: auth finds the credential or refuses, then the chain
+// runs the request: count, fault, schedule, limit (if not nil), h.
 func Endpoint[A any](k *Kit, endpoint string, auth func(w http.ResponseWriter, r *http.Request) *Cred[A], limit func(w http.ResponseWriter, c *Cred[A]) bool, h func(w http.ResponseWriter, r *http.Request, a A)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := auth(w, r)
@@ -232,11 +214,23 @@ func Endpoint[A any](k *Kit, endpoint string, auth func(w http.ResponseWriter, r
 			k.Add(Unauthorized, 1)
 			return
 		}
-		var lim func(http.ResponseWriter) bool
-		if limit != nil {
-			lim = func(w http.ResponseWriter) bool { return limit(w, c) }
-		}
-		k.Serve(w, r, endpoint, c.Key, lim, func(w http.ResponseWriter) { h(w, r, c.Account) })
+		k.Add(endpoint, 1)
+		k.schedule.Handle(w, r, c.Key, Chain{
+			Fault: func(w http.ResponseWriter) bool {
+				f, ok := k.faults.Take(func(f Fault) bool { return Matches(f.Endpoint, endpoint) && Matches(f.Account, c.Key) })
+				if ok {
+					k.Add(Faulted, 1)
+					f.Serve(w, k.api.ContentType, func(status int) { k.api.Error(w, status, f.Policy) })
+				}
+				return ok
+			},
+			Error: func(w http.ResponseWriter, status int) { k.api.Error(w, status, "") },
+			Next: func(w http.ResponseWriter) {
+				if limit == nil || limit(w, c) {
+					h(w, r, c.Account)
+				}
+			},
+		})
 	})
 }
 
@@ -347,8 +341,9 @@ func If[T any](cond bool, a, b T) T {
 }
 
 // Counts sets the int64 fields of the struct st points to, in order, to the
-// counters names: a provider's Stats.
-func (k *Kit) Counts(st any, names ...string) {
+// counters API.Counters names: a provider's Stats.
+func (k *Kit) Counts(st any) {
+	names := k.api.Counters
 	v := reflect.ValueOf(st).Elem()
 	for i := range v.NumField() {
 		if f := v.Field(i); f.Kind() == reflect.Int64 {

@@ -111,7 +111,7 @@ type watch struct {
 type Chain struct {
 	// Fault answers a one-shot fault, if one matches, before the rules: it means "the next request".
 	Fault func(w http.ResponseWriter) bool
-	// Error writes the provider's error body for status; nil: plain text.
+	// Error writes the provider's error body for the Status of a rule, which then needs one.
 	Error func(w http.ResponseWriter, status int)
 	// Next is the rate limiter, then the handler.
 	Next func(w http.ResponseWriter)
@@ -128,16 +128,6 @@ func (s *Schedule) Set(rules ...Rule) {
 	for _, a := range s.accounts {
 		a.n = 0
 	}
-}
-
-// Clear drops every rule; the schedule goes on watching.
-func (s *Schedule) Clear() { s.Set() }
-
-// Rules returns a copy of the rules.
-func (s *Schedule) Rules() []Rule {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Rule(nil), s.rules...)
 }
 
 // Observed returns what the schedule saw of the account.
@@ -213,14 +203,7 @@ func (s *Schedule) Handle(w http.ResponseWriter, r *http.Request, account string
 			o.Status[rule.Status]++
 		})
 		answer = func(w http.ResponseWriter) {
-			if rule.RetryAfter != "" {
-				w.Header().Set("Retry-After", rule.RetryAfter)
-			}
-			if c.Error == nil {
-				http.Error(w, http.StatusText(rule.Status), rule.Status)
-				return
-			}
-			c.Error(w, rule.Status)
+			Fault{Status: rule.Status, RetryAfter: rule.RetryAfter}.Serve(w, "", func(status int) { c.Error(w, status) })
 		}
 	}
 	if !rule.Reset && !rule.Truncate {

@@ -141,15 +141,15 @@ func TestScheduleStatus(t *testing.T) {
 		t.Fatalf("all observed %+v", all)
 	}
 
-	// Set numbers the requests from 1 again; Clear drops the rules.
+	// Set numbers the requests from 1 again; Set() drops the rules.
 	s.Set(Rule{Every: 2, Burst: 1, Status: 503})
 	if a, b := record(&s, "a", c).Code, record(&s, "a", c).Code; a != 200 || b != 503 {
 		t.Fatalf("after Set: %d %d, want 200 503", a, b)
 	}
-	s.Clear()
+	s.Set()
 	for range 4 {
 		if code := record(&s, "a", c).Code; code != 200 {
-			t.Fatalf("after Clear: %d", code)
+			t.Fatalf("after Set(): %d", code)
 		}
 	}
 	if o := s.Observed("a"); o.Requests != 12 || o.Status[503] != 1 {
@@ -244,7 +244,7 @@ func TestScheduleEarly(t *testing.T) {
 	step(1500*ms, "a", 429, 1) // not before 3s
 	step(2970*ms, "a", 200, 2)
 	step(2980*ms, "a", 200, 2)
-	s.Clear()
+	s.Set()
 
 	// A one-shot fault's Retry-After as an HTTP date.
 	fault = t0.Add(10 * time.Second).Format(http.TimeFormat)

@@ -81,28 +81,24 @@ const (
 	NewThread = "new_thread"
 )
 
-// Live runs step, then OnTraffic, perSecond times a second; a seeded rnd reproduces it.
-func (k *Kit) Live(ctx context.Context, prefix string, perSecond float64, rnd *rand.Rand, step func(rnd *rand.Rand)) error {
-	rnd = Rand(rnd)
-	err := Pace(ctx, perSecond, func() {
-		step(rnd)
-		if k.OnTraffic != nil {
-			k.OnTraffic()
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("%s: Traffic: %w", prefix, err)
-	}
-	return nil
-}
-
-// Run is an account's Traffic: Live with step on the account key.
+// Run is an account's Traffic: step on the account key, then OnTraffic, perSecond times a
+// second; a seeded rnd reproduces it.
 func Run[A any](k *Kit, as *Accounts[A], ctx context.Context, key string, perSecond float64, rnd *rand.Rand, step func(a A, rnd *rand.Rand) string) error {
 	a, err := as.Get(key)
 	if err != nil {
 		return err
 	}
-	return k.Live(ctx, as.prefix(), perSecond, rnd, func(rnd *rand.Rand) { step(a, rnd) })
+	rnd = Rand(rnd)
+	err = Pace(ctx, perSecond, func() {
+		step(a, rnd)
+		if k.OnTraffic != nil {
+			k.OnTraffic()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: Traffic: %w", as.prefix(), err)
+	}
+	return nil
 }
 
 // Spread places n seeded events a second apart from start (zero: ending now), or closer, in
@@ -126,22 +122,30 @@ func Spread(start, now time.Time, n int64, unit time.Duration) (first time.Time,
 // alternate and every third thread ends with the other side, so some await a reply.
 func SeedAnswer(i, msg, n int) bool { return msg%2 == 1 && !(msg == n-1 && i%3 == 2) }
 
-// Seed lays out threads of perThread messages as Spread places them, calling thread and message.
-func Seed(start, now time.Time, threads, perThread int, unit time.Duration, thread func(i int, at time.Time), message func(i, j int, answer bool, at time.Time)) {
+// Seed lays out threads of perThread messages as Spread places them: thread makes thread i,
+// message writes message j in it; a thread lead picks (nil: none) opens with an entry of its
+// own, a step before them. It returns the threads.
+func Seed[T any](start, now time.Time, threads, perThread int, unit time.Duration, lead func(i int) bool, thread func(i int, at time.Time) T, message func(t T, i, j int, answer bool, at time.Time)) []T {
 	perThread = max(perThread, 0)
-	start, step := Spread(start, now, int64(threads)*int64(max(perThread, 1)), unit)
-	var k int64
-	at := func() time.Time { return start.Add(time.Duration(k) * step) }
+	steps := func(i int) int64 { return int64(max(perThread+If(lead != nil && lead(i), 1, 0), 1)) }
+	var total, k int64
 	for i := range threads {
-		thread(i, at())
+		total += steps(i)
+	}
+	start, step := Spread(start, now, total, unit)
+	at := func() time.Time { return start.Add(time.Duration(k) * step) }
+	out := make([]T, 0, max(threads, 0))
+	for i := range threads {
+		t := thread(i, at())
+		out = append(out, t)
+		// A lead takes a step of its own, and so does a thread without messages.
+		k += steps(i) - int64(perThread)
 		for j := range perThread {
-			message(i, j, SeedAnswer(i, j, perThread), at())
-			k++
-		}
-		if perThread == 0 {
+			message(t, i, j, SeedAnswer(i, j, perThread), at())
 			k++
 		}
 	}
+	return out
 }
 
 // Script is what simulated people say: names and lines of the other side, answers of the account.

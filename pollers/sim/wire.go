@@ -19,23 +19,30 @@ type JSON struct {
 	EncodingError string // the body of the 500 of a value that does not encode
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // Write encodes v first, for a Content-Length and a 500 if it does not encode.
 func (j JSON) Write(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() {
-		// Huge bodies should not stay pinned in the pool.
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			bufPool.Put(buf)
+	Pooled(func(b []byte) []byte {
+		buf := bytes.NewBuffer(b)
+		if err := json.NewEncoder(buf).Encode(v); err != nil {
+			http.Error(w, j.EncodingError, http.StatusInternalServerError)
+		} else {
+			WriteBody(w, status, cmp.Or(j.ContentType, "application/json"), buf.Bytes())
 		}
-	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		http.Error(w, j.EncodingError, http.StatusInternalServerError)
-		return
+		return buf.Bytes()
+	})
+}
+
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// Pooled runs f on an empty buffer of a pool, which takes back what f returns: bodies of a
+// page's size would otherwise be allocated anew for each response.
+func Pooled(f func(b []byte) []byte) {
+	p := bufPool.Get().(*[]byte)
+	*p = f((*p)[:0])
+	// Huge bodies should not stay pinned in the pool.
+	if cap(*p) <= 1<<20 {
+		bufPool.Put(p)
 	}
-	WriteBody(w, status, cmp.Or(j.ContentType, "application/json"), buf.Bytes())
 }
 
 // WriteBody writes an encoded body with its Content-Type and Length.

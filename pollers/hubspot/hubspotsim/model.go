@@ -46,7 +46,6 @@ var (
 	clientHubSpot = &wireClient{ClientType: "HUBSPOT"}
 	statusSent    = &wireStatus{StatusType: "SENT"}
 	noActors      = []wireActor{}
-	noAttachments = []wireAttachment{}
 )
 
 // NewThread describes a thread for AddThread; every field is optional.
@@ -132,7 +131,7 @@ func newAccount(portal string, n, dailyLimit int) *account {
 		agent:   wireActor{ActorID: "A-" + strconv.Itoa(4242+n), Name: "Agent Smith"},
 		daily:   &daily{limit: dailyLimit, loc: time.UTC},
 		threads: make(map[string]*thread), msgs: make(map[string]*message),
-		stamps: sim.Stamps{Unit: time.Millisecond},
+		stamps: sim.Stamps{Unit: time.Millisecond, Coarse: true},
 	}
 	a.fromAgent = []wireActor{a.agent}
 	for k := range 2 {
@@ -142,11 +141,6 @@ func newAccount(portal string, n, dailyLimit int) *account {
 	return a
 }
 
-// stamp is the time of a new event, to HubSpot's millisecond.
-func (a *account) stamp(at time.Time, now func() time.Time) time.Time {
-	return a.stamps.Next(at.Truncate(time.Millisecond), now)
-}
-
 // arch is the index of archived threads when archived, else of active ones.
 func arch(archived bool) int { return sim.If(archived, 1, 0) }
 
@@ -154,11 +148,6 @@ func arch(archived bool) int { return sim.If(archived, 1, 0) }
 func (a *account) index(t *thread) {
 	a.byID[arch(t.archived)].Insert(t)
 	a.byLatest[arch(t.archived)].Insert(t)
-}
-
-func (a *account) unindex(t *thread) {
-	a.byID[arch(t.archived)].Remove(t)
-	a.byLatest[arch(t.archived)].Remove(t)
 }
 
 func (t *thread) replyNeeded() bool {
@@ -194,7 +183,7 @@ func (s *Server) newThread(a *account, in NewThread, at time.Time) *thread {
 // appendEntry adds an entry: every type moves latestMessageTimestamp (HubSpot does not say),
 // and a visitor's message reopens a CLOSED thread, as HubSpot does.
 func (s *Server) appendEntry(a *account, t *thread, typ string, from Sender, text string, atts []Attachment, at time.Time) *message {
-	at = a.stamp(at, s.now)
+	at = a.stamps.Next(at, s.now)
 	m := &message{id: s.messageID(), typ: typ, from: from, at: at, ns: at.UnixNano(), text: text}
 	for _, f := range atts {
 		if f.ID == "" {
@@ -238,7 +227,7 @@ func (s *Server) wireMessage(a *account, t *thread, m *message) *wireMessage {
 	ts := formatTime(m.at)
 	w := &wireMessage{
 		Type: m.typ, ID: m.id, ConversationsThreadID: t.idStr,
-		CreatedAt: ts, UpdatedAt: ts, Client: clientHubSpot, Attachments: noAttachments,
+		CreatedAt: ts, UpdatedAt: ts, Client: clientHubSpot,
 	}
 	text := m.text
 	if m.typ == TypeComment {
@@ -259,14 +248,12 @@ func (s *Server) wireMessage(a *account, t *thread, m *message) *wireMessage {
 		}
 	}
 	w.Text, w.RichText = text, "<p>"+html.EscapeString(text)+"</p>"
-	if len(m.atts) > 0 {
-		w.Attachments = sim.Map(m.atts, func(f Attachment) wireAttachment {
-			return wireAttachment{
-				FileID: f.ID, FileUsageType: "STANDARD", Name: f.Name, Type: "FILE",
-				URL: "https://files.example.invalid/" + f.ID + "/" + f.Name,
-			}
-		})
-	}
+	w.Attachments = sim.Map(m.atts, func(f Attachment) wireAttachment { // never nil: [] without files
+		return wireAttachment{
+			FileID: f.ID, FileUsageType: "STANDARD", Name: f.Name, Type: "FILE",
+			URL: "https://files.example.invalid/" + f.ID + "/" + f.Name,
+		}
+	})
 	return w
 }
 
@@ -308,7 +295,7 @@ func (t *thread) info() ThreadInfo {
 // AddThread creates a thread; it panics on an unknown account.
 func (s *Server) AddThread(portal string, in NewThread) string {
 	return sim.Edit(&s.accounts, portal, func(a *account) string {
-		t := s.newThread(a, in, a.stamp(in.At, s.now))
+		t := s.newThread(a, in, a.stamps.Next(in.At, s.now))
 		a.index(t)
 		return t.idStr
 	})
@@ -351,7 +338,7 @@ func (s *Server) SetStatus(portal, threadID, status string, at time.Time) {
 		if t.status != status {
 			t.status, t.closedStr = status, ""
 			if status == StatusClosed {
-				t.closedStr = formatTime(a.stamp(at, s.now))
+				t.closedStr = formatTime(a.stamps.Next(at, s.now))
 			}
 			a.setPending(t)
 		}
@@ -363,7 +350,8 @@ func (s *Server) SetStatus(portal, threadID, status string, at time.Time) {
 func (s *Server) SetArchived(portal, threadID string, archived bool) {
 	s.edit(portal, threadID, func(a *account, t *thread) string {
 		if t.archived != archived {
-			a.unindex(t)
+			a.byID[arch(t.archived)].Remove(t)
+			a.byLatest[arch(t.archived)].Remove(t)
 			t.archived = archived
 			a.index(t)
 		}
@@ -400,21 +388,10 @@ const welcomeText = "Hi! How can we help you today?"
 // agent answered last is CLOSED.
 func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.Time) {
 	a := s.accounts.Must(portal)
-	if threads <= 0 {
-		return
-	}
-	mpt := max(messagesPerThread, 0)
-	steps := int64(0)
-	for i := range threads {
-		steps += int64(max(mpt+welcomes(i), 1))
-	}
-	start, step := sim.Spread(start, s.now(), steps, time.Millisecond)
 	a.Lock()
 	defer a.Unlock()
-	created := make([]*thread, 0, threads)
-	var k int64
-	at := func() time.Time { k++; return start.Add(time.Duration(k-1) * step) }
-	for i := range threads {
+	mpt := max(messagesPerThread, 0)
+	created := sim.Seed(start, s.now(), threads, mpt, time.Millisecond, welcome, func(i int, at time.Time) *thread {
 		in := NewThread{Visitor: script.Names[i%len(script.Names)] + " #" + strconv.Itoa(i+1)}
 		if i%5 == 4 {
 			in.TicketID = strconv.Itoa(5_000_000 + i)
@@ -422,27 +399,16 @@ func (s *Server) Seed(portal string, threads, messagesPerThread int, start time.
 		if i%7 == 6 {
 			in.Channel = ChannelEmail
 		}
-		first := at()
-		if welcomes(i) > 0 {
+		if welcome(i) {
 			in.Welcome = welcomeText
 		}
-		t := s.newThread(a, in, a.stamp(first, s.now))
-		for j := range mpt {
-			when := first
-			if j > 0 || welcomes(i) > 0 {
-				when = at()
-			}
-			from := Visitor
-			if sim.SeedAnswer(i, j, mpt) {
-				from = Agent
-			}
-			s.appendEntry(a, t, TypeMessage, from, script.Line(i, j, from == Agent), nil, when)
-		}
-		if mpt > 0 && t.msgs[len(t.msgs)-1].from == Agent && i%2 == 0 {
+		return s.newThread(a, in, a.stamps.Next(at, s.now))
+	}, func(t *thread, i, j int, answer bool, at time.Time) {
+		s.appendEntry(a, t, TypeMessage, sim.If(answer, Agent, Visitor), script.Line(i, j, answer), nil, at)
+		if answer && j == mpt-1 && i%2 == 0 {
 			t.status, t.closedStr = StatusClosed, t.latestStr
 		}
-		created = append(created, t)
-	}
+	})
 	a.byID[0].Append(created...)
 	a.byLatest[0].Append(created...)
 	a.byLatest[0].Sort()
@@ -453,9 +419,9 @@ func (s *Server) Fill(portal string, threads, perThread int) {
 	s.Seed(portal, threads, perThread, time.Time{})
 }
 
-func welcomes(i int) int { return sim.If(i%4 == 3, 1, 0) }
+func welcome(i int) bool { return i%4 == 3 }
 
-// Traffic makes the inbox live (see Kit.Live): 20% of events open a thread, 45% are a visitor's
+// Traffic makes the inbox live (see sim.Run): 20% of events open a thread, 45% are a visitor's
 // (reopening closed threads), 30% the agent's answers, 5% closings.
 func (s *Server) Traffic(ctx context.Context, portal string, perSecond float64, rnd *rand.Rand) error {
 	return sim.Run(s.Kit, &s.accounts, ctx, portal, perSecond, rnd, s.trafficStep)
@@ -473,7 +439,7 @@ func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
 		return true
 	}
 	return sim.Step(a, p, func() bool { return active.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
-		t := s.newThread(a, NewThread{Visitor: name}, a.stamp(time.Time{}, s.now))
+		t := s.newThread(a, NewThread{Visitor: name}, a.stamps.Next(time.Time{}, s.now))
 		a.index(t)
 		return write(t, Visitor, vtext)
 	}}, sim.Event{Name: actVisitor, Share: 0.45, Do: func() bool {
@@ -485,7 +451,7 @@ func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
 		if t.status != StatusOpen || t.replyNeeded() || t.sentStr == "" {
 			return false
 		}
-		t.status, t.closedStr = StatusClosed, formatTime(a.stamp(time.Time{}, s.now))
+		t.status, t.closedStr = StatusClosed, formatTime(a.stamps.Next(time.Time{}, s.now))
 		return true
 	}})
 }

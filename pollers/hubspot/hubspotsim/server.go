@@ -30,9 +30,6 @@ const (
 	EndpointOriginalContent = "original-content"
 )
 
-// statsCounters are the counters of Stats' int64 fields, in order.
-var statsCounters = []string{EndpointThreads, EndpointMessages, EndpointOriginalContent, sim.Unauthorized, sim.RateLimited, "daily_limited", sim.Faulted, "listed", "messages_listed"}
-
 // Config configures a Server. The zero Config is a valid, unlimited server.
 type Config struct {
 	// RequestsPerSecond × Interval (default 10s) requests per rolling Interval is each token's
@@ -69,7 +66,7 @@ func New(cfg Config) *Server {
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{EndpointThreads, EndpointMessages, EndpointOriginalContent},
 		List:      EndpointThreads, Messages: []string{EndpointMessages, EndpointOriginalContent},
-		Counters:    []string{"daily_limited", "listed", "messages_listed"},
+		Counters:    []string{EndpointThreads, EndpointMessages, EndpointOriginalContent, sim.Unauthorized, sim.RateLimited, "daily_limited", sim.Faulted, "listed", "messages_listed"},
 		ContentType: "application/json;charset=utf-8",
 		Error:       s.faultError,
 		NotFound: func(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +137,10 @@ func (s *Server) SetTimeZone(portal string, loc *time.Location) {
 	if loc == nil {
 		panic("hubspotsim: SetTimeZone needs a location")
 	}
-	s.accounts.Must(portal).daily.setLocation(loc)
+	d := s.accounts.Must(portal).daily
+	d.mu.Lock()
+	d.loc = loc
+	d.mu.Unlock()
 }
 
 // InboxID is the account's default inbox.
@@ -154,7 +154,7 @@ type Stats struct {
 }
 
 // Stats returns the request counters.
-func (s *Server) Stats() (st Stats) { s.Counts(&st, statsCounters...); return st }
+func (s *Server) Stats() (st Stats) { s.Counts(&st); return st }
 
 // limit runs the daily limit and the burst window, with their headers.
 func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*account]) bool {
@@ -261,12 +261,6 @@ type daily struct {
 	loc   *time.Location
 	day   string // the day counted, YYYY-MM-DD in loc
 	count int
-}
-
-func (d *daily) setLocation(loc *time.Location) {
-	d.mu.Lock()
-	d.loc = loc
-	d.mu.Unlock()
 }
 
 // take counts a request and reports the allowance left, if any was.
@@ -611,31 +605,25 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, a *accou
 		s.writeError(w, http.StatusNotFound, catNotFound, "Thread "+strconv.Quote(id)+" not found")
 		return
 	}
-	var rows []*message
-	more, last := false, 0
-	// The simulator keeps no archived messages: archived=true lists none.
-	if n := len(t.msgs); !archivedOnly && asc {
-		lo := min(pos, n-1) + 1
-		rows, more = sim.Scan(t.msgs[lo:], false, limit, all)
-		last = lo + len(rows) - 1
-	} else if !archivedOnly {
-		hi := n
-		if pos >= 0 {
-			hi = min(pos, n)
-		}
-		rows, more = sim.Scan(t.msgs[:hi], true, limit, all)
-		last = hi - len(rows)
+	// The rows after the cursor's position, or before it newest first.
+	lo, hi := 0, len(t.msgs)
+	if asc {
+		lo = min(pos, hi-1) + 1
+	} else if pos >= 0 {
+		hi = min(pos, hi)
 	}
+	if archivedOnly { // the simulator keeps no archived messages
+		lo, hi = 0, 0
+	}
+	rows := sim.Page(t.msgs[lo:hi], 0, limit, !asc)
 	resp := listResponse[*wireMessage]{Results: sim.Map(rows, func(m *message) *wireMessage { return m.wire })}
 	a.RUnlock()
-	if more {
-		resp.Paging = paging(r, messageCursor(last))
+	if len(rows) < hi-lo {
+		resp.Paging = paging(r, messageCursor(sim.If(asc, lo+len(rows)-1, hi-len(rows))))
 	}
 	s.Add("messages_listed", int64(len(resp.Results)))
 	writeJSON(w, http.StatusOK, resp)
 }
-
-func all(*message) bool { return true }
 
 // handleOriginal serves a message's whole text in an inferred shape: text and richText.
 func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request, a *account) {

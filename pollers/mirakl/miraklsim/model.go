@@ -143,10 +143,6 @@ func (sh *shop) setUpdated(t *thread, at time.Time) {
 	sh.index.Move(t, func() { t.updated, t.updNs, t.updatedStr = at, at.UnixNano(), formatTime(at) })
 }
 
-func (sh *shop) customerID(name string) string {
-	return sim.Intern(sh.customers, name, func() string { return "cust-" + sh.id + "-" + strconv.Itoa(len(sh.customers)+1) })
-}
-
 // newThread builds a thread, not indexed yet. Call with sh locked.
 func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
 	sh.seq++
@@ -159,11 +155,14 @@ func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
 		entityType: in.EntityType, entityID: in.EntityID,
 		entities:   []wireEntity{{ID: in.EntityID, Label: in.EntityID, Type: in.EntityType}},
 		authorized: []wireParticipant{operatorPart, sh.part}, current: []wireParticipant{},
+		// Never nil: M10 writes them as [].
+		msgs: []*message{}, noReply: []wireNoReply{},
 	}
 	sh.setUpdated(t, at)
 	if in.EntityType != EntitySellerOperator {
 		in.Customer = cmp.Or(in.Customer, "Customer "+strconv.Itoa(sh.seq))
-		cust := wireParticipant{DisplayName: in.Customer, ID: sh.customerID(in.Customer), Type: partCustomer}
+		id := sim.Intern(sh.customers, in.Customer, func() string { return "cust-" + sh.id + "-" + strconv.Itoa(len(sh.customers)+1) })
+		cust := wireParticipant{DisplayName: in.Customer, ID: id, Type: partCustomer}
 		t.customer = &cust
 		t.custSender = &wireSender{DisplayName: cust.DisplayName, Type: Customer.String(), OrganizationDetails: t.customer}
 		t.toCustomer = []wireParticipant{cust}
@@ -171,20 +170,6 @@ func (s *Server) newThread(sh *shop, in NewThread, at time.Time) *thread {
 	}
 	sh.threads[t.id] = t
 	return t
-}
-
-func (t *thread) participant(sh *shop, typ string) (wireParticipant, bool) {
-	switch typ {
-	case partOperator:
-		return operatorPart, true
-	case partShop:
-		return sh.part, true
-	case partCustomer:
-		if t.customer != nil {
-			return *t.customer, true
-		}
-	}
-	return wireParticipant{}, false
 }
 
 // joinedBit marks a participant type in thread.participated.
@@ -214,17 +199,16 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 		return nil, errThreadFull
 	}
 	var sender *wireSender
-	var fromType string
 	switch from {
 	case Customer:
 		if t.customer == nil {
 			return nil, errors.New("miraklsim: thread has no customer participant")
 		}
-		sender, fromType = t.custSender, partCustomer
+		sender = t.custSender
 	case Shop:
-		sender, fromType = sh.sender, partShop
+		sender = sh.sender
 	case Operator:
-		sender, fromType = operatorSender, partOperator
+		sender = operatorSender
 	default:
 		return nil, errBadSender
 	}
@@ -243,7 +227,7 @@ func (s *Server) appendMessage(sh *shop, t *thread, from SenderType, body string
 		m.Attachments[i] = wireAttachment(a)
 	}
 	t.msgs = append(t.msgs, m)
-	joined := t.participated | joinedBit[fromType]
+	joined := t.participated | joinedBit[sender.OrganizationDetails.Type]
 	for _, p := range to {
 		joined |= joinedBit[p.Type]
 	}
@@ -293,13 +277,7 @@ func (t *thread) wire(withMessages bool, lastN int) wireThread {
 		}
 		// Writers append past len(msgs) and copy noReply on write.
 		w.Messages = msgs[:len(msgs):len(msgs)]
-		if w.Messages == nil {
-			w.Messages = emptyMessages
-		}
 		w.NoStoreReplyNeeded = t.noReply
-		if w.NoStoreReplyNeeded == nil {
-			w.NoStoreReplyNeeded = emptyNoReply
-		}
 	}
 	return w
 }
@@ -356,9 +334,7 @@ func (s *Server) MarkNoReplyNeeded(shopID, threadID string, by SenderType, at ti
 		t := sh.mustThread(threadID)
 		at = sh.stamps.Next(at, s.now)
 		// Copy on write: responses may hold the old slice.
-		nr := make([]wireNoReply, len(t.noReply), len(t.noReply)+1)
-		copy(nr, t.noReply)
-		t.noReply = append(nr, wireNoReply{Date: formatTime(at), UserType: map[SenderType]string{Shop: partShop, Operator: partOperator}[by]})
+		t.noReply = append(t.noReply[:len(t.noReply):len(t.noReply)], wireNoReply{Date: formatTime(at), UserType: map[SenderType]string{Shop: partShop, Operator: partOperator}[by]})
 		t.setReplyNeeded(time.Time{})
 		sh.pending.Put(t, false)
 		sh.setUpdated(t, at)
@@ -396,12 +372,11 @@ func (s *Server) Seed(shopID string, threads, messagesPerThread int, start time.
 	sh := s.shops.Must(shopID)
 	sh.Lock()
 	defer sh.Unlock()
-	created := make([]*thread, 0, max(threads, 0))
-	sim.Seed(start, s.now(), threads, min(messagesPerThread, MaxMessagesPerThread), time.Microsecond, func(i int, at time.Time) {
-		created = append(created, s.newThread(sh, sh.newThreadInput(script.Names[i%len(script.Names)]+" #"+strconv.Itoa(i+1), i%10 == 9), sh.stamps.Next(at, s.now)))
-	}, func(i, j int, answer bool, at time.Time) {
+	created := sim.Seed(start, s.now(), threads, min(messagesPerThread, MaxMessagesPerThread), time.Microsecond, nil, func(i int, at time.Time) *thread {
+		return s.newThread(sh, sh.newThreadInput(script.Names[i%len(script.Names)]+" #"+strconv.Itoa(i+1), i%10 == 9), sh.stamps.Next(at, s.now))
+	}, func(t *thread, i, j int, answer bool, at time.Time) {
 		// Cannot fail: seeded threads have a customer and room.
-		_, _ = s.appendMessage(sh, created[i], sim.If(answer, Shop, Customer), script.Line(i, j, answer), nil, nil, at)
+		_, _ = s.appendMessage(sh, t, sim.If(answer, Shop, Customer), script.Line(i, j, answer), nil, nil, at)
 	})
 	sh.index.Append(created...)
 	sh.index.Sort()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -30,9 +31,6 @@ type Config struct {
 // Fault is a canned answer (see sim.Fault) of "M10", "M11" or "M12".
 type Fault = sim.Fault
 
-// statsCounters are the counters of Stats' int64 fields, in order.
-var statsCounters = []string{"M10", "M11", "M12", sim.Unauthorized, sim.RateLimited, sim.Faulted, "listed"}
-
 // Server simulates a Mirakl instance's seller inbox API.
 type Server struct {
 	*sim.Kit
@@ -47,7 +45,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, now: sim.Now(cfg.Now), shops: sim.Accounts[*shop]{Noun: "shop", Prefix: "miraklsim"}}
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{"M10", "M11", "M12"}, List: "M11", Messages: []string{"M10"},
-		Counters: []string{"listed"},
+		Counters: []string{"M10", "M11", "M12", sim.Unauthorized, sim.RateLimited, sim.Faulted, "listed"},
 		Error: func(w http.ResponseWriter, status int, _ string) {
 			writeError(w, status, "injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status))
 		},
@@ -89,7 +87,7 @@ type Stats struct {
 }
 
 // Stats returns the request counters.
-func (s *Server) Stats() (st Stats) { s.Counts(&st, statsCounters...); return st }
+func (s *Server) Stats() (st Stats) { s.Counts(&st); return st }
 
 // authenticate checks the raw API key (never echoed) and shop_id.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[*shop] {
@@ -139,11 +137,6 @@ func (s *Server) Write(shopID, threadID string, d events.Direction, text string)
 	return s.AddMessage(shopID, threadID, sim.By(d, Customer, Shop), text, time.Time{})
 }
 
-var (
-	emptyMessages = []*message{}
-	emptyNoReply  = []wireNoReply{}
-)
-
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 var writeJSON = sim.JSON{EncodingError: `{"status":500,"message":"encoding response"}`}.Write
@@ -178,10 +171,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, sh *shop) {
 		return
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
-	var atts []Attachment
-	for _, fh := range r.MultipartForm.File["files"] {
-		atts = append(atts, Attachment{Name: fh.Filename, Size: fh.Size})
-	}
+	atts := sim.Map(r.MultipartForm.File["files"], func(fh *multipart.FileHeader) Attachment { return Attachment{Name: fh.Filename, Size: fh.Size} })
 	sh.Lock()
 	defer sh.Unlock()
 	in, t, msg := s.postInput(r, sh)
@@ -192,7 +182,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, sh *shop) {
 	var to []wireParticipant
 	entity := ""
 	if msg == "" {
-		to, msg = t.recipients(sh, in)
+		to, msg = t.recipients(in)
 		entity = t.entityType + "/" + t.entityID
 	}
 	if msg == "" && sh.attachments[entity]+len(atts) > maxAttachmentsPerEntity {
@@ -248,17 +238,18 @@ func messageInputPart(r *http.Request) ([]byte, error) {
 }
 
 // recipients maps M12's to[] onto the thread's participants.
-func (t *thread) recipients(sh *shop, in messageInput) ([]wireParticipant, string) {
+func (t *thread) recipients(in messageInput) ([]wireParticipant, string) {
 	to := make([]wireParticipant, 0, len(in.To))
 	seen := map[string]bool{}
 	for _, rc := range in.To {
 		if rc.Type == partShop {
 			return nil, "message_input.to: the shop cannot write to itself"
 		}
-		p, ok := t.participant(sh, rc.Type)
-		if !ok {
+		i := slices.IndexFunc(t.authorized, func(p wireParticipant) bool { return p.Type == rc.Type })
+		if i < 0 {
 			return nil, "message_input.to: " + strconv.Quote(rc.Type) + " is not a participant of this thread"
 		}
+		p := t.authorized[i]
 		if rc.ID != "" && p.ID != "" && rc.ID != p.ID {
 			return nil, "message_input.to: unknown " + rc.Type + " id " + strconv.Quote(rc.ID)
 		}

@@ -97,7 +97,7 @@ func newAccount(id string, n int64) *account {
 	return &account{
 		id: id, userID: 1000 + n, threads: make(map[int64]*thread),
 		order:  sim.Index[int64, *thread]{Key: func(t *thread) (int64, int64) { return t.seq, 0 }},
-		stamps: sim.Stamps{Unit: time.Second, Ties: true},
+		stamps: sim.Stamps{Unit: time.Second, Ties: true, Coarse: true},
 		people: 5000 + 1000*n, adverts: 880000 + 10000*n,
 	}
 }
@@ -113,11 +113,6 @@ func (a *account) mustThread(threadID string) *thread {
 
 // formatTime writes OLX's zone-less wall clock, in whole seconds.
 func (s *Server) formatTime(t time.Time) string { return t.In(s.loc).Format(time.DateTime) }
-
-// stamp is the time of a new event in whole seconds.
-func (s *Server) stamp(a *account, at time.Time) time.Time {
-	return a.stamps.Next(at.Truncate(time.Second), s.now)
-}
 
 // touch moves t to the top of GET /threads.
 func (a *account) touch(t *thread) {
@@ -150,7 +145,7 @@ func (s *Server) appendMessage(a *account, t *thread, from SenderType, text stri
 	if from != Interlocutor && from != Owner {
 		return nil, errors.New("olxsim: invalid sender type")
 	}
-	at = s.stamp(a, at)
+	at = a.stamps.Next(at, s.now)
 	m := &message{
 		id: s.msgN.Add(1), threadID: t.id, at: at, atStr: s.formatTime(at), from: from, text: text,
 		attachments: sim.Map(atts, func(f Attachment) wireAttachment { return wireAttachment(f) }),
@@ -201,7 +196,7 @@ func (s *Server) threadInfo(t *thread) ThreadInfo {
 // AddThread creates a thread without messages at the top of the list; OLX's start with one, so add one.
 func (s *Server) AddThread(accountID string, in NewThread) string {
 	return sim.Edit(&s.accounts, accountID, func(a *account) string {
-		t := s.newThread(a, in, s.stamp(a, in.At))
+		t := s.newThread(a, in, a.stamps.Next(in.At, s.now))
 		a.touch(t)
 		return strconv.FormatInt(t.id, 10)
 	})
@@ -245,13 +240,8 @@ func (s *Server) Threads(accountID string) []ThreadInfo {
 
 // Thread returns the ground truth of one thread.
 func (s *Server) Thread(accountID, threadID string) (ThreadInfo, bool) {
-	id, err := strconv.ParseInt(threadID, 10, 64)
-	return sim.Find(&s.accounts, accountID, func(a *account) *thread {
-		if err != nil {
-			return nil
-		}
-		return a.threads[id]
-	}, s.threadInfo)
+	id, _ := strconv.ParseInt(threadID, 10, 64) // a bad id parses to no thread's id
+	return sim.Find(&s.accounts, accountID, func(a *account) *thread { return a.threads[id] }, s.threadInfo)
 }
 
 // Truth lists the bottom of OLX's list first.
@@ -267,12 +257,11 @@ func (s *Server) Seed(accountID string, threads, messagesPerThread int, start ti
 	a := s.accounts.Must(accountID)
 	a.Lock()
 	defer a.Unlock()
-	var created []*thread
-	// stamp rounds to whole seconds, so the spread needs no coarser unit.
-	sim.Seed(start, s.now(), threads, messagesPerThread, time.Nanosecond, func(i int, at time.Time) {
-		created = append(created, s.newThread(a, NewThread{}, s.stamp(a, at)))
-	}, func(i, j int, answer bool, at time.Time) {
-		_, _ = s.appendMessage(a, created[i], sim.If(answer, Owner, Interlocutor), script.Line(i, j, answer), nil, at, false) // from is valid
+	// The stamps cut to whole seconds, so the spread needs no coarser unit.
+	created := sim.Seed(start, s.now(), threads, messagesPerThread, time.Nanosecond, nil, func(i int, at time.Time) *thread {
+		return s.newThread(a, NewThread{}, a.stamps.Next(at, s.now))
+	}, func(t *thread, i, j int, answer bool, at time.Time) {
+		_, _ = s.appendMessage(a, t, sim.If(answer, Owner, Interlocutor), script.Line(i, j, answer), nil, at, false) // from is valid
 	})
 	for _, t := range created {
 		a.touch(t)
@@ -299,7 +288,7 @@ func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
 		return true
 	}
 	return sim.Step(a, p, func() bool { return a.order.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
-		t := s.newThread(a, NewThread{}, s.stamp(a, time.Time{}))
+		t := s.newThread(a, NewThread{}, a.stamps.Next(time.Time{}, s.now))
 		a.touch(t)
 		return write(t, Interlocutor, itext)
 	}}, sim.Event{Name: actInterlocutor, Share: 0.45, Do: func() bool {

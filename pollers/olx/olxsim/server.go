@@ -45,9 +45,6 @@ const (
 	EndpointCommands = "commands" // POST /threads/{id}/commands
 )
 
-// statsCounters are the counters of Stats' int64 fields, in order.
-var statsCounters = []string{EndpointThreads, EndpointMessages, sim.Unauthorized, "version", "content_type", sim.RateLimited, sim.Faulted, "threads_listed", "messages_listed"}
-
 // Fault is a canned answer (see sim.Fault).
 type Fault = sim.Fault
 
@@ -76,7 +73,7 @@ func New(cfg Config) *Server {
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{EndpointThreads, EndpointThread, EndpointMessages, EndpointMessage, EndpointSend, EndpointCommands},
 		List:      EndpointThreads, Messages: []string{EndpointMessages},
-		Counters: []string{"version", "content_type", "threads_listed", "messages_listed"},
+		Counters: []string{EndpointThreads, EndpointMessages, sim.Unauthorized, "version", "content_type", sim.RateLimited, sim.Faulted, "threads_listed", "messages_listed"},
 		Error: func(w http.ResponseWriter, status int, _ string) {
 			writeError(w, status, http.StatusText(status), "injected fault: "+strconv.Itoa(status))
 		},
@@ -138,7 +135,7 @@ type Stats struct {
 
 // Stats returns the request counters.
 func (s *Server) Stats() (st Stats) {
-	s.Counts(&st, statsCounters...)
+	s.Counts(&st)
 	st.Calls = make(map[string]int64)
 	for _, e := range s.Endpoints() {
 		st.Calls[e] = s.Count(e)
@@ -420,15 +417,13 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, a *account) 
 			writeValidation(w, "Message could not be sent", *invalid("attachments", "attachments need absolute http(s) URLs"))
 			return
 		}
-		files = append(files, Attachment{Name: pathBase(u.Path), URL: f.URL})
+		files = append(files, Attachment{Name: cmp.Or(u.Path[strings.LastIndexByte(u.Path, '/')+1:], "attachment"), URL: f.URL})
 	}
 	var wm wireMessage
 	if a.inThread(w, r, true, func(t *thread) { wm = sim.Must(s.appendMessage(a, t, Owner, in.Text, files, time.Time{}, true)).wire() }) {
 		s.writeData(w, http.StatusOK, wm)
 	}
 }
-
-func pathBase(p string) string { return cmp.Or(p[strings.LastIndexByte(p, '/')+1:], "attachment") }
 
 type commandInput struct {
 	Command     string `json:"command"`

@@ -266,12 +266,11 @@ func (s *Server) Seed(userID int64, threads, messagesPerThread int, start time.T
 	v := s.vendors.Must(key(userID))
 	v.Lock()
 	defer v.Unlock()
-	var created []*conv
-	sim.Seed(start, s.now(), threads, messagesPerThread, time.Microsecond, func(i int, at time.Time) {
+	created := sim.Seed(start, s.now(), threads, messagesPerThread, time.Microsecond, nil, func(i int, at time.Time) *conv {
 		in := NewThread{Buyer: script.Names[i%len(script.Names)] + " #" + strconv.Itoa(i+1)}
-		created = append(created, s.newConv(v, in, v.stamps.Next(at, s.now)))
-	}, func(i, j int, answer bool, at time.Time) {
-		_, _ = s.appendMessage(v, created[i], sim.If(answer, Vendor, Buyer), script.Line(i, j, answer), "", at) // from is valid
+		return s.newConv(v, in, v.stamps.Next(at, s.now))
+	}, func(c *conv, i, j int, answer bool, at time.Time) {
+		_, _ = s.appendMessage(v, c, sim.If(answer, Vendor, Buyer), script.Line(i, j, answer), "", at) // from is valid
 	})
 	v.index.Append(created...)
 	v.index.Sort()

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -63,9 +62,6 @@ const (
 	EndpointSearch        = "search"        // GET .../messages/search, /vendor/messages/search
 )
 
-// statsCounters are the counters of Stats' int64 fields, in order.
-var statsCounters = []string{EndpointConversations, EndpointMessages, EndpointSend, EndpointSearch, sim.Unauthorized, sim.RateLimited, sim.Faulted, "conversations_listed", "messages_listed"}
-
 // Fault is a canned answer (see sim.Fault), Account a vendor's user id.
 type Fault = sim.Fault
 
@@ -97,7 +93,7 @@ func New(cfg Config) *Server {
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{EndpointConversations, EndpointMessages, EndpointSend, EndpointSearch},
 		List:      EndpointConversations, Messages: []string{EndpointMessages},
-		Counters: []string{"conversations_listed", "messages_listed"},
+		Counters: []string{EndpointConversations, EndpointMessages, EndpointSend, EndpointSearch, sim.Unauthorized, sim.RateLimited, sim.Faulted, "conversations_listed", "messages_listed"},
 		Error: func(w http.ResponseWriter, status int, _ string) {
 			writeError(w, status, "Injected fault: "+strconv.Itoa(status)+" "+http.StatusText(status)+".")
 		},
@@ -115,8 +111,8 @@ func New(cfg Config) *Server {
 	}
 	route("POST /vendor/conversations/{id}/messages", EndpointSend, s.handleSend)
 	route("POST /vendor/conversations/{id}/messages/image", EndpointSend, s.handleSendImage)
-	route("GET /vendor/conversations/{id}/messages/search", EndpointSearch, s.handleSearchConversation)
-	route("GET /vendor/messages/search", EndpointSearch, s.handleSearchAll)
+	route("GET /vendor/conversations/{id}/messages/search", EndpointSearch, s.handleSearch)
+	route("GET /vendor/messages/search", EndpointSearch, s.handleSearch)
 	return s
 }
 
@@ -171,7 +167,7 @@ type Stats struct {
 }
 
 // Stats returns the request counters.
-func (s *Server) Stats() (st Stats) { s.Counts(&st, statsCounters...); return st }
+func (s *Server) Stats() (st Stats) { s.Counts(&st); return st }
 
 // limit is Laravel's throttle middleware, which counts per minute.
 func (s *Server) limit(w http.ResponseWriter, c *sim.Cred[*vendor]) bool {
@@ -322,18 +318,6 @@ func appendMeta(b []byte, next string) []byte {
 	return append(b, "}}"...)
 }
 
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(b *[]byte) {
-	// Huge bodies should not stay pinned in the pool.
-	if cap(*b) <= 1<<20 {
-		*b = (*b)[:0]
-		bufPool.Put(b)
-	}
-}
-
 func writeBody(w http.ResponseWriter, status int, body []byte) {
 	sim.WriteBody(w, status, "application/json", body)
 }
@@ -383,50 +367,37 @@ type cursor struct {
 
 func encodeCursor(c cursor) string { c.V = cursorVersion; return sim.EncodeToken(c) }
 
-// pageQuery reads limit (def when absent) and the cursor of kind, or answers 422.
+// pageQuery reads limit (1 to 100, def when absent) and the cursor, if any, of kind and this
+// request, or answers 422.
 func pageQuery(w http.ResponseWriter, q url.Values, def int, kind string, vendorID, convID int64) (limit int, c cursor, present, ok bool) {
-	if limit, ok = parseLimit(w, q, def); ok {
-		if c, present, ok = decodeCursor(q, kind, vendorID, convID); !ok {
-			writeValidation(w, "cursor", "The cursor is invalid.")
+	limit = def
+	if s := q.Get("limit"); s != "" {
+		var err error
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxLimit {
+			writeValidation(w, "limit", "The limit field must be an integer between 1 and 100.")
+			return 0, c, false, false
 		}
 	}
-	return limit, c, present, ok
+	raw := q.Get("cursor")
+	if raw == "" {
+		return limit, c, false, true
+	}
+	if !sim.DecodeToken(raw, &c) || c.V != cursorVersion ||
+		c.Kind != kind || c.Vendor != vendorID || c.Conv != convID || c.Off < 0 {
+		writeValidation(w, "cursor", "The cursor is invalid.")
+		return limit, c, true, false
+	}
+	return limit, c, true, true
 }
 
 // writeList answers a list: rows appends the rows and returns the next cursor, "" on the last page.
 func writeList(w http.ResponseWriter, rows func(b []byte) ([]byte, string)) {
-	buf := getBuf()
-	defer putBuf(buf)
-	b, next := rows(append(*buf, `{"data":[`...))
-	*buf = appendMeta(b, next)
-	writeBody(w, http.StatusOK, *buf)
-}
-
-// decodeCursor reads the cursor parameter, if any, of this request.
-func decodeCursor(q url.Values, kind string, vendorID, convID int64) (c cursor, present, ok bool) {
-	raw := q.Get("cursor")
-	if raw == "" {
-		return c, false, true
-	}
-	if !sim.DecodeToken(raw, &c) || c.V != cursorVersion ||
-		c.Kind != kind || c.Vendor != vendorID || c.Conv != convID || c.Off < 0 {
-		return c, true, false
-	}
-	return c, true, true
-}
-
-// parseLimit reads limit: 1 to 100, def when absent.
-func parseLimit(w http.ResponseWriter, q url.Values, def int) (int, bool) {
-	s := q.Get("limit")
-	if s == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxLimit {
-		writeValidation(w, "limit", "The limit field must be an integer between 1 and 100.")
-		return 0, false
-	}
-	return n, true
+	sim.Pooled(func(b []byte) []byte {
+		b, next := rows(append(b, `{"data":[`...))
+		b = appendMeta(b, next)
+		writeBody(w, http.StatusOK, b)
+		return b
+	})
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, v *vendor) {
@@ -567,20 +538,17 @@ func hits(convs []*conv, term string) []hit {
 	return out
 }
 
-// handleSearchConversation serves GET .../{id}/messages/search.
-func (s *Server) handleSearchConversation(w http.ResponseWriter, r *http.Request, v *vendor) {
-	if id, ok := convFromPath(w, r, v); ok {
-		s.search(w, r, v, id, defaultMsgLimit)
+// handleSearch serves GET .../{id}/messages/search and, with conversations, GET
+// /vendor/messages/search; it scans: threadsync does not poll search.
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, v *vendor) {
+	convID, def := int64(0), defaultGlobalLimit
+	if r.PathValue("id") != "" {
+		var ok bool
+		if convID, ok = convFromPath(w, r, v); !ok {
+			return
+		}
+		def = defaultMsgLimit
 	}
-}
-
-// handleSearchAll serves GET /vendor/messages/search, with conversations.
-func (s *Server) handleSearchAll(w http.ResponseWriter, r *http.Request, v *vendor) {
-	s.search(w, r, v, 0, defaultGlobalLimit)
-}
-
-// search scans conversation convID, or all (0): threadsync does not poll search.
-func (s *Server) search(w http.ResponseWriter, r *http.Request, v *vendor, convID int64, def int) {
 	term, limit, off, ok := searchQuery(w, r.URL.Query(), v.id, convID, def)
 	if !ok {
 		return

@@ -93,24 +93,19 @@ func (t *thread) side(u *user) int {
 	return -1
 }
 
-// userNamed returns the user of the name, created if new.
-func (s *Server) userNamed(name string) *user {
-	return sim.Intern(s.byName, name, func() *user { return s.newUser(name, "", time.Time{}) })
+// userNamed returns the user of the name, created (of realName, joining at joined) if new.
+func (s *Server) userNamed(name, realName string, joined time.Time) *user {
+	return sim.Intern(s.byName, name, func() *user { return s.newUser(name, realName, joined) })
 }
 
 // newUser creates a user who joined at joined (zero: now).
 func (s *Server) newUser(name, realName string, joined time.Time) *user {
 	s.userSeq++
 	u := &user{id: s.userSeq, name: name}
-	u.wire = &wireUser{ID: u.id, Username: name, RealName: realName, Status: "a", DateJoined: s.formatTime(s.stampLocked(joined))}
+	u.wire = &wireUser{ID: u.id, Username: name, RealName: realName, Status: "a", DateJoined: s.formatTime(s.stamps.Next(joined, s.now))}
 	s.users[u.id] = u
 	s.byName[name] = u
 	return u
-}
-
-// stampLocked is the time of a new event, to the API's microsecond.
-func (s *Server) stampLocked(at time.Time) time.Time {
-	return s.stamps.Next(at.Truncate(time.Microsecond), s.now)
 }
 
 func (s *Server) mustThread(a *account, threadID string) (*thread, int) {
@@ -176,17 +171,12 @@ func (s *Server) AddThread(account string, in NewThread) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.accounts.Must(account)
-	var other *user
-	if in.With == "" {
-		other = s.newUser(s.freshName(), in.RealName, in.At)
-	} else if other = s.byName[in.With]; other == nil {
-		other = s.newUser(in.With, in.RealName, in.At)
-	}
+	other := s.userNamed(cmp.Or(in.With, s.freshName()), in.RealName, in.At)
 	if other == a.user {
 		panic(errors.New("selfcommunitysim: a user cannot write to themself"))
 	}
 	in.From, in.Text = cmp.Or(in.From, Other), cmp.Or(in.Text, "Hi! Do you have a minute?")
-	at := s.stampLocked(in.At)
+	at := s.stamps.Next(in.At, s.now)
 	first, second := other, a.user
 	if in.From == Owner {
 		first, second = a.user, other
@@ -221,7 +211,7 @@ func (s *Server) AddMessage(account, threadID string, from From, text string, at
 	default:
 		panic(errBadFrom)
 	}
-	m := s.appendMessage(t, side, text, s.stampLocked(at), true)
+	m := s.appendMessage(t, side, text, s.stamps.Next(at, s.now), true)
 	return strconv.FormatInt(m.ID, 10)
 }
 
@@ -302,17 +292,16 @@ func (s *Server) Seed(account string, threads, messagesPerThread int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.accounts.Must(account)
-	var t *thread
-	sim.Seed(time.Time{}, s.now(), threads, max(messagesPerThread, 1), time.Microsecond, func(i int, at time.Time) {
+	sim.Seed(time.Time{}, s.now(), threads, max(messagesPerThread, 1), time.Microsecond, nil, func(i int, at time.Time) *thread {
 		realName := script.Names[(int(s.userSeq)+i)%len(script.Names)]
 		name := strings.ToLower(strings.ReplaceAll(strings.Fields(realName)[0], "é", "e")) + "_" + strconv.FormatInt(s.userSeq+1, 10)
 		if s.byName[name] != nil {
 			name = s.freshName()
 		}
-		at = s.stampLocked(at)
-		t = s.pairThread(s.newUser(name, realName, at), a.user, at)
-	}, func(i, j int, answer bool, at time.Time) {
-		s.appendMessage(t, sim.If(answer, 1, 0), script.Line(i, j, answer), s.stampLocked(at), false)
+		at = s.stamps.Next(at, s.now)
+		return s.pairThread(s.newUser(name, realName, at), a.user, at)
+	}, func(t *thread, i, j int, answer bool, at time.Time) {
+		s.appendMessage(t, sim.If(answer, 1, 0), script.Line(i, j, answer), s.stamps.Next(at, s.now), false)
 	})
 	a.index.Sort()
 }
@@ -331,11 +320,11 @@ const actNone, actNewThread, actMember, actOwnerAnswer = sim.None, sim.NewThread
 func (s *Server) trafficStep(a *account, rnd *rand.Rand) string {
 	p, realName, mbody, obody := rnd.Float64(), sim.Pick(rnd, script.Names), sim.Pick(rnd, script.In), sim.Pick(rnd, script.Out)
 	write := func(t *thread, side int, text string) bool {
-		s.appendMessage(t, side, text, s.stampLocked(time.Time{}), true)
+		s.appendMessage(t, side, text, s.stamps.Next(time.Time{}, s.now), true)
 		return true
 	}
 	return sim.Step(&s.mu, p, func() bool { return a.index.Len() == 0 }, sim.Event{Name: actNewThread, Share: 0.20, Do: func() bool {
-		at := s.stampLocked(time.Time{})
+		at := s.stamps.Next(time.Time{}, s.now)
 		t := s.pairThread(s.newUser(s.freshName(), realName, at), a.user, at)
 		s.appendMessage(t, 0, mbody, at, true)
 		return true

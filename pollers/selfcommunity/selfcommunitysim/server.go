@@ -27,9 +27,6 @@ const (
 	EndpointSend     = "send"     // POST /api/v2/pm/
 )
 
-// statsCounters are the counters of Stats' int64 fields, in order.
-var statsCounters = []string{EndpointSnippets, EndpointThread, EndpointMessage, EndpointSend, sim.Unauthorized, sim.RateLimited, sim.Faulted, "snippets_listed", "messages_listed"}
-
 // Config configures a Server. The zero Config is a valid, unlimited server.
 type Config struct {
 	// RequestsPerSecond (0: unlimited) and Burst limit each user, as DRF throttles; above, 429.
@@ -86,12 +83,12 @@ func New(cfg Config) *Server {
 		pairs: make(map[[2]int64]*thread), messages: make(map[int64]*message),
 		// Where the documentation's examples are (thread 311, message 9001).
 		thrSeq: 300, msgSeq: 9000,
-		stamps: sim.Stamps{Unit: time.Microsecond},
+		stamps: sim.Stamps{Unit: time.Microsecond, Coarse: true},
 	}
 	s.Kit = sim.NewKit(sim.API{
 		Endpoints: []string{EndpointSnippets, EndpointThread, EndpointMessage, EndpointSend},
 		List:      EndpointSnippets, Messages: []string{EndpointThread},
-		Counters: []string{"snippets_listed", "messages_listed"},
+		Counters: []string{EndpointSnippets, EndpointThread, EndpointMessage, EndpointSend, sim.Unauthorized, sim.RateLimited, sim.Faulted, "snippets_listed", "messages_listed"},
 		Error:    faultError,
 		Stats:    func() any { return s.Stats() },
 	})
@@ -134,7 +131,7 @@ func (s *Server) AddAccount(username, token string) (userID string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userNamed(username)
+	u := s.userNamed(username, "", time.Time{})
 	s.accounts.Add(username, token, func(int) *account {
 		a := &account{user: u, index: sim.Index[int64, *thread]{Key: func(t *thread) (int64, int64) { return t.lastNs, t.id }}}
 		if s.cfg.RequestsPerSecond > 0 {
@@ -162,7 +159,7 @@ type Stats struct {
 }
 
 // Stats returns the request counters.
-func (s *Server) Stats() (st Stats) { s.Counts(&st, statsCounters...); return st }
+func (s *Server) Stats() (st Stats) { s.Counts(&st); return st }
 
 const pmPath = "/api/v2/pm/"
 
@@ -227,11 +224,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *sim.Cred[
 	return c
 }
 
-// link is next or previous as DRF's replace_query_param builds them.
-func (s *Server) link(r *http.Request, limit, offset int, dropOffset bool) *string {
+// link is next or previous as DRF's replace_query_param builds them: the first page has no offset.
+func (s *Server) link(r *http.Request, limit, offset int) *string {
 	q := r.URL.Query()
 	q.Set("limit", strconv.Itoa(limit))
-	if dropOffset {
+	if offset <= 0 {
 		q.Del("offset")
 	} else {
 		q.Set("offset", strconv.Itoa(offset))
@@ -321,29 +318,27 @@ func (s *Server) limitOffset(q url.Values) (limit, offset int) {
 	return limit, offset
 }
 
-// links are DRF's next and previous for a page at offset of count results.
-func (s *Server) links(r *http.Request, limit, offset, count int) (next, prev *string) {
-	if offset+limit < count {
-		next = s.link(r, limit, offset+limit, false)
+// writePage answers p, the page at offset, with DRF's next and previous; its results count as listed.
+func writePage[T any](s *Server, w http.ResponseWriter, r *http.Request, listed string, p page[T], limit, offset int) {
+	if offset+limit < p.Count {
+		p.Next = s.link(r, limit, offset+limit)
 	}
 	if offset > 0 {
-		prev = s.link(r, limit, offset-limit, offset-limit <= 0)
+		p.Previous = s.link(r, limit, offset-limit)
 	}
-	return next, prev
+	s.Add(listed, int64(len(p.Results)))
+	writeJSON(w, http.StatusOK, p)
 }
 
 // handleSnippets serves GET /api/v2/pm/, newest last_message_at first.
 func (s *Server) handleSnippets(w http.ResponseWriter, r *http.Request, a *account) {
 	limit, offset := s.limitOffset(r.URL.Query())
 	s.mu.RLock()
-	n := a.index.Len()
-	resp := page[wireSnippet]{Count: n, Results: sim.Map(sim.Page(a.index.Items(), offset, limit, true), func(t *thread) wireSnippet {
+	p := page[wireSnippet]{Count: a.index.Len(), Results: sim.Map(sim.Page(a.index.Items(), offset, limit, true), func(t *thread) wireSnippet {
 		return t.snippet(t.side(a.user))
 	})}
 	s.mu.RUnlock()
-	resp.Next, resp.Previous = s.links(r, limit, offset, n)
-	s.Add("snippets_listed", int64(len(resp.Results)))
-	writeJSON(w, http.StatusOK, resp)
+	writePage(s, w, r, "snippets_listed", p, limit, offset)
 }
 
 // snippet has the last message's sender: the doc's "creator of the thread" its examples belie.
@@ -422,11 +417,7 @@ func (s *Server) handleThread(w http.ResponseWriter, r *http.Request, a *account
 	if p[3].set {
 		hi = max(lo, msgIndex(msgs, p[3].v))
 	}
-	count := hi - lo
-	resp := page[*message]{Count: count, Results: sim.Page(msgs[lo:hi], offset, limit, s.cfg.MessagesNewestFirst)}
-	resp.Next, resp.Previous = s.links(r, limit, offset, count)
-	s.Add("messages_listed", int64(len(resp.Results)))
-	writeJSON(w, http.StatusOK, resp)
+	writePage(s, w, r, "messages_listed", page[*message]{Count: hi - lo, Results: sim.Page(msgs[lo:hi], offset, limit, s.cfg.MessagesNewestFirst)}, limit, offset)
 }
 
 func msgIndex(msgs []*message, id int64) int {
@@ -497,7 +488,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, a *account) 
 		}
 	}
 	out := sim.Map(ids, func(id int64) *message {
-		at := s.stampLocked(time.Time{})
+		at := s.stamps.Next(time.Time{}, s.now)
 		t := s.pairThread(a.user, s.users[id], at)
 		return s.appendMessage(t, t.side(a.user), in.Message, at, true)
 	})
