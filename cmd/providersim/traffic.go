@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"sync"
-	"time"
 )
 
 // liveTraffic runs every account's live traffic at one rate, which
@@ -42,18 +40,8 @@ func (l *liveTraffic) set(perSecond float64) {
 	}
 	ctx, cancel := context.WithCancel(l.parent)
 	l.cancel = cancel
-	period := time.Duration(float64(time.Second) / perSecond)
 	for _, run := range l.runs {
 		l.wg.Go(func() {
-			// Each account starts at a random point of its period, so
-			// that together they write at an even pace, not in bursts.
-			if period > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(rand.N(period)):
-				}
-			}
 			if err := run(ctx, perSecond); err != nil && ctx.Err() == nil {
 				l.log.Error("live traffic stopped", "err", err)
 			}

@@ -14,21 +14,26 @@ import (
 // ErrRate is Pace's answer to a rate that is not positive and finite.
 var ErrRate = errors.New("the rate must be positive and finite")
 
-// Pace calls event perSecond times a second until ctx is done, catching up at most a second.
+// Pace calls event perSecond times a second until ctx is done, catching up
+// at most a second. The first call comes at a random point of the first
+// period, so that accounts started together write at an even pace, not in
+// step.
 func Pace(ctx context.Context, perSecond float64, event func()) error {
 	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
 		return ErrRate
 	}
-	interval := max(time.Duration(float64(time.Second)/perSecond), 10*time.Millisecond)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	begin := time.Now()
+	period := time.Duration(float64(time.Second) / perSecond)
+	begin := time.Now().Add(-rand.N(max(period, 1)))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	var done int64
 	for {
+		next := begin.Add(time.Duration(float64(done+1) / perSecond * float64(time.Second)))
+		timer.Reset(max(time.Until(next), 10*time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-tick.C:
+		case now := <-timer.C:
 			due := int64(now.Sub(begin).Seconds() * perSecond)
 			done = max(done, due-int64(math.Ceil(perSecond)))
 			for ; done < due; done++ {
