@@ -1,6 +1,8 @@
 package events
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,9 +66,12 @@ func (t Type) suffix() string {
 
 // SchemaID is the value of the envelope's dataschema for events of this type;
 // it is also the $id of the JSON Schema in package schemas.
-func (t Type) SchemaID() string {
-	return "https://threadsync.dev/schemas/" + t.suffix() + ".v1.json"
-}
+func (t Type) SchemaID() string { return schemaBase + t.suffix() + schemaVersion }
+
+const (
+	schemaBase    = "https://threadsync.dev/schemas/"
+	schemaVersion = ".v1.json"
+)
 
 // ErrInvalidToken is returned when a value cannot be used as a subject token or key part.
 var ErrInvalidToken = errors.New("invalid token")
@@ -127,13 +132,23 @@ func (o Origin) Source() string { return "threadsync/" + o.Provider + "/" + o.Ac
 var idSpace = uuid.MustParse("5b0c2a5e-7c1f-4e53-9b1e-6f1f3f6d7a10")
 
 // eventID derives a version-5 UUID from the fact an event states, so that the
-// same fact always gets the same id, across restarts and replicas.
+// same fact always gets the same id, across restarts and replicas. It is
+// uuid.NewSHA1(idSpace, provider NUL account NUL type (NUL part)...) in
+// its canonical form, computed without the allocations of the generic
+// hash (every event pays for it).
 func eventID(o Origin, t Type, parts ...string) string {
-	n := len(o.Provider) + len(o.Account) + len(t) + 3
+	n := len(idSpace) + len(o.Provider) + len(o.Account) + len(t) + 2
 	for _, p := range parts {
 		n += len(p) + 1
 	}
-	b := make([]byte, 0, n)
+	var buf [256]byte
+	var b []byte
+	if n <= len(buf) {
+		b = buf[:0]
+	} else {
+		b = make([]byte, 0, n)
+	}
+	b = append(b, idSpace[:]...)
 	b = append(b, o.Provider...)
 	b = append(b, 0)
 	b = append(b, o.Account...)
@@ -143,7 +158,20 @@ func eventID(o Origin, t Type, parts ...string) string {
 		b = append(b, 0)
 		b = append(b, p...)
 	}
-	return uuid.NewSHA1(idSpace, b).String()
+	sum := sha1.Sum(b)
+	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
+	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
+	var id [36]byte
+	hex.Encode(id[0:8], sum[0:4])
+	id[8] = '-'
+	hex.Encode(id[9:13], sum[4:6])
+	id[13] = '-'
+	hex.Encode(id[14:18], sum[6:8])
+	id[18] = '-'
+	hex.Encode(id[19:23], sum[8:10])
+	id[23] = '-'
+	hex.Encode(id[24:36], sum[10:16])
+	return string(id[:])
 }
 
 // ThreadCreatedData is the data of a ThreadCreated event.
@@ -399,11 +427,7 @@ type envelopeOut struct {
 
 // MarshalJSON encodes the event as a CloudEvents 1.0 JSON envelope.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(envelopeOut{
-		SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Thread,
-		Time: e.Time.UTC(), DataContentType: "application/json", DataSchema: e.Type.SchemaID(),
-		TraceParent: e.TraceParent, TraceState: e.TraceState, Data: e.Data,
-	})
+	return appendEnvelope(make([]byte, 0, 1024), &e)
 }
 
 // ParseEnvelope decodes a CloudEvents envelope as published by threadsync.

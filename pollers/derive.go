@@ -21,6 +21,10 @@ type deriveInput struct {
 	stated bool                    // the provider states reply-needed (Features.ReplyNeededStated)
 	policy *sla.Policy             // the account's reply policy; nil for none
 	now    time.Time               // when the thread was looked at
+	// events, when set, is the slice the caller appends the events to:
+	// derive writes them in its spare capacity, so that a page's events
+	// take one array (see appendDerived).
+	events []events.Event
 	// recover: pages with this thread's events may have been published
 	// without their commit (see recovery), so an episode that opened and
 	// ended since prev may have been announced already.
@@ -51,6 +55,7 @@ type derived struct {
 // derive is pure: the same input always gives the same events and ids.
 func derive(in deriveInput) derived {
 	var d derived
+	d.events = in.events[len(in.events):]
 	next := &d.state
 	if in.prev != nil {
 		*next = *in.prev
@@ -199,6 +204,15 @@ func derive(in deriveInput) derived {
 		d.open = -1
 	}
 	return d
+}
+
+// appendDerived appends the events d yields to evs, the slice derive was
+// given: in place when they fit its capacity.
+func appendDerived(evs []events.Event, d *derived) []events.Event {
+	if n := len(d.events); n > 0 && n <= cap(evs)-len(evs) && &evs[:len(evs)+1][len(evs)] == &d.events[0] {
+		return evs[:len(evs)+n]
+	}
+	return append(evs, d.events...)
 }
 
 // announce gives the episode next.ReplySince opens its deadlines under the

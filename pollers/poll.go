@@ -244,8 +244,9 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 				seen[id] = struct{}{}
 			}
 		}
-		// The next page is fetched once this one's messages are in, so the
-		// account still has one request in flight at a time.
+		// The next page is fetched once this one's messages are in (at
+		// once when the list carried them all), so the account still has
+		// one request in flight at a time.
 		var next *prefetch
 		if page.Next != "" && ctx.Err() == nil {
 			q.Token, q.State = page.Next, page.State
@@ -408,12 +409,41 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	ctx, span := r.tel.startPage(ctx, st.Pages+1)
 	defer func() { endSpan(span, err) }()
 	fetchCtx := r.pageContext(ctx)
+	// With no message fetch to come for this page, the next page's
+	// request may go now, while this one is diffed and sent. A list that
+	// carried every thread's messages in full tells before the stored
+	// states do.
+	if r.fetchesNone(page.Items, nil, silent) {
+		derived()
+	}
 	items, prevs, err := r.stored(ctx, page.Items)
 	if err != nil {
 		return nil, err
 	}
+	room := 0
+	for i := range items {
+		it := &items[i]
+		if inflight != nil {
+			// A thread that moved on between two pages of one walk: the
+			// state the uncommitted page gives it is the newer one.
+			if p, ok := inflight.changed[it.Thread.ID]; ok {
+				prevs[i] = p
+			}
+		}
+		if prev := prevs[i]; prev == nil || !prev.SameVersion(it.Version) {
+			room += len(it.Messages) + eventsBeyondMessages
+		}
+	}
+	if r.fetchesNone(items, prevs, silent) {
+		derived()
+	}
+	// Room for the events of the page's changed threads; derive writes
+	// them in place (appendDerived).
 	var evs []events.Event
-	changed := make(map[string]*checkpoint.ThreadState)
+	if room > 0 {
+		evs = make([]events.Event, 0, room)
+	}
+	changed := make(map[string]*checkpoint.ThreadState, len(items))
 	var timers checkpoint.TimerChanges
 	var counts episodeCounts
 	open := cur.Open
@@ -425,13 +455,6 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 			high = it.UpdatedAt
 		}
 		prev := prevs[i]
-		if inflight != nil {
-			// A thread that moved on between two pages of one walk: the
-			// state the uncommitted page gives it is the newer one.
-			if p, ok := inflight.changed[it.Thread.ID]; ok {
-				prev = p
-			}
-		}
 		if prev != nil && prev.SameVersion(it.Version) {
 			continue
 		}
@@ -445,15 +468,17 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 		if err != nil {
 			return nil, fmt.Errorf("account %s: thread %s: messages: %w", r.acct, it.Thread.ID, err)
 		}
+		evs = slices.Grow(evs, len(msgs)+eventsBeyondMessages)
 		d := derive(deriveInput{
 			origin: r.origin, item: it, prev: prev, msgs: msgs,
 			silent: silent, stated: r.features.ReplyNeededStated,
 			policy: r.acct.SLA, now: now, recover: r.rec.hint(it.Thread.ID),
+			events: evs,
 		})
 		if !cur.SilentBefore.IsZero() && Walk(cur.Walk) == WalkInitial {
 			beforeMark(&d, cur.SilentBefore)
 		}
-		evs = append(evs, d.events...)
+		evs = appendDerived(evs, &d)
 		if silent && prev == nil {
 			// Recorded, not published: a backfill may publish it later.
 			d.state.Skipped = &checkpoint.Skipped{MsgAt: d.state.MsgAt, MsgIDs: slices.Clone(d.state.MsgIDs)}
@@ -516,14 +541,10 @@ const versionGone = "\x00gone:"
 // messages returns the messages of a new or changed thread: those the list
 // already carried when they reach back to what was seen, otherwise fetched.
 func (r *runner) messages(ctx context.Context, it *Item, prev *checkpoint.ThreadState, silent bool, st *Stats) ([]events.Message, error) {
-	if it.Messages != nil {
-		if it.MessagesComplete || (prev != nil && !it.Messages[0].CreatedAt.After(prev.MsgAt)) {
-			return it.Messages, nil
-		}
+	if listedComplete(it, prev) {
+		return it.Messages, nil
 	}
-	// Recording silently, the list's last-message time is enough where
-	// the provider also states reply-needed.
-	if silent && r.features.ReplyNeededStated && !it.LastMessageAt.IsZero() {
+	if r.listOnly(it, silent) {
 		return nil, nil
 	}
 	after := MessageCursor{}
@@ -545,6 +566,41 @@ func (r *runner) messages(ctx context.Context, it *Item, prev *checkpoint.Thread
 	return msgs, err
 }
 
+// fetchesNone reports whether page fetches no messages for items, given
+// their stored states (nil while unknown: any may be new or changed).
+func (r *runner) fetchesNone(items []Item, prevs []*checkpoint.ThreadState, silent bool) bool {
+	for i := range items {
+		var prev *checkpoint.ThreadState
+		if prevs != nil {
+			if prev = prevs[i]; prev != nil && prev.SameVersion(items[i].Version) {
+				continue // unchanged
+			}
+		}
+		if !r.listedEnough(&items[i], prev, silent) {
+			return false
+		}
+	}
+	return true
+}
+
+// listedEnough reports whether messages fetches nothing for it.
+func (r *runner) listedEnough(it *Item, prev *checkpoint.ThreadState, silent bool) bool {
+	return listedComplete(it, prev) || r.listOnly(it, silent)
+}
+
+// listedComplete: the messages the list carried reach back to what was
+// seen.
+func listedComplete(it *Item, prev *checkpoint.ThreadState) bool {
+	return it.Messages != nil && (it.MessagesComplete ||
+		(prev != nil && len(it.Messages) > 0 && !it.Messages[0].CreatedAt.After(prev.MsgAt)))
+}
+
+// listOnly: recording silently, the list's last-message time is enough
+// where the provider also states reply-needed.
+func (r *runner) listOnly(it *Item, silent bool) bool {
+	return silent && r.features.ReplyNeededStated && !it.LastMessageAt.IsZero()
+}
+
 // stored returns a page's items, each thread once, and their stored states
 // (nil for a thread never seen), in one round trip.
 func (r *runner) stored(ctx context.Context, listed []Item) ([]Item, []*checkpoint.ThreadState, error) {
@@ -561,9 +617,16 @@ func (r *runner) stored(ctx context.Context, listed []Item) ([]Item, []*checkpoi
 }
 
 // dedupe keeps the last occurrence of each thread in a page, should the
-// provider list one twice.
+// provider list one twice. A page without repeats is returned as it is.
 func dedupe(items []Item) []Item {
 	seen := make(map[string]int, len(items))
+	for i := range items {
+		seen[items[i].Thread.ID] = i
+	}
+	if len(seen) == len(items) {
+		return items
+	}
+	clear(seen)
 	out := items[:0:0]
 	for _, it := range items {
 		if i, ok := seen[it.Thread.ID]; ok {
@@ -575,3 +638,9 @@ func dedupe(items []Item) []Item {
 	}
 	return out
 }
+
+// eventsBeyondMessages is room for the events a changed thread yields
+// besides its messages': ThreadCreated and ReplyNeeded for a new one, a
+// ReplyResolved with the warning and breach it came after, and so on. More
+// is fine, only slower (derive then writes them apart).
+const eventsBeyondMessages = 4

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,9 +71,15 @@ func benchMirakl(b *testing.B, threads, perThread int) {
 		return st, time.Since(start)
 	}
 
-	// Initial full sync.
+	// Initial full sync. BENCH_SYNC_CPUPROFILE names a file that gets a
+	// CPU profile of this window alone (not with -cpuprofile).
 	rt0 := rt.n.Load()
-	initial, dInitial := poll(engine(time.Nanosecond))
+	e := engine(time.Nanosecond)
+	stopProfile := profileWindow(b, os.Getenv("BENCH_SYNC_CPUPROFILE"))
+	cpu0 := processCPU()
+	initial, dInitial := poll(e)
+	cpuInitial := processCPU() - cpu0
+	stopProfile()
 	rtInitial := rt.n.Load() - rt0
 	evRate := float64(initial.Events) / dInitial.Seconds()
 
@@ -96,38 +106,71 @@ func benchMirakl(b *testing.B, threads, perThread int) {
 	}
 	reqPerChanged := float64(st.M10Calls+st.M11Calls) / float64(changed)
 
-	// Raw JetStream: as many messages of the same size, with ids.
-	rawRate := rawPublish(b, js, initial.Events, avgEventSize(b, js))
+	// Raw JetStream: as many messages with ids, shaped like the events
+	// (headers, id and subject lengths, bytes stored), into the same
+	// server; then as the first baseline had them, for comparison.
+	size := avgEventSize(b, js)
+	msgs0, bytes0 := streamState(b, js)
+	stopProfile = profileWindow(b, os.Getenv("BENCH_RAW_CPUPROFILE"))
+	cpu0 = processCPU()
+	rawRate := rawPublish(b, js, initial.Events, size, true)
+	cpuRaw := processCPU() - cpu0
+	stopProfile()
+	msgs1, bytes1 := streamState(b, js)
+	rawSize := int((bytes1 - bytes0) / max(msgs1-msgs0, 1))
+	plainRate := rawPublish(b, js, initial.Events, size, false)
+	msgs2, bytes2 := streamState(b, js)
+	plainSize := int((bytes2 - bytes1) / max(msgs2-msgs1, 1))
 
 	ratio := evRate / rawRate
 	fmt.Printf("\n| Mirakl, 1 account, %d threads × %d messages | value |\n|---|---|\n", threads, perThread)
 	fmt.Printf("| initial sync: threads/s | %.0f |\n", float64(initial.Threads)/dInitial.Seconds())
 	fmt.Printf("| initial sync: events/s (%d events in %s) | %.0f |\n", initial.Events, dInitial.Round(time.Millisecond), evRate)
-	fmt.Printf("| raw JetStream PublishMsgAsync with ids: msgs/s | %.0f |\n", rawRate)
+	fmt.Printf("| raw JetStream PublishMsgAsync with ids, messages shaped like the events: msgs/s | %.0f |\n", rawRate)
 	fmt.Printf("| ratio threadsync ÷ raw | %.2f |\n", ratio)
+	fmt.Printf("| bytes stored per message: events / raw | %d / %d |\n", size, rawSize)
+	fmt.Printf("| raw, messages with one header and short ids (%d bytes stored): msgs/s; ratio | %.0f; %.2f |\n", plainSize, plainRate, evRate/plainRate)
+	fmt.Printf("| process CPU per event: initial sync / raw (simulator and JetStream server included) | %.1f µs / %.1f µs |\n",
+		perEvent(cpuInitial, initial.Events), perEvent(cpuRaw, initial.Events))
 	fmt.Printf("| unchanged sweep: threads/s (%d pages) | %.0f |\n", sweep.Pages, float64(sweep.Threads)/dSweep.Seconds())
 	fmt.Printf("| unchanged sweep: M10 calls | %d |\n", m10Unchanged)
 	fmt.Printf("| 1%% changed (%d threads): walk time | %s |\n", changed, dInc.Round(time.Millisecond))
 	fmt.Printf("| 1%% changed: API requests per changed thread | %.3f |\n", reqPerChanged)
 	fmt.Printf("| initial sync: Redis round trips per page | %.2f |\n", float64(rtInitial)/float64(initial.Pages))
 	fmt.Printf("| peak RSS of the whole benchmark process (simulator and JetStream server included) | %s |\n", peakRSS())
-	fmt.Printf("bench: events_per_s=%.0f raw_events_per_s=%.0f ratio=%.2f unchanged_threads_per_s=%.0f m10_calls_unchanged=%d\n",
-		evRate, rawRate, ratio, float64(sweep.Threads)/dSweep.Seconds(), m10Unchanged)
+	fmt.Printf("bench: events_per_s=%.0f raw_events_per_s=%.0f ratio=%.2f unchanged_threads_per_s=%.0f m10_calls_unchanged=%d cpu_us_per_event=%.1f raw_cpu_us_per_event=%.1f plain_raw_events_per_s=%.0f plain_ratio=%.2f\n",
+		evRate, rawRate, ratio, float64(sweep.Threads)/dSweep.Seconds(), m10Unchanged,
+		perEvent(cpuInitial, initial.Events), perEvent(cpuRaw, initial.Events), plainRate, evRate/plainRate)
 }
 
 func avgEventSize(b *testing.B, js *eventstest.Env) int {
+	msgs, bytes := streamState(b, js)
+	if msgs == 0 {
+		b.Fatal("no events to size")
+	}
+	return int(bytes / msgs)
+}
+
+// streamState is how many messages and bytes the stream holds.
+func streamState(b *testing.B, js *eventstest.Env) (msgs, bytes uint64) {
 	s, err := js.JS.Stream(context.Background(), js.Stream)
 	if err != nil {
 		b.Fatal(err)
 	}
 	info, err := s.Info(context.Background())
-	if err != nil || info.State.Msgs == 0 {
-		b.Fatal("no events to size", err)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return int(info.State.Bytes / info.State.Msgs)
+	return info.State.Msgs, info.State.Bytes
 }
 
-func rawPublish(b *testing.B, js *eventstest.Env, n, size int) float64 {
+// rawPublish publishes n messages shaped like the events: the same
+// headers (Content-Type, Ce-Type and a Nats-Msg-Id as long as an event
+// id), a subject as long, and a payload that makes them take size bytes in
+// the stream, as the events take on average. Not shaped, they are the
+// baseline this benchmark had first: one header, short ids, a payload
+// size-150 bytes long.
+func rawPublish(b *testing.B, js *eventstest.Env, n, size int, shaped bool) float64 {
 	nc, err := nats.Connect(js.URL)
 	if err != nil {
 		b.Fatal(err)
@@ -137,13 +180,46 @@ func rawPublish(b *testing.B, js *eventstest.Env, n, size int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload, _ := json.Marshal(strings.Repeat("x", max(size-150, 10)))
+	subject := "inbox.raw.bench.message.received"
+	id := func(i int) string { return "raw-" + strconv.Itoa(i) }
+	headers := [][2]string{}
+	payloadSize := size - 150
+	if shaped {
+		subject = "inbox.rawraw.bench.message.received" // as long as the events'
+		const zeros = "00000000000000000000000000000000"
+		id = func(i int) string { // as long as a UUID
+			n := strconv.Itoa(i)
+			return "shaped-" + zeros[len(n)+3:] + n
+		}
+		headers = [][2]string{{"Content-Type", "application/cloudevents+json"}, {"Ce-Type", "MessageReceived"}}
+		// What JetStream's file store keeps of a message besides its
+		// payload: a record header, headers length and checksum (34
+		// bytes), the subject, the headers as sent.
+		overhead := 34 + len(subject) + len("NATS/1.0\r\n\r\n") + len(jetstream.MsgIDHeader) + len(": \r\n") + len(id(0))
+		for _, h := range headers {
+			overhead += len(h[0]) + len(": \r\n") + len(h[1])
+		}
+		payloadSize = size - overhead - 2 // the payload is a JSON string
+	}
+	payload, _ := json.Marshal(strings.Repeat("x", max(payloadSize, 10)))
 	start := time.Now()
 	for i := range n {
-		m := nats.NewMsg("inbox.raw.bench.message.received")
+		m := nats.NewMsg(subject)
+		for _, h := range headers {
+			m.Header.Set(h[0], h[1])
+		}
 		m.Data = payload
-		if _, err := jsc.PublishMsgAsync(m, jetstream.WithMsgID("raw-"+strconv.Itoa(i))); err != nil {
-			b.Fatal(err)
+		for {
+			// On a loaded machine the server may take longer than the
+			// default stall wait to free a slot: wait again, as the
+			// engine's publisher does.
+			_, err := jsc.PublishMsgAsync(m, jetstream.WithMsgID(id(i)))
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				b.Fatal(err)
+			}
 		}
 	}
 	select {
@@ -153,6 +229,56 @@ func rawPublish(b *testing.B, js *eventstest.Env, n, size int) float64 {
 	}
 	return float64(n) / time.Since(start).Seconds()
 }
+
+// profileWindow starts a CPU profile into file, when named, and returns
+// what stops it. A name ending in .mem asks for the allocations of the
+// window instead: heap profiles at its start (file.base) and end, for
+// pprof -base.
+func profileWindow(b *testing.B, file string) (stop func()) {
+	if file == "" {
+		return func() {}
+	}
+	if strings.HasSuffix(file, ".mem") {
+		writeHeap(b, file+".base")
+		return func() { writeHeap(b, file) }
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func writeHeap(b *testing.B, file string) {
+	runtime.GC() // the profile's counts are those of the last GC
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func perEvent(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
 
 // peakRSS reads the process's high-water resident set from /proc.
 func peakRSS() string {
