@@ -77,7 +77,7 @@ func BenchmarkManyAccounts(b *testing.B) {
 		fmt.Printf("| initial sync of every account: accounts/s (%d events in %s) | %.0f |\n", evs.Load(), dInitial.Round(time.Millisecond), shops/dInitial.Seconds())
 		fmt.Printf("| a poll of every account with nothing new, one after another: accounts/s | %.0f |\n", shops/dIdle.Seconds())
 		fmt.Printf("| heap in use after the initial sync | %d MiB |\n", ms.HeapInuse>>20)
-		fmt.Printf("| goroutines (one per account, plus the servers') | %d |\n", goroutines)
+		fmt.Printf("| goroutines (the poll workers and the servers'; none per account) | %d |\n", goroutines)
 		fmt.Printf("| peak RSS of the benchmark process (simulator and JetStream included) | %s |\n", peakRSS())
 	}
 }
