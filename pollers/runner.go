@@ -43,13 +43,12 @@ type runner struct {
 	adopted  uint64 // the share generation in which the account was adopted
 
 	// ctx, stop and done are set when Run starts the account; sched
-	// runs its polls, and pollIdx and pollAt are its, under its lock.
-	ctx     context.Context
-	stop    context.CancelFunc
-	done    chan struct{}
-	sched   *scheduler
-	pollIdx int
-	pollAt  time.Time
+	// runs its polls, and polled is its, under its lock.
+	ctx    context.Context
+	stop   context.CancelFunc
+	done   chan struct{}
+	sched  *scheduler
+	polled slot
 
 	// mu serialises polls of the account: one walk at a time per account.
 	mu       sync.Mutex
@@ -76,15 +75,14 @@ type runner struct {
 
 	// slaMu guards sla, which polls, firings and /status read. fireMu
 	// makes the account's firings one at a time. timers fires them;
-	// queueIdx and queueAt are its, under its lock. kick asks the loop
+	// queued is its, under its lock. kick asks the loop
 	// to poll now.
-	slaMu    sync.Mutex
-	sla      deadlines
-	fireMu   sync.Mutex
-	timers   *timerQueue
-	queueIdx int
-	queueAt  time.Time
-	kick     chan struct{}
+	slaMu  sync.Mutex
+	sla    deadlines
+	fireMu sync.Mutex
+	timers *timerQueue
+	queued slot
+	kick   chan struct{}
 }
 
 func newRunner(e *Engine, a Account) (*runner, error) {
@@ -106,9 +104,9 @@ func newRunner(e *Engine, a Account) (*runner, error) {
 		timers:  e.timers,
 		kick:    make(chan struct{}, 1),
 
-		queueIdx: -1,
-		pollIdx:  -1,
-		sched:    e.sched,
+		queued: slot{idx: -1},
+		polled: slot{idx: -1},
+		sched:  e.sched,
 	}
 	if err := r.origin.Validate(); err != nil {
 		return nil, fmt.Errorf("account %s: %w", a, err)

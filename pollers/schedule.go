@@ -16,14 +16,14 @@ import (
 // stack, grown once, serves every poll after.
 type scheduler struct {
 	mu      sync.Mutex
-	waiting pollHeap
+	waiting runnerHeap
 	busy    int  // accounts handed to workers and not back yet
 	closed  bool // run has returned: an account added now is done at once
 	poke    chan struct{}
 }
 
 func newScheduler() *scheduler {
-	return &scheduler{poke: make(chan struct{}, 1)}
+	return &scheduler{poke: make(chan struct{}, 1), waiting: runnerHeap{slot: func(r *runner) *slot { return &r.polled }}}
 }
 
 // add schedules the first poll of r, which start has given its context,
@@ -42,9 +42,9 @@ func (s *scheduler) at(r *runner, t time.Time) {
 		close(r.done)
 		return
 	}
-	r.pollAt = t
-	if r.pollIdx >= 0 {
-		heap.Fix(&s.waiting, r.pollIdx)
+	r.polled.at = t
+	if r.polled.idx >= 0 {
+		heap.Fix(&s.waiting, r.polled.idx)
 	} else {
 		heap.Push(&s.waiting, r)
 	}
@@ -56,10 +56,10 @@ func (s *scheduler) at(r *runner, t time.Time) {
 // sees the request in r.kick when it ends.
 func (s *scheduler) now(r *runner) {
 	s.mu.Lock()
-	waiting := r.pollIdx >= 0
+	waiting := r.polled.idx >= 0
 	if waiting {
-		r.pollAt = time.Time{}
-		heap.Fix(&s.waiting, r.pollIdx)
+		r.polled.at = time.Time{}
+		heap.Fix(&s.waiting, r.polled.idx)
 	}
 	s.mu.Unlock()
 	if waiting {
@@ -102,8 +102,8 @@ func (s *scheduler) run(ctx context.Context, workers int) {
 		s.mu.Lock()
 		var due *runner
 		wait := time.Hour
-		if len(s.waiting) > 0 {
-			if d := time.Until(s.waiting[0].pollAt); d <= 0 || stopping {
+		if s.waiting.Len() > 0 {
+			if d := time.Until(s.waiting.rs[0].polled.at); d <= 0 || stopping {
 				due = heap.Pop(&s.waiting).(*runner)
 				s.busy++
 			} else {
@@ -154,32 +154,9 @@ func (s *scheduler) serve(r *runner) {
 	s.mu.Lock()
 	s.busy--
 	if !stopped {
-		r.pollAt = time.Now().Add(wait)
+		r.polled.at = time.Now().Add(wait)
 		heap.Push(&s.waiting, r)
 	}
 	s.mu.Unlock()
 	s.wake()
-}
-
-// pollHeap orders the waiting accounts by their next poll.
-type pollHeap []*runner
-
-func (h pollHeap) Len() int           { return len(h) }
-func (h pollHeap) Less(i, j int) bool { return h[i].pollAt.Before(h[j].pollAt) }
-func (h pollHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].pollIdx, h[j].pollIdx = i, j
-}
-func (h *pollHeap) Push(x any) {
-	r := x.(*runner)
-	r.pollIdx = len(*h)
-	*h = append(*h, r)
-}
-func (h *pollHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	r.pollIdx = -1
-	return r
 }

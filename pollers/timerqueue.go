@@ -15,27 +15,27 @@ import (
 // not with the accounts.
 type timerQueue struct {
 	mu    sync.Mutex
-	items timerHeap
+	items runnerHeap
 	poke  chan struct{}
 }
 
 func newTimerQueue() *timerQueue {
-	return &timerQueue{poke: make(chan struct{}, 1)}
+	return &timerQueue{poke: make(chan struct{}, 1), items: runnerHeap{slot: func(r *runner) *slot { return &r.queued }}}
 }
 
 // set makes r's timers fire at t; zero removes r.
 func (q *timerQueue) set(r *runner, t time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if r.queueIdx >= 0 {
+	if r.queued.idx >= 0 {
 		if t.IsZero() {
-			heap.Remove(&q.items, r.queueIdx)
+			heap.Remove(&q.items, r.queued.idx)
 		} else {
-			r.queueAt = t
-			heap.Fix(&q.items, r.queueIdx)
+			r.queued.at = t
+			heap.Fix(&q.items, r.queued.idx)
 		}
 	} else if !t.IsZero() {
-		r.queueAt = t
+		r.queued.at = t
 		heap.Push(&q.items, r)
 	}
 	select {
@@ -56,9 +56,9 @@ func (q *timerQueue) run(ctx context.Context, workers int, fire func(context.Con
 		q.mu.Lock()
 		var due *runner
 		wait := time.Hour
-		if len(q.items) > 0 {
-			first := q.items[0]
-			if d := time.Until(first.queueAt); d <= 0 {
+		if q.items.Len() > 0 {
+			first := q.items.rs[0]
+			if d := time.Until(first.queued.at); d <= 0 {
 				due = heap.Pop(&q.items).(*runner)
 			} else {
 				wait = d
@@ -89,24 +89,35 @@ func (q *timerQueue) run(ctx context.Context, workers int, fire func(context.Con
 	}
 }
 
-type timerHeap []*runner
+// A slot is a runner's place in one of the engine's queues (the poll
+// scheduler's, the timer queue's): its index in the heap, -1 when out of
+// it, and the time it is due.
+type slot struct {
+	idx int
+	at  time.Time
+}
 
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].queueAt.Before(h[j].queueAt) }
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].queueIdx, h[j].queueIdx = i, j
+// runnerHeap orders runners by the due time of one of their slots.
+type runnerHeap struct {
+	rs   []*runner
+	slot func(*runner) *slot
 }
-func (h *timerHeap) Push(x any) {
+
+func (h *runnerHeap) Len() int           { return len(h.rs) }
+func (h *runnerHeap) Less(i, j int) bool { return h.slot(h.rs[i]).at.Before(h.slot(h.rs[j]).at) }
+func (h *runnerHeap) Swap(i, j int) {
+	h.rs[i], h.rs[j] = h.rs[j], h.rs[i]
+	h.slot(h.rs[i]).idx, h.slot(h.rs[j]).idx = i, j
+}
+func (h *runnerHeap) Push(x any) {
 	r := x.(*runner)
-	r.queueIdx = len(*h)
-	*h = append(*h, r)
+	h.slot(r).idx = len(h.rs)
+	h.rs = append(h.rs, r)
 }
-func (h *timerHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	r.queueIdx = -1
+func (h *runnerHeap) Pop() any {
+	r := h.rs[len(h.rs)-1]
+	h.rs[len(h.rs)-1] = nil
+	h.rs = h.rs[:len(h.rs)-1]
+	h.slot(r).idx = -1
 	return r
 }
