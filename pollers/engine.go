@@ -499,6 +499,7 @@ type Stats struct {
 	Changed   int  // threads new or changed
 	Fetches   int  // message fetches (Provider.Messages calls)
 	Reused    int  // fetches a failed attempt of the page had made, reused
+	Same      int  // pages skipped: the same answer as a page that yielded nothing
 	Events    int  // events published
 	Requests  int  // provider HTTP requests, failed ones included
 	Completed bool // the walk reached the end of the list

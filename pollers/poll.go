@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -44,6 +45,10 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		return st, storeErr(err)
 	}
 	r.setLease(lease)
+	if lease.Reset != nil || lease.Unfinished || lease.Backfill {
+		// Someone else writes, or wrote, the account's states.
+		r.same.drop()
+	}
 	if !r.healthLoaded && !lease.Failing {
 		// No run of failures recorded: nothing to read back.
 		r.healthLoaded = true
@@ -74,6 +79,9 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	}()
 	for {
 		drift, err := r.walk(ctx, work, &st, &walkBegan)
+		if err != nil {
+			r.same.drop()
+		}
 		if err == nil && st.Completed {
 			r.memo.clear()
 			if !drift {
@@ -148,6 +156,7 @@ func (r *runner) reset(ctx context.Context, lease checkpoint.Lease, req checkpoi
 	}
 	r.log.Warn("account reset: its state is gone and its next walk is its first", "initial_sync", req.InitialSync, "by", req.By)
 	r.memo.clear()
+	r.same.drop()
 	r.rec = recovery{}
 	r.slaMu.Lock()
 	r.sla.open, r.sla.next = 0, time.Time{}
@@ -172,6 +181,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 	if cur, err = r.checkMark(work, cur); err != nil {
 		return false, err
 	}
+	r.same.valid(r.lease.Token, cur.Committed)
 	r.episodes(cur.Open, episodeCounts{})
 	r.rec.walking(cur, time.Now(), r.cfg.DuplicateWindow)
 	if !cur.InWalk() {
@@ -187,20 +197,20 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 	if st.Walk == WalkIncremental && !cur.Since.IsZero() {
 		q.Since = cur.Since.Add(-r.overlap)
 	}
-	page, err := r.provider.ListThreads(r.pageContext(work), q)
+	page, err := r.list(r.pageContext(work), q)
 	if errors.Is(err, ErrTokenExpired) && q.Token != "" {
 		// The walk cannot continue where it stopped; start it again.
 		// Threads already committed are unchanged and yield nothing.
 		r.log.Info("page token no longer accepted; restarting the walk", "walk", st.Walk)
 		q.Token, q.State = "", ""
-		page, err = r.provider.ListThreads(r.pageContext(work), q)
+		page, err = r.list(r.pageContext(work), q)
 	}
 	// Offset pagination: a thread listed twice in one walk moved, and the
 	// move shifted others, possibly past the walk. Walks resumed after a
 	// restart cannot tell.
-	var seen map[string]struct{}
+	var seen map[uint64]struct{}
 	if r.features.OffsetPagination {
-		seen = make(map[string]struct{})
+		seen = make(map[uint64]struct{})
 	}
 	// A provider that hands out a page token twice, or never stops, would
 	// keep the walk going for ever.
@@ -236,12 +246,19 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 			return drift, fmt.Errorf("account %s: list threads: %w: more than %d pages in one walk (an endless next?)", r.acct, ErrMalformed, r.cfg.MaxPages)
 		}
 		if seen != nil {
-			for i := range page.Items {
-				id := page.Items[i].Thread.ID
+			see := func(id uint64) {
 				if _, dup := seen[id]; dup {
 					drift = true
 				}
 				seen[id] = struct{}{}
+			}
+			if page.same != nil {
+				for _, id := range page.same.ids {
+					see(id)
+				}
+			}
+			for i := range page.Items {
+				see(maphash.String(idSeed, page.Items[i].Thread.ID))
 			}
 		}
 		// The next page is fetched once this one's messages are in (at
@@ -287,7 +304,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 			}
 			q.Token, q.State = "", ""
 			tokens = map[string]struct{}{"": {}}
-			page, err = r.provider.ListThreads(r.pageContext(work), q)
+			page, err = r.list(r.pageContext(work), q)
 		}
 	}
 }
@@ -326,6 +343,7 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 	if err != nil {
 		return storeErr(err)
 	}
+	r.same.committed(p.cursor.Committed)
 	r.memo.forget(p.changed)
 	r.rec.committed(p.changed)
 	r.leaseKept()
@@ -357,7 +375,7 @@ func (r *runner) prefetch(ctx context.Context, q Query) *prefetch {
 		defer close(p.done)
 		<-p.begin
 		if !p.skip {
-			p.page, p.err = r.provider.ListThreads(r.pageContext(ctx), q)
+			p.page, p.err = r.list(r.pageContext(ctx), q)
 		}
 	}()
 	return p
@@ -413,12 +431,15 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	// request may go now, while this one is diffed and sent. A list that
 	// carried every thread's messages in full tells before the stored
 	// states do.
-	if r.fetchesNone(page.Items, nil, silent) {
+	if page.same != nil || r.fetchesNone(page.Items, nil, silent) {
 		derived()
 	}
-	items, prevs, err := r.stored(ctx, page.Items)
-	if err != nil {
-		return nil, err
+	var items []Item
+	var prevs []*checkpoint.ThreadState
+	if page.same == nil {
+		if items, prevs, err = r.stored(ctx, page.Items); err != nil {
+			return nil, err
+		}
 	}
 	room := 0
 	for i := range items {
@@ -448,11 +469,14 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	var counts episodeCounts
 	open := cur.Open
 	now := time.Now()
-	high := cur.High
+	var pageHigh time.Time // the newest update the page lists
+	if page.same != nil {
+		pageHigh = page.same.high
+	}
 	for i := range items {
 		it := &items[i]
-		if it.UpdatedAt.After(high) {
-			high = it.UpdatedAt
+		if it.UpdatedAt.After(pageHigh) {
+			pageHigh = it.UpdatedAt
 		}
 		prev := prevs[i]
 		if prev != nil && prev.SameVersion(it.Version) {
@@ -493,7 +517,23 @@ func (r *runner) page(ctx context.Context, cur *checkpoint.Cursor, page *Page, i
 	}
 	st.Threads += len(items)
 	st.Changed += len(changed)
+	switch {
+	case page.same != nil:
+		st.Threads += page.same.threads
+		st.Same++
+	case len(changed) == 0:
+		r.remember(page, pageHigh, len(items))
+	default:
+		// States are changing: what was remembered under the old ones
+		// no longer holds.
+		r.same.drop()
+	}
 	derived()
+
+	high := cur.High
+	if pageHigh.After(high) {
+		high = pageHigh
+	}
 
 	next := *cur
 	next.High = high

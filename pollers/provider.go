@@ -93,6 +93,12 @@ type Page struct {
 	// made it skip a thread (say, its total count changed); the engine
 	// walks again.
 	Drift bool
+
+	// same is set by the engine on a page it skips (samepage.go); key and
+	// digest on a page read in full that it may remember.
+	same   *samePage
+	key    pageKey
+	digest *digest
 }
 
 // Item is one thread as the thread list shows it.

@@ -138,6 +138,13 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			t.pacer.observe(ctx, resp.Header, t.dailyReset)
 		}
 		if reason == "" || !idempotent {
+			if probe := probeFrom(ctx); probe != nil && err == nil && resp.StatusCode/100 == 2 {
+				if bb, ok := resp.Body.(bufferedBody); ok {
+					if err := probe.observe(req, bb.data); err != nil {
+						return nil, err
+					}
+				}
+			}
 			return resp, err
 		}
 		lastResp, lastErr = resp, err

@@ -31,6 +31,7 @@ type runner struct {
 	requests atomic.Int64
 	pacer    *pacer
 	memo     *memo
+	same     samePages
 
 	outages  *outages
 	statusMu sync.Mutex

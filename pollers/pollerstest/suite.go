@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"WrongToken", testWrongToken},
 		{"RunRetriesAndIsolates", testRunRetriesAndIsolates},
 		{"IdleWalkCost", testIdleWalkCost},
+		{"UnchangedPagesSkipped", testUnchangedPagesSkipped},
 		{"SustainReachesEveryEndpoint", testSustainReachesEveryEndpoint},
 		{"Sustained", testSustained},
 	}
