@@ -56,6 +56,10 @@ type Lease struct {
 	// Failing: a run of failed polls is recorded (Health), so the new
 	// holder reads it rather than starting a run of its own.
 	Failing bool
+	// Cursor is the account's cursor as the lease was taken or extended
+	// (the zero Cursor when it has none), read in the same round trip:
+	// a poll needs it next. Nil from a store that did not read it.
+	Cursor *Cursor
 }
 
 // Store is the Redis checkpoint store. It is safe for concurrent use.
@@ -210,7 +214,7 @@ func (s *Store) Commit(ctx context.Context, lease Lease, c Cursor, states map[st
 // taking over from one that did not release keeps that one's time: the
 // pages of both may want ending. With the token comes the account's
 // earliest timer, so a worker taking an account over learns its deadlines
-// without another round trip.
+// without another round trip, and so does the cursor.
 var acquireScript = redis.NewScript(`
 local paused = redis.call('GET', KEYS[5])
 if paused then
@@ -246,7 +250,7 @@ local backfill = '0'
 if bf and not string.find(bf, '"done":', 1, true) then
   backfill = '1'
 end
-return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backfill, tostring(redis.call('EXISTS', KEYS[8]))}
+return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backfill, tostring(redis.call('EXISTS', KEYS[8])), redis.call('GET', KEYS[9]) or ''}
 `)
 
 // Acquire takes or extends the account's lease for ttl. It returns
@@ -254,7 +258,7 @@ return {tok, first[2] or '', unfinished, redis.call('GET', KEYS[6]) or '', backf
 // account is paused: then no worker takes it.
 func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Lease, error) {
 	k := s.Keys(a)
-	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers, k.Paused, k.Reset, k.Backfill, k.Health}, s.owner, ttl.Milliseconds()).StringSlice()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{k.Lease, k.Fence, k.Holder, k.Timers, k.Paused, k.Reset, k.Backfill, k.Health, k.Cursor}, s.owner, ttl.Milliseconds()).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Lease{}, fmt.Errorf("checkpoint: %s: %w", a, ErrLeaseHeld)
 	}
@@ -268,10 +272,17 @@ func (s *Store) Acquire(ctx context.Context, a Account, ttl time.Duration) (Leas
 		}
 		return Lease{}, &PausedError{Account: a, Pause: p}
 	}
-	if len(res) != 6 {
+	if len(res) != 7 {
 		return Lease{}, fmt.Errorf("checkpoint: %s: acquire lease: unexpected reply %q", a, res)
 	}
-	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1]), Backfill: res[4] == "1", Failing: res[5] == "1"}
+	l := Lease{Account: a, Token: res[0], TTL: ttl, NextTimer: parseScore(res[1]), Backfill: res[4] == "1", Failing: res[5] == "1", Cursor: &Cursor{}}
+	if res[6] != "" {
+		if c, err := unmarshalCursor([]byte(res[6])); err == nil {
+			*l.Cursor = c
+		} else {
+			l.Cursor = nil // Cursor reads it again, and says what is wrong
+		}
+	}
 	if res[3] != "" {
 		r, err := decodeReset(res[3])
 		if err != nil {

@@ -26,6 +26,9 @@ func TestCommitAndReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if lease.Cursor == nil || *lease.Cursor != (checkpoint.Cursor{}) {
+		t.Fatalf("fresh lease's cursor = %+v; want the zero cursor", lease.Cursor)
+	}
 	at := time.Date(2024, 3, 1, 9, 0, 0, 5, time.UTC)
 	want := checkpoint.Cursor{Since: at, High: at.Add(time.Second), Page: "tok", Walk: 1, Synced: true, LastSweep: at}
 	states := map[string]*checkpoint.ThreadState{
@@ -38,6 +41,14 @@ func TestCommitAndReadBack(t *testing.T) {
 	got, err := s.Cursor(ctx, acct)
 	if err != nil || !got.Since.Equal(want.Since) || !got.High.Equal(want.High) || got.Page != "tok" || got.Walk != 1 || !got.Synced || !got.LastSweep.Equal(at) {
 		t.Fatalf("cursor = %+v, %v; want %+v", got, err, want)
+	}
+	// The lease, extended, brings the cursor with it.
+	again, err := s.Acquire(ctx, acct, time.Minute)
+	if err != nil || again.Token != lease.Token || again.Cursor == nil {
+		t.Fatalf("extended lease = %+v, %v; want the same token, with its cursor", again, err)
+	}
+	if c := *again.Cursor; !c.Since.Equal(want.Since) || c.Page != "tok" || !c.Synced || !c.LastSweep.Equal(at) {
+		t.Fatalf("lease's cursor = %+v; want %+v", c, want)
 	}
 	sts, err := s.Threads(ctx, acct, []string{"t-2", "unknown", "t-1"})
 	if err != nil {

@@ -79,6 +79,9 @@ type Pending struct {
 // Under a recording span in ctx, each event gets a PRODUCER span and
 // carries its trace context.
 func (p *Publisher) Send(ctx context.Context, evs []Event) *Pending {
+	if len(evs) == 0 {
+		return &Pending{p: p} // most pages of a quiet inbox
+	}
 	b := &Pending{p: p, futures: make([]jetstream.PubAckFuture, 0, len(evs)), bufs: getSendBuffers(len(evs))}
 	traced := trace.SpanFromContext(ctx).IsRecording()
 	var spans []trace.Span

@@ -60,6 +60,9 @@ func GetJSON(client *http.Client, req *http.Request, out any) error {
 	var b []byte
 	if bb, ok := resp.Body.(bufferedBody); ok {
 		b = bb.data // the engine's transport has read it already
+		// Decoding copies what it keeps: the buffer may serve another
+		// response once it is done.
+		defer release(resp.Body)
 	} else {
 		if resp.ContentLength > MaxBody {
 			return fmt.Errorf("%s: %w: body of %d bytes is larger than %d", where, ErrMalformed, resp.ContentLength, MaxBody)

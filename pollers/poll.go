@@ -44,6 +44,12 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 		}
 		return st, storeErr(err)
 	}
+	// The cursor came with the lease; a reset about to run changes it.
+	r.leaseCursor, lease.Cursor = lease.Cursor, nil
+	defer func() { r.leaseCursor = nil }()
+	if lease.Reset != nil {
+		r.leaseCursor = nil
+	}
 	r.setLease(lease)
 	if lease.Reset != nil || lease.Unfinished || lease.Backfill {
 		// Someone else writes, or wrote, the account's states.
@@ -174,8 +180,10 @@ const maxRescans = 2
 // the provider's offset pagination may have skipped a thread that moved.
 // began is set to when the walk began once it completes.
 func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (drift bool, err error) {
-	cur, err := r.cfg.Store.Cursor(work, r.ck)
-	if err != nil {
+	var cur checkpoint.Cursor
+	if r.leaseCursor != nil {
+		cur, r.leaseCursor = *r.leaseCursor, nil
+	} else if cur, err = r.cfg.Store.Cursor(work, r.ck); err != nil {
 		return false, storeErr(err)
 	}
 	if cur, err = r.checkMark(work, cur); err != nil {
@@ -216,6 +224,8 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 	// keep the walk going for ever.
 	tokens := map[string]struct{}{q.Token: {}}
 	pages := 0
+	// held is an idle page whose commit the next page's carries.
+	var held *sentPage
 	restarted := false
 	// Two pages are in flight at most: while page N's acknowledgements are
 	// awaited, page N+1 is fetched, diffed and sent. Commits stay in page
@@ -278,7 +288,17 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 			next.discard()
 			return drift, err
 		}
-		inflight = sent
+		if held != nil {
+			sent.covers, held = held.covers+1, nil
+		}
+		if sent.idle() && page.Next != "" && sent.covers < maxDeferred {
+			// Nothing to store but a cursor, and the next page's
+			// commit stores a later one. Lost in a crash, the page
+			// is read again: it yields nothing then either.
+			held = sent
+		} else {
+			inflight = sent
+		}
 		if page.Next == "" {
 			if err := r.settle(work, &inflight, st); err != nil {
 				return drift, err
@@ -288,6 +308,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 		}
 		if ctx.Err() != nil {
 			next.discard()
+			inflight, held = held, nil // committed as the walk returns
 			r.log.Info("stopping mid-walk; the walk resumes after the last committed page")
 			return false, nil
 		}
@@ -299,6 +320,7 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 			// the second time.
 			r.log.Info("page token no longer accepted mid-walk; restarting the walk", "walk", st.Walk)
 			restarted = true
+			held = nil
 			if err := r.settle(work, &inflight, st); err != nil {
 				return drift, err
 			}
@@ -323,7 +345,20 @@ type sentPage struct {
 	changed  map[string]*checkpoint.ThreadState
 	timers   checkpoint.TimerChanges
 	counts   episodeCounts
+	// covers counts the idle pages before this one whose commit this
+	// one's carries (walk).
+	covers int
 }
+
+// idle: the page sent nothing and changed nothing; only its cursor is
+// left to commit.
+func (p *sentPage) idle() bool {
+	return p.events == 0 && len(p.changed) == 0 && len(p.timers.Set) == 0 && len(p.timers.Cancel) == 0
+}
+
+// maxDeferred bounds the idle pages in a row left uncommitted, so that a
+// walk of many unchanged pages is still checkpointed as it goes.
+const maxDeferred = 16
 
 // settle waits for the page in flight, if any, and commits it.
 func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) error {
@@ -350,7 +385,7 @@ func (r *runner) settle(ctx context.Context, inflight **sentPage, st *Stats) err
 	r.committed(p.changed)
 	r.timerAt(first)
 	r.episodes(p.cursor.Open, p.counts)
-	st.Pages++
+	st.Pages += 1 + p.covers
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,9 +98,30 @@ type accountTransport struct {
 type bufferedBody struct {
 	*bytes.Reader
 	data []byte
+	buf  *bytes.Buffer // data's, from bodies
 }
 
 func (bufferedBody) Close() error { return nil }
+
+// bodies are the buffers responses are read into. A page is read, decoded
+// and dropped many times a second; reading each into a buffer grown from
+// nothing made as much garbage as the decoding itself.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer kept for reuse: a rare huge page
+// must not pin its memory.
+const maxPooledBody = 1 << 20
+
+// release gives body's buffer back for another response, once nothing
+// reads data any more; safe on any body.
+func release(body io.ReadCloser) {
+	bb, ok := body.(bufferedBody)
+	if !ok || bb.buf == nil || bb.buf.Cap() > maxPooledBody {
+		return
+	}
+	bb.buf.Reset()
+	bodies.Put(bb.buf)
+}
 
 // RoundTrip sends req, retrying it in place while the failure may heal.
 func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -141,11 +163,15 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			if probe := probeFrom(ctx); probe != nil && err == nil && resp.StatusCode/100 == 2 {
 				if bb, ok := resp.Body.(bufferedBody); ok {
 					if err := probe.observe(req, bb.data); err != nil {
+						release(resp.Body)
 						return nil, err
 					}
 				}
 			}
 			return resp, err
+		}
+		if lastResp != nil {
+			release(lastResp.Body) // superseded by resp
 		}
 		lastResp, lastErr = resp, err
 		wait := b.NextBackOff()
@@ -196,14 +222,20 @@ func (t *accountTransport) attempt(req *http.Request, resends int) (resp *http.R
 	if resp.ContentLength > MaxBody {
 		return nil, fmt.Errorf("%w: body of %d bytes is larger than %d", ErrMalformed, resp.ContentLength, MaxBody)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
-	if err != nil {
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxBody+1)); err != nil {
+		release(bufferedBody{buf: buf})
 		return nil, cutBody{err}
 	}
+	data := buf.Bytes()
 	if len(data) > MaxBody {
 		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrMalformed, MaxBody)
 	}
-	resp.Body = bufferedBody{Reader: bytes.NewReader(data), data: data}
+	resp.Body = bufferedBody{Reader: bytes.NewReader(data), data: data, buf: buf}
 	resp.ContentLength = int64(len(data))
 	return resp, nil
 }

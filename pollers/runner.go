@@ -52,10 +52,13 @@ type runner struct {
 	polled slot
 
 	// mu serialises polls of the account: one walk at a time per account.
-	mu       sync.Mutex
-	lease    checkpoint.Lease
-	failures int
-	rec      recovery
+	mu    sync.Mutex
+	lease checkpoint.Lease
+	// leaseCursor is the cursor read with the lease, for the poll's
+	// first walk; nil once used or when stale.
+	leaseCursor *checkpoint.Cursor
+	failures    int
+	rec         recovery
 	// health is the run of failed polls in progress (see health.go);
 	// healthLoaded says it was read from the store once. Only loop
 	// touches them.

@@ -26,6 +26,7 @@ type telemetry struct {
 	tracer   trace.Tracer
 	polls    metric.Int64Counter
 	pages    metric.Int64Counter
+	same     metric.Int64Counter
 	events   metric.Int64Counter
 	requests metric.Int64Counter
 	retries  metric.Int64Counter
@@ -56,6 +57,7 @@ func newTelemetry(mp metric.MeterProvider) *telemetry {
 	// Instrument creation only fails on invalid names, which are constants here.
 	t.polls, _ = m.Int64Counter("threadsync.polls", metric.WithDescription("walks of an account's thread list, by outcome"))
 	t.pages, _ = m.Int64Counter("threadsync.pages", metric.WithDescription("pages committed"))
+	t.same, _ = m.Int64Counter("threadsync.pages.unchanged", metric.WithDescription("pages answered exactly as in a walk that found nothing on them, and so not decoded or diffed"))
 	t.events, _ = m.Int64Counter("threadsync.events", metric.WithDescription("events published and acknowledged"))
 	t.requests, _ = m.Int64Counter("threadsync.provider.requests", metric.WithDescription("provider API requests"))
 	t.retries, _ = m.Int64Counter("threadsync.provider.retries", metric.WithDescription("provider requests sent again in place, by reason: 429, 408, 5xx, timeout, connection, body cut short"))
@@ -312,6 +314,7 @@ func (t *telemetry) endPoll(ctx context.Context, span trace.Span, a Account, st 
 	p := metric.WithAttributes(attribute.String("provider", a.Provider))
 	t.polls.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", a.Provider), attribute.String("outcome", outcome)))
 	t.pages.Add(ctx, int64(st.Pages), p)
+	t.same.Add(ctx, int64(st.Same), p)
 	t.events.Add(ctx, int64(st.Events), p)
 	t.requests.Add(ctx, int64(st.Requests), p)
 	t.duration.Record(ctx, time.Since(began).Seconds(), p)

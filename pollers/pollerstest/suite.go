@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -658,15 +659,21 @@ func testIdleWalkCost(t *testing.T, h Harness) {
 		a.Options["overlap"] = "0s"
 	}
 	f.seed(a, 3*pageSize)
-	e := f.engine(nil, a)
+	var commits atomic.Int32
+	e := f.engine(&commitStore{Store: f.Store, onCommit: func() { commits.Add(1) }}, a)
 	f.poll(e, a)
 	before := h.Requests(t, a)
+	commits.Store(0)
 	st := f.poll(e, a)
 	after := h.Requests(t, a)
 	lists, fetches := after.List-before.List, after.Messages-before.Messages
 	switch {
 	case st.Events != 0 || fetches != 0:
 		t.Fatalf("idle walk published %d events and fetched messages %d times", st.Events, fetches)
+	case commits.Load() != 1 || st.Pages != lists:
+		// Pages that change nothing leave their cursor to the last
+		// page's commit.
+		t.Fatalf("idle walk of %d pages (%d requests) made %d commits, want 1", st.Pages, lists, commits.Load())
 	case incremental && lists != 1:
 		t.Fatalf("incremental provider: idle walk made %d list requests, want 1", lists)
 	case !incremental && lists < 3:
