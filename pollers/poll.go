@@ -308,7 +308,9 @@ func (r *runner) walk(ctx, work context.Context, st *Stats, began *time.Time) (d
 		}
 		if ctx.Err() != nil {
 			next.discard()
-			inflight, held = held, nil // committed as the walk returns
+			if held != nil {
+				inflight, held = held, nil // committed as the walk returns
+			}
 			r.log.Info("stopping mid-walk; the walk resumes after the last committed page")
 			return false, nil
 		}
