@@ -34,6 +34,7 @@ func (r *runner) poll(ctx context.Context) (st Stats, err error) {
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLeaseHeld) {
 			r.setLease(checkpoint.Lease{})
+			r.same.drop() // of no use until the lease comes back, anew
 			return st, ErrStandby
 		}
 		if errors.Is(err, checkpoint.ErrPaused) {
