@@ -2,7 +2,6 @@ package events
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,19 +158,11 @@ func eventID(o Origin, t Type, parts ...string) string {
 		b = append(b, p...)
 	}
 	sum := sha1.Sum(b)
-	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
-	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
-	var id [36]byte
-	hex.Encode(id[0:8], sum[0:4])
-	id[8] = '-'
-	hex.Encode(id[9:13], sum[4:6])
-	id[13] = '-'
-	hex.Encode(id[14:18], sum[6:8])
-	id[18] = '-'
-	hex.Encode(id[19:23], sum[8:10])
-	id[23] = '-'
-	hex.Encode(id[24:36], sum[10:16])
-	return string(id[:])
+	var id uuid.UUID
+	copy(id[:], sum[:16])
+	id[6] = (id[6] & 0x0f) | 0x50 // version 5
+	id[8] = (id[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return id.String()
 }
 
 // ThreadCreatedData is the data of a ThreadCreated event.

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/google/uuid"
 )
 
 // JSON writes one provider's JSON responses.
@@ -98,22 +99,12 @@ func Mix(x uint64) uint64 {
 // UUID is the n-th UUID-shaped (version 4) id of a sequence.
 func UUID(n uint64) string {
 	hi, lo := Mix(n), Mix(n^0x6a09e667f3bcc909)
-	var b [16]byte
+	var b uuid.UUID
 	for i := range 8 {
 		b[i] = byte(hi >> (56 - 8*i))
 		b[8+i] = byte(lo >> (56 - 8*i))
 	}
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return b.String()
 }
