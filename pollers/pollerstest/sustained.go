@@ -66,7 +66,7 @@ func testSustained(t *testing.T, h Harness) {
 			}
 			h.Sustain(t, a, sf.rules...)
 
-			polls, failed := syncThrough(t, e, a)
+			polls, failed, _ := syncThrough(t, e, a)
 			truth := h.Truth(t, a)
 			got := f.JS.ReadAll(t)
 			checkFullSync(t, truth, got)
@@ -77,8 +77,24 @@ func testSustained(t *testing.T, h Harness) {
 			want.Created++
 			want.Messages += 2
 			want.Replies++ // the new thread's; the answer opens no episode
-			p2, f2 := syncThrough(t, e, a)
+			p2, f2, _ := syncThrough(t, e, a)
 			polls, failed = polls+p2, failed+f2
+			// Quiet walks under the same faults: the second skips every
+			// page, as answered the same as in the first, and neither
+			// publishes.
+			for i := range 2 {
+				p, fl, st := syncThrough(t, e, a)
+				polls, failed = polls+p, failed+fl
+				if st.Events != 0 || (i == 1 && fl == 0 && st.Same != st.Pages) {
+					t.Fatalf("quiet walk %d under faults: %+v; want no events and, the second time, every page skipped", i+1, st)
+				}
+			}
+			// A reply between two polls, still under the faults, is
+			// published once although every page was remembered.
+			h.AddMessage(t, a, nt, events.Outbound, "answer to the new question")
+			want.Messages++
+			p3, f3, _ := syncThrough(t, e, a)
+			polls, failed = polls+p3, failed+f3
 			// Every fault here heals within a request's attempts: a poll
 			// that failed means one was not retried in place.
 			if failed > 0 {
@@ -127,10 +143,11 @@ func testSustained(t *testing.T, h Harness) {
 }
 
 // syncThrough polls the account until a walk completes, as the engine's
-// loop would, and says how many polls it took and how many failed. Under
-// sustained faults a poll may still fail now and then (a request that met
-// more faults in a row than it has attempts); the sync must still finish.
-func syncThrough(t *testing.T, e *pollers.Engine, a pollers.Account) (polls, failed int) {
+// loop would, and says how many polls it took, how many failed and what
+// the one that completed did. Under sustained faults a poll may still fail
+// now and then (a request that met more faults in a row than it has
+// attempts); the sync must still finish.
+func syncThrough(t *testing.T, e *pollers.Engine, a pollers.Account) (polls, failed int, last pollers.Stats) {
 	t.Helper()
 	for polls < 5 {
 		polls++
@@ -141,11 +158,11 @@ func syncThrough(t *testing.T, e *pollers.Engine, a pollers.Account) (polls, fai
 			continue
 		}
 		if st.Completed {
-			return polls, failed
+			return polls, failed, st
 		}
 	}
 	t.Fatalf("no complete walk in %d polls (%d failed)", polls, failed)
-	return polls, failed
+	return polls, failed, pollers.Stats{}
 }
 
 // testSustainReachesEveryEndpoint checks the harness's sustained faults
